@@ -1,0 +1,1 @@
+//! `rolecall catalog check`: every mistake in the catalog files, with file and line.

@@ -1,0 +1,328 @@
+//! The catalog: roles, role profiles, institutions with their libraries, desks and service
+//! units, coordinators and policy settings. It is the source of truth that every request is
+//! checked against, kept as human-editable TOML files in one folder (see `docs/catalog.md`).
+//!
+//! This module holds the domain types and the look-ups the rest of the pipeline uses;
+//! [`load`] turns the files into a [`Catalog`] and [`check`] reports every mistake in them
+//! with its file and line.
+
+pub mod check;
+pub mod load;
+
+pub use load::{CatalogError, load_catalog};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A loaded, checked catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Folder the catalog was loaded from.
+    pub dir: PathBuf,
+    /// Short content hash of all catalog files: stamped into every template and change set.
+    pub version: String,
+    /// Alma roles, in file order.
+    pub roles: Vec<Role>,
+    /// Role profiles, in file order.
+    pub profiles: Vec<Profile>,
+    /// Member institutions.
+    pub institutions: Vec<Institution>,
+    /// People who may request changes, and for which institutions.
+    pub coordinators: Vec<Coordinator>,
+    /// Policy settings.
+    pub policy: Policy,
+}
+
+/// Where a role may be scoped in Alma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeKind {
+    /// Scoped to the institution as a whole.
+    Institution,
+    /// Scoped to one library; granted once per library.
+    Library,
+    /// Either (some acquisitions roles are granted at both levels).
+    Either,
+}
+
+/// The kind of parameter a role needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ParameterKind {
+    /// A circulation desk of the scope library.
+    CirculationDesk,
+    /// A service unit (receiving, work orders) of a library.
+    ServiceUnit,
+}
+
+impl ParameterKind {
+    /// Words a library worker uses for it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParameterKind::CirculationDesk => "circulation desk",
+            ParameterKind::ServiceUnit => "service unit",
+        }
+    }
+}
+
+/// One Alma staff role.
+#[derive(Debug, Clone, Serialize)]
+pub struct Role {
+    /// Alma code (code table `HFrUserRoles.roleType`), e.g. 32.
+    pub code: u32,
+    /// Alma's name, e.g. "Circulation Desk Operator".
+    pub name: String,
+    /// Functional area, for grouping in forms ("Fulfillment", "Acquisitions", ...).
+    pub area: String,
+    /// Where it may be scoped.
+    pub scope: ScopeKind,
+    /// Parameter it needs, if any.
+    pub parameter: Option<ParameterKind>,
+    /// Counts as a named (licensed) user.
+    pub named_user: bool,
+    /// Needs the help desk's approval before it is granted.
+    pub privileged: bool,
+}
+
+impl Role {
+    /// Patron (200) is never requested: Alma keeps it on every account.
+    pub fn is_patron(&self) -> bool {
+        self.code == PATRON_CODE
+    }
+
+    /// True when the role must be scoped to a library.
+    pub fn needs_library(&self) -> bool {
+        self.scope == ScopeKind::Library || self.parameter.is_some()
+    }
+}
+
+/// Alma's code for the Patron role.
+pub const PATRON_CODE: u32 = 200;
+
+/// A named bundle of roles.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    /// Name shown in lists, e.g. "Circulation Student Worker".
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The roles it grants.
+    pub entries: Vec<ProfileEntry>,
+}
+
+impl Profile {
+    /// True when applying the profile needs the request's library.
+    pub fn needs_library(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.scope == EntryScope::RequestLibrary)
+    }
+
+    /// The parameter kinds that must come from the request (desk or service unit column).
+    pub fn needs_parameter(&self) -> Option<ParameterKind> {
+        self.entries.iter().find_map(|e| match e.parameter {
+            EntryParameter::FromRequest(kind) => Some(kind),
+            _ => None,
+        })
+    }
+}
+
+/// One role of a profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileEntry {
+    /// Role code.
+    pub role: u32,
+    /// Scope rule.
+    pub scope: EntryScope,
+    /// Parameter rule.
+    pub parameter: EntryParameter,
+    /// Whether the role is granted active (Alma profiles can carry inactive roles).
+    pub active: bool,
+}
+
+/// How a profile entry is scoped when applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EntryScope {
+    /// The institution.
+    Institution,
+    /// The library named in the request.
+    RequestLibrary,
+}
+
+/// Where a profile entry's parameter comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EntryParameter {
+    /// The role takes no parameter.
+    None,
+    /// The desk or service unit named in the request.
+    FromRequest(ParameterKind),
+}
+
+/// A member institution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Institution {
+    /// Alma institution code, e.g. `01FALSC_GCSU`.
+    pub code: String,
+    /// Full name.
+    pub name: String,
+    /// Named-user licence allotment.
+    pub named_user_allotment: u32,
+    /// Its libraries.
+    pub libraries: Vec<Library>,
+}
+
+impl Institution {
+    /// The library with this code (case-insensitive).
+    pub fn library(&self, code: &str) -> Option<&Library> {
+        self.libraries
+            .iter()
+            .find(|l| l.code.eq_ignore_ascii_case(code.trim()))
+    }
+}
+
+/// A library of an institution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Library {
+    /// Alma library code, e.g. `MAIN`.
+    pub code: String,
+    /// Full name.
+    pub name: String,
+    /// Circulation desks.
+    pub desks: Vec<Unit>,
+    /// Service units (receiving, work orders).
+    pub service_units: Vec<Unit>,
+}
+
+impl Library {
+    /// The desks or service units of that kind.
+    pub fn units(&self, kind: ParameterKind) -> &[Unit] {
+        match kind {
+            ParameterKind::CirculationDesk => &self.desks,
+            ParameterKind::ServiceUnit => &self.service_units,
+        }
+    }
+}
+
+/// A circulation desk or service unit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unit {
+    /// Alma code, e.g. `DEFAULT_CIRC_DESK`.
+    pub code: String,
+    /// Name shown to staff.
+    pub name: String,
+}
+
+/// A person who may request changes for some institutions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coordinator {
+    /// Full name.
+    pub name: String,
+    /// Email address (compared case-insensitively).
+    pub email: String,
+    /// Institution codes they may request for.
+    pub institutions: Vec<String>,
+}
+
+/// Policy settings.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Name of the help desk, used in emails.
+    pub help_desk_name: String,
+    /// Help desk address: the sender of replies, and the recipient when nobody else is known.
+    pub help_desk_email: String,
+    /// Patterns (case-insensitive) that mark a name, email or ID as a generic account.
+    pub generic_patterns: Vec<Regex>,
+    /// IDs or emails exempt from the generic-account patterns and the inactivity audit.
+    pub allow_list: Vec<String>,
+    /// Days without a login before roles are suspended.
+    pub inactivity_days: u32,
+}
+
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl Catalog {
+    /// A role by code (`32`), name (`Circulation Desk Operator`, any case and spacing) or
+    /// `Name (32)` as the templates list it.
+    pub fn role(&self, text: &str) -> Option<&Role> {
+        let text = text.trim();
+        if let Ok(code) = text.parse::<u32>() {
+            return self.roles.iter().find(|r| r.code == code);
+        }
+        // "Circulation Desk Operator (32)"
+        if let Some(open) = text.rfind('(') {
+            if let Ok(code) = text[open + 1..].trim_end_matches(')').trim().parse::<u32>() {
+                if let Some(role) = self.roles.iter().find(|r| r.code == code) {
+                    return Some(role);
+                }
+            }
+        }
+        let key = norm(text);
+        self.roles.iter().find(|r| norm(&r.name) == key)
+    }
+
+    /// A role by its code.
+    pub fn role_by_code(&self, code: u32) -> Option<&Role> {
+        self.roles.iter().find(|r| r.code == code)
+    }
+
+    /// A profile by name (any case and spacing).
+    pub fn profile(&self, text: &str) -> Option<&Profile> {
+        let key = norm(text);
+        self.profiles.iter().find(|p| norm(&p.name) == key)
+    }
+
+    /// An institution by code, or by full name (any case).
+    pub fn institution(&self, text: &str) -> Option<&Institution> {
+        let key = norm(text);
+        self.institutions
+            .iter()
+            .find(|i| norm(&i.code) == key || norm(&i.name) == key)
+            .or_else(|| {
+                // "01FALSC_GCSU - Gulf Coast State University", as the drop-down shows it.
+                let code = text.split(" - ").next().unwrap_or_default();
+                self.institutions
+                    .iter()
+                    .find(|i| i.code.eq_ignore_ascii_case(code.trim()))
+            })
+    }
+
+    /// Coordinators who may request for this institution.
+    pub fn coordinators_for<'a>(
+        &'a self,
+        institution: &'a str,
+    ) -> impl Iterator<Item = &'a Coordinator> + 'a {
+        self.coordinators.iter().filter(move |c| {
+            c.institutions
+                .iter()
+                .any(|i| i.eq_ignore_ascii_case(institution))
+        })
+    }
+
+    /// True when `email` is a registered coordinator of `institution`.
+    pub fn is_coordinator(&self, email: &str, institution: &str) -> bool {
+        self.coordinators_for(institution)
+            .any(|c| c.email.eq_ignore_ascii_case(email.trim()))
+    }
+
+    /// The closest names to `text` among `candidates`, best first, for "did you mean" hints.
+    pub fn closest<'a>(
+        text: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        let key = norm(text);
+        if key.is_empty() {
+            return None;
+        }
+        candidates
+            .into_iter()
+            .map(|c| (strsim::normalized_damerau_levenshtein(&key, &norm(c)), c))
+            .filter(|(score, _)| *score >= 0.6)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c)
+    }
+}

@@ -1,0 +1,1 @@
+//! Configuration: a TOML file (`--config`) for SMTP and paths; flags override it.

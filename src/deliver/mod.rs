@@ -1,0 +1,1 @@
+//! Delivery: composing the reply email and sending it (outbox folder or SMTP).

@@ -1,0 +1,204 @@
+//! Findings: what is wrong (or worth saying) about a submission, as data.
+//!
+//! A finding is never an early return. Readers and validators push findings and go on, so
+//! that the requester gets every problem in one reply. Each finding has a stable [`Rule`]
+//! code, documented in `docs/rules.md`, that the help desk can search for.
+
+use crate::location::Location;
+use serde::Serialize;
+use std::fmt;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; the line is still carried out.
+    Warning,
+    /// The line (or the whole submission) cannot be carried out as it stands.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+macro_rules! rules {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, )*) => {
+        /// Stable rule codes. The code string never changes once released; `docs/rules.md`
+        /// documents each one with an example message.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Rule {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Rule {
+            /// Every rule, in documentation order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant),*];
+
+            /// The stable code, e.g. `unknown-role`.
+            pub fn code(self) -> &'static str {
+                match self { $(Rule::$variant => $code,)* }
+            }
+        }
+    };
+}
+
+rules! {
+    // --- the file as a whole ---
+    /// The file is not a workbook (or PDF) that can be opened at all.
+    Unreadable = "unreadable-file",
+    /// The file could not be read within the memory and time limits.
+    TooLarge = "file-too-large",
+    /// The workbook has no sheet with the Accounts header row.
+    NoHeader = "no-header-row",
+    /// The header row was found but has no request lines under it.
+    NoRequests = "no-requests",
+    /// A column heading that Rolecall does not know; the column is ignored.
+    UnknownColumn = "unknown-column",
+    /// The worksheet was made from another version of the catalog.
+    CatalogVersion = "catalog-version",
+    // --- the requester ---
+    /// Requester name or email is missing from the requester block.
+    RequesterMissing = "requester-missing",
+    /// The requester is not a registered coordinator of the institution.
+    NotCoordinator = "requester-not-coordinator",
+    // --- fields of one request line ---
+    /// A field that the action needs is empty.
+    MissingField = "missing-field",
+    /// The action is not Add, Modify or Delete.
+    UnknownAction = "unknown-action",
+    /// The email address is not a valid address.
+    InvalidEmail = "invalid-email",
+    /// The account type is not Internal or External.
+    InvalidAccountType = "invalid-account-type",
+    /// A date that cannot be read, or an expiry date in the past.
+    InvalidDate = "invalid-date",
+    /// A numeric primary ID may have lost its leading zeros in the spreadsheet.
+    IdLeadingZeros = "id-leading-zeros",
+    /// The institution code is not in the catalog.
+    UnknownInstitution = "unknown-institution",
+    /// The library is not one of that institution's libraries.
+    UnknownLibrary = "library-not-in-institution",
+    /// The role is not in the catalog.
+    UnknownRole = "unknown-role",
+    /// The role profile is not in the catalog.
+    UnknownProfile = "unknown-profile",
+    /// The role needs a library (scope) and none was given.
+    ScopeRequired = "scope-required",
+    /// The role needs a circulation desk or service unit and none was given.
+    ParameterRequired = "parameter-required",
+    /// The circulation desk or service unit is not in that library.
+    UnknownParameter = "parameter-not-in-library",
+    /// A desk or service unit was given for a role that takes none.
+    UnexpectedParameter = "parameter-not-used",
+    /// The add/remove column holds something other than Add or Remove.
+    InvalidChange = "invalid-role-change",
+    /// The same person appears with requests that contradict each other.
+    Conflict = "conflicting-requests",
+    /// The same role is asked for twice for one person.
+    DuplicateRole = "duplicate-role",
+    /// Delete combined with roles to add.
+    DeleteWithRoles = "delete-with-roles",
+    /// Patron was requested or removed; it is kept automatically.
+    PatronImplicit = "patron-implicit",
+    /// The account looks generic or shared.
+    GenericAccount = "generic-account",
+    /// A privileged role: accepted only with the help desk's approval.
+    NeedsApproval = "needs-approval",
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// One thing to tell the requester, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable rule code.
+    pub rule: Rule,
+    /// Where it is, as the person sees it.
+    pub location: Location,
+    /// What is wrong, in plain words.
+    pub message: String,
+    /// How to fix it, when Rolecall can tell ("did you mean ...?").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+impl Finding {
+    /// An error finding.
+    pub fn error(rule: Rule, location: Location, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Error,
+            rule,
+            location,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    /// A warning finding.
+    pub fn warning(rule: Rule, location: Location, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            rule,
+            location,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    /// The same finding with a suggestion attached.
+    pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestion = Some(suggestion.into());
+        self
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} [{}] {}",
+            self.location, self.severity, self.rule, self.message
+        )?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " ({s})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_codes_are_unique() {
+        let mut codes: Vec<_> = Rule::ALL.iter().map(|r| r.code()).collect();
+        codes.sort();
+        let before = codes.len();
+        codes.dedup();
+        assert_eq!(before, codes.len());
+    }
+}

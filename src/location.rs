@@ -1,0 +1,131 @@
+//! Where something is, in the words a person uses: `Accounts!E7`, form field `role_12`.
+//!
+//! Every finding and every value read from a submission carries a [`Location`]. Rows and
+//! columns are 1-based and columns are letters, exactly as a spreadsheet program shows them.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A place in a submission (or in the catalog) that a message can point to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    /// The file as a whole (it could not be opened, it has no sheet, ...).
+    File,
+    /// One cell of a sheet: `Accounts!E7`.
+    Cell {
+        /// Sheet name as shown on its tab.
+        sheet: String,
+        /// 1-based row number.
+        row: u32,
+        /// 1-based column number (1 = `A`).
+        col: u32,
+    },
+    /// A whole row of a sheet: `Accounts!7:7`.
+    Row {
+        /// Sheet name as shown on its tab.
+        sheet: String,
+        /// 1-based row number.
+        row: u32,
+    },
+    /// A whole sheet.
+    Sheet {
+        /// Sheet name as shown on its tab.
+        sheet: String,
+    },
+    /// A field of a PDF form, by its full name (`person.last_name`).
+    FormField {
+        /// Full field name, parents joined with `.`.
+        name: String,
+    },
+    /// A line of a text file (the catalog).
+    Line {
+        /// File name relative to the folder it was loaded from.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+    },
+}
+
+impl Location {
+    /// A cell location from 1-based row and column numbers.
+    pub fn cell(sheet: &str, row: u32, col: u32) -> Self {
+        Location::Cell {
+            sheet: sheet.to_string(),
+            row,
+            col,
+        }
+    }
+
+    /// The 1-based sheet row this location is on, if it is a cell or a row.
+    pub fn row(&self) -> Option<u32> {
+        match self {
+            Location::Cell { row, .. } | Location::Row { row, .. } => Some(*row),
+            _ => None,
+        }
+    }
+}
+
+/// Column letters for a 1-based column number: 1 → `A`, 27 → `AA`.
+pub fn column_letters(col: u32) -> String {
+    let mut n = col.max(1);
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = ((n - 1) % 26) as u8;
+        out.push(b'A' + rem);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A sheet name as Excel writes it in a reference: quoted when it is not a plain word.
+fn sheet_ref(sheet: &str) -> String {
+    if sheet.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        sheet.to_string()
+    } else {
+        format!("'{}'", sheet.replace('\'', "''"))
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => f.write_str("whole file"),
+            Location::Cell { sheet, row, col } => {
+                write!(f, "{}!{}{}", sheet_ref(sheet), column_letters(*col), row)
+            }
+            Location::Row { sheet, row } => write!(f, "{}!{row}:{row}", sheet_ref(sheet)),
+            Location::Sheet { sheet } => write!(f, "sheet {}", sheet_ref(sheet)),
+            Location::FormField { name } => write!(f, "form field {name}"),
+            Location::Line { file, line } => write!(f, "{file}:{line}"),
+        }
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_letters_like_a_spreadsheet() {
+        assert_eq!(column_letters(1), "A");
+        assert_eq!(column_letters(26), "Z");
+        assert_eq!(column_letters(27), "AA");
+        assert_eq!(column_letters(16384), "XFD");
+    }
+
+    #[test]
+    fn cells_render_as_excel_references() {
+        assert_eq!(Location::cell("Accounts", 7, 5).to_string(), "Accounts!E7");
+        assert_eq!(
+            Location::cell("My Sheet", 1, 1).to_string(),
+            "'My Sheet'!A1"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! One submission through every stage.

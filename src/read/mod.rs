@@ -1,0 +1,1 @@
+//! Reading submissions into [`Document`](crate::document::Document)s.

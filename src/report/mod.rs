@@ -1,0 +1,1 @@
+//! Reports: the result workbook sent back to the requester.

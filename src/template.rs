@@ -1,0 +1,1 @@
+//! Blank templates generated from the catalog: the Accounts Worksheet.
