@@ -5,7 +5,8 @@
 //! diff it against the known state of accounts: every operation names its account
 //! (institution + primary ID) and carries the request line it came from.
 
-use crate::validate::{AccountType, Outcome, Parameter, Scope};
+use crate::catalog::PATRON_CODE;
+use crate::validate::{AccountType, Action, Change, Outcome, Parameter, Scope};
 use serde::{Deserialize, Serialize};
 
 /// Schema identifier written into every change set. Bump the number on any breaking change.
@@ -124,12 +125,176 @@ pub struct ChangeSet {
 }
 
 /// Builds the change set from the accepted and needs-approval lines of an outcome.
+///
+/// Lines of one person are merged: one `create_account`, one operation per distinct role,
+/// each listing every line it came from.
 pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &str) -> ChangeSet {
-    let _ = outcome;
+    let mut operations: Vec<Operation> = Vec::new();
+    for line in &outcome.lines {
+        let Some(request) = &line.request else {
+            continue;
+        };
+        let source = line.row.location.to_string();
+        let person = &request.person;
+        let (inst, id) = (request.institution.clone(), person.primary_id.clone());
+        let mut push = |op: Operation| match operations.iter_mut().find(|o| same_target(o, &op)) {
+            Some(existing) => {
+                let lines = existing.lines_mut();
+                if !lines.contains(&source) {
+                    lines.push(source.clone());
+                }
+            }
+            None => operations.push(op),
+        };
+        match request.action {
+            Action::Delete => push(Operation::RemoveAllStaffRoles {
+                institution: inst.clone(),
+                primary_id: id.clone(),
+                keep: vec![RoleRef {
+                    code: PATRON_CODE,
+                    name: "Patron".to_string(),
+                }],
+                lines: vec![source.clone()],
+            }),
+            Action::Add | Action::Modify => {
+                // External accounts are created by the SIS load, never here.
+                if request.action == Action::Add && person.account_type == AccountType::Internal {
+                    push(Operation::CreateAccount {
+                        institution: inst.clone(),
+                        primary_id: id.clone(),
+                        first_name: person.first_name.clone().unwrap_or_default(),
+                        last_name: person.last_name.clone().unwrap_or_default(),
+                        email: person.email.clone().unwrap_or_default(),
+                        account_type: AccountType::Internal,
+                        lines: vec![source.clone()],
+                    });
+                }
+                for role in &request.roles {
+                    let role_ref = RoleRef {
+                        code: role.code,
+                        name: role.name.clone(),
+                    };
+                    push(match role.change {
+                        Change::Add => Operation::AddRole {
+                            institution: inst.clone(),
+                            primary_id: id.clone(),
+                            role: role_ref,
+                            scope: role.scope.clone(),
+                            parameters: role.parameters.clone(),
+                            expiry: role.expiry.clone(),
+                            needs_approval: role.needs_approval,
+                            profile: role.profile.clone(),
+                            lines: vec![source.clone()],
+                        },
+                        Change::Remove => Operation::RemoveRole {
+                            institution: inst.clone(),
+                            primary_id: id.clone(),
+                            role: role_ref,
+                            scope: role.scope.clone(),
+                            parameters: role.parameters.clone(),
+                            lines: vec![source.clone()],
+                        },
+                    });
+                }
+            }
+        }
+    }
+    operations.sort_by_key(|a| a.sort_key());
     ChangeSet {
         schema: SCHEMA.to_string(),
         submission,
         catalog_version: catalog_version.to_string(),
-        operations: Vec::new(),
+        operations,
+    }
+}
+
+/// Two operations that do the same thing to the same account (their lines aside).
+fn same_target(a: &Operation, b: &Operation) -> bool {
+    a.sort_key() == b.sort_key()
+}
+
+impl Operation {
+    /// The account it applies to: (institution, primary ID).
+    pub fn account(&self) -> (&str, &str) {
+        match self {
+            Operation::CreateAccount {
+                institution,
+                primary_id,
+                ..
+            }
+            | Operation::AddRole {
+                institution,
+                primary_id,
+                ..
+            }
+            | Operation::RemoveRole {
+                institution,
+                primary_id,
+                ..
+            }
+            | Operation::RemoveAllStaffRoles {
+                institution,
+                primary_id,
+                ..
+            } => (institution, primary_id),
+        }
+    }
+
+    /// The request lines it came from.
+    pub fn lines(&self) -> &[String] {
+        match self {
+            Operation::CreateAccount { lines, .. }
+            | Operation::AddRole { lines, .. }
+            | Operation::RemoveRole { lines, .. }
+            | Operation::RemoveAllStaffRoles { lines, .. } => lines,
+        }
+    }
+
+    fn lines_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            Operation::CreateAccount { lines, .. }
+            | Operation::AddRole { lines, .. }
+            | Operation::RemoveRole { lines, .. }
+            | Operation::RemoveAllStaffRoles { lines, .. } => lines,
+        }
+    }
+
+    /// The operation's name as written in the JSON (`add_role`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateAccount { .. } => "create_account",
+            Operation::AddRole { .. } => "add_role",
+            Operation::RemoveRole { .. } => "remove_role",
+            Operation::RemoveAllStaffRoles { .. } => "remove_all_staff_roles",
+        }
+    }
+
+    /// The documented order: account, then create, remove-all, remove, add; then role and scope.
+    fn sort_key(&self) -> (String, String, u8, u32, Option<Scope>, Vec<Parameter>) {
+        let (inst, id) = self.account();
+        let (rank, code, scope, params) = match self {
+            Operation::CreateAccount { .. } => (0, 0, None, Vec::new()),
+            Operation::RemoveAllStaffRoles { .. } => (1, 0, None, Vec::new()),
+            Operation::RemoveRole {
+                role,
+                scope,
+                parameters,
+                ..
+            } => (2, role.code, Some(scope.clone()), parameters.clone()),
+            Operation::AddRole {
+                role,
+                scope,
+                parameters,
+                ..
+            } => (3, role.code, Some(scope.clone()), parameters.clone()),
+        };
+        (
+            inst.to_string(),
+            id.to_lowercase(),
+            rank,
+            code,
+            scope,
+            params,
+        )
     }
 }

@@ -6,8 +6,10 @@
 
 use crate::catalog::{Catalog, ParameterKind};
 use crate::document::{Document, RequestRow};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, Rule};
 use serde::{Deserialize, Serialize};
+
+mod rules;
 
 /// What a line asks for (the FLVC request types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -223,25 +225,24 @@ impl Outcome {
             .chain(self.lines.iter().flat_map(|l| l.findings.iter()))
     }
 
-    /// The verdict.
+    /// The verdict: it speaks of the lines, not of warnings (those are listed, and the lines
+    /// they are on are still carried out).
     pub fn status(&self) -> SubmissionStatus {
         let c = self.counts();
         if self.lines.is_empty() {
-            if self.document.is_unreadable() || self.findings.iter().any(|f| f.is_error()) {
-                return if self.document.columns.is_empty() {
-                    SubmissionStatus::Unreadable
-                } else {
-                    SubmissionStatus::Rejected
-                };
-            }
-            return SubmissionStatus::Rejected;
+            let unreadable = self
+                .findings
+                .iter()
+                .any(|f| matches!(f.rule, Rule::Unreadable | Rule::TooLarge | Rule::NoHeader));
+            return if unreadable {
+                SubmissionStatus::Unreadable
+            } else {
+                SubmissionStatus::Rejected
+            };
         }
         if c.accepted + c.needs_approval == 0 {
             SubmissionStatus::Rejected
-        } else if c.rejected > 0
-            || c.needs_approval > 0
-            || self.all_findings().any(|f| f.severity == Severity::Warning)
-        {
+        } else if c.rejected > 0 || c.needs_approval > 0 {
             SubmissionStatus::NeedsAttention
         } else {
             SubmissionStatus::Accepted
@@ -249,16 +250,8 @@ impl Outcome {
     }
 }
 
-/// Checks every line of `document` against `catalog`. `today` is `YYYY-MM-DD`, for expiry
-/// dates in the past; it is a parameter so that tests do not depend on the clock.
+/// Checks every line of `document` against `catalog`. `today` is a parameter (for expiry
+/// dates in the past) so that nothing here reads the clock.
 pub fn validate(document: Document, catalog: &Catalog, today: jiff::civil::Date) -> Outcome {
-    let _ = (catalog, today);
-    Outcome {
-        findings: document.findings.clone(),
-        lines: Vec::new(),
-        requester_name: None,
-        requester_email: None,
-        institution: None,
-        document,
-    }
+    rules::validate(document, catalog, today)
 }

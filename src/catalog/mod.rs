@@ -254,12 +254,11 @@ impl Catalog {
             return self.roles.iter().find(|r| r.code == code);
         }
         // "Circulation Desk Operator (32)"
-        if let Some(open) = text.rfind('(') {
-            if let Ok(code) = text[open + 1..].trim_end_matches(')').trim().parse::<u32>() {
-                if let Some(role) = self.roles.iter().find(|r| r.code == code) {
-                    return Some(role);
-                }
-            }
+        if let Some(open) = text.rfind('(')
+            && let Ok(code) = text[open + 1..].trim_end_matches(')').trim().parse::<u32>()
+            && let Some(role) = self.roles.iter().find(|r| r.code == code)
+        {
+            return Some(role);
         }
         let key = norm(text);
         self.roles.iter().find(|r| norm(&r.name) == key)

@@ -1,0 +1,1156 @@
+//! The rules behind [`validate`](super::validate).
+//!
+//! Three passes: the requester block (who asks, for which institution), each line on its own
+//! (fields, catalog look-ups, scopes and parameters), then the lines of one person together
+//! (conflicts, duplicates, fields that only need filling once). Every rule pushes a finding
+//! and goes on; a line is rejected when it holds at least one error.
+
+use super::{
+    AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
+    RoleRequest, Scope,
+};
+use crate::catalog::{Catalog, EntryScope, Institution, Library, Role, ScopeKind};
+use crate::document::{Document, RequestRow, Value, ValueKind};
+use crate::finding::{Finding, Rule, Severity};
+use crate::layout::{Field, RequesterField};
+use crate::location::Location;
+use jiff::civil::Date;
+use std::collections::{BTreeMap, HashMap};
+use validator::ValidateEmail;
+
+/// What the requester block says about who may ask.
+enum Authority {
+    /// A valid address; whether it coordinates a line's institution is checked per line.
+    Known(String),
+    /// Missing or invalid: every line is refused, pointing here.
+    Unknown(Finding),
+}
+
+/// Shared, read-only facts for the per-line pass.
+struct Context<'a> {
+    catalog: &'a Catalog,
+    today: Date,
+    columns: &'a BTreeMap<Field, u32>,
+    authority: Authority,
+    requester_email_location: Location,
+    block_institution: Option<&'a Institution>,
+    /// The block names an institution that is not in the catalog.
+    block_institution_error: Option<Finding>,
+}
+
+/// One line after the per-line pass, before the person pass.
+struct Draft<'a> {
+    row: &'a RequestRow,
+    findings: Vec<Finding>,
+    action: Option<Action>,
+    institution: Option<&'a Institution>,
+    primary_id: Option<String>,
+    account_type: Option<AccountType>,
+    roles: Vec<(RoleRequest, Location)>,
+}
+
+pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Outcome {
+    let mut findings = document.findings.clone();
+    let block_location = |field: RequesterField| match document.requester(field) {
+        Some(v) => v.location.clone(),
+        None => match &document.sheet {
+            Some(sheet) => Location::cell(sheet, field.template_row(), 2),
+            None => Location::File,
+        },
+    };
+
+    let requester_name = document
+        .requester(RequesterField::Name)
+        .map(|v| v.text.clone());
+    if requester_name.is_none() && !document.rows.is_empty() {
+        findings.push(
+            Finding::warning(
+                Rule::RequesterMissing,
+                block_location(RequesterField::Name),
+                "The requester's name is empty.",
+            )
+            .suggest("Fill in your name in the requester block."),
+        );
+    }
+
+    let email_location = block_location(RequesterField::Email);
+    let authority = match document.requester(RequesterField::Email) {
+        None => Authority::Unknown(
+            Finding::error(
+                Rule::RequesterMissing,
+                email_location.clone(),
+                "The requester's email is empty, so Rolecall cannot tell who is asking: no line can be carried out.",
+            )
+            .suggest("Fill in your email address in the requester block (it must be a registered coordinator's)."),
+        ),
+        Some(v) if !v.text.validate_email() => Authority::Unknown(Finding::error(
+            Rule::InvalidEmail,
+            v.location.clone(),
+            format!("The requester's email \"{}\" is not a valid address, so no line can be carried out.", v.text),
+        )),
+        Some(v) => Authority::Known(v.text.clone()),
+    };
+    if let Authority::Unknown(f) = &authority {
+        findings.push(f.clone());
+    }
+
+    let mut block_institution = None;
+    let mut block_institution_error = None;
+    if let Some(v) = document.requester(RequesterField::Institution) {
+        match catalog.institution(&v.text) {
+            Some(inst) => block_institution = Some(inst),
+            None => {
+                let f = unknown_institution(catalog, v);
+                findings.push(f.clone());
+                block_institution_error = Some(f);
+            }
+        }
+    }
+
+    if let Some(v) = document.requester(RequesterField::CatalogVersion)
+        && !v.text.eq_ignore_ascii_case(&catalog.version)
+    {
+        findings.push(
+                Finding::warning(
+                    Rule::CatalogVersion,
+                    v.location.clone(),
+                    format!(
+                        "This worksheet was made from catalog version {}; the current version is {}. Roles, libraries or desks may have changed since.",
+                        v.text, catalog.version
+                    ),
+                )
+                .suggest("Nothing to do if every line is accepted; otherwise start from a new blank worksheet."),
+            );
+    }
+
+    if document.rows.is_empty() && !document.columns.is_empty() {
+        let location = match &document.sheet {
+            Some(sheet) => Location::Sheet {
+                sheet: sheet.clone(),
+            },
+            None => Location::File,
+        };
+        findings.push(
+            Finding::error(
+                Rule::NoRequests,
+                location,
+                "The worksheet has its header row but no request lines under it.",
+            )
+            .suggest("Fill in one row per role under the header row and send it again."),
+        );
+    }
+
+    let cx = Context {
+        catalog,
+        today,
+        columns: &document.columns,
+        authority,
+        requester_email_location: email_location,
+        block_institution,
+        block_institution_error,
+    };
+    let mut drafts: Vec<Draft> = document
+        .rows
+        .iter()
+        .map(|row| check_row(row, &cx))
+        .collect();
+    let people = check_people(&mut drafts, &cx);
+
+    let lines = drafts
+        .into_iter()
+        .enumerate()
+        .map(|(index, draft)| finish_line(draft, people.get(&index)))
+        .collect::<Vec<_>>();
+
+    let institution = block_institution.map(|i| i.code.clone()).or_else(|| {
+        let mut codes = lines
+            .iter()
+            .filter_map(|l| l.request.as_ref().map(|r| r.institution.clone()));
+        let first = codes.next()?;
+        codes.all(|c| c == first).then_some(first)
+    });
+    let requester_email = match &cx.authority {
+        Authority::Known(email) => Some(email.clone()),
+        Authority::Unknown(_) => None,
+    };
+
+    Outcome {
+        document,
+        findings,
+        lines,
+        requester_name,
+        requester_email,
+        institution,
+    }
+}
+
+/// The per-line pass.
+fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
+    let mut f = Vec::new();
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
+
+    // Action
+    let action = match row.values.get(&Field::Action) {
+        None => {
+            f.push(
+                Finding::error(
+                    Rule::MissingField,
+                    at(Field::Action),
+                    "The Action is empty.",
+                )
+                .suggest("Choose Add, Modify or Delete."),
+            );
+            None
+        }
+        Some(v) => {
+            let parsed = parse_action(&v.text);
+            if parsed.is_none() {
+                f.push(
+                    Finding::error(
+                        Rule::UnknownAction,
+                        v.location.clone(),
+                        format!("\"{}\" is not an action Rolecall knows.", v.text),
+                    )
+                    .suggest("Choose Add (new account), Modify (add or remove roles) or Delete (remove all staff roles)."),
+                );
+            }
+            parsed
+        }
+    };
+
+    // Primary ID
+    let primary_id = match row.values.get(&Field::PrimaryId) {
+        None => {
+            f.push(
+                Finding::error(
+                    Rule::MissingField,
+                    at(Field::PrimaryId),
+                    "The Primary ID is empty.",
+                )
+                .suggest("Every line needs the person's Alma primary identifier."),
+            );
+            None
+        }
+        Some(v) => {
+            if v.kind == ValueKind::Number {
+                f.push(
+                    Finding::warning(
+                        Rule::IdLeadingZeros,
+                        v.location.clone(),
+                        format!(
+                            "The Primary ID {} is stored as a number. If it began with zeros, the spreadsheet has removed them.",
+                            v.text
+                        ),
+                    )
+                    .suggest("Format the Primary ID column as Text and type the ID again, leading zeros included."),
+                );
+            }
+            Some(v.text.clone())
+        }
+    };
+
+    // Account type
+    let account_type = row.values.get(&Field::AccountType).and_then(|v| {
+        let parsed = parse_account_type(&v.text);
+        if parsed.is_none() {
+            f.push(
+                Finding::error(
+                    Rule::InvalidAccountType,
+                    v.location.clone(),
+                    format!("\"{}\" is not an account type.", v.text),
+                )
+                .suggest("Choose Internal (managed in Alma) or External (loaded from the campus system)."),
+            );
+        }
+        parsed
+    });
+
+    // Email syntax
+    if let Some(v) = row.values.get(&Field::Email)
+        && !v.text.validate_email()
+    {
+        f.push(
+            Finding::error(
+                Rule::InvalidEmail,
+                v.location.clone(),
+                format!("\"{}\" is not a valid email address.", v.text),
+            )
+            .suggest("Write the person's own address, like jdoe@library.example.edu."),
+        );
+    }
+
+    // Institution: the line's own, else the requester block's.
+    let institution = match row.values.get(&Field::Institution) {
+        Some(v) => match catalog.institution(&v.text) {
+            Some(inst) => Some(inst),
+            None => {
+                f.push(unknown_institution(catalog, v));
+                None
+            }
+        },
+        None => {
+            if let Some(err) = &cx.block_institution_error {
+                f.push(err.clone());
+            } else if cx.block_institution.is_none() {
+                f.push(
+                    Finding::error(
+                        Rule::MissingField,
+                        at(Field::Institution),
+                        "No institution is given for this line.",
+                    )
+                    .suggest("Fill in the Institution in the requester block or on the line."),
+                );
+            }
+            cx.block_institution
+        }
+    };
+
+    // Who asks: refused unless a registered coordinator of this line's institution.
+    match (&cx.authority, institution) {
+        (Authority::Unknown(finding), _) => f.push(finding.clone()),
+        (Authority::Known(email), Some(inst)) if !catalog.is_coordinator(email, &inst.code) => {
+            let names: Vec<String> = catalog
+                .coordinators_for(&inst.code)
+                .map(|c| format!("{} <{}>", c.name, c.email))
+                .collect();
+            let mut finding = Finding::error(
+                Rule::NotCoordinator,
+                cx.requester_email_location.clone(),
+                format!(
+                    "{email} is not a registered coordinator of {} ({}); only its coordinators may request account changes.",
+                    inst.name, inst.code
+                ),
+            );
+            if !names.is_empty() {
+                finding =
+                    finding.suggest(format!("Ask {} to send the request.", names.join(" or ")));
+            }
+            f.push(finding);
+        }
+        _ => {}
+    }
+
+    // Library
+    let library = match (row.values.get(&Field::Library), institution) {
+        (Some(v), Some(inst)) => match find_library(inst, &v.text) {
+            Some(lib) => Some(lib),
+            None => {
+                f.push(unknown_library(catalog, inst, v));
+                None
+            }
+        },
+        _ => None,
+    };
+    let library_given = row.values.contains_key(&Field::Library);
+
+    // Expiry date
+    let expiry = row.values.get(&Field::Expiry).and_then(|v| match parse_date(&v.text) {
+        None => {
+            f.push(
+                Finding::error(Rule::InvalidDate, v.location.clone(), format!("\"{}\" is not a date Rolecall can read.", v.text))
+                    .suggest("Write the date as YYYY-MM-DD, e.g. 2027-06-30, or leave it empty for no expiry."),
+            );
+            None
+        }
+        Some(d) if d < cx.today => {
+            f.push(
+                Finding::error(Rule::InvalidDate, v.location.clone(), format!("The expiry date {d} is in the past."))
+                    .suggest("Give a future date, or leave it empty for no expiry."),
+            );
+            None
+        }
+        Some(d) => Some(d.to_string()),
+    });
+
+    // Add or remove
+    let change = match row.values.get(&Field::Change) {
+        None => Change::Add,
+        Some(v) => match parse_change(&v.text) {
+            Some(Change::Remove) if action == Some(Action::Add) => {
+                f.push(
+                    Finding::error(
+                        Rule::InvalidChange,
+                        v.location.clone(),
+                        "Add creates an account with roles; it cannot remove a role.",
+                    )
+                    .suggest("Use Modify to remove a role from an existing account."),
+                );
+                Change::Remove
+            }
+            Some(c) => c,
+            None => {
+                f.push(
+                    Finding::error(
+                        Rule::InvalidChange,
+                        v.location.clone(),
+                        format!("\"{}\" is neither Add nor Remove.", v.text),
+                    )
+                    .suggest("Write Add or Remove, or leave it empty to add the role."),
+                );
+                Change::Add
+            }
+        },
+    };
+
+    // Roles and profile
+    let role_value = row.values.get(&Field::Role);
+    let profile_value = row.values.get(&Field::Profile);
+    let mut roles: Vec<&Role> = Vec::new();
+    if let Some(v) = role_value {
+        for text in split_roles(&v.text) {
+            match catalog.role(text) {
+                Some(role) if role.is_patron() => f.push(
+                    Finding::warning(
+                        Rule::PatronImplicit,
+                        v.location.clone(),
+                        "Patron is kept on every account automatically; it is not added or removed here.",
+                    )
+                    .suggest("Leave Patron out of the request."),
+                ),
+                Some(role) => roles.push(role),
+                None => {
+                    let mut finding = Finding::error(
+                        Rule::UnknownRole,
+                        v.location.clone(),
+                        format!("\"{text}\" is not an Alma role in the catalog."),
+                    );
+                    match Catalog::closest(text, catalog.roles.iter().map(|r| r.name.as_str())) {
+                        Some(best) => finding = finding.suggest(format!("Did you mean {best}?")),
+                        None => {
+                            finding = finding.suggest("Pick a role from the drop-down list, or see the Roles sheet of the blank worksheet.")
+                        }
+                    }
+                    f.push(finding);
+                }
+            }
+        }
+    }
+    let profile = profile_value.and_then(|v| {
+        let found = catalog.profile(&v.text);
+        if found.is_none() {
+            let mut finding = Finding::error(
+                Rule::UnknownProfile,
+                v.location.clone(),
+                format!("\"{}\" is not a role profile in the catalog.", v.text),
+            );
+            if let Some(best) =
+                Catalog::closest(&v.text, catalog.profiles.iter().map(|p| p.name.as_str()))
+            {
+                finding = finding.suggest(format!("Did you mean {best}?"));
+            }
+            f.push(finding);
+        }
+        found
+    });
+
+    let mut requests = Vec::new();
+    match action {
+        Some(Action::Delete) => {
+            if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
+                f.push(
+                    Finding::error(
+                        Rule::DeleteWithRoles,
+                        v.location.clone(),
+                        "Delete removes every staff role; it cannot also give roles.",
+                    )
+                    .suggest("Leave the role and profile empty on a Delete line, or use Modify to change some roles."),
+                );
+            }
+        }
+        Some(Action::Add | Action::Modify) => {
+            if role_value.is_none() && profile_value.is_none() {
+                f.push(
+                    Finding::error(
+                        Rule::MissingField,
+                        at(Field::Role),
+                        "No role or role profile is given.",
+                    )
+                    .suggest("Choose a role (or a role profile) for this line."),
+                );
+            }
+            if let Some(inst) = institution {
+                let role_location = role_value
+                    .or(profile_value)
+                    .map(|v| v.location.clone())
+                    .unwrap_or_else(|| at(Field::Role));
+                let mut wanted: Vec<(&Role, Option<EntryScope>, Option<String>)> =
+                    roles.iter().map(|r| (*r, None, None)).collect();
+                if let Some(p) = profile {
+                    for entry in &p.entries {
+                        if let Some(role) = catalog.role_by_code(entry.role) {
+                            wanted.push((role, Some(entry.scope.clone()), Some(p.name.clone())));
+                        }
+                    }
+                }
+                let mut resolver = Resolver {
+                    findings: &mut f,
+                    row,
+                    cx,
+                    institution: inst,
+                    library,
+                    library_given,
+                    scope_reported: false,
+                    parameter_reported: false,
+                    parameter_used: false,
+                };
+                for (role, entry_scope, from_profile) in wanted {
+                    if let Some(request) =
+                        resolver.resolve(role, entry_scope, change, expiry.clone(), from_profile)
+                    {
+                        requests.push((request, role_location.clone()));
+                    }
+                }
+                let parameter_used = resolver.parameter_used;
+                if let Some(v) = row.values.get(&Field::Unit)
+                    && !parameter_used
+                    && !requests.is_empty()
+                {
+                    f.push(
+                            Finding::warning(
+                                Rule::UnexpectedParameter,
+                                v.location.clone(),
+                                format!("No role on this line takes a circulation desk or service unit, so \"{}\" is not used.", v.text),
+                            )
+                            .suggest("Leave it empty, or check the role."),
+                        );
+                }
+                for (request, location) in &requests {
+                    if request.needs_approval && request.change == Change::Add {
+                        f.push(
+                            Finding::warning(
+                                Rule::NeedsApproval,
+                                location.clone(),
+                                format!("{} is a privileged role: it is granted only after the help desk approves it.", request.name),
+                            )
+                            .suggest("Nothing to do: the help desk will contact you if it has questions."),
+                        );
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+
+    // Generic or shared accounts (not for Delete: removing one is welcome).
+    if matches!(action, Some(Action::Add | Action::Modify)) {
+        check_generic(row, cx, &mut f);
+    }
+
+    Draft {
+        row,
+        findings: f,
+        action,
+        institution,
+        primary_id,
+        account_type,
+        roles: requests,
+    }
+}
+
+/// Resolves one role of a line into a [`RoleRequest`]: scope, desk or service unit.
+struct Resolver<'r, 'a> {
+    findings: &'r mut Vec<Finding>,
+    row: &'a RequestRow,
+    cx: &'r Context<'a>,
+    institution: &'a Institution,
+    library: Option<&'a Library>,
+    library_given: bool,
+    scope_reported: bool,
+    parameter_reported: bool,
+    parameter_used: bool,
+}
+
+impl Resolver<'_, '_> {
+    fn resolve(
+        &mut self,
+        role: &Role,
+        entry_scope: Option<EntryScope>,
+        change: Change,
+        expiry: Option<String>,
+        profile: Option<String>,
+    ) -> Option<RoleRequest> {
+        let at = |field: Field| self.row.location_of(field, self.cx.columns);
+        let wants_library = match &entry_scope {
+            Some(EntryScope::RequestLibrary) => true,
+            Some(EntryScope::Institution) => false,
+            None => role.needs_library(),
+        };
+        let scope = match (wants_library, self.library) {
+            (true, Some(lib)) => Scope::Library(lib.code.clone()),
+            (true, None) => {
+                // An unknown library was already reported; an empty one is reported once.
+                if !self.library_given && !self.scope_reported {
+                    self.scope_reported = true;
+                    let what = profile
+                        .as_deref()
+                        .map_or_else(|| role.name.clone(), |p| format!("The profile {p}"));
+                    let libraries: Vec<&str> = self
+                        .institution
+                        .libraries
+                        .iter()
+                        .map(|l| l.code.as_str())
+                        .collect();
+                    self.findings.push(
+                        Finding::error(
+                            Rule::ScopeRequired,
+                            at(Field::Library),
+                            format!("{what} is granted per library, but no library is given."),
+                        )
+                        .suggest(format!(
+                            "Choose one of {}: {}.",
+                            self.institution.code,
+                            libraries.join(", ")
+                        )),
+                    );
+                }
+                return None;
+            }
+            // Roles that Alma grants at either level take the library when one is given.
+            (false, Some(lib)) if entry_scope.is_none() && role.scope == ScopeKind::Either => {
+                Scope::Library(lib.code.clone())
+            }
+            _ => Scope::Institution(self.institution.code.clone()),
+        };
+
+        let mut parameters = Vec::new();
+        if let Some(kind) = role.parameter {
+            let library = self.library?;
+            self.parameter_used = true;
+            match self.row.values.get(&Field::Unit) {
+                None => {
+                    if !self.parameter_reported && change == Change::Add {
+                        self.parameter_reported = true;
+                        let names: Vec<&str> = library
+                            .units(kind)
+                            .iter()
+                            .map(|u| u.code.as_str())
+                            .collect();
+                        let mut finding = Finding::error(
+                            Rule::ParameterRequired,
+                            at(Field::Unit),
+                            format!(
+                                "{} needs a {} of {}, but none is given; without it the role stays inactive in Alma.",
+                                role.name,
+                                kind.describe(),
+                                library.code
+                            ),
+                        );
+                        if !names.is_empty() {
+                            finding =
+                                finding.suggest(format!("Choose one of {}.", names.join(", ")));
+                        }
+                        self.findings.push(finding);
+                    }
+                    if change == Change::Add {
+                        return None;
+                    }
+                }
+                Some(v) => {
+                    let units = library.units(kind);
+                    let key = v.text.trim();
+                    match units.iter().find(|u| {
+                        u.code.eq_ignore_ascii_case(key) || u.name.eq_ignore_ascii_case(key)
+                    }) {
+                        Some(unit) => parameters.push(Parameter {
+                            kind,
+                            value: unit.code.clone(),
+                            scope: library.code.clone(),
+                        }),
+                        None => {
+                            if !self.parameter_reported {
+                                self.parameter_reported = true;
+                                let mut finding = Finding::error(
+                                    Rule::UnknownParameter,
+                                    v.location.clone(),
+                                    format!(
+                                        "\"{key}\" is not a {} of {} ({}).",
+                                        kind.describe(),
+                                        library.name,
+                                        library.code
+                                    ),
+                                );
+                                let best =
+                                    Catalog::closest(key, units.iter().map(|u| u.code.as_str()));
+                                finding = match best {
+                                    Some(best) => finding.suggest(format!("Did you mean {best}?")),
+                                    None if !units.is_empty() => finding.suggest(format!(
+                                        "Choose one of {}.",
+                                        units
+                                            .iter()
+                                            .map(|u| u.code.as_str())
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )),
+                                    None => finding.suggest(format!(
+                                        "{} has no {}s in the catalog.",
+                                        library.code,
+                                        kind.describe()
+                                    )),
+                                };
+                                self.findings.push(finding);
+                            }
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+
+        Some(RoleRequest {
+            change,
+            code: role.code,
+            name: role.name.clone(),
+            scope,
+            parameters,
+            expiry: if change == Change::Add { expiry } else { None },
+            needs_approval: role.privileged && change == Change::Add,
+            profile,
+        })
+    }
+}
+
+/// Result of the person pass for one line.
+#[derive(Default)]
+struct PersonFacts {
+    person: Option<Person>,
+}
+
+/// The person pass: the lines of one person (same institution and primary ID) together.
+fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, PersonFacts> {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        if let Some(id) = &d.primary_id {
+            let inst = d.institution.map(|i| i.code.clone()).unwrap_or_default();
+            groups.entry((inst, id.to_lowercase())).or_default().push(i);
+        }
+    }
+
+    let mut facts = HashMap::new();
+    for indices in groups.values() {
+        // One person, one action.
+        let actions: Vec<(usize, Action)> = indices
+            .iter()
+            .filter_map(|&i| drafts[i].action.map(|a| (i, a)))
+            .collect();
+        let conflicting = actions.iter().any(|(_, a)| *a != actions[0].1);
+        if conflicting {
+            for &(i, action) in &actions {
+                let others: Vec<String> = actions
+                    .iter()
+                    .filter(|(j, a)| *j != i && *a != action)
+                    .map(|(j, a)| format!("{} on {}", action_word(*a), row_words(drafts[*j].row)))
+                    .collect();
+                let location = drafts[i].row.location_of(Field::Action, cx.columns);
+                drafts[i].findings.push(
+                    Finding::error(
+                        Rule::Conflict,
+                        location,
+                        format!(
+                            "This line asks to {} {}, but the same person also has {}.",
+                            action_word(action).to_lowercase(),
+                            drafts[i].primary_id.clone().unwrap_or_default(),
+                            others.join(", ")
+                        ),
+                    )
+                    .suggest("Give each person one action: Add, Modify or Delete."),
+                );
+            }
+        }
+
+        // Person fields: filled once, and the same wherever repeated.
+        let mut merged: BTreeMap<Field, (&Value, usize)> = BTreeMap::new();
+        for &i in indices {
+            for field in [
+                Field::LastName,
+                Field::FirstName,
+                Field::Email,
+                Field::AccountType,
+            ] {
+                if let Some(v) = drafts[i].row.values.get(&field) {
+                    match merged.get(&field) {
+                        None => {
+                            merged.insert(field, (v, i));
+                        }
+                        Some((first, j)) if !same_text(&first.text, &v.text) => {
+                            let message = format!(
+                                "{} is \"{}\" here but \"{}\" on {}.",
+                                field.header(),
+                                v.text,
+                                first.text,
+                                row_words(drafts[*j].row)
+                            );
+                            let location = v.location.clone();
+                            drafts[i].findings.push(
+                                Finding::error(Rule::Conflict, location, message)
+                                    .suggest("Write the same value on every line of the person, or leave it empty after the first."),
+                            );
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        let first = indices[0];
+        if drafts[first].action == Some(Action::Add) && !conflicting {
+            for field in [Field::LastName, Field::FirstName, Field::Email] {
+                if !merged.contains_key(&field) {
+                    let location = drafts[first].row.location_of(field, cx.columns);
+                    drafts[first].findings.push(
+                        Finding::error(
+                            Rule::MissingField,
+                            location,
+                            format!("{} is empty; a new account needs it.", field.header()),
+                        )
+                        .suggest(format!(
+                            "Fill in the {} on the person's first line.",
+                            field.header().to_lowercase()
+                        )),
+                    );
+                }
+            }
+        }
+
+        // The same role twice, or added and removed.
+        let mut seen: HashMap<(u32, Scope, Vec<Parameter>), (Change, usize)> = HashMap::new();
+        for &i in indices {
+            let mut new_findings = Vec::new();
+            for (role, location) in &drafts[i].roles {
+                let key = (role.code, role.scope.clone(), role.parameters.clone());
+                match seen.get(&key) {
+                    None => {
+                        seen.insert(key, (role.change, i));
+                    }
+                    Some((change, j)) if *change == role.change => {
+                        if *j != i || role.profile.is_none() {
+                            new_findings.push(
+                                Finding::warning(
+                                    Rule::DuplicateRole,
+                                    location.clone(),
+                                    format!(
+                                        "{} is already asked for on {}.",
+                                        role.name,
+                                        row_words(drafts[*j].row)
+                                    ),
+                                )
+                                .suggest("Remove one of the two."),
+                            );
+                        }
+                    }
+                    Some((_, j)) => new_findings.push(
+                        Finding::error(
+                            Rule::Conflict,
+                            location.clone(),
+                            format!(
+                                "{} is both added and removed (see {}).",
+                                role.name,
+                                row_words(drafts[*j].row)
+                            ),
+                        )
+                        .suggest("Keep the one you mean."),
+                    ),
+                }
+            }
+            drafts[i].findings.extend(new_findings);
+        }
+
+        let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
+        let account_type = indices
+            .iter()
+            .find_map(|&i| drafts[i].account_type)
+            .unwrap_or(AccountType::Internal);
+        let person = Person {
+            primary_id: drafts[first].primary_id.clone().unwrap_or_default(),
+            first_name: text(Field::FirstName),
+            last_name: text(Field::LastName),
+            email: text(Field::Email),
+            account_type,
+        };
+        for &i in indices {
+            facts.insert(
+                i,
+                PersonFacts {
+                    person: Some(person.clone()),
+                },
+            );
+        }
+    }
+    facts
+}
+
+/// Status and typed request for one line.
+fn finish_line(draft: Draft, facts: Option<&PersonFacts>) -> Line {
+    let mut findings = draft.findings;
+    dedup(&mut findings);
+    let status = if findings.iter().any(Finding::is_error) {
+        LineStatus::Rejected
+    } else if findings.iter().any(|f| f.rule == Rule::NeedsApproval) {
+        LineStatus::NeedsApproval
+    } else {
+        LineStatus::Accepted
+    };
+    let request = match (
+        status,
+        draft.action,
+        draft.institution,
+        facts.and_then(|f| f.person.clone()),
+    ) {
+        (LineStatus::Rejected, ..) => None,
+        (_, Some(action), Some(inst), Some(person)) => Some(Request {
+            action,
+            person,
+            institution: inst.code.clone(),
+            roles: draft.roles.into_iter().map(|(r, _)| r).collect(),
+        }),
+        _ => None,
+    };
+    Line {
+        row: draft.row.clone(),
+        status,
+        findings,
+        request,
+    }
+}
+
+fn dedup(findings: &mut Vec<Finding>) {
+    let mut seen = Vec::new();
+    findings.retain(|f| {
+        let key = (f.rule, f.location.clone(), f.message.clone());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity == Severity::Error));
+}
+
+fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
+    let policy = &cx.catalog.policy;
+    let allowed = |text: &str| {
+        policy
+            .allow_list
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(text.trim()))
+    };
+    let id = row.values.get(&Field::PrimaryId);
+    let email = row.values.get(&Field::Email);
+    if id.is_some_and(|v| allowed(&v.text)) || email.is_some_and(|v| allowed(&v.text)) {
+        return;
+    }
+    let full_name = match (
+        row.values.get(&Field::FirstName),
+        row.values.get(&Field::LastName),
+    ) {
+        (Some(first), Some(last)) => Some((
+            format!("{} {}", first.text, last.text),
+            last.location.clone(),
+        )),
+        (Some(only), None) | (None, Some(only)) => Some((only.text.clone(), only.location.clone())),
+        (None, None) => None,
+    };
+    let candidates = [
+        id.map(|v| (v.text.clone(), v.location.clone(), "primary ID")),
+        email.map(|v| (v.text.clone(), v.location.clone(), "email")),
+        full_name.map(|(t, l)| (t, l, "name")),
+    ];
+    for (text, location, what) in candidates.into_iter().flatten() {
+        if policy.generic_patterns.iter().any(|p| p.is_match(&text)) {
+            f.push(
+                Finding::error(
+                    Rule::GenericAccount,
+                    location,
+                    format!("The {what} \"{text}\" looks like a generic or shared account. Every staff member, student workers included, needs a personal account."),
+                )
+                .suggest("Request an account for each person with their own ID, name and email."),
+            );
+            return;
+        }
+    }
+}
+
+fn unknown_institution(catalog: &Catalog, v: &Value) -> Finding {
+    let finding = Finding::error(
+        Rule::UnknownInstitution,
+        v.location.clone(),
+        format!("\"{}\" is not a member institution in the catalog.", v.text),
+    );
+    let candidates = catalog
+        .institutions
+        .iter()
+        .flat_map(|i| [i.code.as_str(), i.name.as_str()]);
+    match Catalog::closest(&v.text, candidates) {
+        Some(best) => {
+            let code = catalog.institution(best).map_or(best, |i| i.code.as_str());
+            finding.suggest(format!("Did you mean {code}?"))
+        }
+        None => {
+            finding.suggest("Use the institution code from the drop-down list, like 01FALSC_XXX.")
+        }
+    }
+}
+
+fn find_library<'a>(inst: &'a Institution, text: &str) -> Option<&'a Library> {
+    inst.library(text)
+        .or_else(|| inst.libraries.iter().find(|l| same_text(&l.name, text)))
+}
+
+fn unknown_library(catalog: &Catalog, inst: &Institution, v: &Value) -> Finding {
+    let elsewhere = catalog
+        .institutions
+        .iter()
+        .filter(|i| i.code != inst.code)
+        .find(|i| find_library(i, &v.text).is_some());
+    let message = match elsewhere {
+        Some(other) => format!(
+            "{} is a library of {} ({}), not of {} ({}).",
+            v.text, other.name, other.code, inst.name, inst.code
+        ),
+        None => format!(
+            "\"{}\" is not a library of {} ({}).",
+            v.text, inst.name, inst.code
+        ),
+    };
+    let finding = Finding::error(Rule::UnknownLibrary, v.location.clone(), message);
+    let codes: Vec<&str> = inst.libraries.iter().map(|l| l.code.as_str()).collect();
+    match Catalog::closest(&v.text, codes.iter().copied()) {
+        Some(best) => finding.suggest(format!("Did you mean {best}?")),
+        None => finding.suggest(format!("Choose one of {}.", codes.join(", "))),
+    }
+}
+
+fn parse_action(text: &str) -> Option<Action> {
+    match norm(text).as_str() {
+        "add" | "adduser" | "new" | "newuser" | "newaccount" | "create" | "createuser" => {
+            Some(Action::Add)
+        }
+        "modify" | "modifyuser" | "change" | "update" | "edit" | "modifyroles" => {
+            Some(Action::Modify)
+        }
+        "delete" | "deleteuser" | "removeuser" | "removeallroles" | "deleteroles" => {
+            Some(Action::Delete)
+        }
+        _ => None,
+    }
+}
+
+fn parse_change(text: &str) -> Option<Change> {
+    match text.trim() {
+        "+" => return Some(Change::Add),
+        "-" | "\u{2212}" => return Some(Change::Remove),
+        _ => {}
+    }
+    match norm(text).as_str() {
+        "add" | "addrole" | "grant" | "give" | "yes" => Some(Change::Add),
+        "remove" | "removerole" | "revoke" | "delete" | "take" => Some(Change::Remove),
+        _ => None,
+    }
+}
+
+fn parse_account_type(text: &str) -> Option<AccountType> {
+    match norm(text).as_str() {
+        "internal" | "int" | "i" => Some(AccountType::Internal),
+        "external" | "ext" | "e" => Some(AccountType::External),
+        _ => None,
+    }
+}
+
+/// `2027-06-30`, `6/30/2027` (US order, as coordinators write it), `2027/06/30`.
+pub(crate) fn parse_date(text: &str) -> Option<Date> {
+    let text = text.trim();
+    let text = text.split(['T', ' ']).next().unwrap_or(text);
+    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let nums: Vec<i32> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let (y, m, d) = if parts[0].len() == 4 {
+        (nums[0], nums[1], nums[2])
+    } else if parts[2].len() == 4 {
+        (nums[2], nums[0], nums[1])
+    } else {
+        return None;
+    };
+    Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()
+}
+
+/// Several roles in one cell: separated by `;` or line breaks.
+fn split_roles(text: &str) -> impl Iterator<Item = &str> {
+    text.split([';', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Add => "Add",
+        Action::Modify => "Modify",
+        Action::Delete => "Delete",
+    }
+}
+
+fn row_words(row: &RequestRow) -> String {
+    match row.location.row() {
+        Some(n) => format!("row {n}"),
+        None => row.location.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_the_forms_coordinators_write() {
+        assert_eq!(parse_date("2027-06-30"), Date::new(2027, 6, 30).ok());
+        assert_eq!(parse_date("6/30/2027"), Date::new(2027, 6, 30).ok());
+        assert_eq!(
+            parse_date("2027-06-30T00:00:00"),
+            Date::new(2027, 6, 30).ok()
+        );
+        assert_eq!(parse_date("30/06/27"), None);
+        assert_eq!(parse_date("2027-02-30"), None);
+        assert_eq!(parse_date("soon"), None);
+    }
+
+    #[test]
+    fn actions_and_changes_accept_common_words() {
+        assert_eq!(parse_action("Add user"), Some(Action::Add));
+        assert_eq!(parse_action(" MODIFY "), Some(Action::Modify));
+        assert_eq!(parse_action("Remove all roles"), Some(Action::Delete));
+        assert_eq!(parse_action("Change roles please"), None);
+        assert_eq!(parse_change("-"), Some(Change::Remove));
+        assert_eq!(parse_change("Remove"), Some(Change::Remove));
+        assert_eq!(parse_change("maybe"), None);
+    }
+
+    #[test]
+    fn several_roles_in_one_cell() {
+        let roles: Vec<_> = split_roles("Cataloger; Selector\nReceiving Operator;").collect();
+        assert_eq!(roles, ["Cataloger", "Selector", "Receiving Operator"]);
+    }
+}
