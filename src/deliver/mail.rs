@@ -1,0 +1,524 @@
+//! The reply email: what it says ([`MailContext`]), who gets it ([`Envelope`]) and the
+//! composed message ([`Mail`]).
+//!
+//! Composition does no I/O and reads no clock: the date is a parameter and the Message-ID
+//! and MIME boundaries are derived from the content, so the same inputs always give the same
+//! bytes and tests compare whole messages.
+
+use super::DeliverError;
+use crate::finding::Finding;
+use crate::validate::{Counts, SubmissionStatus};
+use lettre::message::header::{self, ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use minijinja::Environment;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+/// MIME type of the attached result workbook.
+const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// How many problems the body lists; the rest are in the attached workbook.
+const LISTED_PROBLEMS: usize = 10;
+
+const TEXT_TEMPLATE: &str = "reply.txt.j2";
+const HTML_TEMPLATE: &str = "reply.html.j2";
+
+/// Everything the email says, with no I/O.
+#[derive(Debug, Clone)]
+pub struct MailContext {
+    /// The submission's id (also the stem of the Message-ID and of the `.eml` file).
+    pub submission_id: String,
+    /// The file name as received.
+    pub source_name: String,
+    /// The verdict.
+    pub status: SubmissionStatus,
+    /// Line counts by status.
+    pub counts: Counts,
+    /// The requester's name, for the greeting.
+    pub requester_name: Option<String>,
+    /// Institution code, e.g. `01FALSC_GCSU`.
+    pub institution_code: Option<String>,
+    /// Institution name.
+    pub institution_name: Option<String>,
+    /// Every finding; the body lists the first few (errors first), the workbook has all.
+    pub problems: Vec<Finding>,
+    /// Help desk name, for the signature.
+    pub help_desk_name: String,
+    /// Help desk address, for the signature and as the last-resort recipient.
+    pub help_desk_email: String,
+    /// File name of the attached result workbook.
+    pub workbook_name: String,
+}
+
+/// Who the email is from and to, and what it answers.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// Sender, `help@example.org` or `Help Desk <help@example.org>`.
+    pub from: String,
+    /// The requester (usually one address).
+    pub to: Vec<String>,
+    /// The institution's coordinators.
+    pub cc: Vec<String>,
+    /// Message-ID of the email that brought the submission, if any.
+    pub in_reply_to: Option<String>,
+    /// Message-IDs of the thread, oldest first.
+    pub references: Vec<String>,
+}
+
+/// A composed email, with what reports need to say about it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    message: lettre::Message,
+    to: Vec<String>,
+    cc: Vec<String>,
+    subject: String,
+    message_id: String,
+    file_stem: String,
+}
+
+impl Mail {
+    /// The whole RFC 5322 message, as it would travel.
+    pub fn to_eml(&self) -> Vec<u8> {
+        self.message.formatted()
+    }
+
+    /// The subject line.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The Message-ID, with its angle brackets.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// Addresses in `To`, bare (`a@b.org`).
+    pub fn to(&self) -> &[String] {
+        &self.to
+    }
+
+    /// Addresses in `Cc`, bare.
+    pub fn cc(&self) -> &[String] {
+        &self.cc
+    }
+
+    /// Every recipient, `To` then `Cc`: what the SMTP envelope carries.
+    pub fn recipients(&self) -> Vec<String> {
+        self.to.iter().chain(&self.cc).cloned().collect()
+    }
+
+    /// A file-name-safe stem from the submission id, for the outbox.
+    pub fn file_stem(&self) -> &str {
+        &self.file_stem
+    }
+
+    /// The lettre message, for transports.
+    pub(crate) fn message(&self) -> &lettre::Message {
+        &self.message
+    }
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834): tells vacation responders and other robots not
+/// to answer, which is what keeps two robots from mailing each other forever.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-replied".to_string())
+    }
+}
+
+/// `X-Auto-Response-Suppress: All`: the same request as [`AutoSubmitted`] in the words
+/// Microsoft Exchange listens to (it ignores RFC 3834 for out-of-office replies).
+#[derive(Clone)]
+struct AutoResponseSuppress;
+
+impl Header for AutoResponseSuppress {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoResponseSuppress)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "All".to_string())
+    }
+}
+
+/// Composes the reply: subject, text and HTML bodies, the workbook attached, headers.
+pub fn compose(
+    ctx: &MailContext,
+    envelope: &Envelope,
+    attachment: Vec<u8>,
+    date: jiff::Timestamp,
+) -> Result<Mail, DeliverError> {
+    let from = parse_mailbox(&envelope.from)?;
+    let (to, cc) = recipients(ctx, envelope)?;
+    let subject = subject(ctx);
+    let text = render_text(ctx)?;
+    let html = render_html(ctx)?;
+    let file_stem = file_stem(&ctx.submission_id);
+
+    // One hash of everything that makes this message what it is: it names the message
+    // (two replies about one submission, e.g. after a resubmission, get different ids) and
+    // the MIME boundaries, so that nothing random goes into the bytes.
+    let mut hasher = Sha256::new();
+    for part in [
+        ctx.submission_id.as_bytes(),
+        subject.as_bytes(),
+        date.to_string().as_bytes(),
+        text.as_bytes(),
+        &attachment,
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    for mbox in to.iter().chain(&cc) {
+        hasher.update(mbox.email.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let domain = from.email.domain().to_string();
+    let message_id = format!("<{file_stem}.{}@{domain}>", &digest[..12]);
+
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .subject(subject.clone())
+        .date(std::time::SystemTime::from(date))
+        .message_id(Some(message_id.clone()))
+        .header(AutoSubmitted)
+        .header(AutoResponseSuppress);
+    for mbox in &to {
+        builder = builder.to(mbox.clone());
+    }
+    for mbox in &cc {
+        builder = builder.cc(mbox.clone());
+    }
+    // Answers go to the help desk even when the sender is a no-reply robot address.
+    if let Ok(help) = parse_mailbox(&ctx.help_desk_email)
+        && help.email != from.email
+    {
+        let name = Some(ctx.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
+        builder = builder.reply_to(Mailbox::new(name, help.email));
+    }
+    // Threading headers are a courtesy: an id that is not a msg-id is left out rather than
+    // stopping the reply.
+    if let Some(id) = envelope.in_reply_to.as_deref().and_then(msg_id) {
+        builder = builder.in_reply_to(id);
+    }
+    let references: Vec<String> = envelope
+        .references
+        .iter()
+        .filter_map(|r| msg_id(r))
+        .collect();
+    if !references.is_empty() {
+        builder = builder.header(header::References::from(references.join(" ")));
+    }
+
+    let workbook_name = if ctx.workbook_name.trim().is_empty() {
+        "result.xlsx".to_string()
+    } else {
+        ctx.workbook_name.clone()
+    };
+    let content_type = ContentType::parse(XLSX_MIME)
+        .map_err(|e| DeliverError::Build(format!("content type {XLSX_MIME}: {e}")))?;
+    let bodies = MultiPart::alternative()
+        .boundary(format!("rolecall-alt-{}", &digest[..24]))
+        .singlepart(SinglePart::plain(text))
+        .singlepart(SinglePart::html(html));
+    let body = MultiPart::mixed()
+        .boundary(format!("rolecall-mixed-{}", &digest[..24]))
+        .multipart(bodies)
+        .singlepart(Attachment::new(workbook_name).body(attachment, content_type));
+    let message = builder
+        .multipart(body)
+        .map_err(|e| DeliverError::Build(e.to_string()))?;
+
+    Ok(Mail {
+        message,
+        to: to.iter().map(|m| m.email.to_string()).collect(),
+        cc: cc.iter().map(|m| m.email.to_string()).collect(),
+        subject,
+        message_id,
+        file_stem,
+    })
+}
+
+/// Parses `a@b.org` or `Name <a@b.org>`.
+fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
+    s.trim()
+        .parse::<Mailbox>()
+        .map_err(|e| DeliverError::Address {
+            address: s.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// The recipient rules: the requester in `To`, the coordinators in `Cc` (each address
+/// once, compared without regard to case, never in both); with no requester the
+/// coordinators move to `To`; with nobody at all, the help desk gets it so that the reply
+/// is not lost.
+fn recipients(
+    ctx: &MailContext,
+    envelope: &Envelope,
+) -> Result<(Vec<Mailbox>, Vec<Mailbox>), DeliverError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut take = |list: &[String]| -> Result<Vec<Mailbox>, DeliverError> {
+        let mut out = Vec::new();
+        for s in list {
+            if s.trim().is_empty() {
+                continue;
+            }
+            let mbox = parse_mailbox(s)?;
+            if seen.insert(mbox.email.to_string().to_lowercase()) {
+                out.push(mbox);
+            }
+        }
+        Ok(out)
+    };
+    let mut to = take(&envelope.to)?;
+    let mut cc = take(&envelope.cc)?;
+    if to.is_empty() {
+        to = std::mem::take(&mut cc);
+    }
+    if to.is_empty() {
+        let help = parse_mailbox(&ctx.help_desk_email)?;
+        let name = Some(ctx.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
+        to.push(Mailbox::new(name, help.email));
+    }
+    Ok((to, cc))
+}
+
+/// `<id>` from `id` or `<id>`; `None` when it cannot be a msg-id (spaces, controls, empty).
+fn msg_id(s: &str) -> Option<String> {
+    let inner = s.trim().trim_start_matches('<').trim_end_matches('>');
+    let ok = !inner.is_empty()
+        && inner
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
+    ok.then(|| format!("<{inner}>"))
+}
+
+/// A stem that is safe as a file name and inside a Message-ID.
+fn file_stem(submission_id: &str) -> String {
+    let stem: String = submission_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    let stem = stem.trim_matches('-');
+    if stem.is_empty() {
+        "reply".to_string()
+    } else {
+        stem.to_string()
+    }
+}
+
+/// `[Rolecall] <file>: <outcome> (<counts>)`.
+pub(crate) fn subject(ctx: &MailContext) -> String {
+    let c = ctx.counts;
+    let total = c.accepted + c.needs_approval + c.rejected;
+    let detail = match ctx.status {
+        SubmissionStatus::Unreadable => None,
+        SubmissionStatus::Accepted | SubmissionStatus::Rejected if total == 0 => {
+            Some("no request lines".to_string())
+        }
+        SubmissionStatus::Accepted | SubmissionStatus::Rejected => Some(lines(total)),
+        SubmissionStatus::NeedsAttention => Some(counts_phrase(c)).filter(|p| !p.is_empty()),
+    };
+    // A file name with a line break must not break the header (lettre would encode it, but
+    // the subject is also shown in reports).
+    let name: String = ctx
+        .source_name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match detail {
+        Some(d) => format!("[Rolecall] {name}: {} ({d})", ctx.status.words()),
+        None => format!("[Rolecall] {name}: {}", ctx.status.words()),
+    }
+}
+
+fn lines(n: usize) -> String {
+    if n == 1 {
+        "1 line".to_string()
+    } else {
+        format!("{n} lines")
+    }
+}
+
+/// `5 accepted, 1 needs approval, 2 rejected`, leaving out the zeros.
+fn counts_phrase(c: Counts) -> String {
+    let mut parts = Vec::new();
+    if c.accepted > 0 {
+        parts.push(format!("{} accepted", c.accepted));
+    }
+    if c.needs_approval > 0 {
+        let verb = if c.needs_approval == 1 {
+            "needs"
+        } else {
+            "need"
+        };
+        parts.push(format!("{} {verb} approval", c.needs_approval));
+    }
+    if c.rejected > 0 {
+        parts.push(format!("{} rejected", c.rejected));
+    }
+    parts.join(", ")
+}
+
+/// What the templates see: the context with the wording decisions already made.
+#[derive(Serialize)]
+struct View<'a> {
+    source_name: &'a str,
+    status: SubmissionStatus,
+    verdict: &'static str,
+    counts: Counts,
+    total: usize,
+    requester_name: Option<&'a str>,
+    institution: Option<String>,
+    problems: Vec<ProblemView>,
+    more: usize,
+    has_errors: bool,
+    help_desk_name: &'a str,
+    help_desk_email: &'a str,
+    workbook_name: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProblemView {
+    location: String,
+    warning: bool,
+    message: String,
+    suggestion: Option<String>,
+}
+
+fn view(ctx: &MailContext) -> View<'_> {
+    // Errors first: they are what stops a line; warnings follow if there is room.
+    let mut ordered: Vec<&Finding> = ctx.problems.iter().filter(|f| f.is_error()).collect();
+    ordered.extend(ctx.problems.iter().filter(|f| !f.is_error()));
+    let problems = ordered
+        .iter()
+        .take(LISTED_PROBLEMS)
+        .map(|f| ProblemView {
+            location: f.location.to_string(),
+            warning: !f.is_error(),
+            message: f.message.clone(),
+            suggestion: f.suggestion.clone(),
+        })
+        .collect();
+    let institution = match (&ctx.institution_name, &ctx.institution_code) {
+        (Some(n), Some(c)) => Some(format!("{n} ({c})")),
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (None, None) => None,
+    };
+    let c = ctx.counts;
+    View {
+        source_name: &ctx.source_name,
+        status: ctx.status,
+        verdict: ctx.status.words(),
+        counts: c,
+        total: c.accepted + c.needs_approval + c.rejected,
+        requester_name: ctx
+            .requester_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
+        institution,
+        problems,
+        more: ordered.len().saturating_sub(LISTED_PROBLEMS),
+        has_errors: ctx.problems.iter().any(Finding::is_error),
+        help_desk_name: &ctx.help_desk_name,
+        help_desk_email: &ctx.help_desk_email,
+        workbook_name: &ctx.workbook_name,
+    }
+}
+
+/// The templates, compiled once. They are embedded so the binary needs no files beside it.
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        // Auto-escaping follows the name: `.html.j2` is escaped, `.txt.j2` is not.
+        env.add_template(TEXT_TEMPLATE, include_str!("../../templates/reply.txt.j2"))
+            .expect("templates/reply.txt.j2 compiles");
+        env.add_template(HTML_TEMPLATE, include_str!("../../templates/reply.html.j2"))
+            .expect("templates/reply.html.j2 compiles");
+        env
+    })
+}
+
+fn render(name: &'static str, ctx: &MailContext) -> Result<String, DeliverError> {
+    let template = environment()
+        .get_template(name)
+        .map_err(|source| DeliverError::Template { name, source })?;
+    template
+        .render(view(ctx))
+        .map_err(|source| DeliverError::Template { name, source })
+}
+
+/// The plain-text body.
+pub fn render_text(ctx: &MailContext) -> Result<String, DeliverError> {
+    render(TEXT_TEMPLATE, ctx)
+}
+
+/// The HTML body (every value escaped).
+pub fn render_html(ctx: &MailContext) -> Result<String, DeliverError> {
+    render(HTML_TEMPLATE, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_wrapped_and_garbage_is_dropped() {
+        assert_eq!(msg_id("abc@x.org").as_deref(), Some("<abc@x.org>"));
+        assert_eq!(msg_id(" <abc@x.org> ").as_deref(), Some("<abc@x.org>"));
+        assert_eq!(msg_id("a b@x"), None);
+        assert_eq!(msg_id("<>"), None);
+        assert_eq!(msg_id("a\r\nBcc: x@y"), None);
+    }
+
+    #[test]
+    fn file_stems_are_safe() {
+        assert_eq!(file_stem("2024-05-01_abc123"), "2024-05-01_abc123");
+        assert_eq!(file_stem("../../etc/passwd"), "etc-passwd");
+        assert_eq!(file_stem("///"), "reply");
+    }
+
+    #[test]
+    fn count_phrases_agree_in_number() {
+        let c = Counts {
+            accepted: 5,
+            needs_approval: 2,
+            rejected: 0,
+        };
+        assert_eq!(counts_phrase(c), "5 accepted, 2 need approval");
+    }
+}

@@ -1,0 +1,685 @@
+//! The reply email, as its readers see it: a mail server taking it over a real SMTP
+//! conversation on 127.0.0.1, a mail client parsing it (mail-parser), a spreadsheet program
+//! opening its attachment (calamine), and the outbox folder on disk.
+
+use calamine::{Data, Reader, Xlsx};
+use mail_parser::{MessageParser, MimeHeaders};
+use mailin::{Action, Handler, Response, SessionBuilder};
+use rolecall::deliver::{
+    DeliverError, Delivery, Envelope, Mail, MailContext, OutboxFolder, Security, Smtp, SmtpConfig,
+    Transport, compose, render_html, render_text,
+};
+use rolecall::finding::{Finding, Rule};
+use rolecall::location::Location;
+use rolecall::validate::{Counts, SubmissionStatus};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+fn date() -> jiff::Timestamp {
+    "2025-03-04T14:05:00Z".parse().unwrap()
+}
+
+fn context() -> MailContext {
+    MailContext {
+        submission_id: "20250304-gcsu-batch-3f9a1c".into(),
+        source_name: "gcsu-batch.xlsx".into(),
+        status: SubmissionStatus::NeedsAttention,
+        counts: Counts {
+            accepted: 5,
+            needs_approval: 1,
+            rejected: 2,
+        },
+        requester_name: Some("Dana Whitfield".into()),
+        institution_code: Some("01FALSC_GCSU".into()),
+        institution_name: Some("Georgia College".into()),
+        problems: vec![
+            Finding::warning(
+                Rule::NeedsApproval,
+                Location::cell("Accounts", 9, 8),
+                "Fulfillment Administrator is a privileged role: it waits for the help desk's approval.",
+            ),
+            Finding::error(
+                Rule::UnknownRole,
+                Location::cell("Accounts", 7, 8),
+                "\"Circ Desk Op\" is not a role in the catalog.",
+            )
+            .suggest("Did you mean \"Circulation Desk Operator\"?"),
+            Finding::error(
+                Rule::InvalidEmail,
+                Location::cell("Accounts", 8, 5),
+                "\"jsmith@\" is not a valid email address.",
+            ),
+        ],
+        help_desk_name: "FLVC Help Desk".into(),
+        help_desk_email: "help@flvc.example".into(),
+        workbook_name: "gcsu-batch-result.xlsx".into(),
+    }
+}
+
+fn envelope() -> Envelope {
+    Envelope {
+        from: "Rolecall <rolecall@flvc.example>".into(),
+        to: vec!["Dana Whitfield <dana.whitfield@gcsu.example>".into()],
+        cc: vec![
+            "lee.ortiz@gcsu.example".into(),
+            // The requester is also a coordinator: once is enough.
+            "Dana.Whitfield@GCSU.example".into(),
+            // Listed twice in the catalog, in two spellings.
+            "Lee.Ortiz@gcsu.example".into(),
+            "sam.patel@gcsu.example".into(),
+        ],
+        in_reply_to: Some("<CAF1234@mail.gcsu.example>".into()),
+        references: vec![
+            "<CAF1000@mail.gcsu.example>".into(),
+            "CAF1234@mail.gcsu.example".into(),
+        ],
+    }
+}
+
+/// A small real workbook with one known cell, as the result workbook stands in for.
+fn workbook() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Summary").unwrap();
+    sheet.write_string(0, 0, "Verdict").unwrap();
+    sheet.write_string(0, 1, "needs attention").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+fn open_workbook(bytes: &[u8]) -> Vec<Vec<Data>> {
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("attachment is xlsx");
+    let range = book.worksheet_range("Summary").expect("Summary sheet");
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
+fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------
+// A real SMTP server on 127.0.0.1: mailin's protocol state machine over a TcpListener.
+
+#[derive(Debug, Default, Clone)]
+struct Received {
+    from: String,
+    rcpt: Vec<String>,
+    data: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    /// When set, every RCPT gets this reply.
+    rcpt_reply: Option<(u16, &'static str)>,
+    current: Received,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
+        self.current = Received {
+            from: from.to_string(),
+            ..Received::default()
+        };
+        mailin::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        if let Some((code, text)) = self.rcpt_reply {
+            return Response::custom(code, text.to_string());
+        }
+        self.current.rcpt.push(to.to_string());
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.inbox.lock().unwrap().push(self.current.clone());
+        Response::custom(250, "OK queued as TEST1".to_string())
+    }
+}
+
+/// Starts a server on a free port; returns its port and what it receives.
+fn smtp_server(rcpt_reply: Option<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let handler = Recorder {
+        rcpt_reply,
+        current: Received::default(),
+        inbox: Arc::clone(&inbox),
+    };
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = session(stream, handler.clone());
+        }
+    });
+    (port, inbox)
+}
+
+fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
+    let ip = stream.peer_addr()?.ip();
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut session = SessionBuilder::new("mx.test.invalid").build(ip, handler);
+    session.greeting().write_to(&mut writer)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply => response.write_to(&mut writer)?,
+            Action::Close => {
+                response.write_to(&mut writer)?;
+                return writer.flush();
+            }
+            Action::UpgradeTls => return Ok(()),
+            Action::NoReply => {}
+        }
+        writer.flush()?;
+    }
+}
+
+fn plain_smtp(port: u16) -> Smtp {
+    Smtp::new(&SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        security: Security::None,
+        username: None,
+        password_env: None,
+        timeout_secs: Some(10),
+    })
+    .unwrap()
+}
+
+fn compose_default() -> Mail {
+    compose(&context(), &envelope(), workbook(), date()).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// SMTP
+
+#[test]
+fn smtp_delivers_to_requester_and_coordinators_with_the_workbook_attached() {
+    let (port, inbox) = smtp_server(None);
+    let mail = compose_default();
+    let delivery = plain_smtp(port).send(&mail).expect("sent");
+    assert_eq!(
+        delivery,
+        Delivery::Sent {
+            server_reply: "250 OK queued as TEST1".into()
+        }
+    );
+
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "one message at the server");
+    let got = &received[0];
+    assert_eq!(got.from, "rolecall@flvc.example");
+    assert_eq!(
+        got.rcpt,
+        [
+            "dana.whitfield@gcsu.example",
+            "lee.ortiz@gcsu.example",
+            "sam.patel@gcsu.example"
+        ],
+        "the requester and each coordinator once"
+    );
+
+    let msg = MessageParser::default().parse(&got.data).expect("parses");
+    assert_eq!(
+        msg.subject(),
+        Some(
+            "[Rolecall] gcsu-batch.xlsx: needs attention (5 accepted, 1 needs approval, 2 rejected)"
+        )
+    );
+    assert_eq!(
+        msg.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-replied")
+    );
+    assert_eq!(addresses(msg.to()), ["dana.whitfield@gcsu.example"]);
+    assert_eq!(
+        addresses(msg.cc()),
+        ["lee.ortiz@gcsu.example", "sam.patel@gcsu.example"]
+    );
+    assert_eq!(addresses(msg.reply_to()), ["help@flvc.example"]);
+
+    assert_eq!(msg.attachment_count(), 1);
+    let attachment = msg.attachment(0).unwrap();
+    assert_eq!(attachment.attachment_name(), Some("gcsu-batch-result.xlsx"));
+    let ct = attachment.content_type().unwrap();
+    assert_eq!(
+        format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let rows = open_workbook(attachment.contents());
+    assert_eq!(
+        rows[0],
+        [
+            Data::String("Verdict".into()),
+            Data::String("needs attention".into())
+        ]
+    );
+}
+
+#[test]
+fn a_mailbox_refused_with_550_is_a_permanent_error() {
+    let (port, inbox) = smtp_server(Some((550, "5.1.1 No such user")));
+    let err = plain_smtp(port).send(&compose_default()).unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert!(
+        matches!(
+            err,
+            DeliverError::Smtp {
+                code: Some(550),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("No such user"), "{err}");
+    assert!(inbox.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_mailbox_refused_with_451_is_a_transient_error() {
+    let (port, _inbox) = smtp_server(Some((451, "4.3.0 Try again later")));
+    let err = plain_smtp(port).send(&compose_default()).unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        matches!(
+            err,
+            DeliverError::Smtp {
+                code: Some(451),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn nobody_listening_is_a_transient_error() {
+    // A port that was free a moment ago and has nobody listening now.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = plain_smtp(port).send(&compose_default()).unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "names the server: {err}"
+    );
+}
+
+#[test]
+fn a_missing_password_variable_is_named() {
+    let config: SmtpConfig = toml::from_str(
+        r#"
+        host = "smtp.example.org"
+        username = "rolecall"
+        password_env = "ROLECALL_TEST_PASSWORD_THAT_IS_NOT_SET"
+        "#,
+    )
+    .unwrap();
+    let err = Smtp::new(&config).unwrap_err();
+    assert!(!err.is_transient());
+    assert!(
+        err.to_string()
+            .contains("ROLECALL_TEST_PASSWORD_THAT_IS_NOT_SET"),
+        "{err}"
+    );
+}
+
+#[test]
+fn smtp_config_defaults_to_starttls_on_587() {
+    let config: SmtpConfig = toml::from_str(r#"host = "smtp.example.org""#).unwrap();
+    assert_eq!(config.security, Security::Starttls);
+    assert_eq!(config.port(), 587);
+    assert_eq!(config.password_env(), "ROLECALL_SMTP_PASSWORD");
+    let tls: SmtpConfig = toml::from_str("host = \"h\"\nsecurity = \"tls\"").unwrap();
+    assert_eq!(tls.port(), 465);
+    assert!(
+        toml::from_str::<SmtpConfig>("host = \"h\"\npasword_env = \"X\"").is_err(),
+        "a misspelt key is an error, not silently ignored"
+    );
+    // Building the transport reads no password when there is no user and connects to nothing.
+    assert!(Smtp::new(&config).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Outbox
+
+#[test]
+fn the_outbox_file_is_the_whole_message_and_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = OutboxFolder::new(dir.path().join("outbox"));
+    let mail = compose_default();
+
+    let first = outbox.send(&mail).unwrap();
+    let second = outbox.send(&mail).unwrap();
+    let folder = dir.path().join("outbox");
+    assert_eq!(
+        first,
+        Delivery::Written(folder.join("20250304-gcsu-batch-3f9a1c.eml"))
+    );
+    assert_eq!(
+        second,
+        Delivery::Written(folder.join("20250304-gcsu-batch-3f9a1c-2.eml"))
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "20250304-gcsu-batch-3f9a1c-2.eml",
+            "20250304-gcsu-batch-3f9a1c.eml"
+        ],
+        "no temporary files left behind"
+    );
+
+    let bytes = std::fs::read(folder.join("20250304-gcsu-batch-3f9a1c.eml")).unwrap();
+    assert_eq!(bytes, mail.to_eml());
+    let msg = MessageParser::default().parse(&bytes).unwrap();
+    assert_eq!(msg.subject(), Some(mail.subject()));
+    assert_eq!(
+        msg.message_id(),
+        Some(mail.message_id().trim_matches(['<', '>']))
+    );
+    let mut recipients = addresses(msg.to());
+    recipients.extend(addresses(msg.cc()));
+    assert_eq!(recipients, mail.recipients());
+    assert_eq!(
+        msg.body_text(0).unwrap().replace("\r\n", "\n"),
+        render_text(&context()).unwrap()
+    );
+    assert!(
+        msg.body_html(0)
+            .unwrap()
+            .contains("<li><strong>Accounts!H7</strong>")
+    );
+    let rows = open_workbook(msg.attachment(0).unwrap().contents());
+    assert_eq!(rows[0][1], Data::String("needs attention".into()));
+}
+
+#[test]
+fn an_outbox_that_cannot_be_created_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let err = OutboxFolder::new(&file)
+        .send(&compose_default())
+        .unwrap_err();
+    assert!(matches!(err, DeliverError::Outbox { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-a-folder"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// What the email says
+
+const GOLDEN_TEXT: &str = r#"Hello Dana Whitfield,
+
+We have checked "gcsu-batch.xlsx" for Georgia College (01FALSC_GCSU).
+Verdict: needs attention.
+
+  Accepted:        5
+  Needs approval:  1
+  Rejected:        2
+
+Please look at these:
+  - Accounts!H7: "Circ Desk Op" is not a role in the catalog.
+    Did you mean "Circulation Desk Operator"?
+  - Accounts!E8: "jsmith@" is not a valid email address.
+  - Accounts!H9 (warning): Fulfillment Administrator is a privileged role: it waits for the help desk's approval.
+
+What to do next: fix the highlighted cells in the attached workbook (gcsu-batch-result.xlsx) and send it back. Each highlighted cell has a note that says what is wrong.
+
+Accepted lines are passed on to the help desk to carry out.
+
+Lines marked "Needs approval" ask for privileged roles: the help desk will review them and let you know.
+
+Thank you,
+FLVC Help Desk
+help@flvc.example
+
+--
+This is an automatic reply from Rolecall. Questions? Write to help@flvc.example.
+"#;
+
+#[test]
+fn the_text_body_reads_as_written() {
+    let text = render_text(&context()).unwrap();
+    assert_eq!(text, GOLDEN_TEXT, "got:\n{text}");
+}
+
+#[test]
+fn the_body_lists_ten_problems_errors_first_then_points_to_the_workbook() {
+    let mut ctx = context();
+    for row in 10..25 {
+        ctx.problems.push(Finding::error(
+            Rule::MissingField,
+            Location::cell("Accounts", row, 2),
+            "The primary ID is empty.",
+        ));
+    }
+    let text = render_text(&ctx).unwrap();
+    assert_eq!(text.matches("\n  - ").count(), 10);
+    assert!(
+        !text.contains("(warning)"),
+        "the warning is past the first ten"
+    );
+    assert!(
+        text.contains("  ... and 8 more in the attached workbook.\n"),
+        "{text}"
+    );
+    let html = render_html(&ctx).unwrap();
+    assert!(html.contains("... and 8 more in the attached workbook."));
+}
+
+#[test]
+fn the_html_body_escapes_what_the_submission_says() {
+    let mut ctx = context();
+    ctx.problems[1].message = "Role \"<script>alert('x')</script>\" is unknown.".into();
+    ctx.source_name = "<b>evil</b>.xlsx".into();
+    let html = render_html(&ctx).unwrap();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+    assert!(!html.contains("<b>evil</b>"));
+    // The plain-text body shows the words as they are.
+    assert!(
+        render_text(&ctx)
+            .unwrap()
+            .contains("<script>alert('x')</script>")
+    );
+}
+
+#[test]
+fn subjects_say_the_outcome_in_words() {
+    let subject = |status, accepted, needs_approval, rejected| {
+        let mut ctx = context();
+        ctx.status = status;
+        ctx.counts = Counts {
+            accepted,
+            needs_approval,
+            rejected,
+        };
+        compose(&ctx, &envelope(), workbook(), date())
+            .unwrap()
+            .subject()
+            .to_string()
+    };
+    assert_eq!(
+        subject(SubmissionStatus::Accepted, 8, 0, 0),
+        "[Rolecall] gcsu-batch.xlsx: accepted (8 lines)"
+    );
+    assert_eq!(
+        subject(SubmissionStatus::NeedsAttention, 0, 2, 1),
+        "[Rolecall] gcsu-batch.xlsx: needs attention (2 need approval, 1 rejected)"
+    );
+    assert_eq!(
+        subject(SubmissionStatus::Rejected, 0, 0, 1),
+        "[Rolecall] gcsu-batch.xlsx: rejected (1 line)"
+    );
+    assert_eq!(
+        subject(SubmissionStatus::Rejected, 0, 0, 0),
+        "[Rolecall] gcsu-batch.xlsx: rejected (no request lines)"
+    );
+    assert_eq!(
+        subject(SubmissionStatus::Unreadable, 0, 0, 0),
+        "[Rolecall] gcsu-batch.xlsx: could not be read"
+    );
+}
+
+#[test]
+fn an_unreadable_file_gets_a_reply_that_says_so() {
+    let mut ctx = context();
+    ctx.status = SubmissionStatus::Unreadable;
+    ctx.counts = Counts::default();
+    ctx.source_name = "notes.xlsx".into();
+    ctx.problems = vec![Finding::error(
+        Rule::Unreadable,
+        Location::File,
+        "This file is not a spreadsheet: it looks like plain text.",
+    )];
+    let text = render_text(&ctx).unwrap();
+    assert!(text.contains("We could not read \"notes.xlsx\" as an Accounts Worksheet"));
+    assert!(text.contains("  - whole file: This file is not a spreadsheet"));
+    assert!(
+        !text.contains("Accepted:"),
+        "no counts for a file that was not read"
+    );
+    assert!(!text.contains("fix the highlighted cells"));
+}
+
+#[test]
+fn headers_thread_the_reply_and_mark_it_automatic() {
+    let mail = compose_default();
+    let eml = String::from_utf8(mail.to_eml()).unwrap();
+    assert!(eml.contains("Auto-Submitted: auto-replied\r\n"));
+    assert!(eml.contains("X-Auto-Response-Suppress: All\r\n"));
+    assert!(
+        eml.contains("Date: Tue, 04 Mar 2025 14:05:00 +0000\r\n"),
+        "{eml}"
+    );
+    let msg = MessageParser::default().parse(eml.as_bytes()).unwrap();
+    assert_eq!(
+        msg.in_reply_to().as_text(),
+        Some("CAF1234@mail.gcsu.example")
+    );
+    assert_eq!(
+        msg.references().as_text_list().map(|l| l.to_vec()),
+        Some(vec![
+            "CAF1000@mail.gcsu.example".into(),
+            "CAF1234@mail.gcsu.example".into()
+        ])
+    );
+    assert!(
+        mail.message_id()
+            .starts_with("<20250304-gcsu-batch-3f9a1c."),
+        "{}",
+        mail.message_id()
+    );
+    assert!(mail.message_id().ends_with("@flvc.example>"));
+}
+
+#[test]
+fn the_same_inputs_give_the_same_bytes() {
+    let a = compose_default();
+    let b = compose_default();
+    assert_eq!(a.to_eml(), b.to_eml());
+    let later = compose(
+        &context(),
+        &envelope(),
+        workbook(),
+        "2025-03-05T09:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
+    assert_ne!(
+        a.message_id(),
+        later.message_id(),
+        "a new reply gets a new id"
+    );
+}
+
+#[test]
+fn recipients_fall_back_to_coordinators_then_the_help_desk() {
+    let ctx = context();
+    let mut env = envelope();
+    env.to.clear();
+    let mail = compose(&ctx, &env, workbook(), date()).unwrap();
+    assert_eq!(
+        mail.to(),
+        [
+            "lee.ortiz@gcsu.example",
+            "Dana.Whitfield@GCSU.example",
+            "sam.patel@gcsu.example"
+        ]
+    );
+    assert!(mail.cc().is_empty());
+
+    env.cc.clear();
+    let mail = compose(&ctx, &env, workbook(), date()).unwrap();
+    assert_eq!(mail.recipients(), ["help@flvc.example"]);
+}
+
+#[test]
+fn an_invalid_address_is_an_error_naming_it() {
+    let mut env = envelope();
+    env.cc.push("not an address".into());
+    let err = compose(&context(), &env, workbook(), date()).unwrap_err();
+    assert!(matches!(err, DeliverError::Address { .. }), "{err:?}");
+    assert!(err.to_string().contains("not an address"), "{err}");
+    assert!(!err.is_transient());
+}
+
+#[test]
+fn an_accepted_file_gets_a_short_reply() {
+    let mut ctx = context();
+    ctx.status = SubmissionStatus::Accepted;
+    ctx.counts = Counts {
+        accepted: 8,
+        needs_approval: 0,
+        rejected: 0,
+    };
+    ctx.problems.clear();
+    ctx.requester_name = None;
+    ctx.institution_name = None;
+    let expected = r#"Hello,
+
+We have checked "gcsu-batch.xlsx" for 01FALSC_GCSU.
+Verdict: accepted.
+
+  Accepted:        8
+  Needs approval:  0
+  Rejected:        0
+
+Every line was accepted and passed on to the help desk to carry out. The attached workbook (gcsu-batch-result.xlsx) is your record of what was asked.
+
+Thank you,
+FLVC Help Desk
+help@flvc.example
+
+--
+This is an automatic reply from Rolecall. Questions? Write to help@flvc.example.
+"#;
+    assert_eq!(render_text(&ctx).unwrap(), expected);
+}
