@@ -244,7 +244,12 @@ fn read_unguarded(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure
             }))
         }
         Format::Ods => {
-            let mut wb = Ods::new(reader).map_err(|_| damaged(format))?;
+            let mut wb = Ods::new(reader).map_err(|e| match e {
+                calamine::OdsError::CellLimitExceeded { .. } => {
+                    too_big("its sheets span more cells than any reader allows")
+                }
+                _ => damaged(format),
+            })?;
             Ok(stream_sheets(&wb.sheet_names(), |name, sink| {
                 let range = wb.worksheet_range(name).map_err(|e| e.to_string())?;
                 range_into(&range, sink);

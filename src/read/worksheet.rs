@@ -128,13 +128,27 @@ fn overflow_finding(sheet: &RawSheet) -> Option<Finding> {
             sheet: sheet.name.clone(),
         },
         format!(
-            "This sheet holds more than Rolecall reads (at most {MAX_REQUEST_ROWS} request \
+            "This sheet holds more than Rolecall reads (at most {} request \
              lines and {MAX_COLS} columns, up to column {}): there is content at {at}. Only the \
              part before it was read. Remove what lies outside the request table, or split \
              the requests over several worksheets.",
+            thousands(MAX_REQUEST_ROWS),
             column_letters(MAX_COLS)
         ),
     ))
+}
+
+/// `10000` → `10,000`, as people write counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// Builds the document from a workbook's raw cells.
@@ -230,13 +244,14 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
                     sheet: sheet.name.clone(),
                 },
                 format!(
-                    "This sheet has more than {MAX_REQUEST_ROWS} request lines; only the first \
-                     {MAX_REQUEST_ROWS} were read (up to row {}). Split the requests over \
+                    "This sheet has more than {n} request lines; only the first {n} were \
+                     read (up to row {}). Split the requests over \
                      several worksheets.",
                     doc.rows
                         .last()
                         .and_then(|r| r.location.row())
-                        .unwrap_or(row)
+                        .unwrap_or(row),
+                    n = thousands(MAX_REQUEST_ROWS),
                 ),
             ));
             break;
