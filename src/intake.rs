@@ -366,6 +366,49 @@ mod tests {
         }
     }
 
+    /// Writes a zip with the given (name, content) entries.
+    fn zip_with(path: &Path, entries: &[(&str, &str)]) {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+        for (name, content) in entries {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(content.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+
+    #[test]
+    fn zips_are_told_apart_by_their_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        type Entries<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Entries, Result<Format, &str>); 5] = [
+            (&[("xl/workbook.xml", "<workbook/>")], Ok(Format::Xlsx)),
+            (&[("xl/workbook.bin", "")], Ok(Format::Xlsb)),
+            (
+                &[("mimetype", "application/vnd.oasis.opendocument.spreadsheet")],
+                Ok(Format::Ods),
+            ),
+            (
+                &[("mimetype", "application/vnd.oasis.opendocument.text")],
+                Err("an OpenDocument text, not a spreadsheet"),
+            ),
+            (
+                &[("notes.txt", "hi")],
+                Err("a zip archive that is not a workbook"),
+            ),
+        ];
+        for (i, (entries, want)) in cases.into_iter().enumerate() {
+            // Extensions lie: every file is called .xlsx.
+            let p = dir.path().join(format!("{i}.xlsx"));
+            zip_with(&p, entries);
+            assert_eq!(sniff(&p), want.map_err(String::from), "{entries:?}");
+        }
+        let p = dir.path().join("letter.xlsx");
+        zip_with(&p, &[("word/document.xml", "<w:document/>")]);
+        assert!(sniff(&p).unwrap_err().starts_with("a Word document"));
+    }
+
     #[test]
     fn ole_directory_entries_are_recognised() {
         let mut block = [0u8; 128];

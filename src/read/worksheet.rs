@@ -414,6 +414,30 @@ mod tests {
     }
 
     #[test]
+    fn more_than_ten_thousand_lines_stop_with_too_large() {
+        let mut s = sheet(
+            "Accounts",
+            &[(1, 1, "Action"), (1, 2, "Primary ID"), (1, 3, "Role")],
+        );
+        for r in 0..=MAX_REQUEST_ROWS as u32 {
+            s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
+        }
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
+        assert_eq!(doc.findings.len(), 1);
+        assert_eq!(doc.findings[0].rule, Rule::TooLarge);
+        assert!(
+            doc.findings[0]
+                .message
+                .contains("more than 10,000 request lines")
+        );
+        assert!(doc.findings[0].message.contains("up to row 10001"));
+    }
+
+    #[test]
     fn an_overflowing_sheet_without_header_is_too_large() {
         let mut s = sheet("Sheet1", &[(1, 1, "x")]);
         s.overflow = Some(Overflow {
