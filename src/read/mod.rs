@@ -1,1 +1,103 @@
-//! Reading submissions into [`Document`](crate::document::Document)s.
+//! Reading submissions into [`Document`]s.
+//!
+//! A workbook is hostile input. Reading is split in two:
+//! - [`raw`]: calamine turns the file into sparse, already-normalised cells ([`cell`]), under
+//!   size limits; this is the only part that can be made to blow up, so it can run in a child
+//!   process ([`Isolation::Child`], see [`isolate`]);
+//! - [`worksheet`]: the parent picks the sheet, finds the header row and the requester
+//!   block, and builds the request lines, with locations as the person sees them.
+//!
+//! [`read_document`] never panics and never fails: every problem is a finding in the
+//! document it returns.
+
+pub mod cell;
+pub mod isolate;
+pub mod raw;
+pub mod worksheet;
+
+use crate::document::{Document, Format};
+use crate::finding::{Finding, Rule};
+use crate::location::Location;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use isolate::run_child_if_requested;
+pub use worksheet::MAX_REQUEST_ROWS;
+
+/// Where the dangerous part of reading (calamine) runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Isolation {
+    /// In this process: size checks and caps guard it, but an allocation abort inside
+    /// calamine would still end the process. For tests and trusted files.
+    InProcess,
+    /// In a child process (`exe __read-cells FORMAT PATH`) with an address-space limit and a
+    /// timeout; a crash of the child becomes a finding.
+    Child {
+        /// The `rolecall` binary (it must call [`run_child_if_requested`] first thing).
+        exe: PathBuf,
+        /// Address-space limit of the child, in MiB.
+        memory_mb: u64,
+        /// Wall-clock limit for reading one file.
+        timeout: Duration,
+    },
+}
+
+impl Isolation {
+    /// The child-process reader using the current executable, 1024 MiB and 60 seconds; falls
+    /// back to [`Isolation::InProcess`] if the current executable cannot be found.
+    pub fn child_default() -> Isolation {
+        match std::env::current_exe() {
+            Ok(exe) => Isolation::Child {
+                exe,
+                memory_mb: 1024,
+                timeout: Duration::from_secs(60),
+            },
+            Err(_) => Isolation::InProcess,
+        }
+    }
+}
+
+/// Reads one submission. Never panics; problems are findings in the returned document.
+pub fn read_document(path: &Path, format: Format, isolation: &Isolation) -> Document {
+    if format == Format::Pdf {
+        return failed(
+            Rule::Unreadable,
+            "PDF forms are not supported yet: please send the Accounts Worksheet (.xlsx) \
+             instead.",
+        );
+    }
+    let reply = match isolation {
+        Isolation::InProcess => raw::read_raw(path, format),
+        Isolation::Child {
+            exe,
+            memory_mb,
+            timeout,
+        } => isolate::read_in_child(exe, *memory_mb, *timeout, path, format),
+    };
+    match reply {
+        Ok(wb) => {
+            // The raw cells are plain data; still, nothing here may take the run down.
+            std::panic::catch_unwind(|| worksheet::build_document(&wb)).unwrap_or_else(|_| {
+                failed(
+                    Rule::Unreadable,
+                    "Rolecall failed while reading this workbook. The help desk has been told; \
+                     please wait for their reply.",
+                )
+            })
+        }
+        Err(f) => failed(
+            match f.kind {
+                raw::FailKind::TooLarge => Rule::TooLarge,
+                raw::FailKind::Unreadable => Rule::Unreadable,
+            },
+            f.message,
+        ),
+    }
+}
+
+fn failed(rule: Rule, message: impl Into<String>) -> Document {
+    Document {
+        findings: vec![Finding::error(rule, Location::File, message)],
+        ..Default::default()
+    }
+}

@@ -1,0 +1,455 @@
+//! From raw cells to a [`Document`]: which sheet, where the header row is, which column is
+//! which field, the requester block and the request lines.
+//!
+//! This runs in the parent process on the plain cells returned by [`super::raw`], so nothing
+//! here can be made to allocate by a hostile file beyond the raw reader's caps.
+
+use super::cell::Kind;
+use super::raw::{MAX_COLS, RawSheet, RawWorkbook};
+use crate::document::{Document, RequestRow, Value, ValueKind};
+use crate::finding::{Finding, Rule};
+use crate::layout::{
+    ACCOUNTS_SHEET, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
+    normalize_header,
+};
+use crate::location::{Location, column_letters};
+use std::collections::BTreeMap;
+
+/// Most request lines read from one sheet.
+pub const MAX_REQUEST_ROWS: usize = 10_000;
+/// Name of an optional separate sheet holding the requester block.
+pub const REQUESTER_SHEET: &str = "Requester";
+
+/// A sheet's cells by 1-based row, then 1-based column.
+type Grid<'a> = BTreeMap<u32, BTreeMap<u32, (Kind, &'a str)>>;
+
+fn grid(sheet: &RawSheet) -> Grid<'_> {
+    let mut g: Grid<'_> = BTreeMap::new();
+    for c in &sheet.cells {
+        g.entry(c.row() + 1)
+            .or_default()
+            .insert(c.col() + 1, (c.2, c.3.as_str()));
+    }
+    g
+}
+
+/// A header row found in a sheet.
+struct Header {
+    row: u32,
+    columns: BTreeMap<Field, u32>,
+    /// Unknown headings (1-based column, heading).
+    extras: Vec<(u32, String)>,
+    /// Headings naming a field already taken by an earlier column.
+    duplicates: Vec<(u32, String, Field)>,
+}
+
+/// The first row among the first [`HEADER_SEARCH_ROWS`] that names at least three distinct
+/// fields, one of them Action, Role or Primary ID.
+fn find_header(g: &Grid<'_>) -> Option<Header> {
+    for (&row, cells) in g.range(1..=HEADER_SEARCH_ROWS) {
+        let mut columns = BTreeMap::new();
+        let mut extras = Vec::new();
+        let mut duplicates = Vec::new();
+        for (&col, &(_, text)) in cells {
+            match Field::from_header(text) {
+                Some(f) if columns.contains_key(&f) => duplicates.push((col, text.to_string(), f)),
+                Some(f) => {
+                    columns.insert(f, col);
+                }
+                None => extras.push((col, text.to_string())),
+            }
+        }
+        let key = [Field::Action, Field::Role, Field::PrimaryId]
+            .iter()
+            .any(|f| columns.contains_key(f));
+        if columns.len() >= 3 && key {
+            return Some(Header {
+                row,
+                columns,
+                extras,
+                duplicates,
+            });
+        }
+    }
+    None
+}
+
+fn value(sheet: &str, row: u32, col: u32, kind: Kind, text: &str) -> Value {
+    Value {
+        text: text.to_string(),
+        location: Location::cell(sheet, row, col),
+        kind: ValueKind::from(kind),
+    }
+}
+
+/// Label/value pairs: a cell whose text is a requester label, and the next non-empty cell to
+/// its right. Earlier values win.
+fn requester_block(
+    g: &Grid<'_>,
+    sheet: &str,
+    rows: impl std::ops::RangeBounds<u32>,
+    into: &mut BTreeMap<RequesterField, Value>,
+) {
+    for (&row, cells) in g.range(rows) {
+        for (&col, &(_, text)) in cells {
+            let key = normalize_header(text);
+            let Some(field) = RequesterField::ALL
+                .into_iter()
+                .find(|f| f.aliases().contains(&key.as_str()))
+            else {
+                continue;
+            };
+            if into.contains_key(&field) {
+                continue;
+            }
+            if let Some((&vcol, &(kind, vtext))) = cells.range(col + 1..).next() {
+                // A label next to another label is an empty field, not a value.
+                let next_is_label = RequesterField::ALL
+                    .iter()
+                    .any(|f| f.aliases().contains(&normalize_header(vtext).as_str()));
+                if !next_is_label {
+                    into.insert(field, value(sheet, row, vcol, kind, vtext));
+                }
+            }
+        }
+    }
+}
+
+fn overflow_finding(sheet: &RawSheet) -> Option<Finding> {
+    let o = sheet.overflow?;
+    let at = Location::cell(
+        &sheet.name,
+        o.row.saturating_add(1),
+        o.col.saturating_add(1),
+    );
+    Some(Finding::error(
+        Rule::TooLarge,
+        Location::Sheet {
+            sheet: sheet.name.clone(),
+        },
+        format!(
+            "This sheet holds more than Rolecall reads (at most {} request \
+             lines and {MAX_COLS} columns, up to column {}): there is content at {at}. Only the \
+             part before it was read. Remove what lies outside the request table, or split \
+             the requests over several worksheets.",
+            thousands(MAX_REQUEST_ROWS),
+            column_letters(MAX_COLS)
+        ),
+    ))
+}
+
+/// `10000` → `10,000`, as people write counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Builds the document from a workbook's raw cells.
+pub fn build_document(wb: &RawWorkbook) -> Document {
+    let mut doc = Document::default();
+    if wb.too_many_sheets {
+        doc.findings.push(Finding::warning(
+            Rule::TooLarge,
+            Location::File,
+            format!(
+                "This workbook has more than {} sheets; only the first {} were read.",
+                super::raw::MAX_SHEETS,
+                super::raw::MAX_SHEETS
+            ),
+        ));
+    }
+    let grids: Vec<Grid<'_>> = wb.sheets.iter().map(grid).collect();
+    let headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
+
+    let is_accounts = |s: &RawSheet| s.name.trim().eq_ignore_ascii_case(ACCOUNTS_SHEET);
+    let chosen = wb
+        .sheets
+        .iter()
+        .position(is_accounts)
+        .filter(|&i| headers[i].is_some())
+        .or_else(|| headers.iter().position(Option::is_some));
+
+    let Some(i) = chosen else {
+        no_header(wb, &mut doc);
+        return doc;
+    };
+    let sheet = &wb.sheets[i];
+    let g = &grids[i];
+    let Some(header) = &headers[i] else {
+        return doc;
+    };
+    let name = sheet.name.as_str();
+    doc.sheet = Some(sheet.name.clone());
+    doc.header_row = Some(header.row);
+    doc.columns = header.columns.clone();
+    if let Some(f) = overflow_finding(sheet) {
+        doc.findings.push(f);
+    }
+    for (col, heading) in &header.extras {
+        let key = normalize_header(heading);
+        if key == normalize_header(STATUS_HEADER) || key == normalize_header(MESSAGES_HEADER) {
+            continue; // added by Rolecall's own result workbook
+        }
+        doc.extra_columns.push((*col, heading.clone()));
+        doc.findings.push(Finding::warning(
+            Rule::UnknownColumn,
+            Location::cell(name, header.row, *col),
+            format!("Rolecall does not know the column \"{heading}\"; it is ignored."),
+        ));
+    }
+    for (col, heading, field) in &header.duplicates {
+        doc.extra_columns.push((*col, heading.clone()));
+        let first = header.columns.get(field).copied().unwrap_or(*col);
+        doc.findings.push(Finding::warning(
+            Rule::UnknownColumn,
+            Location::cell(name, header.row, *col),
+            format!(
+                "The column \"{heading}\" repeats the {} column ({}); only the first one is read.",
+                field.header(),
+                column_letters(first)
+            ),
+        ));
+    }
+
+    requester_block(g, name, 1..header.row, &mut doc.requester);
+    if let Some(j) = wb
+        .sheets
+        .iter()
+        .position(|s| s.name.trim().eq_ignore_ascii_case(REQUESTER_SHEET))
+    {
+        requester_block(&grids[j], &wb.sheets[j].name, .., &mut doc.requester);
+    }
+
+    for (&row, cells) in g.range(header.row + 1..) {
+        let mut values = BTreeMap::new();
+        for (&field, &col) in &header.columns {
+            if let Some(&(kind, text)) = cells.get(&col) {
+                values.insert(field, value(name, row, col, kind, text));
+            }
+        }
+        if values.is_empty() {
+            continue;
+        }
+        if doc.rows.len() >= MAX_REQUEST_ROWS {
+            doc.findings.push(Finding::error(
+                Rule::TooLarge,
+                Location::Sheet {
+                    sheet: sheet.name.clone(),
+                },
+                format!(
+                    "This sheet has more than {n} request lines; only the first {n} were \
+                     read (up to row {}). Split the requests over \
+                     several worksheets.",
+                    doc.rows
+                        .last()
+                        .and_then(|r| r.location.row())
+                        .unwrap_or(row),
+                    n = thousands(MAX_REQUEST_ROWS),
+                ),
+            ));
+            break;
+        }
+        doc.rows.push(RequestRow {
+            location: Location::Row {
+                sheet: sheet.name.clone(),
+                row,
+            },
+            values,
+        });
+    }
+    if doc.rows.is_empty() {
+        doc.findings.push(Finding::error(
+            Rule::NoRequests,
+            Location::Sheet {
+                sheet: sheet.name.clone(),
+            },
+            format!(
+                "The sheet {} has its header row (row {}) but no request lines under it. Fill \
+                 in one line per role under the headings and resend the worksheet.",
+                sheet.name, header.row
+            ),
+        ));
+    }
+    doc
+}
+
+/// Findings for a workbook where no sheet has the header row.
+fn no_header(wb: &RawWorkbook, doc: &mut Document) {
+    let readable: Vec<&RawSheet> = wb.sheets.iter().filter(|s| s.error.is_none()).collect();
+    if !wb.sheets.is_empty() && readable.is_empty() {
+        doc.findings.push(Finding::error(
+            Rule::Unreadable,
+            Location::File,
+            "This file could not be opened as a workbook: none of its sheets can be read. Save \
+             it again from your spreadsheet program and resend it.",
+        ));
+        return;
+    }
+    let mut too_large = false;
+    for s in &wb.sheets {
+        if let Some(f) = overflow_finding(s) {
+            too_large = true;
+            doc.findings.push(f);
+        }
+    }
+    if too_large {
+        return; // the size is the problem to fix first
+    }
+    if readable.iter().all(|s| s.cells.is_empty()) {
+        doc.findings.push(Finding::error(
+            Rule::NoHeader,
+            Location::File,
+            "This workbook is empty: none of its sheets has anything filled in. Fill in the \
+             Accounts Worksheet and resend it.",
+        ));
+        return;
+    }
+    let headings: Vec<&str> = [
+        Field::Action,
+        Field::PrimaryId,
+        Field::LastName,
+        Field::Email,
+        Field::Role,
+    ]
+    .iter()
+    .map(|f| f.header())
+    .collect();
+    doc.findings.push(Finding::error(
+        Rule::NoHeader,
+        Location::File,
+        format!(
+            "No sheet in this workbook has the Accounts header row. Rolecall looks in the first \
+             {HEADER_SEARCH_ROWS} rows for a row of column headings such as {}. Use the \
+             Accounts Worksheet template, or put those headings back above the request lines.",
+            headings.join(", ")
+        ),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::raw::{Overflow, RawCell};
+
+    fn sheet(name: &str, cells: &[(u32, u32, &str)]) -> RawSheet {
+        RawSheet {
+            name: name.into(),
+            cells: cells
+                .iter()
+                .map(|&(r, c, t)| RawCell(r - 1, c - 1, Kind::Text, t.into()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn header_is_found_below_a_title_and_columns_in_any_order() {
+        let s = sheet(
+            "Sheet1",
+            &[
+                (1, 1, "Staff requests"),
+                (3, 2, "Roles"),
+                (3, 3, "E-mail address"),
+                (3, 4, "Surname"),
+                (3, 5, "Action"),
+                (3, 6, "Status"),
+                (3, 7, "Shoe size"),
+                (5, 2, "Cataloger"),
+                (5, 5, "Add"),
+            ],
+        );
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        assert_eq!(doc.header_row, Some(3));
+        assert_eq!(doc.columns[&Field::Role], 2);
+        assert_eq!(doc.rows.len(), 1);
+        assert_eq!(
+            doc.rows[0].values[&Field::Role].location.to_string(),
+            "Sheet1!B5"
+        );
+        assert_eq!(doc.extra_columns, vec![(7, "Shoe size".to_string())]);
+        assert_eq!(doc.findings.len(), 1);
+        assert_eq!(doc.findings[0].location.to_string(), "Sheet1!G3");
+    }
+
+    #[test]
+    fn requester_labels_take_the_next_filled_cell() {
+        let s = sheet(
+            "Accounts",
+            &[
+                (2, 1, "Requester name"),
+                (2, 3, "Ana Diaz"),
+                (3, 1, "Requester email"),
+                (4, 1, "Institution"),
+                (4, 2, "01FALSC_UCF"),
+                (8, 1, "Action"),
+                (8, 2, "Primary ID"),
+                (8, 3, "Role"),
+                (9, 1, "Add"),
+            ],
+        );
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        let name = doc.requester(RequesterField::Name).unwrap();
+        assert_eq!(
+            (name.text.as_str(), name.location.to_string()),
+            ("Ana Diaz", "Accounts!C2".into())
+        );
+        assert!(doc.requester(RequesterField::Email).is_none());
+        assert_eq!(
+            doc.requester(RequesterField::Institution).unwrap().text,
+            "01FALSC_UCF"
+        );
+    }
+
+    #[test]
+    fn more_than_ten_thousand_lines_stop_with_too_large() {
+        let mut s = sheet(
+            "Accounts",
+            &[(1, 1, "Action"), (1, 2, "Primary ID"), (1, 3, "Role")],
+        );
+        for r in 0..=MAX_REQUEST_ROWS as u32 {
+            s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
+        }
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
+        assert_eq!(doc.findings.len(), 1);
+        assert_eq!(doc.findings[0].rule, Rule::TooLarge);
+        assert!(
+            doc.findings[0]
+                .message
+                .contains("more than 10,000 request lines")
+        );
+        assert!(doc.findings[0].message.contains("up to row 10001"));
+    }
+
+    #[test]
+    fn an_overflowing_sheet_without_header_is_too_large() {
+        let mut s = sheet("Sheet1", &[(1, 1, "x")]);
+        s.overflow = Some(Overflow {
+            row: 1_048_575,
+            col: 16_383,
+        });
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        assert_eq!(doc.findings.len(), 1);
+        assert_eq!(doc.findings[0].rule, Rule::TooLarge);
+        assert!(doc.findings[0].message.contains("Sheet1!XFD1048576"));
+    }
+}
