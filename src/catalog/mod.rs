@@ -9,7 +9,8 @@
 pub mod check;
 pub mod load;
 
-pub use load::{CatalogError, load_catalog};
+pub use check::{CatalogProblem, check_catalog};
+pub use load::{CatalogError, bundled, load_catalog};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -254,12 +255,11 @@ impl Catalog {
             return self.roles.iter().find(|r| r.code == code);
         }
         // "Circulation Desk Operator (32)"
-        if let Some(open) = text.rfind('(') {
-            if let Ok(code) = text[open + 1..].trim_end_matches(')').trim().parse::<u32>() {
-                if let Some(role) = self.roles.iter().find(|r| r.code == code) {
-                    return Some(role);
-                }
-            }
+        if let Some(open) = text.rfind('(')
+            && let Ok(code) = text[open + 1..].trim_end_matches(')').trim().parse::<u32>()
+            && let Some(role) = self.roles.iter().find(|r| r.code == code)
+        {
+            return Some(role);
         }
         let key = norm(text);
         self.roles.iter().find(|r| norm(&r.name) == key)
