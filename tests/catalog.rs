@@ -254,3 +254,126 @@ fn generic_patterns_leave_real_names_alone() {
         );
     }
 }
+
+// --- the sample worksheets made by samples/make_samples.py ---------------------------------
+
+use calamine::{Data, Reader, open_workbook_auto};
+
+/// The Accounts sheet of a sample worksheet, as calamine reads it.
+fn accounts(name: &str) -> calamine::Range<Data> {
+    let path = Path::new("samples/worksheets").join(name);
+    let mut wb = open_workbook_auto(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    wb.worksheet_range("Accounts")
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The text of a cell by its 1-based row and column, "" when empty.
+fn text_at(range: &calamine::Range<Data>, row: u32, col: u32) -> String {
+    match range.get_value((row - 1, col - 1)) {
+        Some(Data::String(s)) => s.clone(),
+        Some(Data::Empty) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[test]
+fn sample_worksheets_carry_the_bundled_catalog_version() {
+    let version = catalog::bundled().version;
+    for name in [
+        "clean-batch.xlsx",
+        "clean-batch.ods",
+        "clean-batch.xls",
+        "mistakes.xlsx",
+        "not-a-coordinator.xlsx",
+    ] {
+        let sheet = accounts(name);
+        assert_eq!(text_at(&sheet, 6, 1), "Catalog version", "{name}");
+        assert_eq!(
+            text_at(&sheet, 6, 2),
+            version,
+            "{name} was made from another catalog: rerun python3 samples/make_samples.py"
+        );
+    }
+}
+
+#[test]
+fn the_clean_batch_keeps_ids_as_text_and_dates_as_dates_in_every_format() {
+    for name in ["clean-batch.xlsx", "clean-batch.ods", "clean-batch.xls"] {
+        let sheet = accounts(name);
+        assert_eq!(text_at(&sheet, 8, 2), "Primary ID", "{name}");
+        assert_eq!(
+            sheet.get_value((8, 1)),
+            Some(&Data::String("00412345".into())),
+            "{name}: the ID must stay text with its leading zeros"
+        );
+        let expiry = sheet.get_value((8, 12)).cloned().unwrap_or_default();
+        assert!(
+            matches!(expiry, Data::DateTime(_) | Data::DateTimeIso(_)),
+            "{name}: expiry should be a date cell, got {expiry:?}"
+        );
+    }
+}
+
+#[test]
+fn the_clean_batch_names_only_what_the_catalog_holds() {
+    let c = catalog::bundled();
+    let sheet = accounts("clean-batch.xlsx");
+    let requester = text_at(&sheet, 3, 2);
+    assert!(c.is_coordinator(&requester, "01FALSC_GCSU"), "{requester}");
+    let gcsu = c.institution("01FALSC_GCSU").expect("GCSU");
+    let mut lines = 0;
+    for row in 9..=sheet.end().map_or(0, |(r, _)| r + 1) {
+        if text_at(&sheet, row, 1).is_empty() {
+            continue;
+        }
+        lines += 1;
+        for role in text_at(&sheet, row, 9)
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            let role = c.role(role).unwrap_or_else(|| panic!("row {row}: role {role}"));
+            assert!(!role.privileged && !role.is_patron(), "row {row}: {}", role.name);
+        }
+        let profile = text_at(&sheet, row, 8);
+        if !profile.is_empty() {
+            assert!(c.profile(&profile).is_some(), "row {row}: profile {profile}");
+        }
+        let library = text_at(&sheet, row, 11);
+        let unit = text_at(&sheet, row, 12);
+        if !library.is_empty() {
+            let lib = gcsu.library(&library).unwrap_or_else(|| panic!("row {row}"));
+            if !unit.is_empty() {
+                assert!(
+                    lib.desks
+                        .iter()
+                        .chain(&lib.service_units)
+                        .any(|u| u.code == unit),
+                    "row {row}: {unit} not in {library}"
+                );
+            }
+        }
+    }
+    assert!(lines >= 8, "{lines} lines");
+}
+
+#[test]
+fn every_expected_finding_of_the_mistakes_sample_points_into_the_sheet() {
+    let text = fs::read_to_string("samples/worksheets/mistakes.expected.json").expect("json");
+    let expected: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid json");
+    let sheet = accounts("mistakes.xlsx");
+    let rules: Vec<&str> = rolecall::finding::Rule::ALL.iter().map(|r| r.code()).collect();
+    assert!(expected.len() >= 20);
+    for item in &expected {
+        let rule = item["rule"].as_str().expect("rule");
+        assert!(rules.contains(&rule), "{rule} is not a rule code");
+        let cell = item["cell"].as_str().expect("cell");
+        let row: u32 = cell
+            .trim_start_matches("Accounts!")
+            .trim_start_matches(|c: char| c.is_ascii_uppercase())
+            .parse()
+            .expect("row");
+        // Every finding sits on a request line, which has an action.
+        assert!(!text_at(&sheet, row, 1).is_empty(), "{cell}");
+    }
+}
