@@ -332,17 +332,28 @@ fn the_clean_batch_names_only_what_the_catalog_holds() {
             .map(str::trim)
             .filter(|r| !r.is_empty())
         {
-            let role = c.role(role).unwrap_or_else(|| panic!("row {row}: role {role}"));
-            assert!(!role.privileged && !role.is_patron(), "row {row}: {}", role.name);
+            let role = c
+                .role(role)
+                .unwrap_or_else(|| panic!("row {row}: role {role}"));
+            assert!(
+                !role.privileged && !role.is_patron(),
+                "row {row}: {}",
+                role.name
+            );
         }
         let profile = text_at(&sheet, row, 8);
         if !profile.is_empty() {
-            assert!(c.profile(&profile).is_some(), "row {row}: profile {profile}");
+            assert!(
+                c.profile(&profile).is_some(),
+                "row {row}: profile {profile}"
+            );
         }
         let library = text_at(&sheet, row, 11);
         let unit = text_at(&sheet, row, 12);
         if !library.is_empty() {
-            let lib = gcsu.library(&library).unwrap_or_else(|| panic!("row {row}"));
+            let lib = gcsu
+                .library(&library)
+                .unwrap_or_else(|| panic!("row {row}"));
             if !unit.is_empty() {
                 assert!(
                     lib.desks
@@ -362,7 +373,10 @@ fn every_expected_finding_of_the_mistakes_sample_points_into_the_sheet() {
     let text = fs::read_to_string("samples/worksheets/mistakes.expected.json").expect("json");
     let expected: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid json");
     let sheet = accounts("mistakes.xlsx");
-    let rules: Vec<&str> = rolecall::finding::Rule::ALL.iter().map(|r| r.code()).collect();
+    let rules: Vec<&str> = rolecall::finding::Rule::ALL
+        .iter()
+        .map(|r| r.code())
+        .collect();
     assert!(expected.len() >= 20);
     for item in &expected {
         let rule = item["rule"].as_str().expect("rule");
@@ -376,4 +390,26 @@ fn every_expected_finding_of_the_mistakes_sample_points_into_the_sheet() {
         // Every finding sits on a request line, which has an action.
         assert!(!text_at(&sheet, row, 1).is_empty(), "{cell}");
     }
+}
+
+#[test]
+fn a_left_out_key_and_an_empty_file_are_reported() {
+    let dir = assemble(&Path::new(FIXTURES).join("base"));
+    fs::write(dir.path().join("roles.toml"), "# no roles yet\n").expect("write");
+    fs::write(
+        dir.path().join("coordinators.toml"),
+        "[[coordinator]]\nname = \"Pat Example\"\ninstitutions = [\"01TEST_ONE\"]\n",
+    )
+    .expect("write");
+    let problems: Vec<String> = check_catalog(dir.path())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "roles.toml:1: error: no [[role]] tables in this file",
+            "coordinators.toml:1: error: [[coordinator]]: missing field `email`",
+        ]
+    );
 }

@@ -51,7 +51,7 @@ impl CatalogProblem {
     }
 
     /// An error about a file as a whole (it is missing or unreadable); the message names it.
-    pub fn file_error(_file: &str, message: impl Into<String>) -> Self {
+    pub fn file_error(message: impl Into<String>) -> Self {
         CatalogProblem {
             severity: Severity::Error,
             location: Location::File,

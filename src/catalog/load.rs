@@ -440,11 +440,14 @@ fn parse_items<T: DeserializeOwned>(
         }
     }
     if !found && part.complete {
-        problems.push(CatalogProblem::error(
-            file,
-            1,
-            format!("no [[{key}]] tables in this file"),
-        ));
+        let message = format!("no [[{key}]] tables in this file");
+        // A consortium may do without profiles; it cannot do without roles or institutions.
+        if key == "profile" {
+            problems.push(CatalogProblem::warning(file, 1, message));
+        } else {
+            problems.push(CatalogProblem::error(file, 1, message));
+            part.complete = false;
+        }
     }
     part
 }
@@ -480,10 +483,9 @@ pub(crate) fn parse_sources(files: &[(&str, &str)], problems: &mut Vec<CatalogPr
         match files.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => parse(text, problems),
             None => {
-                problems.push(CatalogProblem::file_error(
-                    name,
-                    format!("{name} is missing from the catalog folder"),
-                ));
+                problems.push(CatalogProblem::file_error(format!(
+                    "{name} is missing from the catalog folder"
+                )));
                 Part::broken(LineIndex::default())
             }
         }
