@@ -1,1 +1,617 @@
 //! `rolecall catalog check`: every mistake in the catalog files, with file and line.
+//!
+//! The loader runs the same checks ([`analyse`]) and refuses a catalog with any error, so a
+//! catalog that loads is one that checks clean. The list of checks is in `docs/catalog.md`.
+
+use super::load::{
+    self, COORDINATORS_FILE, FILES, INSTITUTIONS_FILE, Item, POLICY_FILE, PROFILES_FILE, Parsed,
+    Part, ROLES_FILE, RawEntryScope, RawRole, RawScope,
+};
+use super::{PATRON_CODE, ParameterKind};
+use crate::finding::Severity;
+use crate::location::Location;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use toml::Spanned;
+use validator::ValidateEmail;
+
+/// One mistake in the catalog files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogProblem {
+    /// Errors stop the catalog from loading; warnings do not.
+    pub severity: Severity,
+    /// `Location::Line { file, line }`, or `Location::File` for a file that is missing.
+    pub location: Location,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+impl CatalogProblem {
+    /// An error at `file:line`.
+    pub fn error(file: &str, line: usize, message: impl Into<String>) -> Self {
+        Self::at(Severity::Error, file, line, message)
+    }
+
+    /// A warning at `file:line`.
+    pub fn warning(file: &str, line: usize, message: impl Into<String>) -> Self {
+        Self::at(Severity::Warning, file, line, message)
+    }
+
+    fn at(severity: Severity, file: &str, line: usize, message: impl Into<String>) -> Self {
+        CatalogProblem {
+            severity,
+            location: Location::Line {
+                file: file.to_string(),
+                line: line.max(1),
+            },
+            message: message.into(),
+        }
+    }
+
+    /// An error about a file as a whole (it is missing or unreadable); the message names it.
+    pub fn file_error(message: impl Into<String>) -> Self {
+        CatalogProblem {
+            severity: Severity::Error,
+            location: Location::File,
+            message: message.into(),
+        }
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Sort key: file order of [`FILES`], then line.
+    fn sort_key(&self) -> (usize, usize) {
+        match &self.location {
+            Location::Line { file, line } => (
+                FILES.iter().position(|f| f == file).unwrap_or(FILES.len()),
+                *line,
+            ),
+            _ => (0, 0),
+        }
+    }
+}
+
+impl fmt::Display for CatalogProblem {
+    /// `roles.toml:12: error: duplicate role code 32 (first defined at line 4)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Location::Line { .. } => {
+                write!(f, "{}: {}: {}", self.location, self.severity, self.message)
+            }
+            _ => write!(f, "{}: {}", self.severity, self.message),
+        }
+    }
+}
+
+/// Checks the catalog in `dir`: every problem, errors and warnings, in file and line order.
+/// A missing or unreadable file is a problem too; the other files are still checked.
+pub fn check_catalog(dir: &Path) -> Vec<CatalogProblem> {
+    let mut texts = Vec::new();
+    let mut unreadable = Vec::new();
+    for name in FILES {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => texts.push((name, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => unreadable.push((name, e)),
+        }
+    }
+    let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let mut problems = check_sources(&files);
+    // parse_sources reports an absent file as missing "from the catalog folder": name the
+    // folder, and say why when the file is there but could not be read.
+    for p in problems.iter_mut().filter(|p| p.location == Location::File) {
+        let name = p.message.split(' ').next().unwrap_or_default().to_string();
+        p.message = match unreadable.iter().find(|(n, _)| *n == name) {
+            Some((_, e)) => format!("{name} in {} cannot be read: {e}", dir.display()),
+            None => format!("{name} is missing from {}", dir.display()),
+        };
+    }
+    problems
+}
+
+/// Checks catalog files given as `(file name, text)` pairs.
+pub fn check_sources(files: &[(&str, &str)]) -> Vec<CatalogProblem> {
+    analyse(files).1
+}
+
+/// Parses and checks: the raw catalog (for the loader to build from) and every problem.
+pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
+    let mut problems = Vec::new();
+    let parsed = load::parse_sources(files, &mut problems);
+    check_roles(&parsed, &mut problems);
+    check_profiles(&parsed, &mut problems);
+    check_institutions(&parsed, &mut problems);
+    check_coordinators(&parsed, &mut problems);
+    check_policy(&parsed, &mut problems);
+    problems.sort_by_key(CatalogProblem::sort_key);
+    (parsed, problems)
+}
+
+/// Names compared the way look-ups compare them: no case, spaces or punctuation.
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The 1-based line of a spanned value.
+fn line_of<T, U>(part: &Part<U>, s: &Spanned<T>) -> usize {
+    part.lines.line(s.span().start)
+}
+
+/// Reports an empty text value.
+fn require_text<U>(
+    part: &Part<U>,
+    file: &str,
+    s: &Spanned<String>,
+    what: &str,
+    problems: &mut Vec<CatalogProblem>,
+) -> bool {
+    if s.get_ref().trim().is_empty() {
+        problems.push(CatalogProblem::error(
+            file,
+            line_of(part, s),
+            format!("{what} is empty"),
+        ));
+        false
+    } else {
+        true
+    }
+}
+
+/// Remembers the first line of each key and reports later duplicates.
+struct Seen {
+    first: HashMap<String, usize>,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            first: HashMap::new(),
+        }
+    }
+
+    /// The line `key` was first seen on, or `None` (and remembers `line`) if it is new.
+    fn check(&mut self, key: String, line: usize) -> Option<usize> {
+        match self.first.get(&key) {
+            Some(first) => Some(*first),
+            None => {
+                self.first.insert(key, line);
+                None
+            }
+        }
+    }
+}
+
+fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.roles;
+    let f = ROLES_FILE;
+    let mut codes = Seen::new();
+    let mut names = Seen::new();
+    for Item { value: r, .. } in &part.items {
+        let code = *r.code.get_ref();
+        let code_line = line_of(part, &r.code);
+        if let Some(first) = codes.check(code.to_string(), code_line) {
+            problems.push(CatalogProblem::error(
+                f,
+                code_line,
+                format!("duplicate role code {code} (first defined at line {first})"),
+            ));
+        }
+        if require_text(part, f, &r.name, "role name", problems) {
+            let line = line_of(part, &r.name);
+            if let Some(first) = names.check(norm(r.name.get_ref()), line) {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "duplicate role name \"{}\" (first defined at line {first})",
+                        r.name.get_ref().trim()
+                    ),
+                ));
+            } else if r.name.get_ref().trim().parse::<u32>().is_ok() {
+                // Requests may name a role by its code, so a numeric name would be ambiguous.
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    "a role name cannot be a number (requests may name roles by code)",
+                ));
+            }
+        }
+        require_text(part, f, &r.area, "area", problems);
+        if let Some(param) = &r.parameter
+            && *r.scope.get_ref() == RawScope::Institution
+        {
+            problems.push(CatalogProblem::error(
+                f,
+                line_of(part, &r.scope),
+                format!(
+                    "role {code} takes a {} parameter, which belongs to a library, so its scope cannot be \"institution\"",
+                    param.get_ref().describe()
+                ),
+            ));
+        }
+        if code == PATRON_CODE && r.named_user {
+            problems.push(CatalogProblem::warning(
+                f,
+                code_line,
+                "Patron (200) does not count as a named user: add `named_user = false`",
+            ));
+        }
+    }
+}
+
+/// Roles by code, when roles.toml could be read completely (otherwise `None`, and the
+/// cross-file checks that need it are skipped).
+fn role_index(parsed: &Parsed) -> Option<HashMap<u32, &RawRole>> {
+    parsed.roles.complete.then(|| {
+        parsed
+            .roles
+            .items
+            .iter()
+            .map(|i| (*i.value.code.get_ref(), &i.value))
+            .collect()
+    })
+}
+
+fn role_label(r: &RawRole) -> String {
+    format!("{} ({})", r.name.get_ref().trim(), r.code.get_ref())
+}
+
+fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.profiles;
+    let f = PROFILES_FILE;
+    let roles = role_index(parsed);
+    let mut names = Seen::new();
+    for Item { value: p, line } in &part.items {
+        let name = p.name.get_ref().trim();
+        if require_text(part, f, &p.name, "profile name", problems) {
+            let name_line = line_of(part, &p.name);
+            if let Some(first) = names.check(norm(name), name_line) {
+                problems.push(CatalogProblem::error(
+                    f,
+                    name_line,
+                    format!("duplicate profile name \"{name}\" (first defined at line {first})"),
+                ));
+            }
+        }
+        if p.role.is_empty() {
+            problems.push(CatalogProblem::error(
+                f,
+                *line,
+                format!("profile \"{name}\" grants no roles: add [[profile.role]] tables after it"),
+            ));
+        }
+        let mut in_profile = Seen::new();
+        let mut kinds: Vec<(ParameterKind, usize)> = Vec::new();
+        for entry in &p.role {
+            let e = entry.get_ref();
+            let code = *e.role.get_ref();
+            let line = line_of(part, &e.role);
+            let scope_line = line_of(part, &e.scope);
+            let scope = *e.scope.get_ref();
+            if let Some(first) = in_profile.check(format!("{code}/{scope:?}"), line) {
+                problems.push(CatalogProblem::warning(
+                    f,
+                    line,
+                    format!(
+                        "role {code} is listed twice in profile \"{name}\" with the same scope (first at line {first})"
+                    ),
+                ));
+            }
+            if code == PATRON_CODE {
+                problems.push(CatalogProblem::warning(
+                    f,
+                    line,
+                    "Patron (200) is kept on every account: leave it out of profiles",
+                ));
+            }
+            let Some(roles) = &roles else { continue };
+            let Some(role) = roles.get(&code) else {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "profile \"{name}\" names unknown role code {code} (not in roles.toml)"
+                    ),
+                ));
+                continue;
+            };
+            let needs_library =
+                *role.scope.get_ref() == RawScope::Library || role.parameter.is_some();
+            match scope {
+                RawEntryScope::Institution if needs_library => {
+                    problems.push(CatalogProblem::error(
+                        f,
+                        scope_line,
+                        format!(
+                            "role {} can only be scoped to a library, but this entry scopes it to the institution",
+                            role_label(role)
+                        ),
+                    ));
+                }
+                RawEntryScope::Library if *role.scope.get_ref() == RawScope::Institution => {
+                    problems.push(CatalogProblem::error(
+                        f,
+                        scope_line,
+                        format!(
+                            "role {} can only be scoped to the institution, but this entry scopes it to a library",
+                            role_label(role)
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(kind) = role.parameter.as_ref().map(|p| *p.get_ref())
+                && !kinds.iter().any(|(k, _)| *k == kind)
+            {
+                kinds.push((kind, line));
+            }
+        }
+        // A request line has one desk / service unit column, so it cannot feed both kinds.
+        if let [(first_kind, first_line), (second_kind, second_line), ..] = kinds[..] {
+            problems.push(CatalogProblem::error(
+                f,
+                second_line,
+                format!(
+                    "profile \"{name}\" needs both a {} (line {first_line}) and a {}, but a request line names only one desk or service unit",
+                    first_kind.describe(),
+                    second_kind.describe()
+                ),
+            ));
+        }
+    }
+}
+
+fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.institutions;
+    let f = INSTITUTIONS_FILE;
+    let mut codes = Seen::new();
+    // Alma institution codes: 01 (the data centre prefix), a customer code, `_`, an
+    // institution code: `01FALSC_GCSU`.
+    let style = regex::Regex::new(r"^\d{2}[A-Z0-9]+_[A-Z0-9]+$").expect("valid pattern");
+    for Item { value: i, line } in &part.items {
+        let code = i.code.get_ref().trim();
+        let code_line = line_of(part, &i.code);
+        if require_text(part, f, &i.code, "institution code", problems) {
+            if let Some(first) = codes.check(code.to_ascii_uppercase(), code_line) {
+                problems.push(CatalogProblem::error(
+                    f,
+                    code_line,
+                    format!("duplicate institution code {code} (first defined at line {first})"),
+                ));
+            }
+            if !style.is_match(code) {
+                problems.push(CatalogProblem::warning(
+                    f,
+                    code_line,
+                    format!(
+                        "institution code \"{code}\" is not in Alma's 01XXX_YYY style (e.g. 01FALSC_GCSU)"
+                    ),
+                ));
+            }
+        }
+        require_text(part, f, &i.name, "institution name", problems);
+        if *i.named_user_allotment.get_ref() == 0 {
+            problems.push(CatalogProblem::warning(
+                f,
+                line_of(part, &i.named_user_allotment),
+                format!("institution {code} has a named-user allotment of 0: nobody there can be given a staff role within it"),
+            ));
+        }
+        if i.library.is_empty() {
+            problems.push(CatalogProblem::warning(
+                f,
+                *line,
+                format!("institution {code} has no libraries: library-scoped roles cannot be requested for it"),
+            ));
+        }
+        let mut libraries = Seen::new();
+        for lib in &i.library {
+            let lib = lib.get_ref();
+            let lib_code = lib.code.get_ref().trim();
+            let lib_line = line_of(part, &lib.code);
+            if require_text(part, f, &lib.code, "library code", problems)
+                && let Some(first) = libraries.check(lib_code.to_ascii_uppercase(), lib_line)
+            {
+                problems.push(CatalogProblem::error(
+                    f,
+                    lib_line,
+                    format!(
+                        "duplicate library code {lib_code} in institution {code} (first defined at line {first})"
+                    ),
+                ));
+            }
+            require_text(part, f, &lib.name, "library name", problems);
+            // Desks and service units share the worksheet's one column, so one namespace.
+            let mut units = Seen::new();
+            for (kind, list) in [
+                (ParameterKind::CirculationDesk, &lib.desks),
+                (ParameterKind::ServiceUnit, &lib.service_units),
+            ] {
+                for unit in list {
+                    let unit = unit.get_ref();
+                    let unit_code = unit.code.get_ref().trim();
+                    let unit_line = line_of(part, &unit.code);
+                    let what = kind.describe();
+                    if require_text(part, f, &unit.code, &format!("{what} code"), problems)
+                        && let Some(first) = units.check(unit_code.to_ascii_uppercase(), unit_line)
+                    {
+                        problems.push(CatalogProblem::error(
+                            f,
+                            unit_line,
+                            format!(
+                                "duplicate desk or service unit code {unit_code} in library {lib_code} of {code} (first defined at line {first})"
+                            ),
+                        ));
+                    }
+                    require_text(part, f, &unit.name, &format!("{what} name"), problems);
+                }
+            }
+        }
+    }
+}
+
+fn check_coordinators(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.coordinators;
+    let f = COORDINATORS_FILE;
+    let institutions = &parsed.institutions;
+    let known = institutions.complete.then(|| {
+        institutions
+            .items
+            .iter()
+            .map(|i| i.value.code.get_ref().trim().to_ascii_uppercase())
+            .collect::<Vec<_>>()
+    });
+    let mut emails = Seen::new();
+    let mut covered: Vec<String> = Vec::new();
+    for Item { value: c, .. } in &part.items {
+        let name = c.name.get_ref().trim();
+        require_text(part, f, &c.name, "coordinator name", problems);
+        let email = c.email.get_ref().trim();
+        let email_line = line_of(part, &c.email);
+        if !email.validate_email() {
+            problems.push(CatalogProblem::error(
+                f,
+                email_line,
+                format!("coordinator email \"{email}\" is not a valid email address"),
+            ));
+        } else if let Some(first) = emails.check(email.to_lowercase(), email_line) {
+            problems.push(CatalogProblem::error(
+                f,
+                email_line,
+                format!("duplicate coordinator email {email} (first defined at line {first})"),
+            ));
+        }
+        if c.institutions.get_ref().is_empty() {
+            problems.push(CatalogProblem::error(
+                f,
+                line_of(part, &c.institutions),
+                format!("coordinator {name} has no institutions"),
+            ));
+        }
+        let mut mine = Seen::new();
+        for inst in c.institutions.get_ref() {
+            let code = inst.get_ref().trim().to_ascii_uppercase();
+            let line = line_of(part, inst);
+            if let Some(first) = mine.check(code.clone(), line) {
+                let _ = first;
+                problems.push(CatalogProblem::warning(
+                    f,
+                    line,
+                    format!("institution {code} is listed twice for coordinator {name}"),
+                ));
+                continue;
+            }
+            if let Some(known) = &known
+                && !known.contains(&code)
+            {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "coordinator {name} is given unknown institution \"{}\" (not in institutions.toml)",
+                        inst.get_ref().trim()
+                    ),
+                ));
+            }
+            covered.push(code);
+        }
+    }
+    if part.complete {
+        for Item { value: i, .. } in &institutions.items {
+            let code = i.code.get_ref().trim();
+            if !covered.contains(&code.to_ascii_uppercase()) {
+                problems.push(CatalogProblem::warning(
+                    INSTITUTIONS_FILE,
+                    line_of(institutions, &i.code),
+                    format!(
+                        "institution {code} has no coordinator: nobody can request changes for it"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn check_policy(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.policy;
+    let f = POLICY_FILE;
+    let Some(Item { value: p, .. }) = part.items.first() else {
+        return;
+    };
+    require_text(part, f, &p.help_desk_name, "help_desk_name", problems);
+    let email = p.help_desk_email.get_ref().trim();
+    if !email.validate_email() {
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, &p.help_desk_email),
+            format!("help_desk_email \"{email}\" is not a valid email address"),
+        ));
+    }
+    if *p.inactivity_days.get_ref() == 0 {
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, &p.inactivity_days),
+            "inactivity_days must be at least 1 (0 would suspend every account)",
+        ));
+    }
+    for pattern in &p.generic_patterns {
+        let line = line_of(part, pattern);
+        match load::compile_pattern(pattern.get_ref()) {
+            Err(e) => {
+                // regex's messages span several lines with a caret; keep the last, the reason.
+                let reason = e.to_string();
+                let reason = reason
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid pattern")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string();
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "generic pattern '{}' is not a valid regular expression: {reason}",
+                        pattern.get_ref()
+                    ),
+                ));
+            }
+            Ok(re) if re.is_match("") => {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "generic pattern '{}' matches empty text, so it would mark every account as generic",
+                        pattern.get_ref()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    let mut allowed = Seen::new();
+    for entry in &p.allow_list {
+        let line = line_of(part, entry);
+        if require_text(part, f, entry, "allow_list entry", problems)
+            && let Some(first) = allowed.check(entry.get_ref().trim().to_lowercase(), line)
+        {
+            problems.push(CatalogProblem::warning(
+                f,
+                line,
+                format!(
+                    "allow_list entry \"{}\" is listed twice (first at line {first})",
+                    entry.get_ref().trim()
+                ),
+            ));
+        }
+    }
+}

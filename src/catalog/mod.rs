@@ -9,7 +9,8 @@
 pub mod check;
 pub mod load;
 
-pub use load::{CatalogError, load_catalog};
+pub use check::{CatalogProblem, check_catalog};
+pub use load::{CatalogError, bundled, load_catalog};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
