@@ -11,7 +11,7 @@ use crate::layout::INSTRUCTIONS_SHEET;
 use crate::report::accounts::{self, Content};
 use crate::report::lists::Lists;
 use crate::report::style::Styles;
-use crate::report::{ReportError, save, text};
+use crate::report::{ReportError, fit_row, save, text};
 use rust_xlsxwriter::{DocProperties, Workbook, Worksheet, XlsxError};
 use std::path::Path;
 
@@ -164,6 +164,7 @@ fn instructions(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Resul
         let row = 2 + i as u32;
         text(ws, row, 0, topic, &styles.label)?;
         text(ws, row, 1, body, &styles.para)?;
+        fit_row(ws, row, &[(body, 100.0)])?;
     }
     ws.set_landscape();
     ws.set_print_fit_to_pages(1, 0);
@@ -201,7 +202,7 @@ fn roles(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), X
         &[
             ("Code", 8),
             ("Role", 40),
-            ("Area", 18),
+            ("Area", 22),
             ("Scope", 22),
             ("Needs", 18),
             ("Privileged", 11),
@@ -221,7 +222,7 @@ fn roles(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), X
             None if role.is_patron() => "kept automatically".into(),
             None => String::new(),
         };
-        ws.write_number_with_format(row, 0, role.code, &styles.para)?;
+        ws.write_number_with_format(row, 0, role.code, &styles.number)?;
         text(ws, row, 1, &role.name, &styles.para)?;
         text(ws, row, 2, &role.area, &styles.para)?;
         text(ws, row, 3, scope, &styles.para)?;
@@ -267,8 +268,19 @@ fn libraries(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(
             text(ws, row, 1, &inst.name, &styles.para)?;
             text(ws, row, 2, &lib.code, &styles.para)?;
             text(ws, row, 3, &lib.name, &styles.para)?;
-            text(ws, row, 4, &units(&lib.desks), &styles.para)?;
-            text(ws, row, 5, &units(&lib.service_units), &styles.para)?;
+            let (desks, service_units) = (units(&lib.desks), units(&lib.service_units));
+            text(ws, row, 4, &desks, &styles.para)?;
+            text(ws, row, 5, &service_units, &styles.para)?;
+            fit_row(
+                ws,
+                row,
+                &[
+                    (&inst.name, 30.0),
+                    (&lib.name, 30.0),
+                    (&desks, 40.0),
+                    (&service_units, 40.0),
+                ],
+            )?;
         }
     }
     Ok(())
@@ -313,10 +325,11 @@ fn profiles(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<()
             };
             text(ws, row, 0, &profile.name, &styles.para)?;
             text(ws, row, 1, &profile.description, &styles.para)?;
-            ws.write_number_with_format(row, 2, entry.role, &styles.para)?;
+            ws.write_number_with_format(row, 2, entry.role, &styles.number)?;
             text(ws, row, 3, &name, &styles.para)?;
             text(ws, row, 4, scope, &styles.para)?;
             text(ws, row, 5, &needs, &styles.para)?;
+            fit_row(ws, row, &[(&profile.description, 40.0), (&name, 36.0)])?;
         }
     }
     Ok(())

@@ -8,7 +8,7 @@
 
 use super::lists::Lists;
 use super::style::Styles;
-use super::{clip, text};
+use super::{clip, fit_row, text};
 use crate::catalog::Catalog;
 use crate::finding::Severity;
 use crate::layout::{
@@ -217,9 +217,9 @@ pub fn write(
             field.width()
         };
         let format = if field == Field::Expiry {
-            &styles.date
+            &styles.column_date
         } else {
-            &styles.text
+            &styles.column_text
         };
         ws.set_column_width(col, width)?;
         ws.set_column_format(col, format)?;
@@ -361,6 +361,7 @@ pub fn write(
             let label = status.map(LineStatus::label).unwrap_or_default();
             text(ws, r0(row), last_field_col + 1, label, &format)?;
             text(ws, r0(row), last_field_col + 2, messages, &messages_format)?;
+            fit_row(ws, r0(row), &[(messages, 60.0)])?;
         }
     }
 
@@ -370,6 +371,13 @@ pub fn write(
     ws.set_landscape();
     ws.set_print_fit_to_pages(1, 0);
     ws.set_repeat_rows(header, header)?;
+    // A result prints its lines only; a blank form prints its whole grid.
+    let print_to = if content.with_status {
+        content.rows.last().map_or(HEADER_ROW, |r| r.row)
+    } else {
+        last_row
+    };
+    ws.set_print_area(0, 0, r0(print_to), last_col)?;
     Ok(())
 }
 

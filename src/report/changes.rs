@@ -2,7 +2,7 @@
 //! JSON. The JSON file stays the reference; this sheet is a view of it.
 
 use super::style::Styles;
-use super::text;
+use super::{fit_row, text};
 use crate::changeset::{ChangeSet, Operation, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
 use rust_xlsxwriter::{Note, Worksheet, XlsxError};
@@ -163,6 +163,7 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
         text(ws, HEADER, col as u16, heading, &styles.header)?;
         ws.set_column_width(col as u16, *width)?;
     }
+    ws.set_row_height(HEADER, 30)?;
     ws.insert_note(
         HEADER,
         0,
@@ -177,9 +178,16 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
     let mut row = HEADER;
     for op in &changeset.operations {
         row += 1;
-        for (col, value) in cells(op).iter().enumerate() {
+        let values = cells(op);
+        for (col, value) in values.iter().enumerate() {
             text(ws, row, col as u16, value, &styles.wrap)?;
         }
+        let widths: Vec<(&str, f64)> = values
+            .iter()
+            .zip(HEADERS)
+            .map(|(v, (_, w))| (v.as_str(), f64::from(w)))
+            .collect();
+        fit_row(ws, row, &widths)?;
     }
     if changeset.operations.is_empty() {
         row += 1;
@@ -191,6 +199,8 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
             &styles.para,
         )?;
     }
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
     ws.set_freeze_panes(HEADER + 1, 0)?;
     ws.autofilter(HEADER, 0, row, HEADERS.len() as u16 - 1)?;
     Ok(())

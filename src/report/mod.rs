@@ -69,6 +69,32 @@ pub(crate) fn text(
     Ok(())
 }
 
+/// Sets a row's height so that wrapped text shows whole: LibreOffice does not grow rows
+/// of a file it opens, and Excel only sometimes does. `cells` holds each wrapped text of
+/// the row with its column width in characters.
+pub(crate) fn fit_row(
+    ws: &mut Worksheet,
+    row: RowNum,
+    cells: &[(&str, f64)],
+) -> Result<(), XlsxError> {
+    let lines = cells
+        .iter()
+        .map(|(text, width)| {
+            // Proportional text runs a little narrower than the width's "0" digits.
+            let per_line = (width * 1.1).max(1.0) as usize;
+            text.lines()
+                .map(|l| l.chars().count().div_ceil(per_line).max(1))
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    if lines > 1 {
+        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
+    }
+    Ok(())
+}
+
 /// Saves a workbook's bytes to `path`.
 pub(crate) fn save(bytes: &[u8], path: &Path) -> Result<(), ReportError> {
     std::fs::write(path, bytes).map_err(|source| ReportError::Io {

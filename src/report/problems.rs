@@ -2,7 +2,7 @@
 //! the file as it was received.
 
 use super::style::Styles;
-use super::text;
+use super::{fit_row, text};
 use crate::validate::Outcome;
 use rust_xlsxwriter::{Worksheet, XlsxError};
 
@@ -28,11 +28,14 @@ pub fn write(ws: &mut Worksheet, outcome: &Outcome, styles: &Styles) -> Result<(
         text(ws, row, 3, &finding.message, &styles.wrap)?;
         let suggestion = finding.suggestion.as_deref().unwrap_or_default();
         text(ws, row, 4, suggestion, &styles.wrap)?;
+        fit_row(ws, row, &[(&finding.message, 70.0), (suggestion, 40.0)])?;
     }
     if row == 0 {
         row = 1;
         text(ws, row, 3, "No problems found.", &styles.wrap)?;
     }
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
     ws.set_freeze_panes(1, 0)?;
     ws.autofilter(0, 0, row, HEADERS.len() as u16 - 1)?;
     Ok(())

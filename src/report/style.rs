@@ -35,6 +35,11 @@ pub struct Styles {
     pub locked: Format,
     /// Column headings.
     pub header: Format,
+    /// Whole-column default of text columns: text, no border (rows above the header stay
+    /// clean), so that a cell typed below the formatted rows still keeps its leading zeros.
+    pub column_text: Format,
+    /// Whole-column default of the date column.
+    pub column_date: Format,
     /// A text cell of a data row.
     pub text: Format,
     /// A date cell of a data row.
@@ -43,6 +48,8 @@ pub struct Styles {
     pub wrap: Format,
     /// Plain paragraph text (instructions).
     pub para: Format,
+    /// A number in a reference table, left-aligned like the text beside it.
+    pub number: Format,
 }
 
 impl Styles {
@@ -74,10 +81,15 @@ impl Styles {
                 .set_border(FormatBorder::Thin)
                 .set_border_color(Color::RGB(0x8EA9DB))
                 .set_locked(),
+            column_text: Format::new().set_num_format(TEXT).set_unlocked(),
+            column_date: Format::new().set_num_format(DATE).set_unlocked(),
             text: cell.clone().set_num_format(TEXT),
             date: cell.clone().set_num_format(DATE),
             wrap: cell.set_num_format(TEXT).set_text_wrap(),
             para: Format::new().set_text_wrap().set_align(FormatAlign::Top),
+            number: Format::new()
+                .set_align(FormatAlign::Top)
+                .set_align(FormatAlign::Left),
         }
     }
 

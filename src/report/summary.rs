@@ -1,7 +1,7 @@
 //! The `Summary` sheet: the verdict in words, what to do next, and where it all came from.
 
 use super::style::Styles;
-use super::text;
+use super::{fit_row, text};
 use crate::catalog::Catalog;
 use crate::changeset::ChangeSet;
 use crate::finding::Severity;
@@ -118,6 +118,7 @@ pub fn write(
     for (label, value) in rows {
         text(ws, row, 0, label, &styles.label)?;
         text(ws, row, 1, &value, &styles.para)?;
+        fit_row(ws, row, &[(&value, 90.0)])?;
         row += 1;
     }
     row += 1;
@@ -153,6 +154,8 @@ pub fn write(
         ),
         &styles.para,
     )?;
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
     ws.set_active(true);
     Ok(())
 }
