@@ -1,1 +1,356 @@
 //! Reports: the result workbook sent back to the requester.
+//!
+//! One workbook per submission (`docs/worksheet.md`): `Summary` (the verdict and what to do
+//! next), `Accounts` (the lines as received, in the template's layout, with each cell at
+//! fault filled and annotated, so the requester can fix it and send it back), `Problems`
+//! (one row per finding), `Change set` (one row per operation) and the hidden `Lists`.
+//!
+//! Every text goes through [`text`], which writes a string cell: nothing a requester typed
+//! (`=HYPERLINK(...)`, `+1`, `@SUM`) can come back to them as a formula.
+
+pub(crate) mod accounts;
+mod changes;
+pub(crate) mod lists;
+mod problems;
+pub(crate) mod style;
+mod summary;
+
+use crate::catalog::Catalog;
+use crate::changeset::ChangeSet;
+use crate::document::{Document, ValueKind};
+use crate::finding::Finding;
+use crate::layout::{Field, HEADER_ROW, RequesterField};
+use crate::location::Location;
+use crate::validate::{Line, Outcome};
+use accounts::{CellValue, Content, DataRow, FIRST_DATA_ROW, Mark};
+use lists::Lists;
+use rust_xlsxwriter::{ColNum, ExcelDateTime, Format, RowNum, Workbook, Worksheet, XlsxError};
+use std::path::{Path, PathBuf};
+use style::Styles;
+
+/// Why a workbook could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The workbook could not be built (a limit of the xlsx format was hit).
+    #[error("cannot build the workbook: {0}")]
+    Xlsx(#[from] XlsxError),
+    /// The file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+/// Excel's limit on the characters of one cell.
+const MAX_CELL_CHARS: usize = 32_767;
+/// Excel's last row.
+const MAX_ROW: u32 = 1_048_576;
+
+/// The text cut to what one cell can hold (a hostile ODS cell may hold more).
+pub(crate) fn clip(text: &str) -> &str {
+    match text.char_indices().nth(MAX_CELL_CHARS) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// Writes `value` as a string cell, never as a formula or a number.
+pub(crate) fn text(
+    ws: &mut Worksheet,
+    row: RowNum,
+    col: ColNum,
+    value: &str,
+    format: &Format,
+) -> Result<(), XlsxError> {
+    ws.write_string_with_format(row, col, clip(value), format)?;
+    Ok(())
+}
+
+/// Sets a row's height so that wrapped text shows whole: LibreOffice does not grow rows
+/// of a file it opens, and Excel only sometimes does. `cells` holds each wrapped text of
+/// the row with its column width in characters.
+pub(crate) fn fit_row(
+    ws: &mut Worksheet,
+    row: RowNum,
+    cells: &[(&str, f64)],
+) -> Result<(), XlsxError> {
+    let lines = cells
+        .iter()
+        .map(|(text, width)| {
+            // Proportional text runs a little narrower than the width's "0" digits.
+            let per_line = (width * 1.1).max(1.0) as usize;
+            text.lines()
+                .map(|l| l.chars().count().div_ceil(per_line).max(1))
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    if lines > 1 {
+        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
+    }
+    Ok(())
+}
+
+/// Saves a workbook's bytes to `path`.
+pub(crate) fn save(bytes: &[u8], path: &Path) -> Result<(), ReportError> {
+    std::fs::write(path, bytes).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the result workbook of a submission to `path`.
+pub fn write_result(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    path: &Path,
+) -> Result<(), ReportError> {
+    save(&result_bytes(outcome, changeset, catalog)?, path)
+}
+
+/// The result workbook of a submission, as xlsx bytes (for attaching to an email).
+pub fn result_bytes(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+) -> Result<Vec<u8>, ReportError> {
+    let styles = Styles::new();
+    let lists = Lists::from_catalog(catalog);
+    let mut wb = Workbook::new();
+    wb.set_properties(
+        &rust_xlsxwriter::DocProperties::new()
+            .set_title(format!(
+                "Result of Alma staff accounts request {}",
+                changeset.submission.id
+            ))
+            .set_author("Rolecall")
+            .set_custom_property("rolecall_catalog_version", catalog.version.as_str())
+            .set_custom_property("rolecall_submission", changeset.submission.id.as_str()),
+    );
+    summary::write(wb.add_worksheet(), outcome, changeset, catalog, &styles)?;
+    accounts::write(
+        wb.add_worksheet(),
+        catalog,
+        &lists,
+        &styles,
+        &accounts_content(outcome),
+    )?;
+    problems::write(wb.add_worksheet(), outcome, &styles)?;
+    changes::write(wb.add_worksheet(), changeset, &styles)?;
+    lists.write(wb.add_worksheet(), &styles)?;
+    Ok(wb.save_to_buffer()?)
+}
+
+/// Where a finding points in the Accounts sheet as Rolecall writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spot {
+    /// A field of a line (index into `outcome.lines`).
+    Cell(usize, Field),
+    /// A line as a whole.
+    Line(usize),
+}
+
+/// The requester field a finding is about, by its location, else by its rule.
+fn requester_spot(finding: &Finding, document: &Document) -> Option<RequesterField> {
+    use crate::finding::Rule;
+    for field in RequesterField::ALL {
+        if document
+            .requester(field)
+            .is_some_and(|v| v.location == finding.location)
+        {
+            return Some(field);
+        }
+    }
+    // An empty requester cell of Rolecall's own layout (nothing was read there).
+    if let Location::Cell { sheet, row, col: 2 } = &finding.location
+        && document.sheet.as_deref() == Some(sheet.as_str())
+        && let Some(field) = RequesterField::ALL
+            .into_iter()
+            .find(|f| f.template_row() == *row)
+    {
+        return Some(field);
+    }
+    match finding.rule {
+        Rule::NotCoordinator => Some(RequesterField::Email),
+        Rule::CatalogVersion => Some(RequesterField::CatalogVersion),
+        Rule::RequesterMissing => Some(if document.requester(RequesterField::Name).is_none() {
+            RequesterField::Name
+        } else {
+            RequesterField::Email
+        }),
+        _ => None,
+    }
+}
+
+/// The line and field a finding is about.
+fn line_spot(finding: &Finding, lines: &[Line], document: &Document) -> Option<Spot> {
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((field, _)) = line
+            .row
+            .values
+            .iter()
+            .find(|(_, v)| v.location == finding.location)
+        {
+            return Some(Spot::Cell(i, *field));
+        }
+    }
+    match &finding.location {
+        // An empty cell: the finding names its column, the document says which field that is.
+        Location::Cell { sheet, row, col } => {
+            let i = lines.iter().position(|l| match &l.row.location {
+                Location::Row { sheet: s, row: r } => s == sheet && r == row,
+                _ => false,
+            })?;
+            let field = document
+                .columns
+                .iter()
+                .find(|(_, c)| *c == col)
+                .map(|(f, _)| *f);
+            Some(field.map_or(Spot::Line(i), |f| Spot::Cell(i, f)))
+        }
+        location => lines
+            .iter()
+            .position(|l| l.row.location == *location)
+            .map(Spot::Line),
+    }
+}
+
+/// Rows the lines are written on: the rows they came from when the submission used
+/// Rolecall's layout (so `Accounts!E12` in the Problems sheet is the highlighted cell),
+/// else one after the other from the first data row.
+fn plan_rows(outcome: &Outcome) -> Vec<u32> {
+    let own_layout = outcome.document.header_row == Some(HEADER_ROW);
+    let kept: Option<Vec<u32>> = outcome
+        .lines
+        .iter()
+        .map(|l| match &l.row.location {
+            Location::Row { row, .. } if (FIRST_DATA_ROW..=MAX_ROW).contains(row) => Some(*row),
+            _ => None,
+        })
+        .collect();
+    match kept {
+        Some(rows) if own_layout && rows.windows(2).all(|w| w[0] < w[1]) => rows,
+        _ => (0..outcome.lines.len() as u32)
+            .map(|i| FIRST_DATA_ROW + i)
+            .collect(),
+    }
+}
+
+/// A value as it goes back into the sheet: dates as dates, everything else as text (so a
+/// numeric primary ID stays `00123`-safe text from now on).
+fn cell_value(value: &crate::document::Value) -> CellValue {
+    if value.kind == ValueKind::Date
+        && let Ok(date) = value.text.parse::<jiff::civil::Date>()
+        && let (Ok(y), Ok(m), Ok(d)) = (
+            u16::try_from(date.year()),
+            u8::try_from(date.month()),
+            u8::try_from(date.day()),
+        )
+        && let Ok(dt) = ExcelDateTime::from_ymd(y, m, d)
+    {
+        return CellValue::Date(dt);
+    }
+    CellValue::Text(value.text.clone())
+}
+
+/// One line of the Messages column.
+fn message_line(finding: &Finding) -> String {
+    match &finding.suggestion {
+        Some(s) => format!("{}: {} ({s})", finding.severity, finding.message),
+        None => format!("{}: {}", finding.severity, finding.message),
+    }
+}
+
+/// The Accounts sheet of the result: the lines as received, marked.
+fn accounts_content(outcome: &Outcome) -> Content {
+    let document = &outcome.document;
+    let rows = plan_rows(outcome);
+    let mut data: Vec<DataRow> = outcome
+        .lines
+        .iter()
+        .zip(&rows)
+        .map(|(line, row)| DataRow {
+            row: *row,
+            cells: line
+                .row
+                .values
+                .iter()
+                .map(|(f, v)| (*f, cell_value(v)))
+                .collect(),
+            status: Some(line.status),
+            ..DataRow::default()
+        })
+        .collect();
+    let mut content = Content {
+        requester: document
+            .requester
+            .iter()
+            .map(|(f, v)| (*f, v.text.clone()))
+            .collect(),
+        with_status: true,
+        ..Content::default()
+    };
+    let mut requester_marks = std::collections::BTreeMap::<RequesterField, Option<Mark>>::new();
+    let mut cell_marks = std::collections::BTreeMap::<(usize, Field), Option<Mark>>::new();
+    let mut messages: Vec<Vec<String>> = vec![Vec::new(); data.len()];
+
+    let suggestion = |f: &Finding| f.suggestion.clone().unwrap_or_default();
+    for finding in &outcome.findings {
+        if let Some(field) = requester_spot(finding, document) {
+            let slot = requester_marks.entry(field).or_default();
+            Mark::add(
+                slot,
+                finding.severity,
+                &finding.message,
+                &suggestion(finding),
+            );
+        } else if let Some(spot) = line_spot(finding, &outcome.lines, document) {
+            mark_line(spot, finding, &mut cell_marks, &mut messages);
+        }
+    }
+    for (i, line) in outcome.lines.iter().enumerate() {
+        for finding in &line.findings {
+            let spot = match line_spot(finding, std::slice::from_ref(line), document) {
+                Some(Spot::Cell(_, f)) => Spot::Cell(i, f),
+                _ => Spot::Line(i),
+            };
+            mark_line(spot, finding, &mut cell_marks, &mut messages);
+        }
+    }
+    for ((i, field), mark) in cell_marks {
+        if let (Some(row), Some(mark)) = (data.get_mut(i), mark) {
+            row.marks.insert(field, mark);
+        }
+    }
+    for (row, lines) in data.iter_mut().zip(messages) {
+        row.messages = lines.join("\n");
+    }
+    content.requester_marks = requester_marks
+        .into_iter()
+        .filter_map(|(f, m)| m.map(|m| (f, m)))
+        .collect();
+    content.rows = data;
+    content
+}
+
+fn mark_line(
+    spot: Spot,
+    finding: &Finding,
+    cell_marks: &mut std::collections::BTreeMap<(usize, Field), Option<Mark>>,
+    messages: &mut [Vec<String>],
+) {
+    let (Spot::Cell(i, _) | Spot::Line(i)) = spot;
+    if let Some(list) = messages.get_mut(i) {
+        list.push(message_line(finding));
+    }
+    if let Spot::Cell(i, field) = spot {
+        let slot = cell_marks.entry((i, field)).or_default();
+        let suggestion = finding.suggestion.clone().unwrap_or_default();
+        Mark::add(slot, finding.severity, &finding.message, &suggestion);
+    }
+}

@@ -1,0 +1,487 @@
+//! The `Accounts` sheet, written the same way for the blank template and for the result
+//! workbook, so that a result workbook can be corrected and sent back as a new request.
+//!
+//! Layout (from [`crate::layout`], documented in `docs/worksheet.md`): title in row 1, the
+//! requester block in rows 2-6 (label in A, value in B), the header in row 8, one row per
+//! role from row 9. The result workbook adds a Status and a Messages column after the last
+//! field; the reader ignores them.
+
+use super::lists::Lists;
+use super::style::Styles;
+use super::{clip, fit_row, text};
+use crate::catalog::Catalog;
+use crate::finding::Severity;
+use crate::layout::{
+    ACCOUNTS_SHEET, Field, HEADER_ROW, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
+};
+use crate::validate::LineStatus;
+use rust_xlsxwriter::{
+    Color, DataValidation, DataValidationErrorStyle, ExcelDateTime, Formula, Note, Worksheet,
+    XlsxError,
+};
+use std::collections::BTreeMap;
+
+/// Empty formatted rows a blank template offers (a coordinator's batch is rarely longer).
+pub const BLANK_ROWS: u32 = 200;
+/// 1-based first data row.
+pub const FIRST_DATA_ROW: u32 = HEADER_ROW + 1;
+/// Last column of the requester block's merged value cells (D), so that an email fits.
+const REQUESTER_VALUE_LAST_COL: u16 = 3;
+
+/// What is wrong with one cell: its fill and the text of its note.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    /// The worst severity of the findings on the cell.
+    pub severity: Severity,
+    /// Note text: one paragraph per finding.
+    pub note: String,
+}
+
+impl Mark {
+    /// Adds a finding's message (and suggestion) to the mark, keeping the worst severity.
+    pub fn add(marks: &mut Option<Mark>, severity: Severity, message: &str, suggestion: &str) {
+        let mut para = format!("{}: {message}", capitalised(&severity.to_string()));
+        if !suggestion.is_empty() {
+            para.push_str(&format!("\nSuggestion: {suggestion}"));
+        }
+        match marks {
+            Some(m) => {
+                m.severity = m.severity.max(severity);
+                m.note.push_str("\n\n");
+                m.note.push_str(&para);
+            }
+            None => {
+                *marks = Some(Mark {
+                    severity,
+                    note: para,
+                })
+            }
+        }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A cell value to write.
+#[derive(Clone)]
+pub enum CellValue {
+    /// Text, written as text whatever it looks like (never a formula, never a number).
+    Text(String),
+    /// A real date cell.
+    Date(ExcelDateTime),
+}
+
+/// One data row of the sheet.
+#[derive(Clone, Default)]
+pub struct DataRow {
+    /// 1-based sheet row.
+    pub row: u32,
+    /// Values by field.
+    pub cells: BTreeMap<Field, CellValue>,
+    /// Cells at fault.
+    pub marks: BTreeMap<Field, Mark>,
+    /// Status (result workbook only).
+    pub status: Option<LineStatus>,
+    /// Messages column text (result workbook only).
+    pub messages: String,
+}
+
+/// What goes into the sheet beyond the fixed layout.
+#[derive(Clone, Default)]
+pub struct Content {
+    /// Requester block values.
+    pub requester: BTreeMap<RequesterField, String>,
+    /// Requester block cells at fault.
+    pub requester_marks: BTreeMap<RequesterField, Mark>,
+    /// Data rows, by increasing row.
+    pub rows: Vec<DataRow>,
+    /// Adds the Status and Messages columns (result workbook).
+    pub with_status: bool,
+}
+
+/// What each column is for: the yellow hint Excel shows on the header cell (max 255 chars).
+pub fn hint(field: Field) -> &'static str {
+    match field {
+        Field::Action => {
+            "Add: new staff account, or first staff roles on a patron-only account. Modify: add \
+             or remove roles. Delete: remove every role except Patron (the person left)."
+        }
+        Field::PrimaryId => {
+            "The person's Alma primary ID, exactly as in Alma (keep leading zeros). Repeat it \
+             on every row of the same person."
+        }
+        Field::LastName => {
+            "Family name. Needed for Add; may be left empty on the person's later rows."
+        }
+        Field::FirstName => {
+            "Given name. Needed for Add; may be left empty on the person's later rows."
+        }
+        Field::Email => {
+            "The person's own work email (no shared mailboxes). Needed for Add; may be left \
+             empty on the person's later rows."
+        }
+        Field::AccountType => {
+            "Internal: managed in Alma. External: loaded from the campus system; only roles \
+             can be changed for external accounts. Empty means Internal."
+        }
+        Field::Institution => {
+            "Institution code. Leave empty to use the institution of the requester block."
+        }
+        Field::Profile => {
+            "A role profile: a named bundle of roles (see the Profiles sheet). Give the \
+             library and desk the profile needs in the same row."
+        }
+        Field::Role => {
+            "One role per row (see the Roles sheet). Roles sharing this row's library and \
+             desk may be typed in one cell separated by ; . Patron is kept automatically."
+        }
+        Field::Change => "For Modify: Add or Remove the role(s) of this row. Empty means Add.",
+        Field::Library => {
+            "Code of the library the role is scoped to (see the Libraries sheet). Needed by \
+             library-scoped roles and by desk or service unit roles."
+        }
+        Field::Unit => {
+            "Circulation desk code (desk roles) or service unit code (receiving, work \
+             orders) of this row's library. See the Libraries sheet."
+        }
+        Field::Expiry => "Optional: the date the role ends, as yyyy-mm-dd.",
+        Field::Notes => "Anything the help desk should know. Rolecall does not read it.",
+    }
+}
+
+/// How strictly a drop-down refuses other values.
+fn error_style(field: Field) -> DataValidationErrorStyle {
+    match field {
+        // Closed sets: the reader knows no other words.
+        Field::Action | Field::AccountType | Field::Change => DataValidationErrorStyle::Stop,
+        // Several roles may share a cell ("Cataloger; Selector"): let them through quietly.
+        Field::Role => DataValidationErrorStyle::Information,
+        // Catalog lists: a new desk may not be in this copy yet; warn, don't refuse.
+        _ => DataValidationErrorStyle::Warning,
+    }
+}
+
+fn r0(row: u32) -> u32 {
+    row - 1
+}
+
+fn c0(col: u32) -> u16 {
+    (col - 1) as u16
+}
+
+/// A note for a cell at fault.
+fn note(text: &str) -> Note {
+    // Size the box so the whole text shows on hover: ~45 characters a line at 300 px.
+    let lines: usize = text
+        .lines()
+        .map(|l| 1 + l.chars().count() / 45)
+        .sum::<usize>()
+        .max(2);
+    Note::new(text)
+        .set_author("Rolecall")
+        .set_width(300)
+        .set_height((lines as u32 * 16 + 24).min(600))
+}
+
+/// Writes the Accounts sheet into `ws`.
+pub fn write(
+    ws: &mut Worksheet,
+    catalog: &Catalog,
+    lists: &Lists,
+    styles: &Styles,
+    content: &Content,
+) -> Result<(), XlsxError> {
+    ws.set_name(ACCOUNTS_SHEET)?;
+    ws.set_default_note_author("Rolecall");
+    let last_field_col = Field::ALL.len() as u16 - 1;
+    let last_col = if content.with_status {
+        last_field_col + 2
+    } else {
+        last_field_col
+    };
+
+    // Column widths and whole-column formats: cells beyond the formatted rows still keep
+    // IDs as text and dates as dates when someone types there.
+    for field in Field::ALL {
+        let col = c0(field.template_col());
+        let width = if col == 0 {
+            // Column A also holds the requester block's labels.
+            field.width().max(17.0)
+        } else {
+            field.width()
+        };
+        let format = if field == Field::Expiry {
+            &styles.column_date
+        } else {
+            &styles.column_text
+        };
+        ws.set_column_width(col, width)?;
+        ws.set_column_format(col, format)?;
+    }
+    if content.with_status {
+        ws.set_column_width(last_field_col + 1, 15)?;
+        ws.set_column_width(last_field_col + 2, 60)?;
+    }
+
+    // Title and requester block.
+    let title = format!(
+        "Alma staff accounts request — {}",
+        catalog.policy.help_desk_name
+    );
+    text(ws, 0, 0, &title, &styles.title)?;
+    ws.set_row_height(0, 22)?;
+    for field in RequesterField::ALL {
+        let row = r0(field.template_row());
+        text(ws, row, 0, field.label(), &styles.label)?;
+        let value = if field == RequesterField::CatalogVersion {
+            catalog.version.clone()
+        } else {
+            content.requester.get(&field).cloned().unwrap_or_default()
+        };
+        let base = if field == RequesterField::CatalogVersion {
+            &styles.locked
+        } else {
+            &styles.input
+        };
+        let mark = content.requester_marks.get(&field);
+        let format = match mark {
+            Some(m) => Styles::marked(base, m.severity),
+            None => base.clone(),
+        };
+        // Merged B:D so that a long email fits; the value lives in B, where the reader looks.
+        ws.merge_range(row, 1, row, REQUESTER_VALUE_LAST_COL, clip(&value), &format)?;
+        if let Some(m) = mark {
+            ws.insert_note(row, 1, &note(&m.note))?;
+        }
+    }
+    requester_validations(ws, catalog, lists)?;
+
+    // Header.
+    let header = r0(HEADER_ROW);
+    for field in Field::ALL {
+        text(
+            ws,
+            header,
+            c0(field.template_col()),
+            field.header(),
+            &styles.header,
+        )?;
+        let hint_dv = DataValidation::new()
+            .allow_any_value()
+            .set_input_title(field.header())?
+            .set_input_message(hint(field))?;
+        ws.add_data_validation(
+            header,
+            c0(field.template_col()),
+            header,
+            c0(field.template_col()),
+            &hint_dv,
+        )?;
+    }
+    if content.with_status {
+        text(
+            ws,
+            header,
+            last_field_col + 1,
+            STATUS_HEADER,
+            &styles.header,
+        )?;
+        text(
+            ws,
+            header,
+            last_field_col + 2,
+            MESSAGES_HEADER,
+            &styles.header,
+        )?;
+    }
+    ws.set_row_height(header, 32)?;
+
+    // Data rows: every cell of the form area gets a format, so the grid is visible.
+    let last_row = content
+        .rows
+        .iter()
+        .map(|r| r.row)
+        .max()
+        .unwrap_or(0)
+        .max(FIRST_DATA_ROW + BLANK_ROWS - 1);
+    let mut rows = content.rows.iter().peekable();
+    let status_format = styles.text.clone().set_locked();
+    let messages_format = styles.wrap.clone().set_locked();
+    for row in FIRST_DATA_ROW..=last_row {
+        let data = match rows.peek() {
+            Some(d) if d.row == row => rows.next(),
+            _ => None,
+        };
+        for field in Field::ALL {
+            let col = c0(field.template_col());
+            let base = if field == Field::Expiry {
+                &styles.date
+            } else {
+                &styles.text
+            };
+            let mark = data.and_then(|d| d.marks.get(&field));
+            let format = match mark {
+                Some(m) => Styles::marked(base, m.severity),
+                None => base.clone(),
+            };
+            match data.and_then(|d| d.cells.get(&field)) {
+                Some(CellValue::Text(t)) => text(ws, r0(row), col, t, &format)?,
+                Some(CellValue::Date(d)) => {
+                    ws.write_datetime_with_format(r0(row), col, d, &format)?;
+                }
+                None => {
+                    ws.write_blank(r0(row), col, &format)?;
+                }
+            }
+            if let Some(m) = mark {
+                ws.insert_note(r0(row), col, &note(&m.note))?;
+            }
+        }
+        if content.with_status {
+            let (status, messages) = match data {
+                Some(d) => (d.status, d.messages.as_str()),
+                None => (None, ""),
+            };
+            let format = match status {
+                Some(LineStatus::Accepted) => status_format
+                    .clone()
+                    .set_background_color(Color::RGB(0xC6EFCE)),
+                Some(LineStatus::NeedsApproval) => {
+                    Styles::marked(&status_format, Severity::Warning)
+                }
+                Some(LineStatus::Rejected) => Styles::marked(&status_format, Severity::Error),
+                None => status_format.clone(),
+            };
+            let label = status.map(LineStatus::label).unwrap_or_default();
+            text(ws, r0(row), last_field_col + 1, label, &format)?;
+            text(ws, r0(row), last_field_col + 2, messages, &messages_format)?;
+            fit_row(ws, r0(row), &[(messages, 60.0)])?;
+        }
+    }
+
+    data_validations(ws, lists, r0(FIRST_DATA_ROW), r0(last_row))?;
+    ws.set_freeze_panes(header + 1, 0)?;
+    ws.autofilter(header, 0, r0(last_row), last_col)?;
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(header, header)?;
+    // A result prints its lines only; a blank form prints its whole grid.
+    let print_to = if content.with_status {
+        content.rows.last().map_or(HEADER_ROW, |r| r.row)
+    } else {
+        last_row
+    };
+    ws.set_print_area(0, 0, r0(print_to), last_col)?;
+    Ok(())
+}
+
+/// The drop-down of a field, if it has one.
+fn list_validation(lists: &Lists, field: Field) -> Result<Option<DataValidation>, XlsxError> {
+    let Some(source) = lists.source(field) else {
+        return Ok(None);
+    };
+    let message = match field {
+        Field::Role => {
+            "This role is not in the list. Several roles in one cell are fine (separate \
+             them with ;); Rolecall checks every name when the worksheet is processed."
+        }
+        Field::Action => "Choose Add, Modify or Delete.",
+        Field::AccountType => "Choose Internal or External.",
+        Field::Change => "Choose Add or Remove (or leave empty for Add).",
+        _ => "This value is not in the list made from the catalog. Keep it only if you are sure.",
+    };
+    Ok(Some(
+        DataValidation::new()
+            .allow_list_formula(Formula::new(source))
+            .ignore_blank(true)
+            .set_error_style(error_style(field))
+            .set_error_title(field.header())?
+            .set_error_message(message)?,
+    ))
+}
+
+fn data_validations(
+    ws: &mut Worksheet,
+    lists: &Lists,
+    first: u32,
+    last: u32,
+) -> Result<(), XlsxError> {
+    for field in Field::ALL {
+        if let Some(dv) = list_validation(lists, field)? {
+            let col = c0(field.template_col());
+            ws.add_data_validation(first, col, last, col, &dv)?;
+        }
+    }
+    let col = c0(Field::Expiry.template_col());
+    let dates = DataValidation::new()
+        .allow_date(rust_xlsxwriter::DataValidationRule::GreaterThan(
+            ExcelDateTime::from_ymd(2000, 1, 1)?,
+        ))
+        .ignore_blank(true)
+        .set_error_style(DataValidationErrorStyle::Warning)
+        .set_error_title("Expiry date")?
+        .set_error_message("Type a date as yyyy-mm-dd, for example 2026-06-30.")?;
+    ws.add_data_validation(first, col, last, col, &dates)?;
+    Ok(())
+}
+
+fn requester_validations(
+    ws: &mut Worksheet,
+    catalog: &Catalog,
+    lists: &Lists,
+) -> Result<(), XlsxError> {
+    let hints = [
+        (
+            RequesterField::Name,
+            "Your full name: you are the coordinator asking for these changes.",
+        ),
+        (
+            RequesterField::Email,
+            "Your email. It must be registered with the help desk as a coordinator of the \
+             institution below, or every line is refused.",
+        ),
+        (
+            RequesterField::Phone,
+            "Optional: where the help desk can call you.",
+        ),
+    ];
+    for (field, message) in hints {
+        let row = r0(field.template_row());
+        let dv = DataValidation::new()
+            .allow_any_value()
+            .set_input_title(field.label())?
+            .set_input_message(message)?;
+        ws.add_data_validation(row, 1, row, 1, &dv)?;
+    }
+    let row = r0(RequesterField::Institution.template_row());
+    let mut dv = match list_validation(lists, Field::Institution)? {
+        Some(dv) => dv,
+        None => DataValidation::new().allow_any_value(),
+    };
+    dv = dv
+        .set_input_title("Institution")?
+        .set_input_message("The institution these requests are for: the default of every row.")?;
+    ws.add_data_validation(row, 1, row, 1, &dv)?;
+
+    // The version stamp is Rolecall's: a custom rule that accepts only the stamp itself
+    // stops typing over it without protecting the sheet (which would stop sorting, pasting
+    // and inserting rows too).
+    let row = r0(RequesterField::CatalogVersion.template_row());
+    let stamp = catalog.version.replace('"', "\"\"");
+    let dv = DataValidation::new()
+        .allow_custom(Formula::new(format!("=$B${}=\"{stamp}\"", row + 1)))
+        .set_input_title("Catalog version")?
+        .set_input_message(
+            "Filled in by Rolecall: the catalog this worksheet was made from. Leave it as it is.",
+        )?
+        .set_error_title("Catalog version")?
+        .set_error_message("Filled in by Rolecall. Leave it as it is.")?;
+    ws.add_data_validation(row, 1, row, 1, &dv)?;
+    Ok(())
+}

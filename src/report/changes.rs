@@ -1,0 +1,207 @@
+//! The `Change set` sheet: the change set's operations as rows, for people who do not read
+//! JSON. The JSON file stays the reference; this sheet is a view of it.
+
+use super::style::Styles;
+use super::{fit_row, text};
+use crate::changeset::{ChangeSet, Operation, RoleRef};
+use crate::validate::{AccountType, Parameter, Scope};
+use rust_xlsxwriter::{Note, Worksheet, XlsxError};
+
+/// Name of the sheet.
+pub const CHANGES_SHEET: &str = "Change set";
+/// Column headings, with widths.
+pub const HEADERS: [(&str, u16); 11] = [
+    ("Operation", 20),
+    ("Institution", 18),
+    ("Primary ID", 16),
+    ("Role code", 10),
+    ("Role name", 30),
+    ("Scope", 24),
+    ("Desk / service unit", 30),
+    ("Expiry", 12),
+    ("Needs approval", 10),
+    ("Source lines", 18),
+    ("Details", 40),
+];
+/// 0-based header row: row 1 says what the sheet is.
+const HEADER: u32 = 2;
+
+fn scope(s: &Scope) -> String {
+    match s {
+        Scope::Institution(code) => format!("Institution {code}"),
+        Scope::Library(code) => format!("Library {code}"),
+    }
+}
+
+fn parameters(ps: &[Parameter]) -> String {
+    ps.iter()
+        .map(|p| format!("{} {} ({})", p.kind.describe(), p.value, p.scope))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One operation as the cells of a row.
+fn cells(op: &Operation) -> [String; 11] {
+    let role = |r: &RoleRef| (r.code.to_string(), r.name.clone());
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    match op {
+        Operation::CreateAccount {
+            institution,
+            primary_id,
+            first_name,
+            last_name,
+            email,
+            account_type,
+            lines,
+        } => [
+            "Create account".into(),
+            institution.clone(),
+            primary_id.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "no".into(),
+            lines.join(", "),
+            format!(
+                "{first_name} {last_name} <{email}>, {} account",
+                match account_type {
+                    AccountType::Internal => "internal",
+                    AccountType::External => "external",
+                }
+            ),
+        ],
+        Operation::AddRole {
+            institution,
+            primary_id,
+            role: r,
+            scope: s,
+            parameters: ps,
+            expiry,
+            needs_approval,
+            profile,
+            lines,
+        } => {
+            let (code, name) = role(r);
+            [
+                "Add role".into(),
+                institution.clone(),
+                primary_id.clone(),
+                code,
+                name,
+                scope(s),
+                parameters(ps),
+                expiry.clone().unwrap_or_default(),
+                yes_no(*needs_approval),
+                lines.join(", "),
+                profile
+                    .as_ref()
+                    .map(|p| format!("from profile {p}"))
+                    .unwrap_or_default(),
+            ]
+        }
+        Operation::RemoveRole {
+            institution,
+            primary_id,
+            role: r,
+            scope: s,
+            parameters: ps,
+            lines,
+        } => {
+            let (code, name) = role(r);
+            [
+                "Remove role".into(),
+                institution.clone(),
+                primary_id.clone(),
+                code,
+                name,
+                scope(s),
+                parameters(ps),
+                String::new(),
+                "no".into(),
+                lines.join(", "),
+                String::new(),
+            ]
+        }
+        Operation::RemoveAllStaffRoles {
+            institution,
+            primary_id,
+            keep,
+            lines,
+        } => [
+            "Remove all staff roles".into(),
+            institution.clone(),
+            primary_id.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "no".into(),
+            lines.join(", "),
+            format!(
+                "keeps {}",
+                keep.iter()
+                    .map(|r| format!("{} ({})", r.name, r.code))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ],
+    }
+}
+
+/// Writes the sheet.
+pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(CHANGES_SHEET)?;
+    let about = format!(
+        "Change set {} · schema {} · catalog version {}",
+        changeset.submission.id, changeset.schema, changeset.catalog_version
+    );
+    text(ws, 0, 0, &about, &styles.subtitle)?;
+    for (col, (heading, width)) in HEADERS.iter().enumerate() {
+        text(ws, HEADER, col as u16, heading, &styles.header)?;
+        ws.set_column_width(col as u16, *width)?;
+    }
+    ws.set_row_height(HEADER, 30)?;
+    ws.insert_note(
+        HEADER,
+        0,
+        &Note::new(format!(
+            "One row per operation of the change set (JSON schema {}). Lines that were \
+             rejected have no operations.",
+            changeset.schema
+        ))
+        .set_author("Rolecall")
+        .set_width(300),
+    )?;
+    let mut row = HEADER;
+    for op in &changeset.operations {
+        row += 1;
+        let values = cells(op);
+        for (col, value) in values.iter().enumerate() {
+            text(ws, row, col as u16, value, &styles.wrap)?;
+        }
+        let widths: Vec<(&str, f64)> = values
+            .iter()
+            .zip(HEADERS)
+            .map(|(v, (_, w))| (v.as_str(), f64::from(w)))
+            .collect();
+        fit_row(ws, row, &widths)?;
+    }
+    if changeset.operations.is_empty() {
+        row += 1;
+        text(
+            ws,
+            row,
+            0,
+            "No operations: no line can be carried out.",
+            &styles.para,
+        )?;
+    }
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_freeze_panes(HEADER + 1, 0)?;
+    ws.autofilter(HEADER, 0, row, HEADERS.len() as u16 - 1)?;
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! The `Problems` sheet: one row per finding, submission-level first, each with the place in
+//! the file as it was received.
+
+use super::style::Styles;
+use super::{fit_row, text};
+use crate::validate::Outcome;
+use rust_xlsxwriter::{Worksheet, XlsxError};
+
+/// Name of the sheet.
+pub const PROBLEMS_SHEET: &str = "Problems";
+/// Column headings.
+pub const HEADERS: [&str; 5] = ["Severity", "Rule", "Location", "Message", "Suggestion"];
+
+/// Writes the sheet.
+pub fn write(ws: &mut Worksheet, outcome: &Outcome, styles: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(PROBLEMS_SHEET)?;
+    for (col, (heading, width)) in HEADERS.iter().zip([10, 26, 18, 70, 40]).enumerate() {
+        text(ws, 0, col as u16, heading, &styles.header)?;
+        ws.set_column_width(col as u16, width)?;
+    }
+    let mut row = 0;
+    for finding in outcome.all_findings() {
+        row += 1;
+        let severity = Styles::marked(&styles.text, finding.severity);
+        text(ws, row, 0, &finding.severity.to_string(), &severity)?;
+        text(ws, row, 1, finding.rule.code(), &styles.text)?;
+        text(ws, row, 2, &finding.location.to_string(), &styles.text)?;
+        text(ws, row, 3, &finding.message, &styles.wrap)?;
+        let suggestion = finding.suggestion.as_deref().unwrap_or_default();
+        text(ws, row, 4, suggestion, &styles.wrap)?;
+        fit_row(ws, row, &[(&finding.message, 70.0), (suggestion, 40.0)])?;
+    }
+    if row == 0 {
+        row = 1;
+        text(ws, row, 3, "No problems found.", &styles.wrap)?;
+    }
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_freeze_panes(1, 0)?;
+    ws.autofilter(0, 0, row, HEADERS.len() as u16 - 1)?;
+    Ok(())
+}

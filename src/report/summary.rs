@@ -1,0 +1,169 @@
+//! The `Summary` sheet: the verdict in words, what to do next, and where it all came from.
+
+use super::style::Styles;
+use super::{fit_row, text};
+use crate::catalog::Catalog;
+use crate::changeset::ChangeSet;
+use crate::finding::Severity;
+use crate::validate::{Outcome, SubmissionStatus};
+use rust_xlsxwriter::{Color, Worksheet, XlsxError};
+
+/// Name of the sheet.
+pub const SUMMARY_SHEET: &str = "Summary";
+
+/// What the requester should do after reading a verdict.
+pub fn next_step(status: SubmissionStatus) -> &'static str {
+    match status {
+        SubmissionStatus::Accepted => {
+            "Nothing. Every line was accepted; the help desk will make the changes in Alma."
+        }
+        SubmissionStatus::NeedsAttention => {
+            "Lines marked Accepted will be carried out. Lines marked Needs approval wait for \
+             the help desk. For lines marked Rejected, fix the highlighted cells on the \
+             Accounts sheet (each has a note saying what is wrong), delete the other rows, \
+             and send this workbook back."
+        }
+        SubmissionStatus::Rejected => {
+            "Nothing will be carried out yet. Fix the highlighted cells on the Accounts sheet \
+             (each has a note saying what is wrong; the Problems sheet lists them all) and send \
+             this workbook back."
+        }
+        SubmissionStatus::Unreadable => {
+            "The file could not be read as an Accounts Worksheet. Fill in the Accounts sheet of \
+             this workbook (or a blank worksheet from the help desk) and send it back."
+        }
+    }
+}
+
+/// Writes the sheet.
+pub fn write(
+    ws: &mut Worksheet,
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    ws.set_name(SUMMARY_SHEET)?;
+    ws.set_column_width(0, 26)?;
+    ws.set_column_width(1, 90)?;
+    text(
+        ws,
+        0,
+        0,
+        &format!(
+            "Result of your Alma staff accounts request — {}",
+            catalog.policy.help_desk_name
+        ),
+        &styles.title,
+    )?;
+    ws.set_row_height(0, 22)?;
+
+    let status = outcome.status();
+    let verdict_fill = match status {
+        SubmissionStatus::Accepted => 0xC6EFCE,
+        SubmissionStatus::NeedsAttention => 0xFFEB9C,
+        SubmissionStatus::Rejected | SubmissionStatus::Unreadable => 0xFFC7CE,
+    };
+    let verdict = styles
+        .label
+        .clone()
+        .set_font_size(12)
+        .set_background_color(Color::RGB(verdict_fill));
+    let counts = outcome.counts();
+    let errors = outcome
+        .all_findings()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = outcome
+        .all_findings()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    let institution = match outcome.institution.as_deref() {
+        Some(code) => match catalog.institution(code) {
+            Some(i) => format!("{} — {}", i.code, i.name),
+            None => code.to_string(),
+        },
+        None => String::new(),
+    };
+    let sub = &changeset.submission;
+    let rows: Vec<(&str, String)> = vec![
+        ("What to do next", next_step(status).to_string()),
+        ("Submission", sub.id.clone()),
+        ("File received", sub.source.clone()),
+        ("SHA-256 of the file", sub.sha256.clone()),
+        ("Processed at", sub.processed_at.clone()),
+        (
+            "Requester name",
+            outcome
+                .requester_name
+                .clone()
+                .or_else(|| sub.requester_name.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "Requester email",
+            outcome
+                .requester_email
+                .clone()
+                .or_else(|| sub.requester_email.clone())
+                .unwrap_or_default(),
+        ),
+        ("Institution", institution),
+        ("Catalog version", changeset.catalog_version.clone()),
+    ];
+
+    text(ws, 2, 0, "Verdict", &styles.label)?;
+    text(ws, 2, 1, &capitalise(status.words()), &verdict)?;
+    let mut row = 3;
+    for (label, value) in rows {
+        text(ws, row, 0, label, &styles.label)?;
+        text(ws, row, 1, &value, &styles.para)?;
+        fit_row(ws, row, &[(&value, 90.0)])?;
+        row += 1;
+    }
+    row += 1;
+    for (label, n) in [
+        ("Lines accepted", counts.accepted),
+        ("Lines needing approval", counts.needs_approval),
+        ("Lines rejected", counts.rejected),
+        ("Errors", errors),
+        ("Warnings", warnings),
+    ] {
+        text(ws, row, 0, label, &styles.label)?;
+        ws.write_number_with_format(
+            row,
+            1,
+            n as f64,
+            &styles
+                .para
+                .clone()
+                .set_align(rust_xlsxwriter::FormatAlign::Left),
+        )?;
+        row += 1;
+    }
+    row += 1;
+    text(ws, row, 0, "Questions", &styles.label)?;
+    text(
+        ws,
+        row,
+        1,
+        &format!(
+            "Reply to {} <{}>, quoting the submission and the rule code of the \
+             problem (Problems sheet).",
+            catalog.policy.help_desk_name, catalog.policy.help_desk_email
+        ),
+        &styles.para,
+    )?;
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_active(true);
+    Ok(())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
