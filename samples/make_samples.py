@@ -206,7 +206,7 @@ MISTAKES = [
      [("missing-field", "Last name", "error")]),
     (person(2, "Ferreira", "Lucas", email="lucas.ferreira.gcsu.example.edu"),
      [("invalid-email", "Email", "error")]),
-    (person(3, "Baptiste", "Noemie", action="Create"),
+    (person(3, "Baptiste", "Noemie", action="Transfer"),
      [("unknown-action", "Action", "error")]),
     (person(4, "Whitaker", "Owen", type="Staff"),
      [("invalid-account-type", "Account type", "error")]),

@@ -1,9 +1,331 @@
-//! The command line.
+//! The command line: parses arguments (clap), builds the real objects (catalog, transport,
+//! processor) and maps outcomes to exit codes. Commands compose the library's stage
+//! functions; nothing here knows about cells or rules.
+//!
+//! Exit codes (documented in the README): 0 everything accepted, 1 something needs
+//! attention (a line rejected or waiting for approval, a file unreadable or skipped), 2 a
+//! fatal or usage error (no catalog, output not writable, bad flags).
+
+use crate::catalog::{self, Catalog};
+use crate::config::Config;
+use crate::deliver::{OutboxFolder, Smtp, Transport};
+use crate::intake;
+use crate::process::{Processed, Processor};
+use crate::read::Isolation;
+use crate::template;
+use crate::validate::SubmissionStatus;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Rolecall reads Alma staff-account requests (Accounts Worksheets), checks them against the
+/// catalog, and answers each with a result workbook, a change set and an email.
+#[derive(Debug, Parser)]
+#[command(name = "rolecall", version, about, max_term_width = 100)]
+struct Cli {
+    /// Catalog folder [default: the bundled sample catalog]
+    #[arg(long, global = true, value_name = "DIR")]
+    catalog: Option<PathBuf>,
+
+    /// Configuration file (paths, SMTP); flags override it
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Process submissions: files, or folders of files
+    Process {
+        /// Files or folders; in a folder, every file that is a submission (by content)
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+
+        /// Where results go [default: ./rolecall-out]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+
+        /// Print one JSON document instead of a line per file
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the catalog and list every mistake with its file and line
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Write a blank template generated from the catalog
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Validate the catalog files
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCommand {
+    /// The blank Accounts Worksheet (.xlsx) with drop-down lists
+    Worksheet {
+        /// Output file
+        #[arg(short, long, value_name = "FILE.xlsx")]
+        output: PathBuf,
+    },
+}
+
+/// Exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Ok = 0,
+    Attention = 1,
+    Fatal = 2,
+}
 
 /// Runs the command line and returns the exit code.
-pub fn main() -> std::process::ExitCode {
+pub fn main() -> ExitCode {
     if let Some(code) = crate::read::run_child_if_requested() {
         return code;
     }
-    std::process::ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Fatal as u8
+            } else {
+                Exit::Ok as u8
+            });
+        }
+    };
+    match run(cli) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(message) => {
+            eprintln!("rolecall: error: {message}");
+            ExitCode::from(Exit::Fatal as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Exit, String> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let catalog_dir = cli.catalog.clone().or_else(|| config.catalog.clone());
+    match cli.command {
+        Command::Catalog {
+            command: CatalogCommand::Check,
+        } => check_catalog(catalog_dir.as_deref()),
+        Command::Template {
+            command: TemplateCommand::Worksheet { output },
+        } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            template::write_worksheet(&catalog, &output).map_err(|e| e.to_string())?;
+            println!(
+                "wrote {} (catalog version {})",
+                output.display(),
+                catalog.version
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Process { paths, out, json } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let out = out
+                .or(config.out.clone())
+                .unwrap_or_else(|| PathBuf::from("rolecall-out"));
+            process(&catalog, &config, &paths, &out, json)
+        }
+    }
+}
+
+fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {
+    match dir {
+        Some(dir) => catalog::load_catalog(dir).map_err(|e| e.to_string()),
+        None => Ok(catalog::load::bundled()),
+    }
+}
+
+fn check_catalog(dir: Option<&Path>) -> Result<Exit, String> {
+    let (problems, name) = match dir {
+        Some(dir) => (catalog::check_catalog(dir), dir.display().to_string()),
+        None => (
+            catalog::check::check_sources(&catalog::load::bundled_sources()),
+            "bundled sample catalog".to_string(),
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    for p in &problems {
+        let _ = writeln!(out, "{p}");
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == crate::finding::Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    let _ = writeln!(out, "{name}: {errors} errors, {warnings} warnings");
+    Ok(if errors > 0 {
+        Exit::Attention
+    } else {
+        Exit::Ok
+    })
+}
+
+/// The `process --json` document (documented in the README).
+#[derive(Serialize)]
+struct Report {
+    submissions: Vec<Processed>,
+    skipped: Vec<SkippedEntry>,
+}
+
+#[derive(Serialize)]
+struct SkippedEntry {
+    path: PathBuf,
+    reason: String,
+}
+
+/// Extensions people use for submissions: a file named like one is answered even when its
+/// content is something else, so that the sender learns why.
+const SUBMISSION_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xls", "xlsb", "ods", "pdf"];
+
+fn process(
+    catalog: &Catalog,
+    config: &Config,
+    paths: &[PathBuf],
+    out: &Path,
+    json: bool,
+) -> Result<Exit, String> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("cannot create the output folder {}: {e}", out.display()))?;
+    let outbox_dir = out.join("outbox");
+    let transport: Box<dyn Transport> = match &config.smtp {
+        Some(smtp) => Box::new(Smtp::new(smtp).map_err(|e| format!("SMTP configuration: {e}"))?),
+        None => Box::new(OutboxFolder::new(outbox_dir.clone())),
+    };
+    let from = config.mail.from.clone().unwrap_or_else(|| {
+        format!(
+            "{} <{}>",
+            catalog.policy.help_desk_name, catalog.policy.help_desk_email
+        )
+    });
+    let now = now()?;
+    let mut processor = Processor::new(
+        catalog,
+        out.to_path_buf(),
+        Isolation::child_default(),
+        transport.as_ref(),
+        from,
+        now,
+    );
+
+    let collected = intake::collect(paths);
+    let mut report = Report {
+        submissions: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |line: String| {
+        if !json {
+            let _ = writeln!(stdout, "{line}");
+        }
+    };
+    let mut todo: Vec<(PathBuf, Option<crate::document::Format>, String)> = collected
+        .submissions
+        .into_iter()
+        .map(|(p, f)| (p, Some(f), String::new()))
+        .collect();
+    for skipped in collected.skipped {
+        let named_like_submission = skipped
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SUBMISSION_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if named_like_submission && skipped.path.is_file() {
+            todo.push((skipped.path, None, skipped.reason));
+        } else {
+            print(format!(
+                "{}: skipped ({})",
+                skipped.path.display(),
+                skipped.reason
+            ));
+            report.skipped.push(SkippedEntry {
+                path: skipped.path,
+                reason: skipped.reason,
+            });
+        }
+    }
+    todo.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let mut exit = Exit::Ok;
+    for (path, format, reason) in todo {
+        let done = match format {
+            Some(format) => processor.process(&path, format),
+            None => processor.process_unrecognised(&path, &reason),
+        };
+        print(summary_line(&done));
+        if done.status != SubmissionStatus::Accepted || !done.errors.is_empty() {
+            exit = Exit::Attention;
+        }
+        report.submissions.push(done);
+    }
+    if !report.skipped.is_empty() && exit == Exit::Ok && report.submissions.is_empty() {
+        exit = Exit::Attention;
+    }
+
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut stdout, &report);
+        let _ = writeln!(stdout);
+    } else {
+        let emails: usize = report.submissions.iter().map(|s| s.emails.len()).sum();
+        let _ = writeln!(
+            stdout,
+            "{} submissions processed, {} skipped; results in {}, {emails} emails{}",
+            report.submissions.len(),
+            report.skipped.len(),
+            out.display(),
+            if config.smtp.is_some() {
+                " sent".to_string()
+            } else {
+                format!(" in {}", outbox_dir.display())
+            }
+        );
+    }
+    Ok(exit)
+}
+
+fn summary_line(p: &Processed) -> String {
+    let mut line = format!(
+        "{}: {} ({} accepted, {} need approval, {} rejected)",
+        p.source.display(),
+        p.status.words(),
+        p.accepted,
+        p.needs_approval,
+        p.rejected
+    );
+    if let Some(wb) = &p.workbook {
+        line.push_str(&format!(" -> {}", wb.display()));
+    }
+    for e in &p.errors {
+        line.push_str(&format!("\n  error: {e}"));
+    }
+    line
+}
+
+/// The current time, or `ROLECALL_NOW` (RFC 3339, e.g. `2026-11-24T09:00:00-05:00`) to
+/// reproduce a run exactly.
+fn now() -> Result<jiff::Zoned, String> {
+    match std::env::var("ROLECALL_NOW") {
+        Ok(text) => text
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC))
+            .map_err(|e| format!("ROLECALL_NOW={text} is not an RFC 3339 time: {e}")),
+        Err(_) => Ok(jiff::Zoned::now()),
+    }
 }

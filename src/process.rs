@@ -1,1 +1,286 @@
-//! One submission through every stage.
+//! One submission through every stage: read → validate → change set → report → deliver.
+//!
+//! [`Processor::process`] never fails for a bad submission: an unreadable file still gets a
+//! result workbook and an email that say what happened. Only output that cannot be written
+//! is reported as an error, on that submission alone, and the run goes on.
+
+use crate::catalog::Catalog;
+use crate::changeset::{self, SubmissionInfo};
+use crate::deliver::{self, Delivery, Envelope, MailContext, Transport};
+use crate::document::{Document, Format};
+use crate::finding::{Finding, Rule};
+use crate::intake;
+use crate::location::Location;
+use crate::read::{self, Isolation};
+use crate::report;
+use crate::validate::{self, SubmissionStatus};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// What one processed submission produced; one entry of `process --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Processed {
+    /// The file as given.
+    pub source: PathBuf,
+    /// Submission id.
+    pub submission_id: String,
+    /// Verdict.
+    pub status: SubmissionStatus,
+    /// Accepted lines.
+    pub accepted: usize,
+    /// Lines waiting for approval.
+    pub needs_approval: usize,
+    /// Rejected lines.
+    pub rejected: usize,
+    /// The result workbook, once written.
+    pub workbook: Option<PathBuf>,
+    /// The change set, once written.
+    pub changeset: Option<PathBuf>,
+    /// Emails written to the outbox (or copies of those sent by SMTP).
+    pub emails: Vec<PathBuf>,
+    /// Output that could not be written or sent, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// Runs submissions through the pipeline with one catalog, one output folder and one mail
+/// transport.
+pub struct Processor<'a> {
+    catalog: &'a Catalog,
+    out_dir: PathBuf,
+    isolation: Isolation,
+    transport: &'a dyn Transport,
+    from: String,
+    now: jiff::Zoned,
+    used_names: HashSet<String>,
+}
+
+impl<'a> Processor<'a> {
+    /// A processor writing under `out_dir`. `now` is passed in so that runs can be
+    /// reproduced (`ROLECALL_NOW`) and tests never depend on the clock.
+    pub fn new(
+        catalog: &'a Catalog,
+        out_dir: PathBuf,
+        isolation: Isolation,
+        transport: &'a dyn Transport,
+        from: String,
+        now: jiff::Zoned,
+    ) -> Self {
+        Processor {
+            catalog,
+            out_dir,
+            isolation,
+            transport,
+            from,
+            now,
+            used_names: HashSet::new(),
+        }
+    }
+
+    /// Processes one file already recognised as `format`.
+    pub fn process(&mut self, path: &Path, format: Format) -> Processed {
+        let document = read::read_document(path, format, &self.isolation);
+        self.finish(path, document)
+    }
+
+    /// Answers a file that was sent as a submission (it is named like a workbook or form)
+    /// but is not one: the sender still gets a result and an email saying why.
+    pub fn process_unrecognised(&mut self, path: &Path, reason: &str) -> Processed {
+        let document = unreadable(format!(
+            "This file is named like a workbook or PDF form, but it is {reason}. Rolecall reads Excel (.xlsx, .xls, .xlsb) and OpenDocument (.ods) workbooks."
+        ));
+        self.finish(path, document)
+    }
+
+    fn finish(&mut self, path: &Path, document: Document) -> Processed {
+        let today = self.now.date();
+        let (document, sha256) = match hash_file(path) {
+            Ok(hash) => (document, hash),
+            Err(e) => (
+                unreadable(format!("The file could not be read from disk: {e}.")),
+                intake::sha256_hex(&[]),
+            ),
+        };
+        let submission_id = intake::submission_id(today, &sha256);
+        let outcome = validate::validate(document, self.catalog, today);
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = SubmissionInfo {
+            id: submission_id.clone(),
+            source: file_name.clone(),
+            sha256,
+            processed_at: self.now.timestamp().to_string(),
+            requester_name: outcome.requester_name.clone(),
+            requester_email: outcome.requester_email.clone(),
+        };
+        let changeset = changeset::build(&outcome, info, &self.catalog.version);
+        let counts = outcome.counts();
+        let mut processed = Processed {
+            source: path.to_path_buf(),
+            submission_id: submission_id.clone(),
+            status: outcome.status(),
+            accepted: counts.accepted,
+            needs_approval: counts.needs_approval,
+            rejected: counts.rejected,
+            workbook: None,
+            changeset: None,
+            emails: Vec::new(),
+            errors: Vec::new(),
+        };
+
+        let folder_name = self.folder_name(&file_name);
+        let folder = self.out_dir.join(folder_name);
+        if let Err(e) = std::fs::create_dir_all(&folder) {
+            processed
+                .errors
+                .push(format!("cannot create {}: {e}", folder.display()));
+            return processed;
+        }
+        let stem = Path::new(&file_name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+
+        let workbook_name = format!("{stem}-result.xlsx");
+        let workbook = match report::result_bytes(&outcome, &changeset, self.catalog) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                processed
+                    .errors
+                    .push(format!("cannot write the result workbook: {e}"));
+                return processed;
+            }
+        };
+        let workbook_path = folder.join(&workbook_name);
+        match write_atomically(&workbook_path, &workbook) {
+            Ok(()) => processed.workbook = Some(workbook_path),
+            Err(e) => processed
+                .errors
+                .push(format!("cannot write {}: {e}", workbook_path.display())),
+        }
+
+        let changeset_path = folder.join(format!("{stem}-changeset.json"));
+        let mut json = serde_json::to_vec_pretty(&changeset).unwrap_or_default();
+        json.push(b'\n');
+        match write_atomically(&changeset_path, &json) {
+            Ok(()) => processed.changeset = Some(changeset_path),
+            Err(e) => processed
+                .errors
+                .push(format!("cannot write {}: {e}", changeset_path.display())),
+        }
+
+        let institution = outcome
+            .institution
+            .as_deref()
+            .and_then(|code| self.catalog.institution(code));
+        let context = MailContext {
+            submission_id: submission_id.clone(),
+            source_name: file_name,
+            status: outcome.status(),
+            counts,
+            requester_name: outcome.requester_name.clone(),
+            institution_code: institution.map(|i| i.code.clone()),
+            institution_name: institution.map(|i| i.name.clone()),
+            problems: outcome.all_findings().cloned().collect(),
+            help_desk_name: self.catalog.policy.help_desk_name.clone(),
+            help_desk_email: self.catalog.policy.help_desk_email.clone(),
+            workbook_name,
+        };
+        let envelope = Envelope {
+            from: self.from.clone(),
+            to: outcome.requester_email.iter().cloned().collect(),
+            cc: institution
+                .map(|i| {
+                    self.catalog
+                        .coordinators_for(&i.code)
+                        .map(|c| c.email.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            in_reply_to: None,
+            references: Vec::new(),
+        };
+        match deliver::compose(&context, &envelope, workbook, self.now.timestamp()) {
+            Err(e) => processed
+                .errors
+                .push(format!("cannot compose the reply: {e}")),
+            Ok(mail) => match self.transport.send(&mail) {
+                Ok(Delivery::Written(path)) => processed.emails.push(path),
+                Ok(Delivery::Sent { .. }) => {
+                    // Keep a copy beside the results: the help desk can see what went out.
+                    let copy = folder.join(format!("{stem}-reply.eml"));
+                    match write_atomically(&copy, &mail.to_eml()) {
+                        Ok(()) => processed.emails.push(copy),
+                        Err(e) => processed
+                            .errors
+                            .push(format!("sent, but cannot keep a copy: {e}")),
+                    }
+                }
+                Err(e) => processed.errors.push(format!("cannot send the reply: {e}")),
+            },
+        }
+        processed
+    }
+
+    /// One folder per submission, named after the file (`clean-batch.xlsx` →
+    /// `clean-batch-xlsx`), unique within the run.
+    fn folder_name(&mut self, file_name: &str) -> String {
+        let base: String = file_name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let base = if base.is_empty() {
+            "submission".to_string()
+        } else {
+            base
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !self.used_names.insert(name.clone()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        name
+    }
+}
+
+/// A document that holds only the reason it could not be read.
+fn unreadable(message: String) -> Document {
+    Document {
+        findings: vec![Finding::error(Rule::Unreadable, Location::File, message)],
+        ..Document::default()
+    }
+}
+
+/// SHA-256 of a file, streamed: a huge file costs time, not memory.
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -218,11 +218,21 @@ impl Outcome {
         c
     }
 
-    /// Every finding, submission-level first, then by line.
+    /// Every finding, submission-level first, then by line; a finding repeated on several
+    /// lines (the requester is not a coordinator) is listed once.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        let mut seen: Vec<&Finding> = Vec::new();
         self.findings
             .iter()
             .chain(self.lines.iter().flat_map(|l| l.findings.iter()))
+            .filter(move |f| {
+                if seen.contains(f) {
+                    false
+                } else {
+                    seen.push(f);
+                    true
+                }
+            })
     }
 
     /// The verdict: it speaks of the lines, not of warnings (those are listed, and the lines
