@@ -5,7 +5,7 @@
 //! fault filled and annotated, so the requester can fix it and send it back), `Problems`
 //! (one row per finding), `Change set` (one row per operation) and the hidden `Lists`.
 //!
-//! Every text goes through [`text`], which writes a string cell: nothing a requester typed
+//! Every text goes through `text()`, which writes a string cell: nothing a requester typed
 //! (`=HYPERLINK(...)`, `+1`, `@SUM`) can come back to them as a formula.
 
 pub(crate) mod accounts;
