@@ -914,6 +914,56 @@ fn lines_from_another_layout_are_written_one_after_the_other() {
 }
 
 #[test]
+fn a_line_far_down_the_sheet_is_moved_up_not_padded_with_a_million_rows() {
+    let mut outcome = outcome();
+    let far = request_row(1_000_000, &[(Field::Action, "Delete", ValueKind::Text)]);
+    outcome.document.rows.push(far.clone());
+    outcome.lines.push(Line {
+        row: far,
+        status: LineStatus::Rejected,
+        findings: vec![],
+        request: None,
+    });
+    let bytes = result_bytes(&outcome, &changeset(), &catalog()).unwrap();
+    assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
+    let book = Book::new(bytes);
+    assert_eq!(book.text(SHEET, "A12"), "Delete");
+}
+
+#[test]
+fn text_longer_than_a_cell_holds_is_cut_and_control_characters_pass() {
+    let long = "x".repeat(40_000);
+    let mut outcome = outcome();
+    let line = &mut outcome.lines[1];
+    line.row.values.insert(
+        Field::Notes,
+        Value {
+            text: long.clone(),
+            location: at(10, Field::Notes),
+            kind: ValueKind::Text,
+        },
+    );
+    line.findings.push(Finding::warning(
+        Rule::GenericAccount,
+        at(10, Field::Notes),
+        long.clone(),
+    ));
+    // Control characters (a pasted form feed, a NUL from a broken export) still make a
+    // workbook that opens.
+    line.row.values.insert(
+        Field::LastName,
+        Value {
+            text: "O\u{0}Brien\u{b}\u{1b}".into(),
+            location: at(10, Field::LastName),
+            kind: ValueKind::Text,
+        },
+    );
+    let book = Book::new(result_bytes(&outcome, &changeset(), &catalog()).unwrap());
+    assert_eq!(book.text(SHEET, "N10").len(), 32_767);
+    assert!(book.text(SHEET, "C10").contains("Brien"));
+}
+
+#[test]
 fn an_unreadable_submission_still_gets_a_workbook() {
     let outcome = Outcome {
         document: Document::default(),

@@ -8,7 +8,7 @@
 
 use super::lists::Lists;
 use super::style::Styles;
-use super::{clip, fit_row, text};
+use super::{clip, clip_to, fit_row, text};
 use crate::catalog::Catalog;
 use crate::finding::Severity;
 use crate::layout::{
@@ -183,7 +183,8 @@ fn note(text: &str) -> Note {
         .map(|l| 1 + l.chars().count() / 45)
         .sum::<usize>()
         .max(2);
-    Note::new(text)
+    // Excel keeps room for the author's name in a note's 32,767 characters.
+    Note::new(clip_to(text, 32_000))
         .set_author("Rolecall")
         .set_width(300)
         .set_height((lines as u32 * 16 + 24).min(600))

@@ -5,7 +5,7 @@
 //! fault filled and annotated, so the requester can fix it and send it back), `Problems`
 //! (one row per finding), `Change set` (one row per operation) and the hidden `Lists`.
 //!
-//! Every text goes through [`text`], which writes a string cell: nothing a requester typed
+//! Every text goes through `text()`, which writes a string cell: nothing a requester typed
 //! (`=HYPERLINK(...)`, `+1`, `@SUM`) can come back to them as a formula.
 
 pub(crate) mod accounts;
@@ -48,13 +48,25 @@ pub enum ReportError {
 const MAX_CELL_CHARS: usize = 32_767;
 /// Excel's last row.
 const MAX_ROW: u32 = 1_048_576;
+/// Lines further down than this are renumbered: a hostile file with one line on row
+/// 1,000,000 must not make the result a million formatted rows.
+const MAX_KEPT_ROW: u32 = 10_000;
 
 /// The text cut to what one cell can hold (a hostile ODS cell may hold more).
 pub(crate) fn clip(text: &str) -> &str {
-    match text.char_indices().nth(MAX_CELL_CHARS) {
-        Some((at, _)) => &text[..at],
-        None => text,
+    clip_to(text, MAX_CELL_CHARS)
+}
+
+/// The text cut to `max` UTF-16 units, the unit Excel counts its limits in.
+pub(crate) fn clip_to(text: &str, max: usize) -> &str {
+    let mut units = 0;
+    for (at, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > max {
+            return &text[..at];
+        }
     }
+    text
 }
 
 /// Writes `value` as a string cell, never as a formula or a number.
@@ -234,7 +246,13 @@ fn plan_rows(outcome: &Outcome) -> Vec<u32> {
         })
         .collect();
     match kept {
-        Some(rows) if own_layout && rows.windows(2).all(|w| w[0] < w[1]) => rows,
+        Some(rows)
+            if own_layout
+                && rows.windows(2).all(|w| w[0] < w[1])
+                && rows.last().is_none_or(|last| *last <= MAX_KEPT_ROW) =>
+        {
+            rows
+        }
         _ => (0..outcome.lines.len() as u32)
             .map(|i| FIRST_DATA_ROW + i)
             .collect(),
