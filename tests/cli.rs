@@ -471,3 +471,65 @@ fn every_rule_is_documented() {
         );
     }
 }
+
+#[path = "support/smtp.rs"]
+mod smtp;
+
+#[test]
+fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {
+    let (port, inbox) = smtp::smtp_server(None);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rolecall.toml"),
+        format!(
+            "out = \"results\"\n\n[mail]\nfrom = \"Help Desk <alma-help@consortium.example.org>\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
+        ),
+    )
+    .unwrap();
+    let clean = sample("clean-batch.xlsx").display().to_string();
+    let run = Run::in_dir(
+        dir,
+        &["--config", "rolecall.toml", "process", "--json", &clean],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let sub = run.submission("clean-batch.xlsx");
+    assert!(
+        sub["workbook"].as_str().unwrap().starts_with("results"),
+        "paths come from the config file"
+    );
+    assert!(
+        !run.path("results/outbox").exists(),
+        "nothing waits in the outbox when SMTP works"
+    );
+
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.from, "alma-help@consortium.example.org");
+    let (_, requester, _) = coordinator_of_first_institution();
+    // The requester of the sample, and the institution's other coordinator in copy.
+    let rcpt: BTreeSet<&str> = mail.rcpt.iter().map(String::as_str).collect();
+    assert!(rcpt.contains(requester.as_str()), "{rcpt:?}");
+    assert_eq!(
+        rcpt.len(),
+        2,
+        "requester + the other coordinator of the institution: {rcpt:?}"
+    );
+
+    let message = mail_parser::MessageParser::default()
+        .parse(&mail.data)
+        .unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("[Rolecall] clean-batch.xlsx: accepted (9 lines)")
+    );
+    let attachment = message
+        .attachment(0)
+        .expect("the result workbook is attached");
+    let workbook = run.dir.path().join("from-mail.xlsx");
+    std::fs::write(&workbook, attachment.contents()).unwrap();
+    let accounts = sheet(&workbook, "Accounts");
+    assert_eq!(accounts[7][0], "Action");
+    let status = col(&accounts[7], "Status");
+    assert_eq!(accounts[8][status], "Accepted");
+}

@@ -4,7 +4,6 @@
 
 use calamine::{Data, Reader, Xlsx};
 use mail_parser::{MessageParser, MimeHeaders};
-use mailin::{Action, Handler, Response, SessionBuilder};
 use rolecall::deliver::{
     DeliverError, Delivery, Envelope, Mail, MailContext, OutboxFolder, Security, Smtp, SmtpConfig,
     Transport, compose, render_html, render_text,
@@ -12,9 +11,6 @@ use rolecall::deliver::{
 use rolecall::finding::{Finding, Rule};
 use rolecall::location::Location;
 use rolecall::validate::{Counts, SubmissionStatus};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
@@ -106,95 +102,9 @@ fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-// ---------------------------------------------------------------------------------------
-// A real SMTP server on 127.0.0.1: mailin's protocol state machine over a TcpListener.
-
-#[derive(Debug, Default, Clone)]
-struct Received {
-    from: String,
-    rcpt: Vec<String>,
-    data: Vec<u8>,
-}
-
-#[derive(Clone)]
-struct Recorder {
-    /// When set, every RCPT gets this reply.
-    rcpt_reply: Option<(u16, &'static str)>,
-    current: Received,
-    inbox: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Handler for Recorder {
-    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
-        self.current = Received {
-            from: from.to_string(),
-            ..Received::default()
-        };
-        mailin::response::OK
-    }
-
-    fn rcpt(&mut self, to: &str) -> Response {
-        if let Some((code, text)) = self.rcpt_reply {
-            return Response::custom(code, text.to_string());
-        }
-        self.current.rcpt.push(to.to_string());
-        mailin::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.data.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.inbox.lock().unwrap().push(self.current.clone());
-        Response::custom(250, "OK queued as TEST1".to_string())
-    }
-}
-
-/// Starts a server on a free port; returns its port and what it receives.
-fn smtp_server(rcpt_reply: Option<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let inbox = Arc::new(Mutex::new(Vec::new()));
-    let handler = Recorder {
-        rcpt_reply,
-        current: Received::default(),
-        inbox: Arc::clone(&inbox),
-    };
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let _ = session(stream, handler.clone());
-        }
-    });
-    (port, inbox)
-}
-
-fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
-    let ip = stream.peer_addr()?.ip();
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    let mut session = SessionBuilder::new("mx.test.invalid").build(ip, handler);
-    session.greeting().write_to(&mut writer)?;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let response = session.process(&line);
-        match response.action {
-            Action::Reply => response.write_to(&mut writer)?,
-            Action::Close => {
-                response.write_to(&mut writer)?;
-                return writer.flush();
-            }
-            Action::UpgradeTls => return Ok(()),
-            Action::NoReply => {}
-        }
-        writer.flush()?;
-    }
-}
+#[path = "support/smtp.rs"]
+mod smtp;
+use smtp::smtp_server;
 
 fn plain_smtp(port: u16) -> Smtp {
     Smtp::new(&SmtpConfig {
@@ -317,7 +227,7 @@ fn a_mailbox_refused_with_451_is_a_transient_error() {
 fn nobody_listening_is_a_transient_error() {
     // A port that was free a moment ago and has nobody listening now.
     let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let err = plain_smtp(port).send(&compose_default()).unwrap_err();

@@ -1,0 +1,98 @@
+//! A real SMTP server on 127.0.0.1 for the tests: mailin's protocol state machine over a
+//! TcpListener, recording what it receives. Shared by `tests/deliver.rs` and `tests/cli.rs`.
+#![allow(dead_code)]
+
+use mailin::{Action, Handler, Response, SessionBuilder};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    /// MAIL FROM.
+    pub from: String,
+    /// RCPT TO, in order.
+    pub rcpt: Vec<String>,
+    /// The message as sent after DATA.
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    /// When set, every RCPT gets this reply.
+    rcpt_reply: Option<(u16, &'static str)>,
+    current: Received,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, from: &str) -> Response {
+        self.current = Received {
+            from: from.to_string(),
+            ..Received::default()
+        };
+        mailin::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        if let Some((code, text)) = self.rcpt_reply {
+            return Response::custom(code, text.to_string());
+        }
+        self.current.rcpt.push(to.to_string());
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.inbox.lock().unwrap().push(self.current.clone());
+        Response::custom(250, "OK queued as TEST1".to_string())
+    }
+}
+
+/// Starts a server on a free port; returns its port and what it receives.
+pub fn smtp_server(rcpt_reply: Option<(u16, &'static str)>) -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let handler = Recorder {
+        rcpt_reply,
+        current: Received::default(),
+        inbox: Arc::clone(&inbox),
+    };
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = session(stream, handler.clone());
+        }
+    });
+    (port, inbox)
+}
+
+fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
+    let ip = stream.peer_addr()?.ip();
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut session = SessionBuilder::new("mx.test.invalid").build(ip, handler);
+    session.greeting().write_to(&mut writer)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply => response.write_to(&mut writer)?,
+            Action::Close => {
+                response.write_to(&mut writer)?;
+                return writer.flush();
+            }
+            Action::UpgradeTls => return Ok(()),
+            Action::NoReply => {}
+        }
+        writer.flush()?;
+    }
+}
