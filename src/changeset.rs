@@ -8,6 +8,7 @@
 use crate::catalog::PATRON_CODE;
 use crate::validate::{AccountType, Action, Change, Outcome, Parameter, Scope};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Schema identifier written into every change set. Bump the number on any breaking change.
 pub const SCHEMA: &str = "rolecall.changeset/1";
@@ -130,6 +131,8 @@ pub struct ChangeSet {
 /// each listing every line it came from.
 pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &str) -> ChangeSet {
     let mut operations: Vec<Operation> = Vec::new();
+    // Index by what an operation does, so merging stays linear on large worksheets.
+    let mut index: HashMap<OpKey, usize> = HashMap::new();
     for line in &outcome.lines {
         let Some(request) = &line.request else {
             continue;
@@ -137,14 +140,17 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         let source = line.row.location.to_string();
         let person = &request.person;
         let (inst, id) = (request.institution.clone(), person.primary_id.clone());
-        let mut push = |op: Operation| match operations.iter_mut().find(|o| same_target(o, &op)) {
-            Some(existing) => {
-                let lines = existing.lines_mut();
+        let mut push = |op: Operation| match index.get(&op.sort_key()) {
+            Some(&i) => {
+                let lines = operations[i].lines_mut();
                 if !lines.contains(&source) {
                     lines.push(source.clone());
                 }
             }
-            None => operations.push(op),
+            None => {
+                index.insert(op.sort_key(), operations.len());
+                operations.push(op);
+            }
         };
         match request.action {
             Action::Delete => push(Operation::RemoveAllStaffRoles {
@@ -208,10 +214,8 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
     }
 }
 
-/// Two operations that do the same thing to the same account (their lines aside).
-fn same_target(a: &Operation, b: &Operation) -> bool {
-    a.sort_key() == b.sort_key()
-}
+/// What an operation does to which account, its lines aside: equal keys are merged.
+type OpKey = (String, String, u8, u32, Option<Scope>, Vec<Parameter>);
 
 impl Operation {
     /// The account it applies to: (institution, primary ID).
@@ -270,7 +274,7 @@ impl Operation {
     }
 
     /// The documented order: account, then create, remove-all, remove, add; then role and scope.
-    fn sort_key(&self) -> (String, String, u8, u32, Option<Scope>, Vec<Parameter>) {
+    fn sort_key(&self) -> OpKey {
         let (inst, id) = self.account();
         let (rank, code, scope, params) = match self {
             Operation::CreateAccount { .. } => (0, 0, None, Vec::new()),

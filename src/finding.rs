@@ -125,7 +125,7 @@ impl Serialize for Rule {
 }
 
 /// One thing to tell the requester, with where it is and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Finding {
     /// Error or warning.
     pub severity: Severity,

@@ -221,18 +221,11 @@ impl Outcome {
     /// Every finding, submission-level first, then by line; a finding repeated on several
     /// lines (the requester is not a coordinator) is listed once.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
-        let mut seen: Vec<&Finding> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         self.findings
             .iter()
             .chain(self.lines.iter().flat_map(|l| l.findings.iter()))
-            .filter(move |f| {
-                if seen.contains(f) {
-                    false
-                } else {
-                    seen.push(f);
-                    true
-                }
-            })
+            .filter(move |f| seen.insert(*f))
     }
 
     /// The verdict: it speaks of the lines, not of warnings (those are listed, and the lines
