@@ -244,16 +244,6 @@ impl Operation {
         }
     }
 
-    /// The request lines it came from.
-    pub fn lines(&self) -> &[String] {
-        match self {
-            Operation::CreateAccount { lines, .. }
-            | Operation::AddRole { lines, .. }
-            | Operation::RemoveRole { lines, .. }
-            | Operation::RemoveAllStaffRoles { lines, .. } => lines,
-        }
-    }
-
     fn lines_mut(&mut self) -> &mut Vec<String> {
         match self {
             Operation::CreateAccount { lines, .. }

@@ -309,7 +309,8 @@ impl Catalog {
             .any(|c| c.email.eq_ignore_ascii_case(email.trim()))
     }
 
-    /// The closest names to `text` among `candidates`, best first, for "did you mean" hints.
+    /// The closest name to `text` among `candidates` (similar enough to be a likely typo), for
+    /// "did you mean" hints.
     pub fn closest<'a>(
         text: &str,
         candidates: impl IntoIterator<Item = &'a str>,

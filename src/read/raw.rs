@@ -205,35 +205,36 @@ fn check_zip_parts(path: &Path, format: Format) -> Result<(), RawFailure> {
     Ok(())
 }
 
+/// Streams every sheet cell by cell (never a dense grid). A macro, not a function: calamine's
+/// xlsx and xlsb cell readers have the same methods but share no trait.
+macro_rules! stream_cells {
+    ($wb:ident) => {
+        stream_sheets(&$wb.sheet_names(), |name, sink| {
+            let mut cells = $wb
+                .worksheet_cells_reader(name)
+                .map_err(|e| e.to_string())?;
+            while let Some(c) = cells.next_cell().map_err(|e| e.to_string())? {
+                let (r, col) = c.get_position();
+                if !sink.push(r, col, cell::normalize_ref(c.get_value())) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    };
+}
+
 fn read_unguarded(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure> {
     let file = File::open(path).map_err(|_| damaged(format))?;
     let reader = BufReader::new(file);
     match format {
         Format::Xlsx => {
             let mut wb = Xlsx::new(reader).map_err(|_| damaged(format))?;
-            Ok(stream_sheets(&wb.sheet_names(), |name, sink| {
-                let mut cells = wb.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-                while let Some(c) = cells.next_cell().map_err(|e| e.to_string())? {
-                    let (r, col) = c.get_position();
-                    if !sink.push(r, col, cell::normalize_ref(c.get_value())) {
-                        break;
-                    }
-                }
-                Ok(())
-            }))
+            Ok(stream_cells!(wb))
         }
         Format::Xlsb => {
             let mut wb = Xlsb::new(reader).map_err(|_| damaged(format))?;
-            Ok(stream_sheets(&wb.sheet_names(), |name, sink| {
-                let mut cells = wb.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-                while let Some(c) = cells.next_cell().map_err(|e| e.to_string())? {
-                    let (r, col) = c.get_position();
-                    if !sink.push(r, col, cell::normalize_ref(c.get_value())) {
-                        break;
-                    }
-                }
-                Ok(())
-            }))
+            Ok(stream_cells!(wb))
         }
         Format::Xls => {
             let mut wb = Xls::new(reader).map_err(|_| damaged(format))?;

@@ -15,7 +15,7 @@ use crate::finding::{Finding, Rule, Severity};
 use crate::layout::{Field, RequesterField};
 use crate::location::Location;
 use jiff::civil::Date;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use validator::ValidateEmail;
 
 /// What the requester block says about who may ask.
@@ -710,14 +710,9 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// Result of the person pass for one line.
-#[derive(Default)]
-struct PersonFacts {
-    person: Option<Person>,
-}
-
 /// The person pass: the lines of one person (same institution and primary ID) together.
-fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, PersonFacts> {
+/// Returns, for each line with a primary ID, the person its lines describe together.
+fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
     let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
         if let Some(id) = &d.primary_id {
@@ -867,19 +862,14 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, PersonFact
             account_type,
         };
         for &i in indices {
-            facts.insert(
-                i,
-                PersonFacts {
-                    person: Some(person.clone()),
-                },
-            );
+            facts.insert(i, person.clone());
         }
     }
     facts
 }
 
 /// Status and typed request for one line.
-fn finish_line(draft: Draft, facts: Option<&PersonFacts>) -> Line {
+fn finish_line(draft: Draft, person: Option<&Person>) -> Line {
     let mut findings = draft.findings;
     dedup(&mut findings);
     let status = if findings.iter().any(Finding::is_error) {
@@ -889,12 +879,7 @@ fn finish_line(draft: Draft, facts: Option<&PersonFacts>) -> Line {
     } else {
         LineStatus::Accepted
     };
-    let request = match (
-        status,
-        draft.action,
-        draft.institution,
-        facts.and_then(|f| f.person.clone()),
-    ) {
+    let request = match (status, draft.action, draft.institution, person.cloned()) {
         (LineStatus::Rejected, ..) => None,
         (_, Some(action), Some(inst), Some(person)) => Some(Request {
             action,
@@ -913,16 +898,8 @@ fn finish_line(draft: Draft, facts: Option<&PersonFacts>) -> Line {
 }
 
 fn dedup(findings: &mut Vec<Finding>) {
-    let mut seen = Vec::new();
-    findings.retain(|f| {
-        let key = (f.rule, f.location.clone(), f.message.clone());
-        if seen.contains(&key) {
-            false
-        } else {
-            seen.push(key);
-            true
-        }
-    });
+    let mut seen = HashSet::new();
+    findings.retain(|f| seen.insert((f.rule, f.location.clone(), f.message.clone())));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity == Severity::Error));
 }
 
