@@ -7,6 +7,8 @@
 //! email need only be filled on the first of them. A Role cell may also hold several roles
 //! separated by `;` or line breaks when they share the row's library and desk.
 
+pub mod form;
+
 /// Name of the sheet that holds the requests.
 pub const ACCOUNTS_SHEET: &str = "Accounts";
 /// Name of the sheet with instructions.

@@ -11,6 +11,7 @@
 //! document it returns.
 
 pub mod cell;
+pub mod form;
 pub mod isolate;
 pub mod raw;
 pub mod worksheet;

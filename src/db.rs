@@ -1,0 +1,107 @@
+//! The embedded database: one SQLite file (`rolecall.db` in the data folder) holding the
+//! submission ledger and mail queue ([`crate::ledger`]) and the account state
+//! ([`crate::state`]). SQLite is compiled in (rusqlite's `bundled`), so nothing needs
+//! installing.
+//!
+//! Each module owns its tables and ships its schema as numbered migrations; [`open`] applies
+//! the ones not yet applied, in order, inside one transaction each, and records them in
+//! `schema_migrations`. Never edit a migration that has shipped: add a new one.
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// The database file's name inside a data folder.
+pub const FILE_NAME: &str = "rolecall.db";
+
+/// Every migration, in the order they apply: (unique name, SQL).
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("ledger-1", crate::ledger::SCHEMA),
+    ("state-1", crate::state::SCHEMA),
+];
+
+/// The database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+#[error("database {path}: {source}")]
+pub struct DbError {
+    /// The database file.
+    pub path: PathBuf,
+    /// What SQLite said.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// Opens (creating if needed) the database at `path` and brings its schema up to date.
+///
+/// WAL journal, `synchronous = FULL` (an answer recorded is on disk before the file leaves
+/// the inbox), foreign keys on, and a busy timeout so that `rolecall status` can read while
+/// `rolecall watch` writes.
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let wrap = |source| DbError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(wrap)?;
+    configure(&conn).map_err(wrap)?;
+    migrate(&mut conn).map_err(wrap)?;
+    Ok(conn)
+}
+
+/// A fresh in-memory database with the whole schema, for tests and dry runs.
+pub fn open_in_memory() -> Result<Connection, DbError> {
+    let wrap = |source| DbError {
+        path: PathBuf::from(":memory:"),
+        source,
+    };
+    let mut conn = Connection::open_in_memory().map_err(wrap)?;
+    configure(&conn).map_err(wrap)?;
+    migrate(&mut conn).map_err(wrap)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             name TEXT PRIMARY KEY,
+             applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+         );",
+    )?;
+    for (name, sql) in MIGRATIONS {
+        let tx = conn.transaction()?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE name = ?1)",
+            [name],
+            |r| r.get(0),
+        )?;
+        if !done {
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_twice_applies_each_migration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        drop(open(&path).unwrap());
+        let conn = open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n as usize, MIGRATIONS.len());
+    }
+}

@@ -1,0 +1,155 @@
+//! The Staff User Request Form's field names: one definition shared by the PDF template
+//! (`template::form`), the form reader (`read::request_form`) and `docs/form-fields.md`.
+//!
+//! Names are hierarchical, parents joined with `.`, exactly as a PDF viewer or
+//! `rolecall inspect` shows them. They are a public contract: third-party tools fill forms
+//! by these names, so never rename one; add new names instead and keep reading the old.
+//!
+//! | name | type | values |
+//! |---|---|---|
+//! | `requester.name`, `requester.email`, `requester.phone` | text | |
+//! | `requester.institution` | combo | institution code (export value) |
+//! | `requester.date` | text | `YYYY-MM-DD` |
+//! | `person.action` | radio | `Add`, `Modify`, `Delete` (or `Off`) |
+//! | `person.primary_id`, `person.last_name`, `person.first_name`, `person.email`, `person.position` | text | |
+//! | `person.account_type` | radio | `Internal`, `External` (or `Off`) |
+//! | `person.expiry` | text | `YYYY-MM-DD` |
+//! | `role.<code>.add`, `role.<code>.remove` | check box | on-state `Yes` |
+//! | `role.<code>.library` | combo (editable) | library code; only for roles scoped to a library |
+//! | `role.<code>.unit` | combo (editable) | desk or service-unit code; only for roles with a parameter |
+//! | `profile` | combo | profile name, or empty |
+//! | `notes` | multi-line text | |
+//! | `form.version` | hidden text | [`FORM_VERSION`] |
+//! | `form.catalog_version` | hidden text | the catalog version the form was made from |
+
+/// The form version written into `form.version` by the template.
+pub const FORM_VERSION: &str = "rolecall-form/1";
+
+/// The on-state (export value) of every check box of the form.
+pub const CHECKBOX_ON: &str = "Yes";
+
+/// Requester's full name.
+pub const REQUESTER_NAME: &str = "requester.name";
+/// Requester's email: must be a registered coordinator.
+pub const REQUESTER_EMAIL: &str = "requester.email";
+/// Requester's phone (optional).
+pub const REQUESTER_PHONE: &str = "requester.phone";
+/// Institution code the request is for.
+pub const REQUESTER_INSTITUTION: &str = "requester.institution";
+/// Date of the request (`YYYY-MM-DD`), informational.
+pub const REQUESTER_DATE: &str = "requester.date";
+
+/// Radio group: `Add`, `Modify` or `Delete`.
+pub const PERSON_ACTION: &str = "person.action";
+/// The on-states of [`PERSON_ACTION`], in the order the form shows them.
+pub const ACTIONS: [&str; 3] = ["Add", "Modify", "Delete"];
+/// Alma primary identifier.
+pub const PERSON_PRIMARY_ID: &str = "person.primary_id";
+/// Family name.
+pub const PERSON_LAST_NAME: &str = "person.last_name";
+/// Given name.
+pub const PERSON_FIRST_NAME: &str = "person.first_name";
+/// The person's email.
+pub const PERSON_EMAIL: &str = "person.email";
+/// Radio group: `Internal` or `External`.
+pub const PERSON_ACCOUNT_TYPE: &str = "person.account_type";
+/// The on-states of [`PERSON_ACCOUNT_TYPE`].
+pub const ACCOUNT_TYPES: [&str; 2] = ["Internal", "External"];
+/// Job title / position (informational, carried into notes).
+pub const PERSON_POSITION: &str = "person.position";
+/// Expiry date of the roles (`YYYY-MM-DD`).
+pub const PERSON_EXPIRY: &str = "person.expiry";
+
+/// Role profile to apply (combo box of profile names).
+pub const PROFILE: &str = "profile";
+/// Free-text notes (multi-line).
+pub const NOTES: &str = "notes";
+/// Hidden: [`FORM_VERSION`].
+pub const FORM_VERSION_FIELD: &str = "form.version";
+/// Hidden: the catalog version the form was generated from.
+pub const CATALOG_VERSION_FIELD: &str = "form.catalog_version";
+
+/// What a per-role field is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RolePart {
+    /// Check box: grant the role.
+    Add,
+    /// Check box: take the role away.
+    Remove,
+    /// Combo: library code the role is scoped to.
+    Library,
+    /// Combo: circulation desk or service unit code.
+    Unit,
+}
+
+impl RolePart {
+    /// Every part, in the order the form lays them out.
+    pub const ALL: [RolePart; 4] = [
+        RolePart::Add,
+        RolePart::Remove,
+        RolePart::Library,
+        RolePart::Unit,
+    ];
+
+    /// The last segment of the field name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            RolePart::Add => "add",
+            RolePart::Remove => "remove",
+            RolePart::Library => "library",
+            RolePart::Unit => "unit",
+        }
+    }
+}
+
+/// The full name of a per-role field: `role.32.add`.
+pub fn role_field(code: u32, part: RolePart) -> String {
+    format!("role.{code}.{}", part.suffix())
+}
+
+/// Splits a per-role field name back into role code and part: `role.32.add` → `(32, Add)`.
+pub fn parse_role_field(name: &str) -> Option<(u32, RolePart)> {
+    let rest = name.strip_prefix("role.")?;
+    let (code, suffix) = rest.split_once('.')?;
+    let code = code.parse().ok()?;
+    let part = RolePart::ALL.into_iter().find(|p| p.suffix() == suffix)?;
+    Some((code, part))
+}
+
+/// Every fixed (not per-role) field name, for "is this our form?" checks and the docs.
+pub const FIXED_FIELDS: [&str; 17] = [
+    REQUESTER_NAME,
+    REQUESTER_EMAIL,
+    REQUESTER_PHONE,
+    REQUESTER_INSTITUTION,
+    REQUESTER_DATE,
+    PERSON_ACTION,
+    PERSON_PRIMARY_ID,
+    PERSON_LAST_NAME,
+    PERSON_FIRST_NAME,
+    PERSON_EMAIL,
+    PERSON_ACCOUNT_TYPE,
+    PERSON_POSITION,
+    PERSON_EXPIRY,
+    PROFILE,
+    NOTES,
+    FORM_VERSION_FIELD,
+    CATALOG_VERSION_FIELD,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_field_names_round_trip() {
+        for part in RolePart::ALL {
+            let name = role_field(32, part);
+            assert_eq!(parse_role_field(&name), Some((32, part)));
+        }
+        assert_eq!(role_field(32, RolePart::Add), "role.32.add");
+        assert_eq!(parse_role_field("role.x.add"), None);
+        assert_eq!(parse_role_field("role.32.other"), None);
+        assert_eq!(parse_role_field("person.email"), None);
+    }
+}
