@@ -53,6 +53,11 @@ impl RequestRow {
         }
         match (&self.location, columns.get(&field)) {
             (Location::Row { sheet, row }, Some(col)) => Location::cell(sheet, *row, *col),
+            (Location::FormField { name }, _) => crate::layout::form::field_for(field, name)
+                .map_or_else(
+                    || self.location.clone(),
+                    |name| Location::FormField { name },
+                ),
             (other, _) => other.clone(),
         }
     }

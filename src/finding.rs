@@ -62,6 +62,21 @@ rules! {
     UnknownColumn = "unknown-column",
     /// The worksheet was made from another version of the catalog.
     CatalogVersion = "catalog-version",
+    // --- PDF forms ---
+    /// The PDF needs a password to open.
+    PasswordProtected = "password-protected",
+    /// The PDF has no form fields: printed to PDF or flattened.
+    NoFormFields = "no-form-fields",
+    /// An XFA-only (LiveCycle dynamic) form: no AcroForm fields to read.
+    XfaForm = "xfa-only-form",
+    /// A fillable PDF, but not the Staff User Request Form.
+    UnknownForm = "unknown-form",
+    /// The Staff User Request Form, but every field is empty.
+    EmptyForm = "empty-form",
+    /// The form was made by another version of the form template.
+    FormVersion = "form-version",
+    /// A role's library or desk is filled in, but neither Add nor Remove is ticked.
+    RoleNotTicked = "role-not-ticked",
     // --- the requester ---
     /// Requester name or email is missing from the requester block.
     RequesterMissing = "requester-missing",

@@ -80,7 +80,7 @@ impl<'a> Processor<'a> {
 
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
-        let document = read::read_document(path, format, &self.isolation);
+        let document = read::read_submission(path, format, &self.isolation, self.catalog);
         self.finish(path, document)
     }
 

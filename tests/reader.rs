@@ -245,15 +245,22 @@ fn real_workbooks_are_sniffed_by_content() {
 }
 
 #[test]
-fn pdf_forms_are_not_read_yet() {
+fn a_pdf_that_is_only_a_header_is_damaged_and_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("form.pdf");
     std::fs::write(&pdf, b"%PDF-1.7\n%\xE2\xE3\n").unwrap();
     assert_eq!(intake::sniff(&pdf), Ok(Format::Pdf));
-    let doc = read_document(&pdf, Format::Pdf, &child());
+    let doc =
+        rolecall::read::read_submission(&pdf, Format::Pdf, &child(), &rolecall::catalog::bundled());
     let f = only_finding(&doc);
     assert_eq!(f.rule, Rule::Unreadable);
-    assert!(f.message.contains("PDF forms are not supported yet"));
+    assert!(
+        f.suggestion
+            .as_deref()
+            .unwrap_or("")
+            .contains("Save, not Print"),
+        "{f:?}"
+    );
 }
 
 // ------------------------------------------------------------------ hostile files

@@ -22,6 +22,8 @@
 //! | `form.version` | hidden text | [`FORM_VERSION`] |
 //! | `form.catalog_version` | hidden text | the catalog version the form was made from |
 
+use super::Field;
+
 /// The form version written into `form.version` by the template.
 pub const FORM_VERSION: &str = "rolecall-form/1";
 
@@ -116,6 +118,37 @@ pub fn parse_role_field(name: &str) -> Option<(u32, RolePart)> {
     Some((code, part))
 }
 
+/// The person block's fields that fill a request line's columns; every line of a form
+/// carries them.
+pub const PERSON_COLUMNS: [(&str, Field); 7] = [
+    (PERSON_ACTION, Field::Action),
+    (PERSON_PRIMARY_ID, Field::PrimaryId),
+    (PERSON_LAST_NAME, Field::LastName),
+    (PERSON_FIRST_NAME, Field::FirstName),
+    (PERSON_EMAIL, Field::Email),
+    (PERSON_ACCOUNT_TYPE, Field::AccountType),
+    (PERSON_EXPIRY, Field::Expiry),
+];
+
+/// The form field that holds a column's value on a request line read from a form, whose
+/// line is located at `line_field` (the ticked `role.32.add`, `profile`, or `person.action`).
+/// Used to point at an *empty* field: "form field person.primary_id".
+pub fn field_for(field: Field, line_field: &str) -> Option<String> {
+    if let Some((name, _)) = PERSON_COLUMNS.iter().find(|(_, c)| *c == field) {
+        return Some(name.to_string());
+    }
+    let role = parse_role_field(line_field).map(|(code, _)| code);
+    match (field, role) {
+        (Field::Role | Field::Change, Some(code)) => Some(role_field(code, RolePart::Add)),
+        (Field::Library, Some(code)) => Some(role_field(code, RolePart::Library)),
+        (Field::Unit, Some(code)) => Some(role_field(code, RolePart::Unit)),
+        (Field::Profile, _) => Some(PROFILE.to_string()),
+        (Field::Notes, _) => Some(NOTES.to_string()),
+        (Field::Institution, _) => Some(REQUESTER_INSTITUTION.to_string()),
+        _ => None,
+    }
+}
+
 /// Every fixed (not per-role) field name, for "is this our form?" checks and the docs.
 pub const FIXED_FIELDS: [&str; 17] = [
     REQUESTER_NAME,
@@ -151,5 +184,18 @@ mod tests {
         assert_eq!(parse_role_field("role.x.add"), None);
         assert_eq!(parse_role_field("role.32.other"), None);
         assert_eq!(parse_role_field("person.email"), None);
+    }
+
+    #[test]
+    fn an_empty_field_is_found_by_its_form_field_name() {
+        assert_eq!(
+            field_for(Field::PrimaryId, "role.32.add").as_deref(),
+            Some("person.primary_id")
+        );
+        assert_eq!(
+            field_for(Field::Unit, "role.32.add").as_deref(),
+            Some("role.32.unit")
+        );
+        assert_eq!(field_for(Field::Library, "person.action"), None);
     }
 }

@@ -14,11 +14,14 @@ pub mod cell;
 pub mod form;
 pub mod isolate;
 pub mod raw;
+pub mod request_form;
 pub mod worksheet;
 
+use crate::catalog::Catalog;
 use crate::document::{Document, Format};
 use crate::finding::{Finding, Rule};
 use crate::location::Location;
+use form::FormFailKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -58,13 +61,74 @@ impl Isolation {
     }
 }
 
-/// Reads one submission. Never panics; problems are findings in the returned document.
+/// Reads one submission: a workbook, or a PDF form (see [`read_form_document`], which names
+/// roles from the catalog). Never panics; problems are findings in the returned document.
+pub fn read_submission(
+    path: &Path,
+    format: Format,
+    isolation: &Isolation,
+    catalog: &Catalog,
+) -> Document {
+    match format {
+        Format::Pdf => read_form_document(path, isolation, catalog),
+        _ => read_document(path, format, isolation),
+    }
+}
+
+/// Reads a filled Staff User Request Form: the generic AcroForm reader ([`form`]) in the
+/// isolation asked for, then the mapping to request lines ([`request_form`]). A form that
+/// cannot be read becomes one finding that says what happened and what to do.
+pub fn read_form_document(path: &Path, isolation: &Isolation, catalog: &Catalog) -> Document {
+    match form::read_form_file(path, isolation) {
+        Ok(form) => std::panic::catch_unwind(|| request_form::build_document(&form, catalog))
+            .unwrap_or_else(|_| {
+                failed(
+                    Rule::Unreadable,
+                    "Rolecall failed while reading this form. The help desk has been told; \
+                     please wait for their reply.",
+                )
+            }),
+        Err(failure) => {
+            let (rule, suggestion) = match failure.kind {
+                FormFailKind::NotPdf | FormFailKind::Damaged => (
+                    Rule::Unreadable,
+                    "Save the form again from your PDF reader (Save, not Print) and send it; \
+                     if that fails, fill in a new blank form.",
+                ),
+                FormFailKind::TooLarge => {
+                    (Rule::TooLarge, "Fill in a new blank form and send that.")
+                }
+                FormFailKind::NeedsPassword => (
+                    Rule::PasswordProtected,
+                    "Save the form again without a password (in Acrobat: File > Properties > \
+                     Security > No Security) and send it.",
+                ),
+                FormFailKind::NoFields => (
+                    Rule::NoFormFields,
+                    "Open the blank form in a PDF reader, fill it in, and use Save, not Print.",
+                ),
+                FormFailKind::XfaOnly => (
+                    Rule::XfaForm,
+                    "Use the Staff User Request Form from the help desk, or the Accounts \
+                     Worksheet.",
+                ),
+            };
+            let mut document = failed(rule, failure.message);
+            if let Some(f) = document.findings.first_mut() {
+                f.suggestion = Some(suggestion.to_string());
+            }
+            document
+        }
+    }
+}
+
+/// Reads one workbook. Never panics; problems are findings in the returned document. A PDF
+/// given here is refused: use [`read_submission`].
 pub fn read_document(path: &Path, format: Format, isolation: &Isolation) -> Document {
     if format == Format::Pdf {
         return failed(
             Rule::Unreadable,
-            "PDF forms are not supported yet: please send the Accounts Worksheet (.xlsx) \
-             instead.",
+            "A PDF form is read with the catalog at hand: use read_submission.",
         );
     }
     let reply = match isolation {
