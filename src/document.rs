@@ -82,6 +82,8 @@ pub enum Format {
 /// A submission as read.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Document {
+    /// What kind of file it was read from (`None` when it could not be told).
+    pub format: Option<Format>,
     /// Sheet the requests were read from (`Accounts`), if a worksheet.
     pub sheet: Option<String>,
     /// Requester block values.

@@ -185,6 +185,7 @@ fn document(rows: Vec<RequestRow>) -> Document {
     })
     .collect();
     Document {
+        format: Some(rolecall::document::Format::Xlsx),
         sheet: Some(SHEET.into()),
         requester,
         columns: Field::ALL.iter().map(|f| (*f, f.template_col())).collect(),

@@ -69,10 +69,12 @@ pub fn read_submission(
     isolation: &Isolation,
     catalog: &Catalog,
 ) -> Document {
-    match format {
+    let mut document = match format {
         Format::Pdf => read_form_document(path, isolation, catalog),
         _ => read_document(path, format, isolation),
-    }
+    };
+    document.format = Some(format);
+    document
 }
 
 /// Reads a filled Staff User Request Form: the generic AcroForm reader ([`form`]) in the

@@ -4,6 +4,7 @@ use super::style::Styles;
 use super::{fit_row, text};
 use crate::catalog::Catalog;
 use crate::changeset::ChangeSet;
+use crate::document::Format;
 use crate::finding::Severity;
 use crate::validate::{Outcome, SubmissionStatus};
 use rust_xlsxwriter::{Color, Worksheet, XlsxError};
@@ -11,8 +12,24 @@ use rust_xlsxwriter::{Color, Worksheet, XlsxError};
 /// Name of the sheet.
 pub const SUMMARY_SHEET: &str = "Summary";
 
-/// What the requester should do after reading a verdict.
-pub fn next_step(status: SubmissionStatus) -> &'static str {
+/// What the requester should do after reading a verdict; `from_form` when the submission
+/// was a PDF form (its lines are on the Accounts sheet, so either can be corrected).
+pub fn next_step(status: SubmissionStatus, from_form: bool) -> &'static str {
+    match (status, from_form) {
+        (SubmissionStatus::NeedsAttention | SubmissionStatus::Rejected, true) => {
+            return "Lines marked Accepted will be carried out. For lines marked Rejected, \
+                    correct the form fields named on the Problems sheet and send the form \
+                    again; or fix the highlighted cells on the Accounts sheet of this workbook \
+                    (it holds your form's request lines), delete the accepted rows, and send \
+                    this workbook back.";
+        }
+        (SubmissionStatus::Unreadable, true) => {
+            return "The form could not be read. The Problems sheet says why and what to do; \
+                    then send the form again, or fill in the Accounts sheet of this workbook \
+                    and send it back.";
+        }
+        _ => {}
+    }
     match status {
         SubmissionStatus::Accepted => {
             "Nothing. Every line was accepted; the help desk will make the changes in Alma."
@@ -87,7 +104,10 @@ pub fn write(
     };
     let sub = &changeset.submission;
     let rows: Vec<(&str, String)> = vec![
-        ("What to do next", next_step(status).to_string()),
+        (
+            "What to do next",
+            next_step(status, outcome.document.format == Some(Format::Pdf)).to_string(),
+        ),
         ("Submission", sub.id.clone()),
         ("File received", sub.source.clone()),
         ("SHA-256 of the file", sub.sha256.clone()),
