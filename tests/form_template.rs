@@ -449,6 +449,26 @@ fn every_widget_has_an_appearance_a_font_and_a_page() {
 }
 
 #[test]
+fn no_two_text_or_choice_widgets_share_an_appearance_stream() {
+    // pypdf rewrites a field's appearance stream in place when it fills the field: a stream
+    // shared by two boxes would show one box's value in the other.
+    let (_, form) = sample();
+    let mut seen = BTreeMap::new();
+    for (name, f) in &form.fields {
+        if !matches!(f.ft.as_deref(), Some("Tx" | "Ch")) {
+            continue;
+        }
+        let wd = form.doc.get_dictionary(f.widgets[0]).unwrap();
+        let ap = dict(&form.doc, wd.get(b"AP").unwrap());
+        let stream = ap.get(b"N").unwrap().as_reference().unwrap();
+        if let Some(other) = seen.insert(stream, name.clone()) {
+            panic!("{name} and {other} share the appearance stream {stream:?}");
+        }
+    }
+    assert!(seen.len() > 20);
+}
+
+#[test]
 fn the_form_is_letter_sized_and_the_same_catalog_gives_the_same_bytes() {
     let catalog = catalog::bundled();
     let a = form_bytes(&catalog).unwrap();

@@ -339,7 +339,7 @@ struct Builder<'a> {
     in_roles_table: bool,
     /// The area whose roles are being laid out, repeated on a new page.
     current_area: Option<String>,
-    /// Appearance streams by size and content.
+    /// Check box and radio button appearance streams by size and content.
     appearances: BTreeMap<String, ObjectId>,
 }
 
@@ -552,9 +552,23 @@ impl<'a> Builder<'a> {
         self.page().annots.push(id);
     }
 
-    /// A form XObject for an appearance. Identical appearances (every empty check box, every
-    /// empty box of one size) share one object, which keeps the blank form small.
+    /// A form XObject for the appearance of one text or choice widget. Never shared: fillers
+    /// such as pypdf rewrite a field's appearance stream in place, and a shared one would
+    /// show the value in every box that uses it.
     fn appearance(&mut self, w: f32, h: f32, ops: String) -> ObjectId {
+        let dict = dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Form",
+            "BBox" => rect_array(0.0, 0.0, w, h),
+            "Resources" => self.font_resources(),
+        };
+        self.doc.add_object(Stream::new(dict, ops.into_bytes()))
+    }
+
+    /// A form XObject for a check box or radio button state. Identical ones share one
+    /// object, which keeps the blank form small: these pictures never change (fillers switch
+    /// `/AS` between states, or write a new `/AP`).
+    fn button_appearance(&mut self, w: f32, h: f32, ops: String) -> ObjectId {
         let key = format!("{} {}\n{ops}", n(w), n(h));
         if let Some(id) = self.appearances.get(&key) {
             return *id;
@@ -720,10 +734,10 @@ impl<'a> Builder<'a> {
             n((w - 0.76 * size) / 2.0),
             n((h - 0.70 * size) / 2.0)
         );
-        let on = self.appearance(w, h, Self::box_ops(w, h, WHITE) + &mark);
-        let off = self.appearance(w, h, Self::box_ops(w, h, WHITE));
-        let on_down = self.appearance(w, h, Self::box_ops(w, h, PRESSED_BG) + &mark);
-        let off_down = self.appearance(w, h, Self::box_ops(w, h, PRESSED_BG));
+        let on = self.button_appearance(w, h, Self::box_ops(w, h, WHITE) + &mark);
+        let off = self.button_appearance(w, h, Self::box_ops(w, h, WHITE));
+        let on_down = self.button_appearance(w, h, Self::box_ops(w, h, PRESSED_BG) + &mark);
+        let off_down = self.button_appearance(w, h, Self::box_ops(w, h, PRESSED_BG));
         let state = |on: ObjectId, off: ObjectId| {
             dictionary! { names::CHECKBOX_ON => on, "Off" => off }
         };
@@ -775,10 +789,10 @@ impl<'a> Builder<'a> {
         let dot = format!("q 0 g {}f Q\n", circle_path(r, r, r * 0.45));
         let mut bx = x;
         for state in states {
-            let on = self.appearance(d, d, ring(WHITE) + &dot);
-            let off = self.appearance(d, d, ring(WHITE));
-            let on_down = self.appearance(d, d, ring(PRESSED_BG) + &dot);
-            let off_down = self.appearance(d, d, ring(PRESSED_BG));
+            let on = self.button_appearance(d, d, ring(WHITE) + &dot);
+            let off = self.button_appearance(d, d, ring(WHITE));
+            let on_down = self.button_appearance(d, d, ring(PRESSED_BG) + &dot);
+            let off_down = self.button_appearance(d, d, ring(PRESSED_BG));
             let pair = |on: ObjectId, off: ObjectId| {
                 let mut s = Dictionary::new();
                 s.set(*state, on);
