@@ -547,3 +547,31 @@ fn template_form_command_writes_the_pdf() {
         version
     );
 }
+
+#[test]
+fn sample_forms_carry_the_bundled_catalog_version() {
+    // samples/forms/make_forms.py fills blanks made from the bundled catalog; rerun it after
+    // editing samples/catalog/, or the samples would be reported as made from an old catalog.
+    let version = catalog::bundled().version;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/forms");
+    for name in ["clean.pdf", "mistakes.pdf", "other-producer.pdf"] {
+        let form = parse(&std::fs::read(dir.join(name)).unwrap());
+        assert_eq!(
+            text_of(&form, names::CATALOG_VERSION_FIELD),
+            version,
+            "{name}: rerun samples/forms/make_forms.py"
+        );
+        assert_eq!(text_of(&form, names::FORM_VERSION_FIELD), FORM_VERSION);
+    }
+    let oracle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mistakes.expected.json")).unwrap())
+            .unwrap();
+    for mistake in oracle["mistakes"].as_array().unwrap() {
+        let field = mistake["field"].as_str().unwrap();
+        assert!(
+            names::FIXED_FIELDS.contains(&field) || names::parse_role_field(field).is_some(),
+            "{field}"
+        );
+        assert!(!mistake["rule"].as_str().unwrap().is_empty());
+    }
+}
