@@ -79,6 +79,12 @@ enum TemplateCommand {
         #[arg(short, long, value_name = "FILE.xlsx")]
         output: PathBuf,
     },
+    /// The blank Staff User Request Form (.pdf), fillable in any PDF reader
+    Form {
+        /// Output file
+        #[arg(short, long, value_name = "FILE.pdf")]
+        output: PathBuf,
+    },
 }
 
 /// Exit codes, as documented in the README.
@@ -129,6 +135,18 @@ fn run(cli: Cli) -> Result<Exit, String> {
         } => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             template::write_worksheet(&catalog, &output).map_err(|e| e.to_string())?;
+            println!(
+                "wrote {} (catalog version {})",
+                output.display(),
+                catalog.version
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Template {
+            command: TemplateCommand::Form { output },
+        } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            template::form::write_form(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",
                 output.display(),

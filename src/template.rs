@@ -1,10 +1,13 @@
-//! Blank templates generated from the catalog: the Accounts Worksheet.
+//! Blank templates generated from the catalog: the Accounts Worksheet (here) and the Staff
+//! User Request Form ([`form`]).
 //!
 //! The workbook is a self-contained reference for the coordinator who fills it in:
 //! `Accounts` (the form, with drop-downs from the catalog), `Instructions`, and the `Roles`,
 //! `Libraries` and `Profiles` sheets listing what the drop-downs offer. The layout is the
 //! one in [`crate::layout`], shared with the reader and the result workbook
 //! (`docs/worksheet.md`).
+
+pub mod form;
 
 use crate::catalog::{Catalog, EntryParameter, EntryScope, ScopeKind};
 use crate::layout::INSTRUCTIONS_SHEET;

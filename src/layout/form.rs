@@ -36,7 +36,8 @@ pub const REQUESTER_NAME: &str = "requester.name";
 pub const REQUESTER_EMAIL: &str = "requester.email";
 /// Requester's phone (optional).
 pub const REQUESTER_PHONE: &str = "requester.phone";
-/// Institution code the request is for.
+/// Institution code the request is for. The combo's export values are the codes and its
+/// display texts `CODE — Name`; pdf-lib writes the display text as the value, so accept both.
 pub const REQUESTER_INSTITUTION: &str = "requester.institution";
 /// Date of the request (`YYYY-MM-DD`), informational.
 pub const REQUESTER_DATE: &str = "requester.date";

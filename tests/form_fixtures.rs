@@ -1,0 +1,109 @@
+//! Filled forms from other producers (pypdf, pdf-lib, pdftk; re-saved by qpdf with object
+//! streams, RC4-128, AES-128 and AES-256 encryption; an incremental update), each beside
+//! `<name>.expected.json`: what the producer was told to write. The reader must give back
+//! exactly those values. `tests/fixtures/form/make_fixtures.py` made them from the blank
+//! form of the bundled catalog.
+
+use rolecall::layout::form as names;
+use rolecall::read::form::{FieldValue, read_form};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> Vec<(PathBuf, BTreeMap<String, Value>, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/form");
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".expected.json"))
+        else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let fields = doc["fields"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{}: no fields", path.display()))
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let producer = doc["producer"].as_str().unwrap().to_string();
+        out.push((dir.join(format!("{stem}.pdf")), fields, producer));
+    }
+    out
+}
+
+#[test]
+fn every_fixture_has_its_oracle_and_names_only_form_fields() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 8, "only {} fixtures", fixtures.len());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/form");
+    let pdfs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("pdf".as_ref()))
+        .count();
+    assert_eq!(pdfs, fixtures.len(), "a PDF without an .expected.json");
+    for (pdf, fields, _) in &fixtures {
+        assert!(pdf.exists(), "{} is missing", pdf.display());
+        assert!(!fields.is_empty());
+        for name in fields.keys() {
+            assert!(
+                names::FIXED_FIELDS.contains(&name.as_str())
+                    || names::parse_role_field(name).is_some(),
+                "{}: {name} is not a form field",
+                pdf.display()
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the form reader from the pdfreader branch"]
+fn the_reader_gives_back_what_each_producer_wrote() {
+    let failed_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("form-fixtures");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (pdf, expected, producer) in fixtures() {
+        let name = pdf.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&pdf).unwrap();
+        let form = match read_form(&bytes) {
+            Ok(form) => form,
+            Err(e) => {
+                failures.push(format!("{name} ({producer}): {e:?}"));
+                continue;
+            }
+        };
+        let got: BTreeMap<&str, Option<&FieldValue>> = form
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_ref()))
+            .collect();
+        let mut wrong = BTreeMap::new();
+        for (field, want) in &expected {
+            let want: FieldValue = serde_json::from_value(want.clone()).unwrap();
+            let have = got.get(field.as_str()).copied().flatten();
+            if have != Some(&want) {
+                wrong.insert(field.clone(), (want, have.cloned()));
+            }
+            checked += 1;
+        }
+        if !wrong.is_empty() {
+            // Like mail-parser's golden files: what was read goes beside the run, for a diff.
+            std::fs::create_dir_all(&failed_dir).unwrap();
+            let out = failed_dir.join(format!("{name}.failed.json"));
+            std::fs::write(&out, serde_json::to_string_pretty(&form).unwrap()).unwrap();
+            failures.push(format!(
+                "{name} ({producer}): {wrong:?}; everything read is in {}",
+                out.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked > 50, "only {checked} values checked");
+}
