@@ -413,3 +413,20 @@ fn a_left_out_key_and_an_empty_file_are_reported() {
         ]
     );
 }
+
+#[test]
+fn an_institution_is_found_by_the_drop_down_text_of_the_worksheet_and_the_form() {
+    let catalog = rolecall::catalog::bundled();
+    for text in [
+        "01FALSC_GCSU",
+        "01falsc_gcsu - Gulf Coast State University",
+        "01FALSC_GCSU — Gulf Coast State University",
+    ] {
+        assert_eq!(
+            catalog.institution(text).map(|i| i.code.as_str()),
+            Some("01FALSC_GCSU"),
+            "{text}"
+        );
+    }
+    assert!(catalog.institution("01FALSC_NOPE — Nowhere").is_none());
+}

@@ -202,6 +202,11 @@ fn every_fixed_field_exists_with_its_type_and_flags() {
                 assert_ne!(f.ff & COMBO, 0, "{name} is a combo");
                 assert_eq!(f.ff & EDIT, 0, "{name} takes only listed values");
             }
+            names::PROFILE_LIBRARY | names::PROFILE_UNIT => {
+                assert_eq!(ft, Some("Ch"), "{name}");
+                assert_ne!(f.ff & COMBO, 0, "{name} is a combo");
+                assert_ne!(f.ff & EDIT, 0, "{name} takes a typed code too");
+            }
             names::PERSON_ACTION | names::PERSON_ACCOUNT_TYPE => {
                 assert_eq!(ft, Some("Btn"), "{name}");
                 assert_ne!(f.ff & RADIO, 0, "{name} is a radio group");

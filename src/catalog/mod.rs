@@ -283,8 +283,12 @@ impl Catalog {
             .iter()
             .find(|i| norm(&i.code) == key || norm(&i.name) == key)
             .or_else(|| {
-                // "01FALSC_GCSU - Gulf Coast State University", as the drop-down shows it.
-                let code = text.split(" - ").next().unwrap_or_default();
+                // "01FALSC_GCSU - Gulf Coast State University", as the worksheet's drop-down
+                // shows it, or with an em dash as the PDF form's does.
+                let code = text
+                    .split([' ', '\u{2014}', '\u{2013}'])
+                    .next()
+                    .unwrap_or_default();
                 self.institutions
                     .iter()
                     .find(|i| i.code.eq_ignore_ascii_case(code.trim()))

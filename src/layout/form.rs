@@ -18,6 +18,7 @@
 //! | `role.<code>.library` | combo (editable) | library code; only for roles scoped to a library |
 //! | `role.<code>.unit` | combo (editable) | desk or service-unit code; only for roles with a parameter |
 //! | `profile` | combo | profile name, or empty |
+//! | `profile_library`, `profile_unit` | combo (editable) | library / desk or service-unit code for the profile |
 //! | `notes` | multi-line text | |
 //! | `form.version` | hidden text | [`FORM_VERSION`] |
 //! | `form.catalog_version` | hidden text | the catalog version the form was made from |
@@ -65,6 +66,10 @@ pub const PERSON_EXPIRY: &str = "person.expiry";
 
 /// Role profile to apply (combo box of profile names).
 pub const PROFILE: &str = "profile";
+/// Library for the profile's library-scoped roles (editable combo).
+pub const PROFILE_LIBRARY: &str = "profile_library";
+/// Desk or service unit for the profile's roles that need one (editable combo).
+pub const PROFILE_UNIT: &str = "profile_unit";
 /// Free-text notes (multi-line).
 pub const NOTES: &str = "notes";
 /// Hidden: [`FORM_VERSION`].
@@ -144,6 +149,8 @@ pub fn field_for(field: Field, line_field: &str) -> Option<String> {
         (Field::Library, Some(code)) => Some(role_field(code, RolePart::Library)),
         (Field::Unit, Some(code)) => Some(role_field(code, RolePart::Unit)),
         (Field::Profile, _) => Some(PROFILE.to_string()),
+        (Field::Library, None) if line_field == PROFILE => Some(PROFILE_LIBRARY.to_string()),
+        (Field::Unit, None) if line_field == PROFILE => Some(PROFILE_UNIT.to_string()),
         (Field::Notes, _) => Some(NOTES.to_string()),
         (Field::Institution, _) => Some(REQUESTER_INSTITUTION.to_string()),
         _ => None,
@@ -151,7 +158,7 @@ pub fn field_for(field: Field, line_field: &str) -> Option<String> {
 }
 
 /// Every fixed (not per-role) field name, for "is this our form?" checks and the docs.
-pub const FIXED_FIELDS: [&str; 17] = [
+pub const FIXED_FIELDS: [&str; 19] = [
     REQUESTER_NAME,
     REQUESTER_EMAIL,
     REQUESTER_PHONE,
@@ -166,6 +173,8 @@ pub const FIXED_FIELDS: [&str; 17] = [
     PERSON_POSITION,
     PERSON_EXPIRY,
     PROFILE,
+    PROFILE_LIBRARY,
+    PROFILE_UNIT,
     NOTES,
     FORM_VERSION_FIELD,
     CATALOG_VERSION_FIELD,

@@ -126,6 +126,15 @@ pub fn build_document(form: &Form, catalog: &Catalog) -> Document {
         profile.text = fields.export_value(names::PROFILE, &profile.text);
         let mut values = person.clone();
         values.insert(Field::Profile, profile);
+        for (name, field) in [
+            (names::PROFILE_LIBRARY, Field::Library),
+            (names::PROFILE_UNIT, Field::Unit),
+        ] {
+            if let Some(mut v) = fields.value(name) {
+                v.text = fields.export_value(name, &v.text);
+                values.insert(field, v);
+            }
+        }
         doc.rows.push(RequestRow {
             location: Location::FormField {
                 name: names::PROFILE.to_string(),

@@ -998,8 +998,6 @@ impl<'a> Builder<'a> {
     fn profile_block(&mut self) {
         self.section("3   Role profile (optional)");
         let top = self.y;
-        let w = 230.0;
-        self.label(MARGIN, top, "Profile");
         let y = top - LABEL_SIZE - 2.5 - FIELD_H;
         let mut options = vec![(String::new(), String::new())];
         options.extend(
@@ -1008,22 +1006,55 @@ impl<'a> Builder<'a> {
                 .iter()
                 .map(|p| (p.name.clone(), p.name.clone())),
         );
+        let (w_profile, w_library, gap) = (230.0, 110.0, 14.0);
+        let x_library = MARGIN + w_profile + gap;
+        let x_unit = x_library + w_library + gap;
+        let w_unit = PAGE_W - MARGIN - x_unit;
+        self.label(MARGIN, top, "Profile");
         self.combo(
             names::PROFILE,
             "Role profile: a named bundle of roles",
-            (MARGIN, y, w, FIELD_H),
+            (MARGIN, y, w_profile, FIELD_H),
             &options,
             false,
         );
+        let choices = Choices::new(self.catalog);
+        let with_empty = |list: &[(String, String)]| {
+            let mut all = vec![(String::new(), String::new())];
+            all.extend(list.iter().cloned());
+            all
+        };
+        let libraries = with_empty(&choices.libraries);
+        let mut units = choices.desks.clone();
+        units.extend(choices.service_units.iter().cloned());
+        units.sort();
+        units.dedup();
+        let units = with_empty(&units);
+        self.label(x_library, top, "Profile's library");
+        self.combo(
+            names::PROFILE_LIBRARY,
+            "Library for the profile's library-scoped roles",
+            (x_library, y, w_library, FIELD_H),
+            &libraries,
+            true,
+        );
+        self.label(x_unit, top, "Profile's desk or service unit");
+        self.combo(
+            names::PROFILE_UNIT,
+            "Circulation desk or service unit for the profile's roles that need one",
+            (x_unit, y, w_unit, FIELD_H),
+            &units,
+            true,
+        );
         let note = "A profile grants a common bundle of roles in one step; you may also tick \
-                    single roles below. Leave it empty when you do not need one.";
-        let x = MARGIN + w + 14.0;
-        let mut ly = top - 9.0;
-        for line in wrap(note, Font::Regular, 8.0, PAGE_W - MARGIN - x) {
-            self.text(x, ly, Font::Regular, 8.0, MUTED, &line);
+                    single roles below. Leave it empty when you do not need one. Some profiles \
+                    need a library, and some a desk or service unit.";
+        let mut ly = y - 10.0;
+        for line in wrap(note, Font::Regular, 8.0, PAGE_W - 2.0 * MARGIN) {
+            self.text(MARGIN, ly, Font::Regular, 8.0, MUTED, &line);
             ly -= 10.0;
         }
-        self.y = top - 32.0 - 4.0;
+        self.y = ly - 4.0;
     }
 
     fn roles_header(&mut self) {
