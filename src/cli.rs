@@ -550,7 +550,12 @@ fn process(
         let options = DiffOptions {
             over_allotment: match config.state.over_allotment.as_deref() {
                 Some("warn") => crate::finding::Severity::Warning,
-                _ => crate::finding::Severity::Error,
+                None | Some("refuse") => crate::finding::Severity::Error,
+                Some(other) => {
+                    return Err(format!(
+                        "[state] over_allotment = \"{other}\": write \"refuse\" or \"warn\""
+                    ));
+                }
             },
         };
         processor = processor.with_state(state, options);
