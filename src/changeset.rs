@@ -31,12 +31,27 @@ pub struct SubmissionInfo {
 }
 
 /// A role in an operation: code and Alma's name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RoleRef {
     /// Alma role code.
     pub code: u32,
     /// Alma role name.
     pub name: String,
+}
+
+/// A role as an account holds it: for suspensions and restorations, which must name each
+/// role exactly (scope, desks, expiry) so that it can be put back as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RoleGrant {
+    /// The role.
+    pub role: RoleRef,
+    /// Its scope.
+    pub scope: Scope,
+    /// Desk or service unit.
+    pub parameters: Vec<Parameter>,
+    /// Expiry date `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expiry: Option<String>,
 }
 
 /// One thing to do in Alma.
@@ -98,6 +113,31 @@ pub enum Operation {
         /// Request lines it came from.
         lines: Vec<String>,
     },
+    /// Suspend roles (set them inactive) under the inactivity policy; `restore_roles`
+    /// puts back exactly these.
+    SuspendRoles {
+        /// Institution code.
+        institution: String,
+        /// Alma primary identifier.
+        primary_id: String,
+        /// The roles suspended, each as Alma holds it.
+        roles: Vec<RoleGrant>,
+        /// Why, in words ("no login since 2026-05-02").
+        reason: String,
+        /// Request lines it came from (none for the audit).
+        lines: Vec<String>,
+    },
+    /// Put back the roles a suspension set inactive (a Restore request).
+    RestoreRoles {
+        /// Institution code.
+        institution: String,
+        /// Alma primary identifier.
+        primary_id: String,
+        /// The suspended roles to make active again, filled in from the account state.
+        roles: Vec<RoleGrant>,
+        /// Request lines it came from.
+        lines: Vec<String>,
+    },
     /// Remove every role except Patron (the person left the library).
     RemoveAllStaffRoles {
         /// Institution code.
@@ -120,6 +160,10 @@ pub struct ChangeSet {
     pub submission: SubmissionInfo,
     /// Catalog version it was checked against.
     pub catalog_version: String,
+    /// Version of the account state it was diffed against (absent when made without a
+    /// state); `apply` re-checks a change set made against an older state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_version: Option<i64>,
     /// Operations in a stable order: by institution, primary ID, then create, remove-all,
     /// remove, add; then role code and scope.
     pub operations: Vec<Operation>,
@@ -160,6 +204,13 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
                     code: PATRON_CODE,
                     name: "Patron".to_string(),
                 }],
+                lines: vec![source.clone()],
+            }),
+            // The roles come from the account state (what the suspension took away).
+            Action::Restore => push(Operation::RestoreRoles {
+                institution: inst.clone(),
+                primary_id: id.clone(),
+                roles: Vec::new(),
                 lines: vec![source.clone()],
             }),
             Action::Add | Action::Modify => {
@@ -210,6 +261,7 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         schema: SCHEMA.to_string(),
         submission,
         catalog_version: catalog_version.to_string(),
+        state_version: None,
         operations,
     }
 }
@@ -240,8 +292,23 @@ impl Operation {
                 institution,
                 primary_id,
                 ..
+            }
+            | Operation::SuspendRoles {
+                institution,
+                primary_id,
+                ..
+            }
+            | Operation::RestoreRoles {
+                institution,
+                primary_id,
+                ..
             } => (institution, primary_id),
         }
+    }
+
+    /// Sorts operations into the documented order.
+    pub fn sort(operations: &mut [Operation]) {
+        operations.sort_by_key(|a| a.sort_key());
     }
 
     fn lines_mut(&mut self) -> &mut Vec<String> {
@@ -249,7 +316,9 @@ impl Operation {
             Operation::CreateAccount { lines, .. }
             | Operation::AddRole { lines, .. }
             | Operation::RemoveRole { lines, .. }
-            | Operation::RemoveAllStaffRoles { lines, .. } => lines,
+            | Operation::RemoveAllStaffRoles { lines, .. }
+            | Operation::SuspendRoles { lines, .. }
+            | Operation::RestoreRoles { lines, .. } => lines,
         }
     }
 
@@ -260,27 +329,32 @@ impl Operation {
             Operation::AddRole { .. } => "add_role",
             Operation::RemoveRole { .. } => "remove_role",
             Operation::RemoveAllStaffRoles { .. } => "remove_all_staff_roles",
+            Operation::SuspendRoles { .. } => "suspend_roles",
+            Operation::RestoreRoles { .. } => "restore_roles",
         }
     }
 
-    /// The documented order: account, then create, remove-all, remove, add; then role and scope.
+    /// The documented order: account, then create, remove-all, suspend, remove, restore, add;
+    /// then role and scope.
     fn sort_key(&self) -> OpKey {
         let (inst, id) = self.account();
         let (rank, code, scope, params) = match self {
             Operation::CreateAccount { .. } => (0, 0, None, Vec::new()),
             Operation::RemoveAllStaffRoles { .. } => (1, 0, None, Vec::new()),
+            Operation::SuspendRoles { .. } => (2, 0, None, Vec::new()),
             Operation::RemoveRole {
                 role,
                 scope,
                 parameters,
                 ..
-            } => (2, role.code, Some(scope.clone()), parameters.clone()),
+            } => (3, role.code, Some(scope.clone()), parameters.clone()),
+            Operation::RestoreRoles { .. } => (4, 0, None, Vec::new()),
             Operation::AddRole {
                 role,
                 scope,
                 parameters,
                 ..
-            } => (3, role.code, Some(scope.clone()), parameters.clone()),
+            } => (5, role.code, Some(scope.clone()), parameters.clone()),
         };
         (
             inst.to_string(),

@@ -20,6 +20,19 @@ pub struct Config {
     pub mail: MailConfig,
     /// SMTP server; without it, email is written to the outbox folder.
     pub smtp: Option<SmtpConfig>,
+    /// Account state settings.
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+/// `[state]`: the account state database and how the diff treats licences.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The database file; `process` diffs against it when set (or with `--db`).
+    pub db: Option<PathBuf>,
+    /// `"refuse"` (default) or `"warn"`: what a request past the named-user allotment gets.
+    pub over_allotment: Option<String>,
 }
 
 /// Mail settings.
@@ -69,7 +82,10 @@ impl Config {
             message: e.message().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.catalog, &mut config.out].into_iter().flatten() {
+        for p in [&mut config.catalog, &mut config.out, &mut config.state.db]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

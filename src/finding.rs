@@ -125,6 +125,23 @@ rules! {
     GenericAccount = "generic-account",
     /// A privileged role: accepted only with the help desk's approval.
     NeedsApproval = "needs-approval",
+    // --- against the account state ---
+    /// Add for an account that already exists: its roles are added (a Modify).
+    AccountExists = "account-exists",
+    /// A role to add is already held: nothing to do.
+    AlreadyHasRole = "already-has-role",
+    /// A role to remove is not held (or Delete on an account with no staff roles).
+    RoleNotHeld = "role-not-held",
+    /// Modify, Delete or Restore for an account the state does not know.
+    UnknownAccount = "unknown-account",
+    /// The account belongs to another institution.
+    OtherInstitution = "other-institution-account",
+    /// A name or email change for an external account: the SIS feed owns those fields.
+    ExternalFieldChange = "external-field-change",
+    /// The request would take the institution past its named-user allotment.
+    OverAllotment = "over-allotment",
+    /// Restore for an account with no suspended roles.
+    NothingSuspended = "nothing-suspended",
 }
 
 impl fmt::Display for Rule {

@@ -54,6 +54,8 @@ pub struct Processor<'a> {
     from: String,
     now: jiff::Zoned,
     used_names: HashSet<String>,
+    /// The account state to diff requests against, when one is given.
+    state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
 }
 
 impl<'a> Processor<'a> {
@@ -75,7 +77,19 @@ impl<'a> Processor<'a> {
             from,
             now,
             used_names: HashSet::new(),
+            state: None,
         }
+    }
+
+    /// Diffs every submission against the account state: change sets say what must
+    /// change, and result workbooks show each person's roles before and after.
+    pub fn with_state(
+        mut self,
+        state: &'a crate::state::State,
+        options: crate::state::diff::DiffOptions,
+    ) -> Self {
+        self.state = Some((state, options));
+        self
     }
 
     /// Processes one file already recognised as `format`.
@@ -103,7 +117,14 @@ impl<'a> Processor<'a> {
             ),
         };
         let submission_id = intake::submission_id(today, &sha256);
-        let outcome = validate::validate(document, self.catalog, today);
+        let mut outcome = validate::validate(document, self.catalog, today);
+        let mut state_errors = Vec::new();
+        if let Some((state, options)) = &self.state
+            && let Err(e) =
+                crate::state::diff::reconcile(state, &mut outcome, self.catalog, options)
+        {
+            state_errors.push(format!("cannot compare with the account state: {e}"));
+        }
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -116,7 +137,19 @@ impl<'a> Processor<'a> {
             requester_name: outcome.requester_name.clone(),
             requester_email: outcome.requester_email.clone(),
         };
-        let changeset = changeset::build(&outcome, info, &self.catalog.version);
+        let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
+        let roles = match &self.state {
+            Some((state, _)) => {
+                match crate::state::diff::complete(state, &mut changeset, self.catalog) {
+                    Ok(roles) => Some(roles),
+                    Err(e) => {
+                        state_errors.push(format!("cannot compare with the account state: {e}"));
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let counts = outcome.counts();
         let mut processed = Processed {
             source: path.to_path_buf(),
@@ -128,7 +161,7 @@ impl<'a> Processor<'a> {
             workbook: None,
             changeset: None,
             emails: Vec::new(),
-            errors: Vec::new(),
+            errors: state_errors,
         };
 
         let folder_name = self.folder_name(&file_name);
@@ -145,7 +178,12 @@ impl<'a> Processor<'a> {
             .unwrap_or_default();
 
         let workbook_name = format!("{stem}-result.xlsx");
-        let workbook = match report::result_bytes(&outcome, &changeset, self.catalog) {
+        let workbook = match report::result_bytes_with_roles(
+            &outcome,
+            &changeset,
+            self.catalog,
+            roles.as_deref(),
+        ) {
             Ok(bytes) => bytes,
             Err(e) => {
                 processed

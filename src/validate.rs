@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 mod rules;
 
+pub(crate) use rules::parse_date;
+
 /// What a line asks for (the FLVC request types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,6 +23,9 @@ pub enum Action {
     Modify,
     /// Remove every role except Patron.
     Delete,
+    /// Put back the roles the inactivity audit suspended (the roles come from the account
+    /// state, so the line names none).
+    Restore,
 }
 
 /// Internal (managed in Alma) or external (synced from another system).

@@ -318,6 +318,7 @@ fn changeset() -> ChangeSet {
             requester_email: Some("pat@gcsu.edu".into()),
         },
         catalog_version: "c0ffee12".into(),
+        state_version: None,
         operations: vec![
             Operation::CreateAccount {
                 institution: "01FALSC_GCSU".into(),
@@ -562,7 +563,7 @@ fn template_lists_hold_the_catalog_values_without_patron() {
             .filter(|v| !v.is_empty())
             .collect()
     };
-    assert_eq!(column("Action"), ["Add", "Modify", "Delete"]);
+    assert_eq!(column("Action"), ["Add", "Modify", "Delete", "Restore"]);
     assert_eq!(column("Institution"), ["01FALSC_GCSU", "01FALSC_UNF"]);
     let roles = column("Role");
     assert!(roles.contains(&"Circulation Desk Operator".to_string()));

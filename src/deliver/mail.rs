@@ -117,6 +117,24 @@ impl Mail {
     pub(crate) fn message(&self) -> &lettre::Message {
         &self.message
     }
+
+    /// A mail composed by another part of `deliver` (audit notices).
+    pub(super) fn from_parts(
+        message: lettre::Message,
+        to: Vec<String>,
+        subject: String,
+        message_id: String,
+        file_stem: String,
+    ) -> Mail {
+        Mail {
+            message,
+            to,
+            cc: Vec::new(),
+            subject,
+            message_id,
+            file_stem,
+        }
+    }
 }
 
 /// `Auto-Submitted: auto-replied` (RFC 3834): tells vacation responders and other robots not

@@ -8,10 +8,12 @@
 //! documented in `docs/email.md`.
 
 mod mail;
+mod notice;
 mod outbox;
 mod smtp;
 
 pub use mail::{Envelope, Mail, MailContext, compose, render_html, render_text};
+pub use notice::{Notice, compose_notice};
 pub use outbox::OutboxFolder;
 pub use smtp::{DEFAULT_PASSWORD_ENV, Security, Smtp, SmtpConfig};
 

@@ -110,7 +110,8 @@ pub fn hint(field: Field) -> &'static str {
     match field {
         Field::Action => {
             "Add: new staff account, or first staff roles on a patron-only account. Modify: add \
-             or remove roles. Delete: remove every role except Patron (the person left)."
+             or remove roles. Delete: remove every role except Patron (the person left). Restore: \
+             put back roles suspended for inactivity."
         }
         Field::PrimaryId => {
             "The person's Alma primary ID, exactly as in Alma (keep leading zeros). Repeat it \
@@ -392,7 +393,7 @@ fn list_validation(lists: &Lists, field: Field) -> Result<Option<DataValidation>
             "This role is not in the list. Several roles in one cell are fine (separate \
              them with ;); Rolecall checks every name when the worksheet is processed."
         }
-        Field::Action => "Choose Add, Modify or Delete.",
+        Field::Action => "Choose Add, Modify, Delete or Restore.",
         Field::AccountType => "Choose Internal or External.",
         Field::Change => "Choose Add or Remove (or leave empty for Add).",
         _ => "This value is not in the list made from the catalog. Keep it only if you are sure.",

@@ -3,7 +3,7 @@
 
 use super::style::Styles;
 use super::{fit_row, text};
-use crate::changeset::{ChangeSet, Operation, RoleRef};
+use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
 use rust_xlsxwriter::{Note, Worksheet, XlsxError};
 
@@ -124,6 +124,33 @@ fn cells(op: &Operation) -> [String; 11] {
                 String::new(),
             ]
         }
+        Operation::SuspendRoles {
+            institution,
+            primary_id,
+            roles,
+            reason,
+            lines,
+        } => grant_cells(
+            "Suspend roles",
+            institution,
+            primary_id,
+            roles,
+            lines,
+            reason,
+        ),
+        Operation::RestoreRoles {
+            institution,
+            primary_id,
+            roles,
+            lines,
+        } => grant_cells(
+            "Restore roles",
+            institution,
+            primary_id,
+            roles,
+            lines,
+            "puts back the roles the inactivity audit suspended",
+        ),
         Operation::RemoveAllStaffRoles {
             institution,
             primary_id,
@@ -149,6 +176,32 @@ fn cells(op: &Operation) -> [String; 11] {
             ),
         ],
     }
+}
+
+/// A suspension or restoration: one cell line per role.
+fn grant_cells(
+    what: &str,
+    institution: &str,
+    primary_id: &str,
+    roles: &[RoleGrant],
+    lines: &[String],
+    details: &str,
+) -> [String; 11] {
+    let each =
+        |f: &dyn Fn(&RoleGrant) -> String| roles.iter().map(f).collect::<Vec<_>>().join("\n");
+    [
+        what.into(),
+        institution.into(),
+        primary_id.into(),
+        each(&|g| g.role.code.to_string()),
+        each(&|g| g.role.name.clone()),
+        each(&|g| scope(&g.scope)),
+        each(&|g| parameters(&g.parameters)),
+        each(&|g| g.expiry.clone().unwrap_or_default()),
+        "no".into(),
+        lines.join(", "),
+        details.into(),
+    ]
 }
 
 /// Writes the sheet.

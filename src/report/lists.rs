@@ -17,7 +17,7 @@ pub struct Lists {
 }
 
 /// Fixed words the reader understands for Action.
-pub const ACTIONS: [&str; 3] = ["Add", "Modify", "Delete"];
+pub const ACTIONS: [&str; 4] = ["Add", "Modify", "Delete", "Restore"];
 /// Fixed words for Account type.
 pub const ACCOUNT_TYPES: [&str; 2] = ["Internal", "External"];
 /// Fixed words for Add or remove.

@@ -12,6 +12,7 @@ pub(crate) mod accounts;
 mod changes;
 pub(crate) mod lists;
 mod problems;
+mod roles;
 pub(crate) mod style;
 mod summary;
 
@@ -27,6 +28,8 @@ use lists::Lists;
 use rust_xlsxwriter::{ColNum, ExcelDateTime, Format, RowNum, Workbook, Worksheet, XlsxError};
 use std::path::{Path, PathBuf};
 use style::Styles;
+
+pub use roles::{PersonRoles, ROLES_SHEET};
 
 /// Why a workbook could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +134,17 @@ pub fn result_bytes(
     changeset: &ChangeSet,
     catalog: &Catalog,
 ) -> Result<Vec<u8>, ReportError> {
+    result_bytes_with_roles(outcome, changeset, catalog, None)
+}
+
+/// The result workbook with a `Roles` sheet (each person's roles before and after) when the
+/// submission was diffed against the account state.
+pub fn result_bytes_with_roles(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    roles: Option<&[PersonRoles]>,
+) -> Result<Vec<u8>, ReportError> {
     let styles = Styles::new();
     let lists = Lists::from_catalog(catalog);
     let mut wb = Workbook::new();
@@ -154,6 +168,9 @@ pub fn result_bytes(
     )?;
     problems::write(wb.add_worksheet(), outcome, &styles)?;
     changes::write(wb.add_worksheet(), changeset, &styles)?;
+    if let Some(people) = roles {
+        roles::write(wb.add_worksheet(), people, &styles)?;
+    }
     lists.write(wb.add_worksheet(), &styles)?;
     Ok(wb.save_to_buffer()?)
 }

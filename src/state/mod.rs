@@ -1,7 +1,459 @@
-//! Account state: what Alma holds for each account (roles, scopes, parameters, logins),
-//! kept in the embedded database ([`crate::db`]) so that change sets become diffs.
+//! Account state: what Alma holds for each account (roles with their scopes, parameters,
+//! status and expiry; logins), kept in the embedded database ([`crate::db`]) so that a
+//! request becomes a diff against it (`docs/state.md`).
 //!
-//! Not built yet (issue 5).
+//! This module owns the `state_*` tables (migration `state-1`) and the plain queries on
+//! them; the sub-modules are the commands built on it: [`import`] (Alma exports in),
+//! [`diff`] (requests against the state), [`apply`] (recording a change set carried out in
+//! Alma), [`licence`] and [`inactive`] (the audits) and [`alma`] (Alma Users API payloads).
+
+pub mod alma;
+pub mod apply;
+pub mod diff;
+pub mod import;
+pub mod inactive;
+pub mod licence;
+mod table;
+
+use crate::catalog::{Catalog, PATRON_CODE};
+use crate::validate::{AccountType, Parameter, Scope};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
 
 /// Tables of the account state (migration `state-1`).
-pub const SCHEMA: &str = "";
+///
+/// Primary IDs compare without regard to case (Alma's do). A role assignment is keyed by
+/// what makes it a distinct grant in Alma: code, scope and parameters (canonical JSON), so
+/// duplicate entries in an export collapse into one row.
+pub const SCHEMA: &str = "
+CREATE TABLE state_account (
+    institution  TEXT NOT NULL,
+    primary_id   TEXT NOT NULL COLLATE NOCASE,
+    first_name   TEXT NOT NULL DEFAULT '',
+    last_name    TEXT NOT NULL DEFAULT '',
+    email        TEXT NOT NULL DEFAULT '',
+    account_type TEXT NOT NULL DEFAULT 'INTERNAL' CHECK (account_type IN ('INTERNAL', 'EXTERNAL')),
+    status       TEXT NOT NULL DEFAULT 'ACTIVE',
+    updated_by   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (institution, primary_id)
+);
+CREATE INDEX state_account_by_id ON state_account (primary_id);
+CREATE TABLE state_role (
+    institution  TEXT NOT NULL,
+    primary_id   TEXT NOT NULL COLLATE NOCASE,
+    role_code    INTEGER NOT NULL,
+    scope_kind   TEXT NOT NULL CHECK (scope_kind IN ('institution', 'library')),
+    scope        TEXT NOT NULL,
+    parameters   TEXT NOT NULL DEFAULT '[]',
+    status       TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+    expiry       TEXT,
+    suspended_by TEXT,
+    PRIMARY KEY (institution, primary_id, role_code, scope_kind, scope, parameters),
+    FOREIGN KEY (institution, primary_id)
+        REFERENCES state_account (institution, primary_id) ON DELETE CASCADE
+);
+CREATE TABLE state_login (
+    primary_id   TEXT NOT NULL COLLATE NOCASE,
+    institution  TEXT NOT NULL DEFAULT '',
+    login_date   TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    PRIMARY KEY (primary_id, institution, login_date)
+);
+CREATE TABLE state_changeset (
+    id                   INTEGER PRIMARY KEY,
+    fingerprint          TEXT NOT NULL UNIQUE,
+    submission_id        TEXT NOT NULL,
+    source               TEXT NOT NULL,
+    requester_name       TEXT,
+    requester_email      TEXT,
+    processed_at         TEXT NOT NULL,
+    applied_at           TEXT NOT NULL,
+    operations           INTEGER NOT NULL,
+    state_version_before INTEGER NOT NULL,
+    changeset            TEXT NOT NULL
+);
+CREATE TABLE state_import (
+    id          INTEGER PRIMARY KEY,
+    file        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    accounts    INTEGER NOT NULL,
+    roles       INTEGER NOT NULL,
+    logins      INTEGER NOT NULL
+);
+CREATE TABLE state_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO state_meta (key, value) VALUES ('version', 0);
+";
+
+/// Why the state could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Open(#[from] crate::db::DbError),
+    /// A query failed.
+    #[error("account state: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// An import file is not what it should be.
+    #[error("{}: {message}", file.display())]
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong, with the row or column.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// An account as the state holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Institution code.
+    pub institution: String,
+    /// Alma primary identifier.
+    pub primary_id: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Preferred email.
+    pub email: String,
+    /// Internal or external.
+    pub account_type: AccountType,
+    /// Alma's user status (`ACTIVE`, `INACTIVE`).
+    pub status: String,
+}
+
+impl Account {
+    /// "First Last", or the ID when no name is known.
+    pub fn display_name(&self) -> String {
+        let name = format!("{} {}", self.first_name, self.last_name);
+        let name = name.trim();
+        if name.is_empty() {
+            self.primary_id.clone()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// A role an account holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Assignment {
+    /// Alma role code.
+    pub code: u32,
+    /// Scope.
+    pub scope: Scope,
+    /// Desk or service unit, sorted.
+    pub parameters: Vec<Parameter>,
+    /// True when ACTIVE.
+    pub active: bool,
+    /// Expiry date `YYYY-MM-DD`.
+    pub expiry: Option<String>,
+    /// The change set (submission id) that suspended it, when the inactivity audit did.
+    pub suspended_by: Option<String>,
+}
+
+impl Assignment {
+    /// True for a role that makes a staff account (anything but Patron).
+    pub fn is_staff(&self) -> bool {
+        self.code != PATRON_CODE
+    }
+
+    /// True when it counts as a named (licensed) user: active, and a role the catalog
+    /// counts (a code the catalog does not know counts, to be safe).
+    pub fn is_named(&self, catalog: &Catalog) -> bool {
+        self.active && named_code(catalog, self.code)
+    }
+
+    /// In words: "Circulation Desk Operator (32) at MAIN, desk DEFAULT_CIRC_DESK".
+    pub fn describe(&self, catalog: &Catalog) -> String {
+        let mut text = format!("{} ({})", role_name(catalog, self.code), self.code);
+        text.push_str(&scope_words(&self.scope));
+        for p in &self.parameters {
+            text.push_str(&format!(", {} {}", short_kind(p), p.value));
+            if !matches!(&self.scope, Scope::Library(l) if *l == p.scope) {
+                text.push_str(&format!(" ({})", p.scope));
+            }
+        }
+        if let Some(e) = &self.expiry {
+            text.push_str(&format!(", until {e}"));
+        }
+        if !self.active {
+            text.push_str(if self.suspended_by.is_some() {
+                " [suspended]"
+            } else {
+                " [inactive]"
+            });
+        }
+        text
+    }
+}
+
+fn short_kind(p: &Parameter) -> &'static str {
+    match p.kind {
+        crate::catalog::ParameterKind::CirculationDesk => "desk",
+        crate::catalog::ParameterKind::ServiceUnit => "service unit",
+    }
+}
+
+/// " at MAIN" or "" for the institution.
+pub(crate) fn scope_words(scope: &Scope) -> String {
+    match scope {
+        Scope::Institution(_) => String::new(),
+        Scope::Library(l) => format!(" at {l}"),
+    }
+}
+
+/// True when holding this role makes a named (licensed) user: the catalog's `named_user`
+/// flag; a code the catalog does not know counts unless it is Patron.
+pub fn named_code(catalog: &Catalog, code: u32) -> bool {
+    catalog
+        .role_by_code(code)
+        .map_or(code != PATRON_CODE, |r| r.named_user)
+}
+
+/// Alma's name of a role, or "Role 123" for a code the catalog does not know.
+pub fn role_name(catalog: &Catalog, code: u32) -> String {
+    catalog
+        .role_by_code(code)
+        .map_or_else(|| format!("Role {code}"), |r| r.name.clone())
+}
+
+/// Canonical text of a parameter list (sorted JSON): part of a role's key.
+pub(crate) fn params_key(parameters: &[Parameter]) -> String {
+    let mut ps = parameters.to_vec();
+    ps.sort();
+    serde_json::to_string(&ps).unwrap_or_else(|_| "[]".to_string())
+}
+
+pub(crate) fn scope_columns(scope: &Scope) -> (&'static str, &str) {
+    match scope {
+        Scope::Institution(c) => ("institution", c),
+        Scope::Library(c) => ("library", c),
+    }
+}
+
+/// The account state in one database.
+pub struct State {
+    conn: Connection,
+}
+
+impl State {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<State, StateError> {
+        Ok(State {
+            conn: crate::db::open(path)?,
+        })
+    }
+
+    /// An empty state in memory (tests).
+    pub fn in_memory() -> Result<State, StateError> {
+        Ok(State {
+            conn: crate::db::open_in_memory()?,
+        })
+    }
+
+    /// The connection, for the sub-modules.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The state's version: goes up by one with every import and every change set applied,
+    /// so a change set can say which state it was made against.
+    pub fn version(&self) -> Result<i64, StateError> {
+        Ok(self.conn.query_row(
+            "SELECT value FROM state_meta WHERE key = 'version'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub(crate) fn bump_version(conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE state_meta SET value = value + 1 WHERE key = 'version'",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// The account of `institution` with this primary ID.
+    pub fn account(
+        &self,
+        institution: &str,
+        primary_id: &str,
+    ) -> Result<Option<Account>, StateError> {
+        Self::account_in(&self.conn, institution, primary_id)
+    }
+
+    pub(crate) fn account_in(
+        conn: &Connection,
+        institution: &str,
+        primary_id: &str,
+    ) -> Result<Option<Account>, StateError> {
+        Ok(conn
+            .query_row(
+                "SELECT institution, primary_id, first_name, last_name, email, account_type, status
+                 FROM state_account WHERE institution = ?1 AND primary_id = ?2",
+                params![institution, primary_id.trim()],
+                account_row,
+            )
+            .optional()?)
+    }
+
+    /// Every account with this primary ID, whatever the institution.
+    pub fn accounts_by_id(&self, primary_id: &str) -> Result<Vec<Account>, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT institution, primary_id, first_name, last_name, email, account_type, status
+             FROM state_account WHERE primary_id = ?1 ORDER BY institution",
+        )?;
+        let rows = stmt.query_map([primary_id.trim()], account_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every account, by institution and primary ID.
+    pub fn accounts(&self) -> Result<Vec<Account>, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT institution, primary_id, first_name, last_name, email, account_type, status
+             FROM state_account ORDER BY institution, primary_id",
+        )?;
+        let rows = stmt.query_map([], account_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The roles an account holds, sorted.
+    pub fn roles(
+        &self,
+        institution: &str,
+        primary_id: &str,
+    ) -> Result<Vec<Assignment>, StateError> {
+        roles_of(&self.conn, institution, primary_id)
+    }
+
+    /// The latest login on record for an account (from every Staff Login Report imported).
+    pub fn last_login(
+        &self,
+        institution: &str,
+        primary_id: &str,
+    ) -> Result<Option<jiff::civil::Date>, StateError> {
+        let text: Option<String> = self.conn.query_row(
+            "SELECT MAX(login_date) FROM state_login
+             WHERE primary_id = ?2 AND (institution = ?1 OR institution = '')",
+            params![institution, primary_id.trim()],
+            |r| r.get(0),
+        )?;
+        Ok(text.and_then(|t| t.parse().ok()))
+    }
+}
+
+fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
+    let kind: String = r.get(5)?;
+    Ok(Account {
+        institution: r.get(0)?,
+        primary_id: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        email: r.get(4)?,
+        account_type: if kind == "EXTERNAL" {
+            AccountType::External
+        } else {
+            AccountType::Internal
+        },
+        status: r.get(6)?,
+    })
+}
+
+pub(crate) fn roles_of(
+    conn: &Connection,
+    institution: &str,
+    primary_id: &str,
+) -> Result<Vec<Assignment>, StateError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by
+         FROM state_role WHERE institution = ?1 AND primary_id = ?2",
+    )?;
+    let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
+        let kind: String = r.get(1)?;
+        let scope: String = r.get(2)?;
+        let params: String = r.get(3)?;
+        let status: String = r.get(4)?;
+        Ok(Assignment {
+            code: r.get(0)?,
+            scope: if kind == "library" {
+                Scope::Library(scope)
+            } else {
+                Scope::Institution(scope)
+            },
+            parameters: serde_json::from_str(&params).unwrap_or_default(),
+            active: status == "ACTIVE",
+            expiry: r.get(5)?,
+            suspended_by: r.get(6)?,
+        })
+    })?;
+    let mut roles: Vec<Assignment> = rows.collect::<Result<_, _>>()?;
+    roles.sort();
+    Ok(roles)
+}
+
+/// Inserts or replaces one role of an account (the account must exist).
+pub(crate) fn put_role(
+    conn: &Connection,
+    institution: &str,
+    primary_id: &str,
+    a: &Assignment,
+) -> rusqlite::Result<()> {
+    let (kind, scope) = scope_columns(&a.scope);
+    conn.prepare_cached(
+        "INSERT INTO state_role
+             (institution, primary_id, role_code, scope_kind, scope, parameters, status, expiry, suspended_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT DO UPDATE SET status = excluded.status, expiry = excluded.expiry,
+             suspended_by = excluded.suspended_by",
+    )?
+    .execute(params![
+        institution,
+        primary_id,
+        a.code,
+        kind,
+        scope,
+        params_key(&a.parameters),
+        if a.active { "ACTIVE" } else { "INACTIVE" },
+        a.expiry,
+        a.suspended_by,
+    ])?;
+    Ok(())
+}
+
+/// Inserts an account, or updates its person fields when it exists.
+pub(crate) fn put_account(conn: &Connection, a: &Account, by: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO state_account
+             (institution, primary_id, first_name, last_name, email, account_type, status, updated_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT DO UPDATE SET first_name = excluded.first_name,
+             last_name = excluded.last_name, email = excluded.email,
+             account_type = excluded.account_type, status = excluded.status,
+             updated_by = excluded.updated_by",
+    )?
+    .execute(params![
+        a.institution,
+        a.primary_id,
+        a.first_name,
+        a.last_name,
+        a.email,
+        match a.account_type {
+            AccountType::Internal => "INTERNAL",
+            AccountType::External => "EXTERNAL",
+        },
+        a.status,
+        by,
+    ])?;
+    Ok(())
+}

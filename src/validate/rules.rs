@@ -212,7 +212,7 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
                         v.location.clone(),
                         format!("\"{}\" is not an action Rolecall knows.", v.text),
                     )
-                    .suggest("Choose Add (new account), Modify (add or remove roles) or Delete (remove all staff roles)."),
+                    .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
                 );
             }
             parsed
@@ -446,13 +446,18 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
 
     let mut requests = Vec::new();
     match action {
-        Some(Action::Delete) => {
+        Some(action @ (Action::Delete | Action::Restore)) => {
             if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
+                let message = if action == Action::Delete {
+                    "Delete removes every staff role; it cannot also give roles."
+                } else {
+                    "Restore puts back exactly the roles that were suspended; it names no roles."
+                };
                 f.push(
                     Finding::error(
                         Rule::DeleteWithRoles,
                         v.location.clone(),
-                        "Delete removes every staff role; it cannot also give roles.",
+                        message,
                     )
                     .suggest("Leave the role and profile empty on a Delete line, or use Modify to change some roles."),
                 );
@@ -1008,6 +1013,9 @@ fn parse_action(text: &str) -> Option<Action> {
         "delete" | "deleteuser" | "removeuser" | "removeallroles" | "deleteroles" => {
             Some(Action::Delete)
         }
+        "restore" | "restoreuser" | "restoreroles" | "reactivate" | "unsuspend" => {
+            Some(Action::Restore)
+        }
         _ => None,
     }
 }
@@ -1087,6 +1095,7 @@ fn action_word(a: Action) -> &'static str {
         Action::Add => "Add",
         Action::Modify => "Modify",
         Action::Delete => "Delete",
+        Action::Restore => "Restore",
     }
 }
 

@@ -1,0 +1,385 @@
+//! `rolecall apply CHANGESET`: records a change set into the state once the help desk has
+//! carried it out in Alma.
+//!
+//! Every operation is idempotent on its own (adding a role held, removing one not held,
+//! creating an account that exists change nothing), and the whole change set is recorded in
+//! the audit log under a fingerprint of its content: applying it twice changes nothing the
+//! second time. A change set made against an older state (its `state_version` is not the
+//! current one) is re-checked: each operation that no longer changes anything is reported.
+//! The same code previews a change set (inside a savepoint that is rolled back) for the
+//! before/after sheet and the Alma payloads.
+
+use super::{Account, Assignment, State, StateError, put_account, put_role, roles_of};
+use crate::catalog::PATRON_CODE;
+use crate::changeset::{ChangeSet, Operation, RoleGrant};
+use crate::validate::{AccountType, Parameter, Scope};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// True when this change set was recorded before: nothing changed now.
+    pub already_applied_at: Option<String>,
+    /// True when the change set was made against another state version.
+    pub rechecked: bool,
+    /// Operations that changed the state.
+    pub changed: usize,
+    /// One line per operation that changed nothing, saying why.
+    pub notes: Vec<String>,
+}
+
+/// A stable fingerprint of a change set: its submission and operations.
+pub fn fingerprint(cs: &ChangeSet) -> String {
+    let mut h = Sha256::new();
+    h.update(cs.submission.id.as_bytes());
+    h.update(cs.submission.sha256.as_bytes());
+    h.update(serde_json::to_vec(&cs.operations).unwrap_or_default());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records `cs` into the state. `now` is when it was applied (RFC 3339).
+pub fn apply(state: &mut State, cs: &ChangeSet, now: &str) -> Result<Applied, StateError> {
+    let fp = fingerprint(cs);
+    let version = state.version()?;
+    let tx = state.conn.transaction()?;
+    let before: Option<String> = tx
+        .query_row(
+            "SELECT applied_at FROM state_changeset WHERE fingerprint = ?1",
+            [&fp],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(at) = before {
+        return Ok(Applied {
+            already_applied_at: Some(at),
+            rechecked: false,
+            changed: 0,
+            notes: Vec::new(),
+        });
+    }
+    let mut applied = Applied {
+        already_applied_at: None,
+        rechecked: cs.state_version.is_some_and(|v| v != version),
+        changed: 0,
+        notes: Vec::new(),
+    };
+    for op in &cs.operations {
+        match apply_op(&tx, op, &cs.submission.id)? {
+            None => applied.changed += 1,
+            Some(note) => applied.notes.push(format!("{}: {note}", describe(op))),
+        }
+    }
+    tx.execute(
+        "INSERT INTO state_changeset (fingerprint, submission_id, source, requester_name,
+             requester_email, processed_at, applied_at, operations, state_version_before, changeset)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            fp,
+            cs.submission.id,
+            cs.submission.source,
+            cs.submission.requester_name,
+            cs.submission.requester_email,
+            cs.submission.processed_at,
+            now,
+            cs.operations.len() as i64,
+            version,
+            serde_json::to_string(cs).unwrap_or_default(),
+        ],
+    )?;
+    State::bump_version(&tx)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// Runs `f` with `ops` applied, then rolls them back: a preview of the state after a
+/// change set.
+pub(crate) fn preview<T>(
+    conn: &Connection,
+    ops: &[Operation],
+    tag: &str,
+    f: impl FnOnce(&Connection) -> Result<T, StateError>,
+) -> Result<T, StateError> {
+    conn.execute_batch("SAVEPOINT rolecall_preview")?;
+    let result = (|| {
+        for op in ops {
+            apply_op(conn, op, tag)?;
+        }
+        f(conn)
+    })();
+    conn.execute_batch("ROLLBACK TO rolecall_preview; RELEASE rolecall_preview")?;
+    result
+}
+
+fn exists(conn: &Connection, inst: &str, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM state_account WHERE institution = ?1 AND primary_id = ?2)",
+        params![inst, id],
+        |r| r.get(0),
+    )
+}
+
+fn patron(inst: &str) -> Assignment {
+    Assignment {
+        code: PATRON_CODE,
+        scope: Scope::Institution(inst.to_string()),
+        parameters: Vec::new(),
+        active: true,
+        expiry: None,
+        suspended_by: None,
+    }
+}
+
+/// Makes sure the account exists (an operation on an account the state does not hold yet:
+/// e.g. an external account the campus system loaded after the last import).
+fn ensure_account(conn: &Connection, inst: &str, id: &str, tag: &str) -> rusqlite::Result<bool> {
+    if exists(conn, inst, id)? {
+        return Ok(false);
+    }
+    put_account(
+        conn,
+        &Account {
+            institution: inst.into(),
+            primary_id: id.into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: String::new(),
+            account_type: AccountType::Internal,
+            status: "ACTIVE".into(),
+        },
+        tag,
+    )?;
+    put_role(conn, inst, id, &patron(inst))?;
+    Ok(true)
+}
+
+fn same_grant(a: &Assignment, g: &RoleGrant) -> bool {
+    a.code == g.role.code && a.scope == g.scope && a.parameters == sorted(&g.parameters)
+}
+
+fn sorted(ps: &[Parameter]) -> Vec<Parameter> {
+    let mut v = ps.to_vec();
+    v.sort();
+    v
+}
+
+/// Applies one operation; `Some(reason)` when it changed nothing.
+pub(crate) fn apply_op(
+    conn: &Connection,
+    op: &Operation,
+    tag: &str,
+) -> Result<Option<String>, StateError> {
+    let (inst, id) = op.account();
+    let note = |s: String| Ok(Some(s));
+    match op {
+        Operation::CreateAccount {
+            first_name,
+            last_name,
+            email,
+            account_type,
+            ..
+        } => {
+            if exists(conn, inst, id)? {
+                return note("the account exists already".into());
+            }
+            put_account(
+                conn,
+                &Account {
+                    institution: inst.into(),
+                    primary_id: id.into(),
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    email: email.clone(),
+                    account_type: *account_type,
+                    status: "ACTIVE".into(),
+                },
+                tag,
+            )?;
+            // Alma gives every account Patron.
+            put_role(conn, inst, id, &patron(inst))?;
+            Ok(None)
+        }
+        Operation::AddRole {
+            role,
+            scope,
+            parameters,
+            expiry,
+            ..
+        } => {
+            ensure_account(conn, inst, id, tag)?;
+            let want = Assignment {
+                code: role.code,
+                scope: scope.clone(),
+                parameters: sorted(parameters),
+                active: true,
+                expiry: expiry.clone(),
+                suspended_by: None,
+            };
+            let held = roles_of(conn, inst, id)?;
+            if held.contains(&want) {
+                return note(format!("{id} already has it"));
+            }
+            put_role(conn, inst, id, &want)?;
+            Ok(None)
+        }
+        Operation::RemoveRole {
+            role,
+            scope,
+            parameters,
+            ..
+        } => {
+            let (kind, scope_code) = super::scope_columns(scope);
+            // Without parameters: at that scope, whatever its desks.
+            let n = if parameters.is_empty() {
+                conn.execute(
+                    "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
+                     AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5",
+                    params![inst, id, role.code, kind, scope_code],
+                )?
+            } else {
+                conn.execute(
+                    "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
+                     AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5 AND parameters = ?6",
+                    params![
+                        inst,
+                        id,
+                        role.code,
+                        kind,
+                        scope_code,
+                        super::params_key(parameters)
+                    ],
+                )?
+            };
+            if n == 0 {
+                return note(format!("{id} does not have it"));
+            }
+            Ok(None)
+        }
+        Operation::RemoveAllStaffRoles { keep, .. } => {
+            let keep: Vec<u32> = keep.iter().map(|r| r.code).collect();
+            let mut n = 0;
+            for a in roles_of(conn, inst, id)? {
+                if !keep.contains(&a.code) {
+                    let (kind, scope) = super::scope_columns(&a.scope);
+                    n += conn.execute(
+                        "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
+                         AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5 AND parameters = ?6",
+                        params![
+                            inst,
+                            id,
+                            a.code,
+                            kind,
+                            scope,
+                            super::params_key(&a.parameters)
+                        ],
+                    )?;
+                }
+            }
+            if n == 0 {
+                return note(format!("{id} has no staff roles"));
+            }
+            Ok(None)
+        }
+        Operation::SuspendRoles { roles, .. } => {
+            let mut n = 0;
+            for mut a in roles_of(conn, inst, id)? {
+                if a.active && roles.iter().any(|g| same_grant(&a, g)) {
+                    a.active = false;
+                    a.suspended_by = Some(tag.to_string());
+                    put_role(conn, inst, id, &a)?;
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return note(format!("none of these roles of {id} is active"));
+            }
+            Ok(None)
+        }
+        Operation::RestoreRoles { roles, .. } => {
+            let mut n = 0;
+            for mut a in roles_of(conn, inst, id)? {
+                if !a.active && a.suspended_by.is_some() && roles.iter().any(|g| same_grant(&a, g))
+                {
+                    a.active = true;
+                    a.suspended_by = None;
+                    put_role(conn, inst, id, &a)?;
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return note(format!("{id} has none of these roles suspended"));
+            }
+            Ok(None)
+        }
+    }
+}
+
+fn grant_words(g: &RoleGrant) -> String {
+    let mut text = format!("{}{}", g.role.name, super::scope_words(&g.scope));
+    for p in &g.parameters {
+        text.push_str(&format!(", {} {}", p.kind.describe(), p.value));
+    }
+    text
+}
+
+/// One operation in words, for `apply --dry-run`: "add Circulation Desk Operator at MAIN,
+/// desk DEFAULT_CIRC_DESK, to jdoe".
+pub fn describe(op: &Operation) -> String {
+    let (inst, id) = op.account();
+    let params = |ps: &[Parameter]| {
+        ps.iter()
+            .map(|p| {
+                let kind = match p.kind {
+                    crate::catalog::ParameterKind::CirculationDesk => "desk",
+                    crate::catalog::ParameterKind::ServiceUnit => "service unit",
+                };
+                format!(", {kind} {}", p.value)
+            })
+            .collect::<String>()
+    };
+    let list = |gs: &[RoleGrant]| gs.iter().map(grant_words).collect::<Vec<_>>().join("; ");
+    match op {
+        Operation::CreateAccount {
+            first_name,
+            last_name,
+            email,
+            ..
+        } => format!("create {id} ({first_name} {last_name} <{email}>) at {inst}"),
+        Operation::AddRole {
+            role,
+            scope,
+            parameters,
+            expiry,
+            ..
+        } => format!(
+            "add {}{}{}{}, to {id}",
+            role.name,
+            super::scope_words(scope),
+            params(parameters),
+            expiry
+                .as_ref()
+                .map(|e| format!(", until {e}"))
+                .unwrap_or_default()
+        ),
+        Operation::RemoveRole {
+            role,
+            scope,
+            parameters,
+            ..
+        } => format!(
+            "remove {}{}{}, from {id}",
+            role.name,
+            super::scope_words(scope),
+            params(parameters)
+        ),
+        Operation::RemoveAllStaffRoles { .. } => {
+            format!("remove every staff role (Patron kept) from {id} at {inst}")
+        }
+        Operation::SuspendRoles { roles, reason, .. } => {
+            format!("suspend {} of {id} ({reason})", list(roles))
+        }
+        Operation::RestoreRoles { roles, .. } => {
+            format!("restore {} to {id}", list(roles))
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! Requests against the state: what must change, given what each account already has.
+//!
+//! [`reconcile`] runs after validation and before the change set is built. It rewrites each
+//! line's typed request and adds findings (`docs/state.md` lists every case):
+//!
+//! - Add for an account that already has staff roles becomes a Modify (`account-exists`);
+//!   Add for a patron-only account adds roles without creating an account.
+//! - A role to add that is already held is dropped (`already-has-role`); a role to remove
+//!   that is not held is dropped with a warning (`role-not-held`).
+//! - Modify, Delete or Restore for an unknown account (`unknown-account`) or for an account of
+//!   another institution (`other-institution-account`) is an error.
+//! - For an external account a different name or email is not carried out
+//!   (`external-field-change`): the SIS feed owns those fields; its roles still change.
+//! - A request that takes an institution past its named-user allotment is refused (or
+//!   warned about) with the numbers (`over-allotment`).
+//!
+//! [`complete`] then fills what only the state knows into the change set (the roles a Restore
+//! puts back, the state version) and returns each person's roles before and after.
+
+use super::apply::preview;
+use super::{Account, Assignment, State, StateError, roles_of};
+use crate::catalog::Catalog;
+use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
+use crate::finding::{Finding, Rule, Severity};
+use crate::layout::Field;
+use crate::location::Location;
+use crate::report::PersonRoles;
+use crate::validate::{AccountType, Action, Change, Line, LineStatus, Outcome};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Settings of the diff.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffOptions {
+    /// `Error` refuses a request past the allotment (the default); `Warning` lets it through
+    /// with the numbers.
+    pub over_allotment: Severity,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            over_allotment: Severity::Error,
+        }
+    }
+}
+
+fn at(line: &Line, columns: &BTreeMap<Field, u32>, field: Field) -> Location {
+    line.row
+        .values
+        .get(&field)
+        .map(|v| v.location.clone())
+        .unwrap_or_else(|| line.row.location_of(field, columns))
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .eq_ignore_ascii_case(&b.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn role_list(roles: &[Assignment], catalog: &Catalog) -> String {
+    let staff: Vec<String> = roles
+        .iter()
+        .filter(|r| r.is_staff())
+        .map(|r| r.describe(catalog))
+        .collect();
+    staff.join("; ")
+}
+
+/// Compares every carried-out line of `outcome` with the state (see the module doc).
+pub fn reconcile(
+    state: &State,
+    outcome: &mut Outcome,
+    catalog: &Catalog,
+    options: &DiffOptions,
+) -> Result<(), StateError> {
+    let columns = outcome.document.columns.clone();
+    let mut noted_exists: HashSet<(String, String)> = HashSet::new();
+    for line in &mut outcome.lines {
+        let Some(mut request) = line.request.take() else {
+            continue;
+        };
+        let inst = request.institution.clone();
+        let id = request.person.primary_id.trim().to_string();
+        let account = state.account(&inst, &id)?;
+        let held = match &account {
+            Some(a) => roles_of(state.conn(), &a.institution, &a.primary_id)?,
+            None => Vec::new(),
+        };
+        let inst_name = catalog
+            .institution(&inst)
+            .map_or(inst.clone(), |i| format!("{} ({})", i.name, i.code));
+        let mut findings = Vec::new();
+        let id_at = at(line, &columns, Field::PrimaryId);
+
+        let Some(account) = account else {
+            if request.action != Action::Add {
+                let others = state.accounts_by_id(&id)?;
+                let finding = match others.first() {
+                    Some(other) => {
+                        let other_name = catalog
+                            .institution(&other.institution)
+                            .map_or(other.institution.clone(), |i| {
+                                format!("{} ({})", i.name, i.code)
+                            });
+                        Finding::error(
+                            Rule::OtherInstitution,
+                            id_at,
+                            format!(
+                                "{id} is an account of {other_name}, not of {inst_name}: it cannot be changed from here."
+                            ),
+                        )
+                        .suggest(format!(
+                            "Check the primary ID; changes to {other_name} accounts must come from its coordinators."
+                        ))
+                    }
+                    None => Finding::error(
+                        Rule::UnknownAccount,
+                        id_at,
+                        format!("{id} is not an account of {inst_name} in the account state, so it cannot be changed."),
+                    )
+                    .suggest("Check the primary ID against Alma; use Add for a new account."),
+                };
+                findings.push(finding);
+            }
+            line.request = Some(request);
+            finish(line, findings);
+            continue;
+        };
+
+        // External accounts: the SIS feed owns name and email.
+        if account.account_type == AccountType::External {
+            let fields = [
+                (
+                    Field::FirstName,
+                    request.person.first_name.clone(),
+                    account.first_name.clone(),
+                    "first name",
+                ),
+                (
+                    Field::LastName,
+                    request.person.last_name.clone(),
+                    account.last_name.clone(),
+                    "last name",
+                ),
+                (
+                    Field::Email,
+                    request.person.email.clone(),
+                    account.email.clone(),
+                    "email",
+                ),
+            ];
+            for (field, asked, has, words) in fields {
+                let Some(asked) = asked else { continue };
+                if has.is_empty() || same(&asked, &has) || !line.row.values.contains_key(&field) {
+                    continue;
+                }
+                findings.push(
+                    Finding::warning(
+                        Rule::ExternalFieldChange,
+                        at(line, &columns, field),
+                        format!(
+                            "{id} is an external account: its {words} comes from the campus system (SIS), which would overwrite any change, so it stays \"{has}\" and is not changed to \"{asked}\". Its roles are changed as asked."
+                        ),
+                    )
+                    .suggest(format!("Ask the campus system's office to correct the {words}.")),
+                );
+            }
+        }
+
+        let has_staff = held.iter().any(|r| r.is_staff());
+        match request.action {
+            Action::Add => {
+                if has_staff && noted_exists.insert((inst.clone(), id.to_lowercase())) {
+                    findings.push(
+                        Finding::warning(
+                            Rule::AccountExists,
+                            at(line, &columns, Field::Action),
+                            format!(
+                                "{id} ({}) already has an account at {inst_name} with staff roles ({}); this Add is carried out as a Modify: only the roles it lacks are added.",
+                                account.display_name(),
+                                role_list(&held, catalog)
+                            ),
+                        )
+                        .suggest("Use Modify for accounts that exist."),
+                    );
+                }
+                // An existing account (even patron-only) is not created again.
+                request.action = Action::Modify;
+            }
+            Action::Delete if !has_staff => {
+                findings.push(Finding::warning(
+                    Rule::RoleNotHeld,
+                    at(line, &columns, Field::Action),
+                    format!(
+                        "{id} ({}) has no staff roles at {inst_name}: nothing to remove.",
+                        account.display_name()
+                    ),
+                ));
+                finish(line, findings);
+                continue;
+            }
+            Action::Restore if !held.iter().any(|r| r.suspended_by.is_some() && !r.active) => {
+                findings.push(
+                    Finding::warning(
+                        Rule::NothingSuspended,
+                        at(line, &columns, Field::Action),
+                        format!(
+                            "{id} ({}) has no suspended roles: nothing to restore.",
+                            account.display_name()
+                        ),
+                    )
+                    .suggest("Use Modify to add roles."),
+                );
+                finish(line, findings);
+                continue;
+            }
+            _ => {}
+        }
+
+        let role_at = at(line, &columns, Field::Role);
+        let mut kept = Vec::new();
+        for role in std::mem::take(&mut request.roles) {
+            let mut params = role.parameters.clone();
+            params.sort();
+            let matches = |a: &&Assignment| a.code == role.code && a.scope == role.scope;
+            let where_ = super::scope_words(&role.scope);
+            match role.change {
+                Change::Add => {
+                    if held
+                        .iter()
+                        .filter(matches)
+                        .any(|a| a.active && a.parameters == params)
+                    {
+                        findings.push(Finding::warning(
+                            Rule::AlreadyHasRole,
+                            role_at.clone(),
+                            format!("{id} already has {}{where_}: nothing to add.", role.name),
+                        ));
+                        continue;
+                    }
+                }
+                Change::Remove => {
+                    let found = held
+                        .iter()
+                        .filter(matches)
+                        .any(|a| params.is_empty() || a.parameters == params);
+                    if !found {
+                        findings.push(
+                            Finding::warning(
+                                Rule::RoleNotHeld,
+                                role_at.clone(),
+                                format!(
+                                    "{id} does not have {}{where_}, so there is nothing to remove. Roles held: {}.",
+                                    role.name,
+                                    match role_list(&held, catalog) {
+                                        s if s.is_empty() => "none but Patron".to_string(),
+                                        s => s,
+                                    }
+                                ),
+                            )
+                            .suggest("Check the role and library."),
+                        );
+                        continue;
+                    }
+                }
+            }
+            kept.push(role);
+        }
+        request.roles = kept;
+        line.request = Some(request);
+        finish(line, findings);
+    }
+    check_allotment(state, outcome, catalog, options)
+}
+
+/// Adds findings to a line and settles its status: an error rejects it.
+fn finish(line: &mut Line, findings: Vec<Finding>) {
+    line.findings.extend(findings);
+    if line.findings.iter().any(Finding::is_error) {
+        line.status = LineStatus::Rejected;
+        line.request = None;
+    }
+}
+
+/// Named-user counts before and after the outcome's requests; lines that make a new named
+/// user past the allotment get `over-allotment`.
+fn check_allotment(
+    state: &State,
+    outcome: &mut Outcome,
+    catalog: &Catalog,
+    options: &DiffOptions,
+) -> Result<(), StateError> {
+    // Each person's roles after the requests (codes + scope, active only).
+    // (institution, lower-case ID) -> (named before, named roles after: code + scope).
+    type After = (bool, BTreeSet<(u32, String)>);
+    let mut people: BTreeMap<(String, String), After> = BTreeMap::new();
+    for line in &outcome.lines {
+        let Some(r) = &line.request else { continue };
+        let key = (
+            r.institution.clone(),
+            r.person.primary_id.trim().to_lowercase(),
+        );
+        if !people.contains_key(&key) {
+            let held = roles_of(state.conn(), &r.institution, r.person.primary_id.trim())?;
+            let before = held.iter().any(|a| a.is_named(catalog));
+            // Active after the request: what is active now, and for a Restore what was
+            // suspended.
+            let set = held
+                .iter()
+                .filter(|a| a.active || (r.action == Action::Restore && a.suspended_by.is_some()))
+                .filter(|a| super::named_code(catalog, a.code))
+                .map(|a| (a.code, format!("{:?}", a.scope)))
+                .collect();
+            people.insert(key.clone(), (before, set));
+        }
+        let entry = people.get_mut(&key).expect("inserted above");
+        if r.action == Action::Delete {
+            entry.1.clear();
+        }
+        for role in &r.roles {
+            let named = super::named_code(catalog, role.code);
+            let k = (role.code, format!("{:?}", role.scope));
+            match role.change {
+                Change::Add if named => {
+                    entry.1.insert(k);
+                }
+                Change::Remove => {
+                    entry.1.remove(&k);
+                }
+                _ => {}
+            }
+        }
+    }
+    let counts = super::licence::named_counts(state, catalog)?;
+    let mut delta: BTreeMap<String, i64> = BTreeMap::new();
+    let mut newly: HashSet<(String, String)> = HashSet::new();
+    for ((inst, id), (before, after)) in &people {
+        let after = !after.is_empty();
+        if after && !before {
+            newly.insert((inst.clone(), id.clone()));
+            *delta.entry(inst.clone()).or_default() += 1;
+        } else if *before && !after {
+            *delta.entry(inst.clone()).or_default() -= 1;
+        }
+    }
+    for line in &mut outcome.lines {
+        let Some(r) = &line.request else { continue };
+        let key = (
+            r.institution.clone(),
+            r.person.primary_id.trim().to_lowercase(),
+        );
+        if !newly.contains(&key) {
+            continue;
+        }
+        let Some(inst) = catalog.institution(&r.institution) else {
+            continue;
+        };
+        let now = counts.get(&inst.code).copied().unwrap_or(0);
+        let after = now as i64 + delta.get(&inst.code).copied().unwrap_or(0);
+        if after <= i64::from(inst.named_user_allotment) {
+            continue;
+        }
+        let message = format!(
+            "This would take {} ({}) past its named-user licence allotment: {now} named users now, {after} after this request, allotment {}.",
+            inst.name, inst.code, inst.named_user_allotment
+        );
+        let location = line
+            .row
+            .values
+            .get(&Field::PrimaryId)
+            .map_or(line.row.location.clone(), |v| v.location.clone());
+        let finding = Finding {
+            severity: options.over_allotment,
+            rule: Rule::OverAllotment,
+            location,
+            message,
+            suggestion: Some(
+                "Remove staff roles from accounts that no longer need them (Delete), or ask the help desk about the allotment."
+                    .into(),
+            ),
+        };
+        finish(line, vec![finding]);
+    }
+    Ok(())
+}
+
+/// Fills in what only the state knows (the roles a Restore puts back; the state version)
+/// and returns each person's roles before and after the change set, for the result workbook.
+pub fn complete(
+    state: &State,
+    changeset: &mut ChangeSet,
+    catalog: &Catalog,
+) -> Result<Vec<PersonRoles>, StateError> {
+    changeset.state_version = Some(state.version()?);
+    for op in &mut changeset.operations {
+        if let Operation::RestoreRoles {
+            institution,
+            primary_id,
+            roles,
+            ..
+        } = op
+        {
+            *roles = roles_of(state.conn(), institution, primary_id)?
+                .into_iter()
+                .filter(|a| !a.active && a.suspended_by.is_some())
+                .map(|a| grant(&a, catalog))
+                .collect();
+        }
+    }
+    let mut people: Vec<(String, String)> = Vec::new();
+    for op in &changeset.operations {
+        let (i, p) = op.account();
+        if !people
+            .iter()
+            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
+        {
+            people.push((i.to_string(), p.to_string()));
+        }
+    }
+    let describe = |roles: &[Assignment]| -> Vec<String> {
+        roles.iter().map(|a| a.describe(catalog)).collect()
+    };
+    let mut out = Vec::new();
+    let mut before = Vec::new();
+    for (inst, id) in &people {
+        let account = state.account(inst, id)?;
+        before.push((account, roles_of(state.conn(), inst, id)?));
+    }
+    let tag = changeset.submission.id.clone();
+    let after: Vec<(Option<Account>, Vec<Assignment>)> =
+        preview(state.conn(), &changeset.operations, &tag, |conn| {
+            people
+                .iter()
+                .map(|(inst, id)| {
+                    Ok((
+                        super::State::account_in(conn, inst, id)?,
+                        roles_of(conn, inst, id)?,
+                    ))
+                })
+                .collect()
+        })?;
+    for (((inst, id), (acct_before, roles_before)), (acct_after, roles_after)) in
+        people.iter().zip(before).zip(after)
+    {
+        let name = acct_after
+            .or(acct_before)
+            .map(|a| a.display_name())
+            .unwrap_or_else(|| id.clone());
+        out.push(PersonRoles {
+            institution: inst.clone(),
+            primary_id: id.clone(),
+            name,
+            before: describe(&roles_before),
+            after: describe(&roles_after),
+        });
+    }
+    Ok(out)
+}
+
+/// An assignment as a change-set grant.
+pub fn grant(a: &Assignment, catalog: &Catalog) -> RoleGrant {
+    RoleGrant {
+        role: RoleRef {
+            code: a.code,
+            name: super::role_name(catalog, a.code),
+        },
+        scope: a.scope.clone(),
+        parameters: a.parameters.clone(),
+        expiry: a.expiry.clone(),
+    }
+}

@@ -1,0 +1,244 @@
+//! The inactivity audit (the seed page's monthly process): accounts holding active staff
+//! roles that never logged in, or whose last login on record is more than the policy's
+//! `inactivity_days` before the audit date, have their staff roles suspended.
+//!
+//! "Last login" comes from the login history built by importing Staff Login Reports, which
+//! reaches further back than Alma's own 90 days. The catalog's allow-list (IDs or emails)
+//! exempts accounts. The audit writes a suspension change set (to carry out in Alma and
+//! then `rolecall apply`), and per institution a workbook and a notice to its coordinators
+//! saying who is suspended and how to ask for restoration (a Restore line).
+
+use super::{Account, Assignment, State, StateError, roles_of};
+use crate::catalog::Catalog;
+use crate::changeset::{ChangeSet, Operation, SCHEMA, SubmissionInfo};
+use jiff::civil::Date;
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// One account to suspend.
+#[derive(Debug, Clone)]
+pub struct Inactive {
+    /// The account.
+    pub account: Account,
+    /// Last login on record; `None` when it never logged in.
+    pub last_login: Option<Date>,
+    /// The active staff roles to suspend.
+    pub roles: Vec<Assignment>,
+}
+
+impl Inactive {
+    /// Why, in words.
+    pub fn reason(&self, days: u32) -> String {
+        match self.last_login {
+            None => "never logged in".to_string(),
+            Some(d) => format!("no login since {d} (more than {days} days)"),
+        }
+    }
+}
+
+/// The audit's findings.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// The audit date.
+    pub as_of: Date,
+    /// The policy's days.
+    pub days: u32,
+    /// Accounts to suspend, by institution and ID.
+    pub inactive: Vec<Inactive>,
+    /// Accounts that would be suspended but are on the allow-list.
+    pub exempt: Vec<Account>,
+}
+
+/// Finds the accounts to suspend as of `as_of`.
+pub fn audit(state: &State, catalog: &Catalog, as_of: Date) -> Result<Audit, StateError> {
+    let days = catalog.policy.inactivity_days;
+    let cutoff = as_of
+        .checked_sub(jiff::Span::new().days(i64::from(days)))
+        .unwrap_or(as_of);
+    let allowed = |a: &Account| {
+        catalog.policy.allow_list.iter().any(|x| {
+            x.eq_ignore_ascii_case(a.primary_id.trim()) || x.eq_ignore_ascii_case(a.email.trim())
+        })
+    };
+    let mut out = Audit {
+        as_of,
+        days,
+        inactive: Vec::new(),
+        exempt: Vec::new(),
+    };
+    for account in state.accounts()? {
+        let roles: Vec<Assignment> =
+            roles_of(state.conn(), &account.institution, &account.primary_id)?
+                .into_iter()
+                .filter(|r| r.active && r.is_staff())
+                .collect();
+        if roles.is_empty() {
+            continue;
+        }
+        let last = state.last_login(&account.institution, &account.primary_id)?;
+        if last.is_some_and(|d| d >= cutoff) {
+            continue;
+        }
+        if allowed(&account) {
+            out.exempt.push(account);
+            continue;
+        }
+        out.inactive.push(Inactive {
+            account,
+            last_login: last,
+            roles,
+        });
+    }
+    Ok(out)
+}
+
+/// The suspension change set. `now` stamps it; its id is `inactive-<date>`.
+pub fn changeset(audit: &Audit, catalog: &Catalog, now: &jiff::Zoned) -> ChangeSet {
+    let mut operations: Vec<Operation> = audit
+        .inactive
+        .iter()
+        .map(|i| Operation::SuspendRoles {
+            institution: i.account.institution.clone(),
+            primary_id: i.account.primary_id.clone(),
+            roles: i
+                .roles
+                .iter()
+                .map(|a| super::diff::grant(a, catalog))
+                .collect(),
+            reason: i.reason(audit.days),
+            lines: Vec::new(),
+        })
+        .collect();
+    Operation::sort(&mut operations);
+    let id = format!("inactive-{}", audit.as_of);
+    ChangeSet {
+        schema: SCHEMA.to_string(),
+        submission: SubmissionInfo {
+            id: id.clone(),
+            source: format!("rolecall audit inactive --as-of {}", audit.as_of),
+            sha256: crate::intake::sha256_hex(id.as_bytes()),
+            processed_at: now.timestamp().to_string(),
+            requester_name: Some(catalog.policy.help_desk_name.clone()),
+            requester_email: Some(catalog.policy.help_desk_email.clone()),
+        },
+        catalog_version: catalog.version.clone(),
+        state_version: None,
+        operations,
+    }
+}
+
+/// Name of the workbook's sheet.
+pub const SHEET: &str = "Suspended";
+
+/// One institution's workbook: who is suspended, why, and which roles.
+pub fn workbook(audit: &Audit, institution: &str, catalog: &Catalog) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(SHEET)?;
+    let bold = Format::new().set_bold();
+    let header = Format::new()
+        .set_bold()
+        .set_background_color("#DDEBF7")
+        .set_text_wrap();
+    let wrap = Format::new().set_text_wrap();
+    let name = catalog
+        .institution(institution)
+        .map_or(institution.to_string(), |i| i.name.clone());
+    ws.write_string_with_format(
+        0,
+        0,
+        format!(
+            "{name} ({institution}): staff roles suspended for inactivity, {}",
+            audit.as_of
+        ),
+        &bold,
+    )?;
+    ws.write_string(
+        1,
+        0,
+        format!(
+            "Accounts that never logged in to Alma, or not in the {} days before {}. To have an account's roles put back, send a worksheet line with Action \"Restore\" and its Primary ID.",
+            audit.days, audit.as_of
+        ),
+    )?;
+    let heads = [
+        ("Primary ID", 16.0),
+        ("Name", 26.0),
+        ("Email", 32.0),
+        ("Last login", 12.0),
+        ("Reason", 34.0),
+        ("Roles suspended", 60.0),
+    ];
+    for (c, (h, w)) in heads.iter().enumerate() {
+        ws.write_string_with_format(3, c as u16, *h, &header)?;
+        ws.set_column_width(c as u16, *w)?;
+    }
+    let mut row = 3;
+    for i in audit
+        .inactive
+        .iter()
+        .filter(|i| i.account.institution == institution)
+    {
+        row += 1;
+        ws.write_string(row, 0, &i.account.primary_id)?;
+        ws.write_string(row, 1, i.account.display_name())?;
+        ws.write_string(row, 2, &i.account.email)?;
+        ws.write_string(
+            row,
+            3,
+            i.last_login.map_or("never".to_string(), |d| d.to_string()),
+        )?;
+        ws.write_string(row, 4, i.reason(audit.days))?;
+        let roles: Vec<String> = i.roles.iter().map(|r| r.describe(catalog)).collect();
+        ws.write_string_with_format(row, 5, roles.join("\n"), &wrap)?;
+    }
+    ws.set_freeze_panes(4, 0)?;
+    wb.save_to_buffer()
+}
+
+/// The notice's body for one institution.
+pub fn notice_text(audit: &Audit, institution: &str, catalog: &Catalog) -> String {
+    let name = catalog
+        .institution(institution)
+        .map_or(institution.to_string(), |i| i.name.clone());
+    let mine: Vec<&Inactive> = audit
+        .inactive
+        .iter()
+        .filter(|i| i.account.institution == institution)
+        .collect();
+    let mut text = format!(
+        "Hello,\n\nUnder the consortium's policy, Alma staff roles are suspended for accounts that never logged in or have not logged in for more than {} days. As of {}, {} account(s) of {name} ({institution}) are affected:\n\n",
+        audit.days,
+        audit.as_of,
+        mine.len()
+    );
+    for i in &mine {
+        text.push_str(&format!(
+            "- {} {} ({}): {}\n",
+            i.account.primary_id,
+            i.account.display_name(),
+            i.roles.len(),
+            i.reason(audit.days)
+        ));
+    }
+    text.push_str(&format!(
+        "\nThe attached workbook lists each account's suspended roles. To have an account's roles put back exactly as they were, send the help desk an Accounts Worksheet with a line whose Action is \"Restore\" and whose Primary ID is the account's.\n\n{}\n{}\n",
+        catalog.policy.help_desk_name, catalog.policy.help_desk_email
+    ));
+    text
+}
+
+/// Institutions with at least one account to suspend, in catalog order (then others).
+pub fn institutions(audit: &Audit, catalog: &Catalog) -> Vec<String> {
+    let mut list: Vec<String> = catalog
+        .institutions
+        .iter()
+        .map(|i| i.code.clone())
+        .filter(|c| audit.inactive.iter().any(|i| &i.account.institution == c))
+        .collect();
+    for i in &audit.inactive {
+        if !list.contains(&i.account.institution) {
+            list.push(i.account.institution.clone());
+        }
+    }
+    list
+}
