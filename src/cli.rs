@@ -281,7 +281,7 @@ fn state_command(
                     Ok(r) => {
                         let _ = writeln!(
                             stdout,
-                            "{}: {:?}: {} accounts, {} roles ({} duplicate entries merged), {} logins added",
+                            "{}: {}: {} accounts, {} roles ({} duplicate entries merged), {} logins added",
                             file.display(),
                             r.kind,
                             r.accounts,

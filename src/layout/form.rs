@@ -10,7 +10,7 @@
 //! | `requester.name`, `requester.email`, `requester.phone` | text | |
 //! | `requester.institution` | combo | institution code (export value) |
 //! | `requester.date` | text | `YYYY-MM-DD` |
-//! | `person.action` | radio | `Add`, `Modify`, `Delete` (or `Off`) |
+//! | `person.action` | radio | `Add`, `Modify`, `Delete`, `Restore` (or `Off`) |
 //! | `person.primary_id`, `person.last_name`, `person.first_name`, `person.email`, `person.position` | text | |
 //! | `person.account_type` | radio | `Internal`, `External` (or `Off`) |
 //! | `person.expiry` | text | `YYYY-MM-DD` |
@@ -43,10 +43,11 @@ pub const REQUESTER_INSTITUTION: &str = "requester.institution";
 /// Date of the request (`YYYY-MM-DD`), informational.
 pub const REQUESTER_DATE: &str = "requester.date";
 
-/// Radio group: `Add`, `Modify` or `Delete`.
+/// Radio group: `Add`, `Modify`, `Delete` or `Restore` (put back the roles the inactivity
+/// audit suspended).
 pub const PERSON_ACTION: &str = "person.action";
 /// The on-states of [`PERSON_ACTION`], in the order the form shows them.
-pub const ACTIONS: [&str; 3] = ["Add", "Modify", "Delete"];
+pub const ACTIONS: [&str; 4] = ["Add", "Modify", "Delete", "Restore"];
 /// Alma primary identifier.
 pub const PERSON_PRIMARY_ID: &str = "person.primary_id";
 /// Family name.

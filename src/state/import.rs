@@ -33,6 +33,16 @@ pub enum ImportKind {
     StaffLogins,
 }
 
+impl std::fmt::Display for ImportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImportKind::AlmaJson => "Alma Users API JSON",
+            ImportKind::UsersWithRoles => "Analytics users with roles",
+            ImportKind::StaffLogins => "Staff Login Report",
+        })
+    }
+}
+
 /// What one import did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {

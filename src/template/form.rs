@@ -949,7 +949,7 @@ impl<'a> Builder<'a> {
         let y = top - LABEL_SIZE - 4.0 - BOX - 1.0;
         self.radio_group(
             names::PERSON_ACTION,
-            "What to do: Add, Modify or Delete",
+            "What to do: Add, Modify, Delete, or Restore the roles suspended for inactivity",
             MARGIN + 1.0,
             y,
             &names::ACTIONS,
