@@ -1,0 +1,162 @@
+//! Running the real `rolecall` binary in a temporary folder and reading what it wrote, for
+//! the end-to-end tests. Results are read back cell by cell, never compared as bytes.
+
+#![allow(dead_code)] // each test binary uses its own part of it
+
+use calamine::{Data, Reader, open_workbook_auto};
+use serde_json::Value as Json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The clock every run sees (`ROLECALL_NOW`).
+pub const NOW: &str = "2026-11-24T15:00:00Z";
+
+/// The crate root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One run of the binary in a temporary folder.
+pub struct Run {
+    pub dir: tempfile::TempDir,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `rolecall ARGS` in a fresh temporary folder.
+    pub fn new(args: &[&str]) -> Run {
+        Run::in_dir(tempfile::tempdir().unwrap(), args)
+    }
+
+    /// Runs `rolecall ARGS` in `dir`.
+    pub fn in_dir(dir: tempfile::TempDir, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("ROLECALL_NOW", NOW)
+            .env_remove("ROLECALL_SMTP_PASSWORD")
+            .output()
+            .unwrap();
+        Run {
+            dir,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// A path inside the run's folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Standard output as JSON.
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// `process --json` entry for the submission whose source ends with `name`.
+    pub fn submission(&self, name: &str) -> Json {
+        let json = self.json();
+        json["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no submission {name} in {json:#}"))
+            .clone()
+    }
+
+    /// A file the run wrote, named by a path relative to the run's folder (as `--json` gives).
+    pub fn output(&self, rel: &Json) -> PathBuf {
+        self.path(rel.as_str().unwrap_or_else(|| panic!("not a path: {rel}")))
+    }
+}
+
+/// `rolecall [EXTRA...] process --json --out out FILES...` in a fresh folder.
+pub fn process_json(extra: &[&str], files: &[PathBuf]) -> Run {
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    args.extend(["process", "--json", "--out", "out"].map(String::from));
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    Run::new(&refs)
+}
+
+/// A sheet as rows of text (1-based positions are index + 1).
+pub fn sheet(path: &Path, name: &str) -> Vec<Vec<String>> {
+    let mut wb = open_workbook_auto(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let range = wb
+        .worksheet_range(name)
+        .unwrap_or_else(|e| panic!("{}: sheet {name}: {e}", path.display()));
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let (r1, c1) = range.end().unwrap_or((0, 0));
+    (0..=r1)
+        .map(|r| {
+            (0..=c1)
+                .map(|c| {
+                    if r < r0 || c < c0 {
+                        return String::new();
+                    }
+                    match range.get_value((r, c)) {
+                        None | Some(Data::Empty) => String::new(),
+                        Some(Data::String(s)) => s.clone(),
+                        Some(Data::Float(f)) if f.fract() == 0.0 => format!("{f:.0}"),
+                        Some(other) => other.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Column index (0-based) of a heading in a header row.
+pub fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+/// One row of the Problems sheet.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub rule: String,
+    pub location: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// Every row of the Problems sheet.
+pub fn problem_rows(workbook: &Path) -> Vec<Problem> {
+    let rows = sheet(workbook, "Problems");
+    let header = &rows[0];
+    let (rule, loc) = (col(header, "Rule"), col(header, "Location"));
+    let severity = col(header, "Severity");
+    let message = col(header, "Message");
+    rows[1..]
+        .iter()
+        .filter(|r| !r[rule].is_empty())
+        .map(|r| Problem {
+            rule: r[rule].clone(),
+            location: r[loc].clone(),
+            severity: r[severity].clone(),
+            message: r[message].clone(),
+        })
+        .collect()
+}
+
+/// (rule, location) pairs of the Problems sheet.
+pub fn problems(workbook: &Path) -> BTreeSet<(String, String)> {
+    problem_rows(workbook)
+        .into_iter()
+        .map(|p| (p.rule, p.location))
+        .collect()
+}
