@@ -79,7 +79,7 @@ pub struct Form {
 }
 
 /// Why a PDF's form could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FormFailKind {
     /// Not a PDF at all.

@@ -409,6 +409,11 @@ pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
             options: options(doc, inherited(doc, chain, b"Opt")),
         });
     }
+    if fields.is_empty() && !top.is_empty() && !top.iter().any(|f| node(doc, f).is_some()) {
+        // /Fields lists fields, but none of them could be read: the objects are damaged
+        // (or beyond the parser's limits), which is not the same as "no form".
+        return Err(FormFailure::damaged());
+    }
     if fields.is_empty() {
         return Err(if has_xfa {
             FormFailure::xfa_only()
