@@ -301,3 +301,61 @@ mod child_mishaps {
         }
     }
 }
+
+fn inspect(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .arg("inspect")
+        .args(args)
+        .output()
+        .expect("run rolecall inspect")
+}
+
+#[test]
+fn inspect_prints_an_aligned_table_and_json() {
+    let path = fixture("small_form.pdf");
+    let out = inspect(&[path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        table,
+        "name         type       value\n\
+         person.name  text       José Núñez\n\
+         agree        checkbox   Ja\n\
+         action       radio      Delete\n\
+         libraries    choice     [\"MAIN\", \"LAW\"]\n"
+    );
+    let out = inspect(&["--json", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"fields": [
+            {"name": "person.name", "type": "text", "value": "José Núñez"},
+            {"name": "agree", "type": "checkbox", "value": "Ja"},
+            {"name": "action", "type": "radio", "value": "Delete"},
+            {"name": "libraries", "type": "choice", "value": ["MAIN", "LAW"]},
+        ]})
+    );
+}
+
+#[test]
+fn inspect_explains_an_unreadable_form_on_stderr_with_exit_code_1() {
+    for (name, words) in [
+        ("password_aes256.pdf", "password"),
+        ("no_form.pdf", "Save (not Print)"),
+        ("not_a_pdf.pdf", "not a PDF"),
+        ("bomb_value.pdf", "beyond what Rolecall reads"),
+    ] {
+        let out = inspect(&["--json", fixture(name).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{name}: {err}");
+        assert!(
+            err.contains(name),
+            "{name}: the message names the file: {err}"
+        );
+    }
+    let help = inspect(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
+}

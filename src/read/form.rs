@@ -229,7 +229,7 @@ fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
     // With a real user password, lopdf returns `Ok` with nothing decrypted and `/Encrypt`
     // still in the trailer (when it decrypts, it removes it); `is_encrypted()` can even be
     // false then, because the encryption dictionary itself was never loaded.
-    if doc.trailer.has(b"Encrypt") {
+    if doc.trailer.has(b"Encrypt") || doc.is_encrypted() {
         return Err(FormFailure::needs_password());
     }
     walk::read_fields(&doc)
