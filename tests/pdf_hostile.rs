@@ -359,3 +359,23 @@ fn inspect_explains_an_unreadable_form_on_stderr_with_exit_code_1() {
     let help = inspect(&["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes"));
 }
+
+/// lopdf below 0.45 has stack-overflow and crash bugs on hostile files, and form helper
+/// crates pin such versions: none may enter the dependency tree.
+#[test]
+fn no_lopdf_below_0_45_in_the_lock_file() {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
+        .expect("Cargo.lock");
+    let versions: Vec<&str> = lock
+        .split("[[package]]")
+        .filter(|p| p.contains("\nname = \"lopdf\"\n"))
+        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"'))
+        .collect();
+    assert!(!versions.is_empty(), "lopdf is in the lock file");
+    for v in versions {
+        let mut parts = v.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        assert!(major > 0 || minor >= 45, "lopdf {v} is in Cargo.lock");
+    }
+}

@@ -308,7 +308,7 @@ fn options(doc: &Document, opt: Option<&Object>) -> Vec<(String, String)> {
 }
 
 /// Reads every terminal field of a loaded, decrypted document.
-pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
+pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
     let root = doc
         .trailer
         .get(b"Root")
@@ -327,25 +327,29 @@ pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
     let has_xfa = acro.has(b"XFA");
     let top = get_array(doc, acro, b"Fields").unwrap_or(&[]);
 
-    // Depth-first, pre-order, with an explicit stack: kids are pushed in reverse.
+    // Depth-first, pre-order, with an explicit stack: kids are pushed in reverse. Every
+    // push counts against MAX_NODES, so one huge /Kids array cannot fill memory either.
+    let too_many = || FormFailure::too_large(&format!("more than {MAX_NODES} form field entries"));
     let mut stack: Vec<(Node, usize)> = Vec::new();
     let mut pushed = 0usize;
-    for f in top.iter().rev() {
-        if let Some(n) = node(doc, f) {
-            stack.push((n, 0));
-            pushed += 1;
+    let mut push_all = |stack: &mut Vec<(Node<'a>, usize)>, items: &'a [Object], depth: usize| {
+        for item in items.iter().rev() {
+            if let Some(n) = node(doc, item) {
+                pushed += 1;
+                if pushed > MAX_NODES {
+                    return Err(too_many());
+                }
+                stack.push((n, depth));
+            }
         }
-    }
+        Ok(())
+    };
+    push_all(&mut stack, top, 0)?;
     let mut order: Vec<Node> = Vec::new();
     let mut chains: Vec<Vec<Node>> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut expanded: HashSet<NodeId> = HashSet::new();
     while let Some((n, depth)) = stack.pop() {
-        if pushed > MAX_NODES {
-            return Err(FormFailure::too_large(&format!(
-                "more than {MAX_NODES} form field entries"
-            )));
-        }
         if depth > MAX_DEPTH {
             return Err(too_deep());
         }
@@ -370,12 +374,7 @@ pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
             continue;
         }
         if let Some(kids) = get_array(doc, n.dict, b"Kids") {
-            for k in kids.iter().rev() {
-                if let Some(kid) = node(doc, k) {
-                    stack.push((kid, depth + 1));
-                    pushed += 1;
-                }
-            }
+            push_all(&mut stack, kids, depth + 1)?;
         }
     }
 
