@@ -71,6 +71,21 @@ enum Command {
         #[command(subcommand)]
         command: TemplateCommand,
     },
+    /// List every form field of a PDF (name, type, value)
+    #[command(
+        after_help = "Exit codes: 0 the fields were read; 1 the PDF's form could not be \
+        read (the reason is printed on stderr: not a PDF, damaged, password-protected, no form \
+        fields, XFA-only, too large); 2 usage error."
+    )]
+    Inspect {
+        /// A PDF file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+
+        /// Print {"fields": [{"name", "type", "value"}]} as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// The account state: what Alma holds
     State {
         #[command(subcommand)]
@@ -223,6 +238,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
             );
             Ok(Exit::Ok)
         }
+        Command::Inspect { file, json } => inspect(&file, json),
         Command::Process { paths, out, json } => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             let out = out
@@ -479,8 +495,31 @@ fn state_command(
             );
             Ok(Exit::Ok)
         }
-        Command::Process { .. } | Command::Catalog { .. } | Command::Template { .. } => {
-            Err("this command does not use the account state".to_string())
+        Command::Process { .. }
+        | Command::Catalog { .. }
+        | Command::Template { .. }
+        | Command::Inspect { .. } => Err("this command does not use the account state".to_string()),
+    }
+}
+
+/// `rolecall inspect`: the form's fields on stdout, or why it cannot be read on stderr.
+fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
+    match crate::read::form::read_form_file(file, &Isolation::child_default()) {
+        Ok(form) => {
+            let text = if json {
+                let mut s = serde_json::to_string_pretty(&form.inspect_json())
+                    .map_err(|e| e.to_string())?;
+                s.push('\n');
+                s
+            } else {
+                form.inspect_table()
+            };
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(Exit::Ok)
+        }
+        Err(failure) => {
+            eprintln!("{}: {}", file.display(), failure.message);
+            Ok(Exit::Attention)
         }
     }
 }

@@ -144,6 +144,24 @@ rules! {
     NothingSuspended = "nothing-suspended",
 }
 
+impl Rule {
+    /// True for the rules that say the file as a whole could not be read (a damaged
+    /// or oversized file, no Accounts sheet, a PDF that is not a filled request form).
+    pub fn means_unreadable(self) -> bool {
+        matches!(
+            self,
+            Rule::Unreadable
+                | Rule::TooLarge
+                | Rule::NoHeader
+                | Rule::PasswordProtected
+                | Rule::NoFormFields
+                | Rule::XfaForm
+                | Rule::UnknownForm
+                | Rule::EmptyForm
+        )
+    }
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())

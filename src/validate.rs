@@ -6,7 +6,7 @@
 
 use crate::catalog::{Catalog, ParameterKind};
 use crate::document::{Document, RequestRow};
-use crate::finding::{Finding, Rule};
+use crate::finding::Finding;
 use serde::{Deserialize, Serialize};
 
 mod rules;
@@ -238,10 +238,7 @@ impl Outcome {
     pub fn status(&self) -> SubmissionStatus {
         let c = self.counts();
         if self.lines.is_empty() {
-            let unreadable = self
-                .findings
-                .iter()
-                .any(|f| matches!(f.rule, Rule::Unreadable | Rule::TooLarge | Rule::NoHeader));
+            let unreadable = self.findings.iter().any(|f| f.rule.means_unreadable());
             return if unreadable {
                 SubmissionStatus::Unreadable
             } else {

@@ -21,9 +21,7 @@ fn corpus(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!(
-            "SKIPPED the {name} case: ../shared/corpus/pdf-forms is not beside the checkout"
-        );
+        eprintln!("SKIPPED the {name} case: ../shared/corpus/pdf-forms is not beside the checkout");
         None
     }
 }
@@ -61,10 +59,9 @@ fn the_clean_sample_form_is_accepted_with_its_roles_in_the_change_set() {
 
 #[test]
 fn the_mistakes_sample_form_reports_each_mistake_on_its_form_field() {
-    let oracle: Json = serde_json::from_str(
-        &std::fs::read_to_string(form("mistakes.expected.json")).unwrap(),
-    )
-    .unwrap();
+    let oracle: Json =
+        serde_json::from_str(&std::fs::read_to_string(form("mistakes.expected.json")).unwrap())
+            .unwrap();
     let run = process_json(&[], &[form("mistakes.pdf")]);
     let s = run.submission("mistakes.pdf");
     let found = problems(&run.output(&s["workbook"]));
@@ -80,12 +77,18 @@ fn the_mistakes_sample_form_reports_each_mistake_on_its_form_field() {
         })
         .collect();
     let missing: Vec<_> = expected.difference(&found).collect();
-    assert!(missing.is_empty(), "not reported: {missing:?}\nfound: {found:#?}");
+    assert!(
+        missing.is_empty(),
+        "not reported: {missing:?}\nfound: {found:#?}"
+    );
     // Nothing else is wrong with the form (the display-text institution is no mistake).
     let extra: Vec<_> = found.difference(&expected).collect();
     assert!(extra.is_empty(), "reported but not a mistake: {extra:?}");
     assert_eq!(s["status"], "needs-attention", "{s:#}");
-    assert!(s["accepted"].as_u64().unwrap() >= 1, "role 32 is fine: {s:#}");
+    assert!(
+        s["accepted"].as_u64().unwrap() >= 1,
+        "role 32 is fine: {s:#}"
+    );
     let body = email_text(&run, &s);
     assert!(body.contains("form field person.email"), "{body}");
     assert!(body.contains("correct the form fields"), "{body}");
@@ -111,7 +114,9 @@ fn catalog_without_cataloger(dir: &Path) -> PathBuf {
         let path = entry.unwrap().path();
         let mut text = std::fs::read_to_string(&path).unwrap();
         if path.file_name().unwrap() == "roles.toml" {
-            let start = text.find("[[role]]\ncode = 204\n").expect("Cataloger in roles.toml");
+            let start = text
+                .find("[[role]]\ncode = 204\n")
+                .expect("Cataloger in roles.toml");
             let end = text[start + 8..]
                 .find("[[role]]")
                 .map_or(text.len(), |i| start + 8 + i);
@@ -152,7 +157,11 @@ fn every_unreadable_form_gets_its_own_clear_answer_and_none_stops_the_run() {
 
     let mut cases: Vec<(PathBuf, &str, &str)> = Vec::new();
     let text_pdf = d.join("not-a-pdf.pdf");
-    std::fs::write(&text_pdf, "Please add Jane Doe as a circulation operator.\n").unwrap();
+    std::fs::write(
+        &text_pdf,
+        "Please add Jane Doe as a circulation operator.\n",
+    )
+    .unwrap();
     cases.push((text_pdf, "unreadable-file", "not a"));
 
     let truncated = d.join("truncated.pdf");
@@ -209,7 +218,11 @@ fn every_unreadable_form_gets_its_own_clear_answer_and_none_stops_the_run() {
 
 #[test]
 fn inspect_lists_the_fields_of_a_filled_form() {
-    let run = Run::new(&["inspect", "--json", &form("clean.pdf").display().to_string()]);
+    let run = Run::new(&[
+        "inspect",
+        "--json",
+        &form("clean.pdf").display().to_string(),
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let fields = run.json()["fields"].as_array().unwrap().clone();
     let get = |name: &str| {
@@ -224,5 +237,8 @@ fn inspect_lists_the_fields_of_a_filled_form() {
     assert_eq!(get("role.32.add")["type"], "checkbox");
     assert_eq!(get("role.32.add")["value"], "Yes");
     assert_eq!(get("role.32.remove")["value"], "Off");
-    assert_eq!(get("requester.email")["value"], "dwhitfield@gcsu.example.edu");
+    assert_eq!(
+        get("requester.email")["value"],
+        "dwhitfield@gcsu.example.edu"
+    );
 }

@@ -3,9 +3,20 @@
 //! User Request Form; [`super::request_form`] maps these fields to requests, and
 //! `rolecall inspect` prints them.
 //!
-//! Built on lopdf. A PDF is hostile input: see [`read_form`] for the limits.
+//! Built on lopdf. A PDF is hostile input: see [`read_form`] for the limits, and
+//! `docs/pdf-reader.md` for the conventions (which names, types and values, and why they
+//! match pypdf's reading of the same files).
+//!
+//! - `text`: PDF text strings and names as Unicode.
+//! - `walk`: the field tree walk (names, inheritance, values) over a loaded document.
+
+mod text;
+mod walk;
+
+pub use text::{decode_name, decode_text};
 
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// What kind of field, in the words of `rolecall inspect --json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +79,7 @@ pub struct Form {
 }
 
 /// Why a PDF's form could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FormFailKind {
     /// Not a PDF at all.
@@ -94,28 +105,276 @@ pub struct FormFailure {
     pub message: String,
 }
 
-/// Reads every terminal form field of a PDF held in memory.
-///
-/// Never panics on any input (fuzzed). Not yet implemented: returns a failure.
-pub fn read_form(bytes: &[u8]) -> Result<Form, FormFailure> {
-    let _ = bytes;
-    Err(FormFailure {
-        kind: FormFailKind::Damaged,
-        message: "PDF forms are not supported yet".into(),
-    })
+/// The largest PDF Rolecall reads (50 MiB). A filled form is a few hundred KiB; the largest
+/// file in the real-world corpus is 575 KiB.
+pub const MAX_PDF_BYTES: u64 = 50 * 1024 * 1024;
+/// The most any one stream may decompress to, while loading (object and cross-reference
+/// streams) or when a field's value is a stream (rich text): 16 MiB.
+pub const MAX_STREAM_BYTES: usize = 16 * 1024 * 1024;
+/// The deepest field tree read: real forms nest a handful of levels (the IRS 1040 uses 6).
+pub const MAX_DEPTH: usize = 64;
+/// The most field dictionaries visited in one form (the largest corpus form has ~800).
+pub const MAX_NODES: usize = 100_000;
+
+impl FormFailure {
+    fn new(kind: FormFailKind, message: impl Into<String>) -> FormFailure {
+        FormFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The failure for a PDF with no form fields at all.
+    pub fn no_fields() -> FormFailure {
+        FormFailure::new(
+            FormFailKind::NoFields,
+            "This PDF has no form fields: it may have been printed to PDF or flattened, or \
+             saved by a viewer that drops forms (such as macOS Preview). Open the blank form \
+             in a PDF reader (Adobe Acrobat Reader, or your browser), fill it in, and use Save \
+             (not Print), then send the saved file.",
+        )
+    }
+
+    fn not_pdf() -> FormFailure {
+        FormFailure::new(
+            FormFailKind::NotPdf,
+            "This file is not a PDF. Please send the filled-in Staff User Request Form as a \
+             PDF, or the Accounts Worksheet.",
+        )
+    }
+
+    pub(crate) fn damaged() -> FormFailure {
+        FormFailure::new(
+            FormFailKind::Damaged,
+            "This PDF is damaged or incomplete (perhaps cut short while sending) and its form \
+             could not be read. Open your filled-in form in a PDF reader; if it opens, use \
+             Save As to save a fresh copy and send that; if not, fill in the form again.",
+        )
+    }
+
+    fn needs_password() -> FormFailure {
+        FormFailure::new(
+            FormFailKind::NeedsPassword,
+            "This PDF is protected with a password, so Rolecall cannot open it. Save the form \
+             again without a password (in Acrobat Reader: File > Properties > Security, or \
+             fill in a fresh copy of the blank form) and send it again.",
+        )
+    }
+
+    pub(crate) fn xfa_only() -> FormFailure {
+        FormFailure::new(
+            FormFailKind::XfaOnly,
+            "This PDF is a dynamic (XFA, Adobe LiveCycle) form, which only Adobe Acrobat and \
+             Reader can show; Rolecall cannot read its fields. Please fill in the Staff User \
+             Request Form from the help desk (a standard PDF form) and send it again.",
+        )
+    }
+
+    pub(crate) fn too_large(what: &str) -> FormFailure {
+        FormFailure::new(
+            FormFailKind::TooLarge,
+            format!(
+                "This PDF is beyond what Rolecall reads ({what}), so its form was not read. \
+                 Fill in a fresh copy of the blank Staff User Request Form and send it again."
+            ),
+        )
+    }
 }
 
-/// Reads the form of a PDF file, in the isolation asked for. Stub until the reader lands.
-pub fn read_form_file(
-    path: &std::path::Path,
-    isolation: &super::Isolation,
-) -> Result<Form, FormFailure> {
-    let _ = isolation;
-    match std::fs::read(path) {
-        Ok(bytes) => read_form(&bytes),
-        Err(e) => Err(FormFailure {
-            kind: FormFailKind::Damaged,
-            message: e.to_string(),
-        }),
+impl std::fmt::Display for FormFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
+}
+
+impl std::error::Error for FormFailure {}
+
+/// Reads every terminal form field of a PDF held in memory.
+///
+/// Fields come in pypdf's order (document order: `/AcroForm /Fields`, depth first), named
+/// `parent.child`, with `/FT` and `/Ff` inherited from parents and the field's own `/V` (see
+/// `docs/pdf-reader.md`). Encrypted files open when the user password is empty.
+///
+/// Limits: at most [`MAX_PDF_BYTES`] of input, [`MAX_STREAM_BYTES`] per decompressed
+/// stream, [`MAX_DEPTH`] levels and [`MAX_NODES`] field dictionaries; reference cycles in
+/// `/Kids` and `/Parent` are cut. Never panics: a panic inside lopdf is caught and reported
+/// as a damaged file. An allocation failure or stack overflow would still abort the
+/// process, which is why [`read_form_file`] runs this in a child process by default.
+pub fn read_form(bytes: &[u8]) -> Result<Form, FormFailure> {
+    std::panic::catch_unwind(|| read_form_unguarded(bytes))
+        .unwrap_or_else(|_| Err(FormFailure::damaged()))
+}
+
+fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
+    if bytes.len() as u64 > MAX_PDF_BYTES {
+        return Err(FormFailure::too_large(&format!(
+            "larger than {} MB",
+            MAX_PDF_BYTES / (1024 * 1024)
+        )));
+    }
+    // PDF readers accept the header anywhere in the first 1024 bytes (a mail gateway may
+    // prepend junk); lopdf looks further, but a file without it is not a PDF to anyone.
+    let head = &bytes[..bytes.len().min(1024)];
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(FormFailure::not_pdf());
+    }
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(MAX_STREAM_BYTES),
+        ..Default::default()
+    };
+    let doc = match lopdf::Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(e) => return Err(load_failure(&e)),
+    };
+    // With a real user password, lopdf returns `Ok` with nothing decrypted and `/Encrypt`
+    // still in the trailer (when it decrypts, it removes it); `is_encrypted()` can even be
+    // false then, because the encryption dictionary itself was never loaded.
+    if doc.trailer.has(b"Encrypt") || doc.is_encrypted() {
+        return Err(FormFailure::needs_password());
+    }
+    walk::read_fields(&doc)
+}
+
+/// Maps a lopdf load error to what the person can do about it.
+fn load_failure(e: &lopdf::Error) -> FormFailure {
+    use lopdf::Error as E;
+    match e {
+        E::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+            FormFailure::too_large(&format!(
+                "a compressed part unpacks to more than {} MB",
+                MAX_STREAM_BYTES / (1024 * 1024)
+            ))
+        }
+        E::InvalidPassword | E::Decryption(_) => FormFailure::needs_password(),
+        E::Parse(lopdf::ParseError::InvalidFileHeader) => FormFailure::not_pdf(),
+        _ => FormFailure::damaged(),
+    }
+}
+
+/// Reads a PDF file's form fields, with the parse isolated as `isolation` says.
+///
+/// Checks the file size before reading it. With [`crate::read::Isolation::Child`] the
+/// parse runs in `exe __read-cells pdf PATH` under an address-space limit and a timeout;
+/// a crash, timeout or out-of-memory of the child becomes a [`FormFailure`] (`Damaged` or
+/// `TooLarge`). Never panics.
+pub fn read_form_file(
+    path: &Path,
+    isolation: &crate::read::Isolation,
+) -> Result<Form, FormFailure> {
+    match isolation {
+        crate::read::Isolation::InProcess => read_form_file_here(path),
+        crate::read::Isolation::Child {
+            exe,
+            memory_mb,
+            timeout,
+        } => crate::read::isolate::read_form_in_child(exe, *memory_mb, *timeout, path),
+    }
+}
+
+/// [`read_form_file`] in this process: the size check, the read, [`read_form`].
+pub(crate) fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| {
+        FormFailure::new(
+            FormFailKind::Damaged,
+            format!("Rolecall could not open this file ({e}); please send it again."),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    if size > MAX_PDF_BYTES {
+        return Err(FormFailure::too_large(&format!(
+            "larger than {} MB",
+            MAX_PDF_BYTES / (1024 * 1024)
+        )));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take` guards against a file that grows while it is read.
+    file.take(MAX_PDF_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    read_form(&bytes)
+}
+
+/// One field as `rolecall inspect --json` prints it.
+#[derive(Debug, Serialize)]
+struct InspectField<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: Option<FieldKind>,
+    value: &'a Option<FieldValue>,
+}
+
+impl Form {
+    /// The `rolecall inspect --json` document:
+    /// `{"fields": [{"name": "...", "type": "text|checkbox|radio|choice|button|signature",
+    /// "value": "..." | ["..."] | null}]}`.
+    pub fn inspect_json(&self) -> serde_json::Value {
+        let fields: Vec<InspectField> = self
+            .fields
+            .iter()
+            .map(|f| InspectField {
+                name: &f.name,
+                kind: f.kind,
+                value: &f.value,
+            })
+            .collect();
+        serde_json::json!({ "fields": fields })
+    }
+
+    /// The `rolecall inspect` table: name, type and value in aligned columns, with control
+    /// characters in values shown escaped (`\n`) so that one field is one line.
+    pub fn inspect_table(&self) -> String {
+        let kind = |f: &FormField| match f.kind {
+            Some(k) => serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            None => "?".to_owned(),
+        };
+        let value = |f: &FormField| match &f.value {
+            None => "(empty)".to_owned(),
+            Some(FieldValue::Text(s)) if s.is_empty() => "\"\"".to_owned(),
+            Some(FieldValue::Text(s)) => one_line(s),
+            Some(FieldValue::List(items)) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|s| format!("\"{}\"", one_line(s)))
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+        };
+        let name_w = self
+            .fields
+            .iter()
+            .map(|f| one_line(&f.name).chars().count())
+            .chain(["name".len()])
+            .max()
+            .unwrap_or(4);
+        let mut out = format!("{:<name_w$}  {:<9}  value\n", "name", "type");
+        for f in &self.fields {
+            let name = one_line(&f.name);
+            let pad = name_w.saturating_sub(name.chars().count());
+            out.push_str(&format!(
+                "{name}{:pad$}  {:<9}  {}\n",
+                "",
+                kind(f),
+                value(f)
+            ));
+        }
+        out
+    }
+}
+
+/// Shows control characters (line breaks, tabs, U+2028) as escapes.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

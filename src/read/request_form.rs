@@ -323,8 +323,14 @@ fn text_of(field: &FormField) -> Option<String> {
             .collect::<Vec<_>>()
             .join("; "),
     };
-    let off = matches!(field.kind, Some(FieldKind::Checkbox | FieldKind::Radio))
-        && text.eq_ignore_ascii_case("off");
+    let button = matches!(field.kind, Some(FieldKind::Checkbox | FieldKind::Radio));
+    // pypdf writes a radio group's value as the string "(/Add)" instead of the name /Add.
+    let text = if button {
+        text.trim_start_matches('/').to_string()
+    } else {
+        text
+    };
+    let off = button && text.eq_ignore_ascii_case("off");
     (!text.is_empty() && !off).then_some(text)
 }
 
