@@ -155,9 +155,9 @@ impl FormFailure {
     fn needs_password() -> FormFailure {
         FormFailure::new(
             FormFailKind::NeedsPassword,
-            "This PDF is protected with a password, so Rolecall cannot open it. Save the form \
-             again without a password (in Acrobat Reader: File > Properties > Security, or \
-             fill in a fresh copy of the blank form) and send it again.",
+            "This PDF is protected with a password, so Rolecall cannot open it. Fill in a fresh \
+             copy of the blank form (or save yours again without a password, in the program \
+             that set it) and send it again.",
         )
     }
 
