@@ -232,7 +232,21 @@ fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
     if doc.trailer.has(b"Encrypt") || doc.is_encrypted() {
         return Err(FormFailure::needs_password());
     }
-    walk::read_fields(&doc)
+    match walk::read_fields(&doc) {
+        // lopdf rebuilds a cut-off file from what is left; when the form is in the part that
+        // is gone, the file is damaged, not "printed to PDF", and saying so tells the person
+        // to resend rather than to fill in a new form.
+        Err(f) if f.kind == FormFailKind::NoFields && !ends_like_a_pdf(bytes) => {
+            Err(FormFailure::damaged())
+        }
+        other => other,
+    }
+}
+
+/// True when the file ends as every complete PDF does: `%%EOF` within its last kilobyte.
+fn ends_like_a_pdf(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(5).any(|w| w == b"%%EOF")
 }
 
 /// Maps a lopdf load error to what the person can do about it.
