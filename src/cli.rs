@@ -15,6 +15,8 @@ use crate::read::Isolation;
 use crate::template;
 use crate::validate::SubmissionStatus;
 use clap::{Parser, Subcommand};
+
+mod watch;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,10 @@ struct Cli {
     /// Configuration file (paths, SMTP); flags override it
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Data folder of the watcher (inbox, archive, outbox, database) [default: ./rolecall-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -53,6 +59,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Watch the inbox folder: process every file dropped there once, and send the replies
+    Watch {
+        /// Process what is in the inbox, try the due mail once, and exit
+        #[arg(long)]
+        once: bool,
+    },
+    /// What the data folder holds: files per folder, mail waiting, last processed, failures
+    Status {
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// List mail waiting and dead letters; `outbox retry` sends them again
+    Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
+    /// Process a submission again (after a catalog fix, say), by id or by file
+    Reprocess {
+        /// Submission id (e.g. 20261124-3fa9c2d41b) or a file with the same content
+        #[arg(value_name = "ID|FILE")]
+        target: String,
+
+        /// Show what would change; keep nothing, send nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check the catalog and list every mistake with its file and line
     Catalog {
         #[command(subcommand)]
@@ -63,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         command: TemplateCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Send dead letters and waiting mail again, now
+    Retry,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +175,25 @@ fn run(cli: Cli) -> Result<Exit, String> {
             );
             Ok(Exit::Ok)
         }
+        Command::Watch { once } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::run(&catalog, &config, &data, once)
+        }
+        Command::Status { json } => {
+            let data = data_dir(&cli.data, &config);
+            watch::status(&data, json)
+        }
+        Command::Outbox { command } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::outbox(&catalog, &config, &data, command.is_some())
+        }
+        Command::Reprocess { target, dry_run } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::reprocess(&catalog, &config, &data, &target, dry_run)
+        }
         Command::Process { paths, out, json } => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             let out = out
@@ -144,6 +202,12 @@ fn run(cli: Cli) -> Result<Exit, String> {
             process(&catalog, &config, &paths, &out, json)
         }
     }
+}
+
+fn data_dir(flag: &Option<PathBuf>, config: &Config) -> PathBuf {
+    flag.clone()
+        .or_else(|| config.data.clone())
+        .unwrap_or_else(|| PathBuf::from("rolecall-data"))
 }
 
 fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {
@@ -209,12 +273,7 @@ fn process(
         Some(smtp) => Box::new(Smtp::new(smtp).map_err(|e| format!("SMTP configuration: {e}"))?),
         None => Box::new(OutboxFolder::new(outbox_dir.clone())),
     };
-    let from = config.mail.from.clone().unwrap_or_else(|| {
-        format!(
-            "{} <{}>",
-            catalog.policy.help_desk_name, catalog.policy.help_desk_email
-        )
-    });
+    let from = sender(catalog, config);
     let now = now()?;
     let mut processor = Processor::new(
         catalog,
@@ -298,6 +357,16 @@ fn process(
         );
     }
     Ok(exit)
+}
+
+/// `From` of every reply: the configured sender, else the catalog's help desk.
+fn sender(catalog: &Catalog, config: &Config) -> String {
+    config.mail.from.clone().unwrap_or_else(|| {
+        format!(
+            "{} <{}>",
+            catalog.policy.help_desk_name, catalog.policy.help_desk_email
+        )
+    })
 }
 
 fn summary_line(p: &Processed) -> String {

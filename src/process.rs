@@ -7,9 +7,10 @@
 use crate::catalog::Catalog;
 use crate::changeset::{self, SubmissionInfo};
 use crate::deliver::{self, Delivery, Envelope, MailContext, Transport};
-use crate::document::{Document, Format};
+use crate::document::{Document, Format, Value, ValueKind};
 use crate::finding::{Finding, Rule};
 use crate::intake;
+use crate::layout::RequesterField;
 use crate::location::Location;
 use crate::read::{self, Isolation};
 use crate::report;
@@ -42,6 +43,38 @@ pub struct Processed {
     /// Output that could not be written or sent, in words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// When the file could not be read: why, in the words of the first error (for the
+    /// watcher's quarantine reason file).
+    #[serde(skip)]
+    pub unreadable_reason: Option<String>,
+}
+
+/// Where a submission came from when an email brought it: the watcher passes this so that
+/// the sender is the requester and the reply joins the sender's thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The email's `From` address: who the requester is.
+    pub from: Option<String>,
+    /// Where the reply goes: `Reply-To`, else `From`.
+    pub reply_to: Option<String>,
+    /// The email's Message-ID (the reply's `In-Reply-To`).
+    pub message_id: Option<String>,
+    /// The reply's `References`, oldest first.
+    pub references: Vec<String>,
+    /// The email's subject.
+    pub subject: Option<String>,
+}
+
+/// Where the watcher wants a submission's outputs: one fixed folder and a known id, instead
+/// of a folder named after the file in the output folder.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The folder for the result workbook, change set and reply copy.
+    pub folder: PathBuf,
+    /// The submission id (kept across reprocessing).
+    pub submission_id: String,
+    /// The file name as received (an email attachment's name), for the reply and outputs.
+    pub file_name: String,
 }
 
 /// Runs submissions through the pipeline with one catalog, one output folder and one mail
@@ -81,33 +114,77 @@ impl<'a> Processor<'a> {
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
         let document = read::read_document(path, format, &self.isolation);
-        self.finish(path, document)
+        self.finish(path, document, None, None)
+    }
+
+    /// Processes one file for the watcher: `format` is what sniffing said (or why the file
+    /// is not a submission), `origin` the email that brought it, `placement` where the
+    /// outputs go.
+    pub fn process_as(
+        &mut self,
+        path: &Path,
+        format: Result<Format, &str>,
+        origin: Option<&Origin>,
+        placement: &Placement,
+    ) -> Processed {
+        let document = match format {
+            Ok(format) => read::read_document(path, format, &self.isolation),
+            Err(reason) => unrecognised(reason),
+        };
+        self.finish(path, document, origin, Some(placement))
     }
 
     /// Answers a file that was sent as a submission (it is named like a workbook or form)
     /// but is not one: the sender still gets a result and an email saying why.
     pub fn process_unrecognised(&mut self, path: &Path, reason: &str) -> Processed {
-        let document = unreadable(format!(
-            "This file is named like a workbook or PDF form, but it is {reason}. Rolecall reads Excel (.xlsx, .xls, .xlsb) and OpenDocument (.ods) workbooks."
-        ));
-        self.finish(path, document)
+        self.finish(path, unrecognised(reason), None, None)
     }
 
-    fn finish(&mut self, path: &Path, document: Document) -> Processed {
+    fn finish(
+        &mut self,
+        path: &Path,
+        document: Document,
+        origin: Option<&Origin>,
+        placement: Option<&Placement>,
+    ) -> Processed {
         let today = self.now.date();
-        let (document, sha256) = match hash_file(path) {
+        let (mut document, sha256) = match hash_file(path) {
             Ok(hash) => (document, hash),
             Err(e) => (
                 unreadable(format!("The file could not be read from disk: {e}.")),
                 intake::sha256_hex(&[]),
             ),
         };
-        let submission_id = intake::submission_id(today, &sha256);
+        let submission_id = match placement {
+            Some(p) => p.submission_id.clone(),
+            None => intake::submission_id(today, &sha256),
+        };
+        // An email's sender is who is asking, whatever the worksheet's requester block says:
+        // the address in the block is typed by anyone, the mailbox is the coordinator's.
+        if let Some(from) = origin.and_then(|o| o.from.as_deref())
+            && !document.rows.is_empty()
+        {
+            let location = document
+                .requester(RequesterField::Email)
+                .map(|v| v.location.clone())
+                .unwrap_or(Location::File);
+            document.requester.insert(
+                RequesterField::Email,
+                Value {
+                    text: from.to_string(),
+                    location,
+                    kind: ValueKind::Text,
+                },
+            );
+        }
         let outcome = validate::validate(document, self.catalog, today);
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = match placement {
+            Some(p) => p.file_name.clone(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
         let info = SubmissionInfo {
             id: submission_id.clone(),
             source: file_name.clone(),
@@ -129,10 +206,23 @@ impl<'a> Processor<'a> {
             changeset: None,
             emails: Vec::new(),
             errors: Vec::new(),
+            unreadable_reason: (outcome.status() == SubmissionStatus::Unreadable)
+                .then(|| {
+                    outcome
+                        .all_findings()
+                        .find(|f| f.is_error())
+                        .map(|f| f.message.clone())
+                })
+                .flatten(),
         };
 
-        let folder_name = self.folder_name(&file_name);
-        let folder = self.out_dir.join(folder_name);
+        let folder = match placement {
+            Some(p) => p.folder.clone(),
+            None => {
+                let folder_name = self.folder_name(&file_name);
+                self.out_dir.join(folder_name)
+            }
+        };
         if let Err(e) = std::fs::create_dir_all(&folder) {
             processed
                 .errors
@@ -189,9 +279,12 @@ impl<'a> Processor<'a> {
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
             workbook_name,
         };
+        let reply_to = origin
+            .and_then(|o| o.reply_to.clone())
+            .or_else(|| outcome.requester_email.clone());
         let envelope = Envelope {
             from: self.from.clone(),
-            to: outcome.requester_email.iter().cloned().collect(),
+            to: reply_to.into_iter().collect(),
             cc: institution
                 .map(|i| {
                     self.catalog
@@ -200,8 +293,8 @@ impl<'a> Processor<'a> {
                         .collect()
                 })
                 .unwrap_or_default(),
-            in_reply_to: None,
-            references: Vec::new(),
+            in_reply_to: origin.and_then(|o| o.message_id.clone()),
+            references: origin.map(|o| o.references.clone()).unwrap_or_default(),
         };
         match deliver::compose(&context, &envelope, workbook, self.now.timestamp()) {
             Err(e) => processed
@@ -251,6 +344,13 @@ impl<'a> Processor<'a> {
         }
         name
     }
+}
+
+/// The document of a file that is named like a submission but is not one.
+fn unrecognised(reason: &str) -> Document {
+    unreadable(format!(
+        "This file is named like a workbook or PDF form, but it is {reason}. Rolecall reads Excel (.xlsx, .xls, .xlsb) and OpenDocument (.ods) workbooks."
+    ))
 }
 
 /// A document that holds only the reason it could not be read.

@@ -9,10 +9,14 @@
 
 mod mail;
 mod outbox;
+pub mod queue;
 mod smtp;
 
-pub use mail::{Envelope, Mail, MailContext, compose, render_html, render_text};
+pub use mail::{
+    Envelope, Mail, MailContext, Notice, compose, compose_notice, render_html, render_text,
+};
 pub use outbox::OutboxFolder;
+pub use queue::{RawTransport, RetryPolicy};
 pub use smtp::{DEFAULT_PASSWORD_ENV, Security, Smtp, SmtpConfig};
 
 use serde::Serialize;
