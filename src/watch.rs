@@ -787,9 +787,12 @@ impl<'a> Watcher<'a> {
                     },
                     &child_mails,
                 )?;
-                self.ledger.mark_filed(&child.id)?;
                 tracing::info!(submission = %child.id, email = %s.id, file = %name,
                     status = status_word(result.status), "processed");
+            }
+            if child.state != State::Filed {
+                // An attachment's copy is in the archive already: recorded is filed.
+                self.ledger.mark_filed(&child.id)?;
             }
             results.push(serde_json::json!({ "file": name, "submission": child.id }));
         }
@@ -898,8 +901,19 @@ impl<'a> Watcher<'a> {
                 && !list(&reply, "to").is_empty()
             {
                 let key = format!("{}-dup-{tag}", s.id);
+                // A message dropped again is answered in its own thread.
+                let threading = if s.kind == Kind::Email {
+                    std::fs::read(path)
+                        .ok()
+                        .and_then(|b| email::parse(&b).ok())
+                        .filter(|m| m.automatic.is_none())
+                } else {
+                    None
+                };
                 let origin = Origin {
                     reply_to: list(&reply, "to").first().cloned(),
+                    message_id: threading.as_ref().and_then(|m| m.message_id.clone()),
+                    references: threading.map(|m| m.references).unwrap_or_default(),
                     ..Origin::default()
                 };
                 let mail = self.notice(
