@@ -130,6 +130,8 @@ fn serve(
 
 fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
     let ip = stream.peer_addr()?.ip();
+    // Replies go out at once (no Nagle delay against the client's delayed ACKs).
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut session = SessionBuilder::new("mx.test.invalid").build(ip, handler);
