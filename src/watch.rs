@@ -62,6 +62,35 @@ impl Layout {
     }
 }
 
+/// Held by the one process that takes inbox files and sends mail for a data folder: an
+/// exclusive SQLite transaction on `<data>/watch.lock`, which the operating system releases
+/// when the process ends, however it ends (a `kill -9` leaves no stale lock).
+pub struct DataLock {
+    _conn: rusqlite::Connection,
+}
+
+/// Takes the data folder's lock; `None` when another process holds it.
+pub fn try_lock(data: &Path) -> Result<Option<DataLock>, WatchError> {
+    std::fs::create_dir_all(data).map_err(|source| WatchError::Io {
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let conn = rusqlite::Connection::open(data.join("watch.lock"))?;
+    conn.busy_timeout(Duration::ZERO)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE") {
+        Ok(()) => Ok(Some(DataLock { _conn: conn })),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// How the watcher behaves; `[watch]` in the config file.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -129,6 +158,8 @@ pub struct Watcher<'a> {
     stop: Arc<AtomicBool>,
     /// First sight of each inbox file still settling: (size, mtime, when seen).
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
+    /// Submissions whose file left the inbox unprocessed, already reported.
+    vanished: std::collections::HashSet<String>,
 }
 
 /// A reply captured instead of sent: the watcher queues it.
@@ -172,6 +203,7 @@ impl<'a> Watcher<'a> {
             ledger,
             stop,
             seen: HashMap::new(),
+            vanished: Default::default(),
         })
     }
 
@@ -285,12 +317,12 @@ impl<'a> Watcher<'a> {
             if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
                 self.ledger.mark_filed(&s.id)?;
                 tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
-            } else if s.state == State::Received {
-                // Still being written? `seen` keys are inbox paths; nothing to do until the
-                // file is back. A file removed by hand before it was processed is reported.
+            } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
+                // Removed by hand before it was processed: the row stays `received` (status
+                // shows it), and the same bytes dropped again are processed as this
+                // submission.
                 tracing::warn!(submission = %s.id, file = %s.file_name,
                     "left the inbox before it was processed (removed by hand?)");
-                self.ledger.mark_filed(&s.id)?;
             }
         }
         for (arrival, kept) in self.ledger.unfinished_duplicates()? {
@@ -788,7 +820,7 @@ impl<'a> Watcher<'a> {
                     &child_mails,
                 )?;
                 tracing::info!(submission = %child.id, email = %s.id, file = %name,
-                    status = status_word(result.status), "processed");
+                    status = %status_word(result.status), "processed");
             }
             if child.state != State::Filed {
                 // An attachment's copy is in the archive already: recorded is filed.

@@ -812,3 +812,42 @@ fn a_slow_copy_is_not_read_until_it_stops_growing() {
     );
     assert_eq!(st["submissions"].as_object().unwrap().len(), 1, "{st:#}");
 }
+
+#[test]
+fn one_watcher_per_data_folder_and_a_flood_of_replies_is_held_back() {
+    let data = Data::new(None);
+    std::fs::write(
+        &data.config,
+        "data = \"data\"\n[watch]\nsettle_ms = 100\nreplies_per_hour = 2\n",
+    )
+    .unwrap();
+    for (i, name) in ["clean-batch.xlsx", "mistakes.xlsx", "clean-batch.ods"]
+        .into_iter()
+        .enumerate()
+    {
+        data.drop_file(
+            &format!("flood-{i}.eml"),
+            &email_with(i, name, sample(name)),
+        );
+    }
+    let child = data.spawn();
+    wait_for("the inbox to empty", &data, Duration::from_secs(15), || {
+        data.files("inbox").is_empty()
+    });
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("another `rolecall watch` is running"),
+        "{stderr}"
+    );
+    assert!(terminate(child).success());
+
+    assert_eq!(
+        data.files("outbox").len(),
+        2,
+        "two replies an hour to one sender"
+    );
+    assert!(data.log().contains("reply held back"), "{}", data.log());
+    let st = data.status();
+    assert_eq!(st["submissions"]["email"], 3, "all three processed: {st:#}");
+}

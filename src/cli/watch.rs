@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::deliver::{RawTransport, Smtp};
 use crate::read::Isolation;
-use crate::watch::{Services, Watcher, desk};
+use crate::watch::{self, Services, Watcher, desk};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,14 +40,17 @@ fn clock() -> Result<impl Fn() -> jiff::Zoned, String> {
     Ok(|| now().unwrap_or_else(|_| jiff::Zoned::now()))
 }
 
+/// Builds the watcher. Only the holder of the data folder's lock sends mail: when a
+/// `rolecall watch` is running, the other commands leave sending to it.
 fn with_watcher<T>(
     catalog: &Catalog,
     config: &Config,
     data: &Path,
     stop: Arc<AtomicBool>,
-    f: impl FnOnce(&mut Watcher<'_>) -> Result<T, String>,
+    f: impl FnOnce(&mut Watcher<'_>, bool) -> Result<T, String>,
 ) -> Result<T, String> {
-    let smtp = smtp(config)?;
+    let lock = watch::try_lock(data).map_err(|e| e.to_string())?;
+    let smtp = if lock.is_some() { smtp(config)? } else { None };
     let clock = clock()?;
     let services = Services {
         catalog,
@@ -58,7 +61,9 @@ fn with_watcher<T>(
     };
     let mut watcher =
         Watcher::new(data, config.watch.settings(), services, stop).map_err(|e| e.to_string())?;
-    f(&mut watcher)
+    let result = f(&mut watcher, lock.is_some());
+    drop(lock);
+    result
 }
 
 /// `rolecall watch [--once]`.
@@ -82,7 +87,13 @@ pub(super) fn run(
             data.display()
         );
     }
-    with_watcher(catalog, config, data, stop, |w| {
+    with_watcher(catalog, config, data, stop, |w, locked| {
+        if !locked {
+            return Err(format!(
+                "another `rolecall watch` is running on {}: one watcher per data folder",
+                data.display()
+            ));
+        }
         w.run(once).map_err(|e| e.to_string())
     })?;
     Ok(Exit::Ok)
@@ -164,8 +175,15 @@ pub(super) fn outbox(
 ) -> Result<Exit, String> {
     init_logging();
     let stop = Arc::new(AtomicBool::new(false));
-    with_watcher(catalog, config, data, stop, |w| {
+    with_watcher(catalog, config, data, stop, |w, locked| {
         let mut out = std::io::stdout().lock();
+        if retry && !locked {
+            let _ = writeln!(
+                out,
+                "a `rolecall watch` is running on this data folder: it sends the mail; dead \
+                 letters are put back in its queue"
+            );
+        }
         if retry {
             let (revived, pass) = desk::retry(w).map_err(|e| e.to_string())?;
             let _ = writeln!(
@@ -176,6 +194,8 @@ pub(super) fn outbox(
                 pass.dead,
                 if config.smtp.is_none() {
                     " (no SMTP server configured: nothing can be sent)"
+                } else if !locked {
+                    " (left to the running watcher)"
                 } else {
                     ""
                 }
@@ -205,7 +225,7 @@ pub(super) fn reprocess(
 ) -> Result<Exit, String> {
     init_logging();
     let stop = Arc::new(AtomicBool::new(false));
-    with_watcher(catalog, config, data, stop, |w| {
+    with_watcher(catalog, config, data, stop, |w, locked| {
         let r = desk::reprocess(w, target, dry_run)?;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -236,7 +256,7 @@ pub(super) fn reprocess(
         if let Some(m) = &r.mail {
             let _ = writeln!(out, "  reply queued: {}", data.join(m).display());
         }
-        if !dry_run && config.smtp.is_some() {
+        if !dry_run && config.smtp.is_some() && locked {
             let pass = desk::send_due(w).map_err(|e| e.to_string())?;
             let _ = writeln!(out, "  mail sent {}, waiting {}", pass.sent, pass.waiting);
         }

@@ -109,7 +109,7 @@ pub fn send_due(
                 ledger.mark_sent(&mail.key, stamp, &reply)?;
                 move_file(data, &mail, MailState::Sent);
                 tracing::info!(
-                    submission = mail.submission_id.as_deref().unwrap_or("-"),
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
                     mail = %mail.key,
                     to = %mail.recipients.join(", "),
                     reply = %reply,
@@ -122,7 +122,7 @@ pub fn send_due(
                 let next = now_ms + wait.as_millis() as i64;
                 ledger.mark_retry(&mail.key, &e.to_string(), next)?;
                 tracing::warn!(
-                    submission = mail.submission_id.as_deref().unwrap_or("-"),
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
                     mail = %mail.key,
                     attempt = attempts,
                     retry_in_ms = wait.as_millis() as u64,
@@ -141,7 +141,7 @@ pub fn send_due(
                 move_file(data, &mail, MailState::Dead);
                 write_reason(data, &mail, &why);
                 tracing::error!(
-                    submission = mail.submission_id.as_deref().unwrap_or("-"),
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
                     mail = %mail.key,
                     error = %why,
                     "mail dead"
