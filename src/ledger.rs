@@ -448,6 +448,20 @@ impl Ledger {
         stmt.query_map([limit as i64], submission_row)?.collect()
     }
 
+    /// The most recent submissions with one of these outcomes, newest first.
+    pub fn recent_with_status(&self, statuses: &[&str], limit: usize) -> Result<Vec<Submission>> {
+        let list: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "")))
+            .collect();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status IN ({})
+             ORDER BY processed_at DESC, id DESC LIMIT ?1",
+            list.join(", ")
+        ))?;
+        stmt.query_map([limit as i64], submission_row)?.collect()
+    }
+
     /// Submissions by outcome word: `[(status, count)]`.
     pub fn status_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare(

@@ -679,6 +679,7 @@ fn help_desk_commands_status_reprocess_and_dead_letters() {
     assert_eq!(st["folders"]["quarantine"], 1, "{st:#}");
     assert_eq!(st["submissions"]["needs_attention"], 1);
     assert_eq!(st["submissions"]["quarantined"], 1);
+    assert_eq!(st["quarantined"][0]["file_name"], "notes.txt", "{st:#}");
     let id = st["last_processed"]
         .as_array()
         .unwrap()
@@ -850,4 +851,59 @@ fn one_watcher_per_data_folder_and_a_flood_of_replies_is_held_back() {
     assert!(data.log().contains("reply held back"), "{}", data.log());
     let st = data.status();
     assert_eq!(st["submissions"]["email"], 3, "all three processed: {st:#}");
+}
+
+/// Every fixture, read as the watcher reads it: who sent it, may it be answered, what is
+/// attached, what the reply must explain.
+#[test]
+fn eml_fixtures_are_read_as_a_person_would() {
+    use rolecall::intake::email;
+    // (fixture, answer?, attachments, a word the notes must contain)
+    let cases: [(&str, bool, &[&str], Option<&str>); 11] = [
+        ("with-worksheet", true, &["clean-batch.xlsx"], None),
+        (
+            "several-attachments",
+            true,
+            // A named picture is kept (a screenshot of a form deserves an answer saying
+            // why it cannot be read); unnamed inline ones (signatures) are not.
+            &[
+                "mistakes.xlsx",
+                "not-a-coordinator.xlsx",
+                "logo.png",
+                "notes.txt",
+            ],
+            None,
+        ),
+        ("with-reply-to", true, &["clean-batch.ods"], None),
+        ("auto-submitted", false, &["clean-batch.xls"], None),
+        ("precedence-bulk", false, &[], None),
+        ("list-id", false, &[], None),
+        ("mailer-daemon", false, &[], None),
+        ("no-attachment", true, &[], None),
+        ("winmail", true, &[], Some("winmail.dat")),
+        ("nested", true, &[], Some("forwarded message")),
+        ("unreadable-attachment", true, &["accounts.xlsx"], None),
+    ];
+    for (name, answer, attachments, note) in cases {
+        let e = email::parse(&eml(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(e.automatic.is_none(), answer, "{name}: {:?}", e.automatic);
+        let names: Vec<&str> = e.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, attachments, "{name}");
+        if let Some(word) = note {
+            assert!(
+                e.notes.iter().any(|n| n.contains(word)),
+                "{name}: {:?}",
+                e.notes
+            );
+        }
+        assert_eq!(
+            e.message_id.as_deref(),
+            Some(format!("<{name}@mail.gcsu.example.edu>").as_str())
+        );
+    }
+    let e = email::parse(&eml("with-reply-to")).unwrap();
+    assert_eq!(e.from.as_deref(), Some("dwhitfield@gcsu.example.edu"));
+    assert_eq!(e.reply_to.as_deref(), Some("libsys@gcsu.example.edu"));
+    let e = email::parse(&eml("mailer-daemon")).unwrap();
+    assert!(e.automatic.unwrap().contains("automatic sender"));
 }

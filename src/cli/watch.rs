@@ -136,6 +136,13 @@ pub(super) fn status(data: &Path, json: bool) -> Result<Exit, String> {
                 s.status.as_deref().unwrap_or("")
             );
         }
+        for s in &st.quarantined {
+            let _ = writeln!(
+                out,
+                "  quarantined: {} {} (see quarantine/{}-{}.reason.txt)",
+                s.id, s.file_name, s.id, s.file_name
+            );
+        }
         print_mail(&mut out, "waiting", &st.waiting);
         print_mail(&mut out, "dead", &st.dead);
     }

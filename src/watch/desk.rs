@@ -29,6 +29,8 @@ pub struct Status {
     pub dead: Vec<QueuedMail>,
     /// The last submissions processed, newest first.
     pub last_processed: Vec<Recent>,
+    /// The last files that could not be read (in `quarantine/`), newest first.
+    pub quarantined: Vec<Recent>,
 }
 
 /// One line of "last processed".
@@ -42,6 +44,17 @@ pub struct Recent {
     pub status: Option<String>,
     /// When.
     pub processed_at: Option<String>,
+}
+
+impl From<crate::ledger::Submission> for Recent {
+    fn from(s: crate::ledger::Submission) -> Self {
+        Recent {
+            id: s.id,
+            file_name: s.file_name,
+            status: s.status,
+            processed_at: s.processed_at,
+        }
+    }
 }
 
 /// Counts and lists for `rolecall status`.
@@ -65,15 +78,11 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
         mail: ledger.mail_counts()?.into_iter().collect(),
         waiting: ledger.mails(&[MailState::Pending, MailState::Sending])?,
         dead: ledger.mails(&[MailState::Dead])?,
-        last_processed: ledger
-            .recent(5)?
+        last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
+        quarantined: ledger
+            .recent_with_status(&["quarantined", "unreadable"], 10)?
             .into_iter()
-            .map(|s| Recent {
-                id: s.id,
-                file_name: s.file_name,
-                status: s.status,
-                processed_at: s.processed_at,
-            })
+            .map(Recent::from)
             .collect(),
     })
 }
