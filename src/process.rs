@@ -164,10 +164,24 @@ impl<'a> Processor<'a> {
         if let Some(from) = origin.and_then(|o| o.from.as_deref())
             && !document.rows.is_empty()
         {
-            let location = document
-                .requester(RequesterField::Email)
+            let block = document.requester(RequesterField::Email).cloned();
+            let location = block
+                .as_ref()
                 .map(|v| v.location.clone())
                 .unwrap_or(Location::File);
+            if let Some(block) = block.filter(|v| !v.text.eq_ignore_ascii_case(from)) {
+                document.findings.push(
+                    Finding::warning(
+                        Rule::RequesterNotSender,
+                        location.clone(),
+                        format!(
+                            "The requester block names {}, but this worksheet was emailed by {from}: Rolecall takes the sender as the requester.",
+                            block.text
+                        ),
+                    )
+                    .suggest("Put your own address in the requester block, or ask that person to send the worksheet."),
+                );
+            }
             document.requester.insert(
                 RequesterField::Email,
                 Value {
@@ -373,14 +387,20 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+/// Writes through a temporary file, flushed to disk, and a rename, so a crash (or a power
+/// cut) never leaves half a file: the watcher records an outcome only after its files are
+/// written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension()
             .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    std::fs::write(&tmp, bytes)?;
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }

@@ -210,7 +210,7 @@ impl<'a> Watcher<'a> {
     /// Runs until `stop` is set: processes what is in the inbox, then reacts to file events
     /// (and rescans every [`Settings::rescan`] in case events are missed), sending mail as
     /// it comes due. With `once`, returns as soon as the inbox is empty and due mail has
-    /// had one attempt.
+    /// had one attempt. The caller holds the data folder's lock ([`try_lock`]).
     pub fn run(&mut self, once: bool) -> Result<(), WatchError> {
         let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
         let _watcher = if once {
@@ -232,6 +232,17 @@ impl<'a> Watcher<'a> {
                 }
             }
         };
+        // Temporary files a killed run left in the outbox (ours: `.<name>.<pid>.tmp`); only
+        // the watcher, one per data folder, cleans them. Never in the inbox: there a `.tmp`
+        // file is someone's copy in progress.
+        if let Ok(entries) = std::fs::read_dir(self.layout.dir("outbox")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         tracing::info!(data = %self.layout.root.display(), "watching");
         loop {
             let settling = self.pass()?;

@@ -385,6 +385,18 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
             .any(|s| s.contains("not-a-coordinator.xlsx")),
         "{subjects:?}"
     );
+    // That worksheet names a requester who is not a coordinator, but a coordinator sent it:
+    // the sender is the requester, and the reply says so.
+    let r = t
+        .iter()
+        .find(|r| r.subject.contains("not-a-coordinator.xlsx"))
+        .unwrap();
+    assert!(r.subject.contains("accepted"), "{}", r.subject);
+    assert!(
+        r.text.contains("emailed by dwhitfield@gcsu.example.edu"),
+        "{}",
+        r.text
+    );
 
     // Nothing usable: a short helpful reply that lists what is accepted and says why.
     let r = &threads["no-attachment@mail.gcsu.example.edu"][0];
