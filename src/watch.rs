@@ -160,6 +160,9 @@ pub struct Watcher<'a> {
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
     /// Submissions whose file left the inbox unprocessed, already reported.
     vanished: std::collections::HashSet<String>,
+    /// Files that failed in this run (our own output could not be written); retried on
+    /// the next rescan.
+    failures: usize,
 }
 
 /// A reply captured instead of sent: the watcher queues it.
@@ -204,6 +207,7 @@ impl<'a> Watcher<'a> {
             stop,
             seen: HashMap::new(),
             vanished: Default::default(),
+            failures: 0,
         })
     }
 
@@ -287,6 +291,12 @@ impl<'a> Watcher<'a> {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Files that could not be finished in this run (each is logged, and stays in the
+    /// inbox to be tried again).
+    pub fn failures(&self) -> usize {
+        self.failures
     }
 
     fn stopped(&self) -> bool {
@@ -383,8 +393,7 @@ impl<'a> Watcher<'a> {
                     return Err(e);
                 }
                 tracing::error!(file = %path.display(), error = %e, "will retry");
-                settling =
-                    Some(settling.map_or(self.settings.rescan, |s| s.min(self.settings.rescan)));
+                self.failures += 1;
             }
             self.seen.remove(&path);
         }

@@ -94,9 +94,13 @@ pub(super) fn run(
                 data.display()
             ));
         }
-        w.run(once).map_err(|e| e.to_string())
-    })?;
-    Ok(Exit::Ok)
+        w.run(once).map_err(|e| e.to_string())?;
+        Ok(if w.failures() > 0 {
+            Exit::Attention
+        } else {
+            Exit::Ok
+        })
+    })
 }
 
 /// `rolecall status [--json]`.
