@@ -935,3 +935,42 @@ fn eml_fixtures_are_read_as_a_person_would() {
     let e = email::parse(&eml("mailer-daemon")).unwrap();
     assert!(e.automatic.unwrap().contains("automatic sender"));
 }
+
+#[test]
+fn sigterm_lets_the_file_in_hand_finish() {
+    let data = Data::new(None);
+    let read = repo().join("tests/fixtures/read");
+    for name in [
+        "clean-batch.xlsx",
+        "clean-batch.xls",
+        "clean-batch.ods",
+        "mistakes.xlsx",
+    ] {
+        data.drop_file(name, &sample(name));
+    }
+    for name in [
+        "accounts_second.xlsx",
+        "accounts_second.ods",
+        "accounts_second.xls",
+    ] {
+        data.drop_file(name, &std::fs::read(read.join(name)).unwrap());
+    }
+    let child = data.spawn();
+    wait_for("the first file", &data, Duration::from_secs(10), || {
+        data.log().contains("INFO received")
+    });
+    assert!(terminate(child).success(), "{}", data.log());
+    let log = data.log();
+    let received = log.matches("INFO received").count();
+    let filed = log.matches("INFO filed").count();
+    assert_eq!(received, filed, "every file taken was finished:\n{log}");
+    assert!(log.contains("INFO stopped"), "{log}");
+    // What was not taken waits in the inbox for the next start, and is taken then.
+    let left = data.files("inbox").len();
+    assert_eq!(left + filed, 7, "{log}");
+    assert!(left > 0, "the stop came mid-batch:\n{log}");
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(data.files("inbox").is_empty());
+    assert_eq!(data.files("outbox").len(), 7);
+}
