@@ -9,7 +9,7 @@
 use crate::catalog::{self, Catalog};
 use crate::changeset::ChangeSet;
 use crate::config::Config;
-use crate::deliver::{Notice, OutboxFolder, Smtp, Transport, compose_notice};
+use crate::deliver::{AuditNotice, OutboxFolder, Smtp, Transport, compose_audit_notice};
 use crate::intake;
 use crate::process::{Processed, Processor};
 use crate::read::Isolation;
@@ -18,6 +18,8 @@ use crate::state::{State, apply, import, inactive, licence};
 use crate::template;
 use crate::validate::SubmissionStatus;
 use clap::{Parser, Subcommand};
+
+mod watch;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,10 +38,13 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Account state database: `process` diffs requests against it; the state, apply,
-    /// audit and export commands use it [default for those: ./rolecall.db]
+    /// The database (account state, and the watcher's ledger) [default: rolecall.db in the
+    /// data folder]; `process` diffs requests against the account state when it exists
     #[arg(long, global = true, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Data folder of the watcher (inbox, archive, outbox, database) [default: ./rolecall-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -60,6 +65,33 @@ enum Command {
         /// Print one JSON document instead of a line per file
         #[arg(long)]
         json: bool,
+    },
+    /// Watch the inbox folder: process every file dropped there once, and send the replies
+    Watch {
+        /// Process what is in the inbox, try the due mail once, and exit
+        #[arg(long)]
+        once: bool,
+    },
+    /// What the data folder holds: files per folder, mail waiting, last processed, failures
+    Status {
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// List mail waiting and dead letters; `outbox retry` sends them again
+    Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
+    /// Process a submission again (after a catalog fix, say), by id or by file
+    Reprocess {
+        /// Submission id (e.g. 20261124-3fa9c2d41b) or a file with the same content
+        #[arg(value_name = "ID|FILE")]
+        target: String,
+
+        /// Show what would change; keep nothing, send nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Check the catalog and list every mistake with its file and line
     Catalog {
@@ -150,6 +182,12 @@ enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Send dead letters and waiting mail again, now
+    Retry,
+}
+
+#[derive(Debug, Subcommand)]
 enum CatalogCommand {
     /// Validate the catalog files
     Check,
@@ -205,10 +243,13 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<Exit, String> {
-    let config = match &cli.config {
+    let mut config = match &cli.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    if cli.db.is_some() {
+        config.state.db = cli.db.clone();
+    }
     let catalog_dir = cli.catalog.clone().or_else(|| config.catalog.clone());
     match cli.command {
         Command::Catalog {
@@ -239,25 +280,45 @@ fn run(cli: Cli) -> Result<Exit, String> {
             Ok(Exit::Ok)
         }
         Command::Inspect { file, json } => inspect(&file, json),
+        Command::Watch { once } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::run(&catalog, &config, &data, once)
+        }
+        Command::Status { json } => {
+            let data = data_dir(&cli.data, &config);
+            watch::status(&data, json)
+        }
+        Command::Outbox { command } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::outbox(&catalog, &config, &data, command.is_some())
+        }
+        Command::Reprocess { target, dry_run } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let data = data_dir(&cli.data, &config);
+            watch::reprocess(&catalog, &config, &data, &target, dry_run)
+        }
         Command::Process { paths, out, json } => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             let out = out
                 .or(config.out.clone())
                 .unwrap_or_else(|| PathBuf::from("rolecall-out"));
-            let db = cli.db.clone().or(config.state.db.clone());
-            let state = match &db {
-                Some(path) => Some(State::open(path).map_err(|e| e.to_string())?),
-                None => None,
+            // Loose files are diffed against the account state when there is one.
+            let db = db_path(&cli.data, &config);
+            let state = match db.exists() || cli.db.is_some() {
+                true => Some(State::open(&db).map_err(|e| e.to_string())?),
+                false => None,
             };
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
         command => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
-            let db = cli
-                .db
-                .clone()
-                .or(config.state.db.clone())
-                .unwrap_or_else(|| PathBuf::from(crate::db::FILE_NAME));
+            let db = db_path(&cli.data, &config);
+            if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
             let mut state = State::open(&db).map_err(|e| e.to_string())?;
             state_command(command, &catalog, &config, &mut state)
         }
@@ -438,7 +499,7 @@ fn state_command(
                 if to.is_empty() {
                     to.push(catalog.policy.help_desk_email.clone());
                 }
-                let notice = Notice {
+                let notice = AuditNotice {
                     id: format!("inactive-{inst}-{date}"),
                     subject: format!(
                         "Alma staff roles suspended for inactivity: {n} account(s) of {inst}"
@@ -447,7 +508,7 @@ fn state_command(
                     attachment_name: name.clone(),
                     attachment: book,
                 };
-                let sent = compose_notice(
+                let sent = compose_audit_notice(
                     &notice,
                     &from,
                     &to,
@@ -495,10 +556,8 @@ fn state_command(
             );
             Ok(Exit::Ok)
         }
-        Command::Process { .. }
-        | Command::Catalog { .. }
-        | Command::Template { .. }
-        | Command::Inspect { .. } => Err("this command does not use the account state".to_string()),
+        // `run` sends only the state commands here.
+        _ => Err("this command does not use the account state".to_string()),
     }
 }
 
@@ -522,6 +581,37 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
             Ok(Exit::Attention)
         }
     }
+}
+
+/// How requests are diffed against the account state (`[state]` in the config).
+fn diff_options(config: &Config) -> Result<DiffOptions, String> {
+    Ok(DiffOptions {
+        over_allotment: match config.state.over_allotment.as_deref() {
+            Some("warn") => crate::finding::Severity::Warning,
+            None | Some("refuse") => crate::finding::Severity::Error,
+            Some(other) => {
+                return Err(format!(
+                    "[state] over_allotment = \"{other}\": write \"refuse\" or \"warn\""
+                ));
+            }
+        },
+    })
+}
+
+/// Where the account state is: `--db` (or `[state] db`), else `rolecall.db` in the data
+/// folder, where the watcher keeps its ledger: by default one database holds both.
+fn db_path(data: &Option<PathBuf>, config: &Config) -> PathBuf {
+    config
+        .state
+        .db
+        .clone()
+        .unwrap_or_else(|| data_dir(data, config).join(crate::db::FILE_NAME))
+}
+
+fn data_dir(flag: &Option<PathBuf>, config: &Config) -> PathBuf {
+    flag.clone()
+        .or_else(|| config.data.clone())
+        .unwrap_or_else(|| PathBuf::from("rolecall-data"))
 }
 
 fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {
@@ -588,12 +678,7 @@ fn process(
         Some(smtp) => Box::new(Smtp::new(smtp).map_err(|e| format!("SMTP configuration: {e}"))?),
         None => Box::new(OutboxFolder::new(outbox_dir.clone())),
     };
-    let from = config.mail.from.clone().unwrap_or_else(|| {
-        format!(
-            "{} <{}>",
-            catalog.policy.help_desk_name, catalog.policy.help_desk_email
-        )
-    });
+    let from = sender(catalog, config);
     let now = now()?;
     let mut processor = Processor::new(
         catalog,
@@ -604,18 +689,7 @@ fn process(
         now,
     );
     if let Some(state) = state {
-        let options = DiffOptions {
-            over_allotment: match config.state.over_allotment.as_deref() {
-                Some("warn") => crate::finding::Severity::Warning,
-                None | Some("refuse") => crate::finding::Severity::Error,
-                Some(other) => {
-                    return Err(format!(
-                        "[state] over_allotment = \"{other}\": write \"refuse\" or \"warn\""
-                    ));
-                }
-            },
-        };
-        processor = processor.with_state(state, options);
+        processor = processor.with_state(state, diff_options(config)?);
     }
 
     let collected = intake::collect(paths);
@@ -691,6 +765,16 @@ fn process(
         );
     }
     Ok(exit)
+}
+
+/// `From` of every reply: the configured sender, else the catalog's help desk.
+fn sender(catalog: &Catalog, config: &Config) -> String {
+    config.mail.from.clone().unwrap_or_else(|| {
+        format!(
+            "{} <{}>",
+            catalog.policy.help_desk_name, catalog.policy.help_desk_email
+        )
+    })
 }
 
 fn summary_line(p: &Processed) -> String {

@@ -15,6 +15,12 @@ pub struct Config {
     pub catalog: Option<PathBuf>,
     /// Output folder for `process`.
     pub out: Option<PathBuf>,
+    /// Data folder of `watch`, `status`, `outbox` and `reprocess` (inbox, archive, outbox,
+    /// database); default `./rolecall-data`.
+    pub data: Option<PathBuf>,
+    /// Watcher settings.
+    #[serde(default)]
+    pub watch: WatchConfig,
     /// Mail settings.
     #[serde(default)]
     pub mail: MailConfig,
@@ -42,6 +48,43 @@ pub struct MailConfig {
     /// Sender of replies, e.g. `Help Desk <help@consortium.example.org>`; default: the
     /// catalog's help desk address.
     pub from: Option<String>,
+}
+
+/// The `[watch]` section: timings of the watcher and the mail queue. Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// A file must be unchanged this long before it is read (default 500).
+    pub settle_ms: Option<u64>,
+    /// Rescan the inbox this often even without file events (default 5000).
+    pub rescan_ms: Option<u64>,
+    /// First wait before sending again after a transient failure (default 60000).
+    pub retry_base_ms: Option<u64>,
+    /// Longest wait between attempts (default 3600000).
+    pub retry_max_ms: Option<u64>,
+    /// Attempts before a message goes to `dead/` (default 12).
+    pub max_attempts: Option<u32>,
+    /// Replies to one sender per hour, at most (default 20).
+    pub replies_per_hour: Option<u32>,
+}
+
+impl WatchConfig {
+    /// The settings, defaults filled in.
+    pub fn settings(&self) -> crate::watch::Settings {
+        use std::time::Duration;
+        let d = crate::watch::Settings::default();
+        let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
+        crate::watch::Settings {
+            settle: ms(self.settle_ms, d.settle),
+            rescan: ms(self.rescan_ms, d.rescan),
+            retry: crate::deliver::RetryPolicy {
+                base: ms(self.retry_base_ms, d.retry.base),
+                max: ms(self.retry_max_ms, d.retry.max),
+                max_attempts: self.max_attempts.unwrap_or(d.retry.max_attempts).max(1),
+            },
+            replies_per_hour: self.replies_per_hour.unwrap_or(d.replies_per_hour),
+        }
+    }
 }
 
 /// Why the configuration could not be used.
@@ -82,9 +125,14 @@ impl Config {
             message: e.message().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.catalog, &mut config.out, &mut config.state.db]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut config.catalog,
+            &mut config.out,
+            &mut config.state.db,
+            &mut config.data,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -82,6 +82,9 @@ rules! {
     RequesterMissing = "requester-missing",
     /// The requester is not a registered coordinator of the institution.
     NotCoordinator = "requester-not-coordinator",
+    /// The worksheet came by email from another address than its requester block names; the
+    /// sender is taken as the requester.
+    RequesterNotSender = "requester-not-sender",
     // --- fields of one request line ---
     /// A field that the action needs is empty.
     MissingField = "missing-field",

@@ -5,6 +5,8 @@
 //! or the 128-byte directory entries of an OLE2 compound file. It never parses a workbook:
 //! that is the reader's job, behind its own limits (see [`crate::read`]).
 
+pub mod email;
+
 use crate::document::Format;
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -310,7 +312,9 @@ fn classify(path: &Path, out: &mut Collected) {
     if is_eml {
         out.skipped.push(Skipped {
             path: path.to_path_buf(),
-            reason: "email messages are not supported yet".into(),
+            reason: "an email message: drop it into the inbox of `rolecall watch`, which reads \
+                     its attachments and answers the sender"
+                .into(),
         });
         return;
     }

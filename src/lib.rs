@@ -29,3 +29,4 @@ pub mod report;
 pub mod state;
 pub mod template;
 pub mod validate;
+pub mod watch;

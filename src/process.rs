@@ -7,9 +7,10 @@
 use crate::catalog::Catalog;
 use crate::changeset::{self, SubmissionInfo};
 use crate::deliver::{self, Delivery, Envelope, MailContext, Transport};
-use crate::document::{Document, Format};
+use crate::document::{Document, Format, Value, ValueKind};
 use crate::finding::{Finding, Rule};
 use crate::intake;
+use crate::layout::RequesterField;
 use crate::location::Location;
 use crate::read::{self, Isolation};
 use crate::report;
@@ -42,6 +43,38 @@ pub struct Processed {
     /// Output that could not be written or sent, in words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// When the file could not be read: why, in the words of the first error (for the
+    /// watcher's quarantine reason file).
+    #[serde(skip)]
+    pub unreadable_reason: Option<String>,
+}
+
+/// Where a submission came from when an email brought it: the watcher passes this so that
+/// the sender is the requester and the reply joins the sender's thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The email's `From` address: who the requester is.
+    pub from: Option<String>,
+    /// Where the reply goes: `Reply-To`, else `From`.
+    pub reply_to: Option<String>,
+    /// The email's Message-ID (the reply's `In-Reply-To`).
+    pub message_id: Option<String>,
+    /// The reply's `References`, oldest first.
+    pub references: Vec<String>,
+    /// The email's subject.
+    pub subject: Option<String>,
+}
+
+/// Where the watcher wants a submission's outputs: one fixed folder and a known id, instead
+/// of a folder named after the file in the output folder.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The folder for the result workbook, change set and reply copy.
+    pub folder: PathBuf,
+    /// The submission id (kept across reprocessing).
+    pub submission_id: String,
+    /// The file name as received (an email attachment's name), for the reply and outputs.
+    pub file_name: String,
 }
 
 /// Runs submissions through the pipeline with one catalog, one output folder and one mail
@@ -95,40 +128,103 @@ impl<'a> Processor<'a> {
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
         let document = read::read_submission(path, format, &self.isolation, self.catalog);
-        self.finish(path, document)
+        self.finish(path, document, None, None)
+    }
+
+    /// Processes one file for the watcher: `format` is what sniffing said (or why the file
+    /// is not a submission), `origin` the email that brought it, `placement` where the
+    /// outputs go.
+    pub fn process_as(
+        &mut self,
+        path: &Path,
+        format: Result<Format, &str>,
+        origin: Option<&Origin>,
+        placement: &Placement,
+    ) -> Processed {
+        let document = match format {
+            Ok(format) => read::read_submission(path, format, &self.isolation, self.catalog),
+            Err(reason) => unrecognised(reason),
+        };
+        self.finish(path, document, origin, Some(placement))
     }
 
     /// Answers a file that was sent as a submission (it is named like a workbook or form)
     /// but is not one: the sender still gets a result and an email saying why.
     pub fn process_unrecognised(&mut self, path: &Path, reason: &str) -> Processed {
-        let document = unreadable(format!(
-            "This file is named like a workbook or PDF form, but it is {reason}. Rolecall reads Excel (.xlsx, .xls, .xlsb) and OpenDocument (.ods) workbooks."
-        ));
-        self.finish(path, document)
+        self.finish(path, unrecognised(reason), None, None)
     }
 
-    fn finish(&mut self, path: &Path, document: Document) -> Processed {
+    fn finish(
+        &mut self,
+        path: &Path,
+        document: Document,
+        origin: Option<&Origin>,
+        placement: Option<&Placement>,
+    ) -> Processed {
         let today = self.now.date();
-        let (document, sha256) = match hash_file(path) {
+        let (mut document, sha256) = match hash_file(path) {
             Ok(hash) => (document, hash),
             Err(e) => (
                 unreadable(format!("The file could not be read from disk: {e}.")),
                 intake::sha256_hex(&[]),
             ),
         };
-        let submission_id = intake::submission_id(today, &sha256);
+        let submission_id = match placement {
+            Some(p) => p.submission_id.clone(),
+            None => intake::submission_id(today, &sha256),
+        };
+        // An email's sender is who is asking, whatever the worksheet's requester block says:
+        // the address in the block is typed by anyone, the mailbox is the coordinator's.
+        if let Some(from) = origin.and_then(|o| o.from.as_deref())
+            && !document.rows.is_empty()
+        {
+            let block = document.requester(RequesterField::Email).cloned();
+            let location = block
+                .as_ref()
+                .map(|v| v.location.clone())
+                .unwrap_or(Location::File);
+            if let Some(block) = block.filter(|v| !v.text.eq_ignore_ascii_case(from)) {
+                document.findings.push(
+                    Finding::warning(
+                        Rule::RequesterNotSender,
+                        location.clone(),
+                        format!(
+                            "The requester block names {}, but this worksheet was emailed by {from}: Rolecall takes the sender as the requester.",
+                            block.text
+                        ),
+                    )
+                    .suggest("Put your own address in the requester block, or ask that person to send the worksheet."),
+                );
+            }
+            document.requester.insert(
+                RequesterField::Email,
+                Value {
+                    text: from.to_string(),
+                    location,
+                    kind: ValueKind::Text,
+                },
+            );
+        }
         let mut outcome = validate::validate(document, self.catalog, today);
         let mut state_errors = Vec::new();
-        if let Some((state, options)) = &self.state
+        // A state nothing was ever imported into or applied to knows no account: diffing
+        // against it would call every Modify "unknown account".
+        let state = self
+            .state
+            .filter(|(state, _)| state.version().is_ok_and(|v| v > 0));
+        if let Some((state, options)) = &state
             && let Err(e) =
                 crate::state::diff::reconcile(state, &mut outcome, self.catalog, options)
         {
             state_errors.push(format!("cannot compare with the account state: {e}"));
         }
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = match placement {
+            Some(p) => p.file_name.clone(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
         let info = SubmissionInfo {
             id: submission_id.clone(),
             source: file_name.clone(),
@@ -138,7 +234,7 @@ impl<'a> Processor<'a> {
             requester_email: outcome.requester_email.clone(),
         };
         let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
-        let roles = match &self.state {
+        let roles = match &state {
             Some((state, _)) => {
                 match crate::state::diff::complete(state, &mut changeset, self.catalog) {
                     Ok(roles) => Some(roles),
@@ -162,10 +258,23 @@ impl<'a> Processor<'a> {
             changeset: None,
             emails: Vec::new(),
             errors: state_errors,
+            unreadable_reason: (outcome.status() == SubmissionStatus::Unreadable)
+                .then(|| {
+                    outcome
+                        .all_findings()
+                        .find(|f| f.is_error())
+                        .map(|f| f.message.clone())
+                })
+                .flatten(),
         };
 
-        let folder_name = self.folder_name(&file_name);
-        let folder = self.out_dir.join(folder_name);
+        let folder = match placement {
+            Some(p) => p.folder.clone(),
+            None => {
+                let folder_name = self.folder_name(&file_name);
+                self.out_dir.join(folder_name)
+            }
+        };
         if let Err(e) = std::fs::create_dir_all(&folder) {
             processed
                 .errors
@@ -227,9 +336,12 @@ impl<'a> Processor<'a> {
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
             workbook_name,
         };
+        let reply_to = origin
+            .and_then(|o| o.reply_to.clone())
+            .or_else(|| outcome.requester_email.clone());
         let envelope = Envelope {
             from: self.from.clone(),
-            to: outcome.requester_email.iter().cloned().collect(),
+            to: reply_to.into_iter().collect(),
             cc: institution
                 .map(|i| {
                     self.catalog
@@ -238,8 +350,8 @@ impl<'a> Processor<'a> {
                         .collect()
                 })
                 .unwrap_or_default(),
-            in_reply_to: None,
-            references: Vec::new(),
+            in_reply_to: origin.and_then(|o| o.message_id.clone()),
+            references: origin.map(|o| o.references.clone()).unwrap_or_default(),
         };
         match deliver::compose(&context, &envelope, workbook, self.now.timestamp()) {
             Err(e) => processed
@@ -291,6 +403,13 @@ impl<'a> Processor<'a> {
     }
 }
 
+/// The document of a file that is named like a submission but is not one.
+fn unrecognised(reason: &str) -> Document {
+    unreadable(format!(
+        "This file is named like a workbook or PDF form, but it is {reason}. Rolecall reads Excel (.xlsx, .xls, .xlsb) and OpenDocument (.ods) workbooks."
+    ))
+}
+
 /// A document that holds only the reason it could not be read.
 fn unreadable(message: String) -> Document {
     Document {
@@ -311,14 +430,20 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+/// Writes through a temporary file, flushed to disk, and a rename, so a crash (or a power
+/// cut) never leaves half a file: the watcher records an outcome only after its files are
+/// written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension()
             .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    std::fs::write(&tmp, bytes)?;
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }

@@ -392,7 +392,7 @@ fn a_folder_with_hostile_files_still_reads_the_good_one() {
             ),
             (
                 "request.eml".to_string(),
-                "email messages are not supported yet".to_string()
+                "an email message: drop it into the inbox of `rolecall watch`, which reads its attachments and answers the sender".to_string()
             ),
             (
                 "missing.xlsx".to_string(),

@@ -278,6 +278,104 @@ pub fn compose(
     })
 }
 
+/// A short plain-text message that is not a result: "this file was already processed",
+/// "your email had no worksheet attached". Same headers as a reply (RFC 3834 marks,
+/// threading, Reply-To the help desk).
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Names the message (`<submission id>-no-attachment`): its Message-ID and file stem.
+    pub key: String,
+    /// Subject line.
+    pub subject: String,
+    /// The body, plain text.
+    pub text: String,
+    /// Help desk name, for Reply-To.
+    pub help_desk_name: String,
+    /// Help desk address, for Reply-To and as the last-resort recipient.
+    pub help_desk_email: String,
+}
+
+/// Composes a [`Notice`]: no I/O, the date is a parameter.
+pub fn compose_notice(
+    notice: &Notice,
+    envelope: &Envelope,
+    date: jiff::Timestamp,
+) -> Result<Mail, DeliverError> {
+    let from = parse_mailbox(&envelope.from)?;
+    let ctx = MailContext {
+        submission_id: notice.key.clone(),
+        source_name: String::new(),
+        status: SubmissionStatus::Unreadable,
+        counts: Counts::default(),
+        requester_name: None,
+        institution_code: None,
+        institution_name: None,
+        problems: Vec::new(),
+        help_desk_name: notice.help_desk_name.clone(),
+        help_desk_email: notice.help_desk_email.clone(),
+        workbook_name: String::new(),
+    };
+    let (to, cc) = recipients(&ctx, envelope)?;
+    let file_stem = file_stem(&notice.key);
+    let mut hasher = Sha256::new();
+    for part in [
+        notice.key.as_bytes(),
+        notice.subject.as_bytes(),
+        date.to_string().as_bytes(),
+        notice.text.as_bytes(),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let message_id = format!("<{file_stem}.{}@{}>", &digest[..12], from.email.domain());
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .subject(notice.subject.clone())
+        .date(std::time::SystemTime::from(date))
+        .message_id(Some(message_id.clone()))
+        .header(AutoSubmitted)
+        .header(AutoResponseSuppress);
+    for mbox in &to {
+        builder = builder.to(mbox.clone());
+    }
+    for mbox in &cc {
+        builder = builder.cc(mbox.clone());
+    }
+    if let Ok(help) = parse_mailbox(&notice.help_desk_email)
+        && help.email != from.email
+    {
+        let name = Some(notice.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
+        builder = builder.reply_to(Mailbox::new(name, help.email));
+    }
+    if let Some(id) = envelope.in_reply_to.as_deref().and_then(msg_id) {
+        builder = builder.in_reply_to(id);
+    }
+    let references: Vec<String> = envelope
+        .references
+        .iter()
+        .filter_map(|r| msg_id(r))
+        .collect();
+    if !references.is_empty() {
+        builder = builder.header(header::References::from(references.join(" ")));
+    }
+    let message = builder
+        .singlepart(SinglePart::plain(notice.text.clone()))
+        .map_err(|e| DeliverError::Build(e.to_string()))?;
+    Ok(Mail {
+        message,
+        to: to.iter().map(|m| m.email.to_string()).collect(),
+        cc: cc.iter().map(|m| m.email.to_string()).collect(),
+        subject: notice.subject.clone(),
+        message_id,
+        file_stem,
+    })
+}
+
 /// Parses `a@b.org` or `Name <a@b.org>`.
 fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
     s.trim()

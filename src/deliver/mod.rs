@@ -7,14 +7,18 @@
 //! can help ([`DeliverError::is_transient`]). What the email says and the configuration are
 //! documented in `docs/email.md`.
 
+mod audit_notice;
 mod mail;
-mod notice;
 mod outbox;
+pub mod queue;
 mod smtp;
 
-pub use mail::{Envelope, Mail, MailContext, compose, render_html, render_text};
-pub use notice::{Notice, compose_notice};
+pub use audit_notice::{AuditNotice, compose_audit_notice};
+pub use mail::{
+    Envelope, Mail, MailContext, Notice, compose, compose_notice, render_html, render_text,
+};
 pub use outbox::OutboxFolder;
+pub use queue::{RawTransport, RetryPolicy};
 pub use smtp::{DEFAULT_PASSWORD_ENV, Security, Smtp, SmtpConfig};
 
 use serde::Serialize;

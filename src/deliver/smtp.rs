@@ -144,18 +144,51 @@ impl Smtp {
     pub fn server(&self) -> &str {
         &self.server
     }
+
+    /// Sends a finished message as stored in the outbox (the queue sends files, not
+    /// [`Mail`] values, so that what was queued is exactly what travels).
+    pub fn send_bytes(
+        &self,
+        from: &str,
+        to: &[String],
+        eml: &[u8],
+    ) -> Result<Delivery, DeliverError> {
+        let parse = |s: &str| {
+            s.parse::<lettre::Address>()
+                .map_err(|e| DeliverError::Address {
+                    address: s.to_string(),
+                    reason: e.to_string(),
+                })
+        };
+        let from = if from.is_empty() {
+            None
+        } else {
+            Some(parse(from)?)
+        };
+        let to = to.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>()?;
+        let envelope = lettre::address::Envelope::new(from, to)
+            .map_err(|e| DeliverError::Build(e.to_string()))?;
+        match self.transport.send_raw(&envelope, eml) {
+            Ok(response) => Ok(Delivery::Sent {
+                server_reply: server_reply(&response),
+            }),
+            Err(e) => Err(smtp_error(&self.server, &e)),
+        }
+    }
+}
+
+fn server_reply(response: &lettre::transport::smtp::response::Response) -> String {
+    let code: u16 = response.code().into();
+    let text: Vec<&str> = response.message().collect();
+    format!("{code} {}", text.join(" ")).trim().to_string()
 }
 
 impl Transport for Smtp {
     fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
         match self.transport.send(mail.message()) {
-            Ok(response) => {
-                let code: u16 = response.code().into();
-                let text: Vec<&str> = response.message().collect();
-                Ok(Delivery::Sent {
-                    server_reply: format!("{code} {}", text.join(" ")).trim().to_string(),
-                })
-            }
+            Ok(response) => Ok(Delivery::Sent {
+                server_reply: server_reply(&response),
+            }),
             Err(e) => Err(smtp_error(&self.server, &e)),
         }
     }

@@ -21,6 +21,9 @@ pub struct Received {
 struct Recorder {
     /// When set, every RCPT gets this reply.
     rcpt_reply: Option<(u16, &'static str)>,
+    /// When set, the end of DATA gets this reply and the message is not kept (a server
+    /// that fails for a while); the test can change it while the server runs.
+    data_reply: Arc<Mutex<Option<(u16, &'static str)>>>,
     current: Received,
     inbox: Arc<Mutex<Vec<Received>>>,
 }
@@ -48,6 +51,9 @@ impl Handler for Recorder {
     }
 
     fn data_end(&mut self) -> Response {
+        if let Some((code, text)) = *self.data_reply.lock().unwrap() {
+            return Response::custom(code, text.to_string());
+        }
         self.inbox.lock().unwrap().push(self.current.clone());
         Response::custom(250, "OK queued as TEST1".to_string())
     }
@@ -58,21 +64,74 @@ pub fn smtp_server(rcpt_reply: Option<(u16, &'static str)>) -> (u16, Arc<Mutex<V
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let inbox = Arc::new(Mutex::new(Vec::new()));
+    serve(
+        listener,
+        rcpt_reply,
+        Arc::new(Mutex::new(None)),
+        Arc::clone(&inbox),
+    );
+    (port, inbox)
+}
+
+/// A running server whose answers the test can change.
+pub struct Server {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Messages accepted.
+    pub inbox: Arc<Mutex<Vec<Received>>>,
+    /// When set, the end of DATA gets this reply and the message is not kept.
+    pub data_reply: Arc<Mutex<Option<(u16, &'static str)>>>,
+}
+
+/// A port that was free a moment ago: for a server that is "down" until the test starts it
+/// with [`start_server_on`].
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a server on `port`.
+pub fn start_server_on(port: u16) -> Server {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let data_reply = Arc::new(Mutex::new(None));
+    serve(listener, None, Arc::clone(&data_reply), Arc::clone(&inbox));
+    Server {
+        port,
+        inbox,
+        data_reply,
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    rcpt_reply: Option<(u16, &'static str)>,
+    data_reply: Arc<Mutex<Option<(u16, &'static str)>>>,
+    inbox: Arc<Mutex<Vec<Received>>>,
+) {
     let handler = Recorder {
         rcpt_reply,
+        data_reply,
         current: Received::default(),
-        inbox: Arc::clone(&inbox),
+        inbox,
     };
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let _ = session(stream, handler.clone());
+            // One thread per connection: a client that is killed mid-session must not
+            // block the next one.
+            let handler = handler.clone();
+            std::thread::spawn(move || session(stream, handler));
         }
     });
-    (port, inbox)
 }
 
 fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
     let ip = stream.peer_addr()?.ip();
+    // Replies go out at once (no Nagle delay against the client's delayed ACKs).
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut session = SessionBuilder::new("mx.test.invalid").build(ip, handler);

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 /// What a notice says.
 #[derive(Debug, Clone)]
-pub struct Notice {
+pub struct AuditNotice {
     /// Names the message and its outbox file (`inactive-01FALSC_GCSU-2026-11-24`).
     pub id: String,
     /// Subject line.
@@ -51,8 +51,8 @@ fn mailbox(s: &str) -> Result<Mailbox, DeliverError> {
 }
 
 /// Composes a notice from `from` to `to` (answers go to `reply_to`, the help desk).
-pub fn compose_notice(
-    notice: &Notice,
+pub fn compose_audit_notice(
+    notice: &AuditNotice,
     from: &str,
     to: &[String],
     reply_to: Option<&str>,

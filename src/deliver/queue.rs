@@ -1,0 +1,239 @@
+//! The outbox as a queue: messages wait as `.eml` files in `outbox/` with a row each in the
+//! ledger's mail table, are sent when due, retried with backoff after a transient failure,
+//! and end in `sent/` or, after a permanent failure or too many attempts, in `dead/` with a
+//! reason file beside them.
+//!
+//! Order of steps for one message, so that a crash at any point loses nothing: the row is
+//! marked `sending` (durable) before the SMTP transaction and `sent` after it; the file moves
+//! only after the row says where it belongs, and [`tidy`] finishes any move a crash
+//! interrupted. A row still `sending` after a restart is sent again: the one window where a
+//! message can go out twice is between the server's `250` and our commit (`docs/inbox.md`).
+
+use super::{DeliverError, Delivery, Smtp};
+use crate::ledger::{Ledger, MailState, QueuedMail};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Sends a finished message (its bytes as they travel) to its recipients.
+pub trait RawTransport {
+    /// Sends `eml` from `from` to `to`.
+    fn send_raw(&self, from: &str, to: &[String], eml: &[u8]) -> Result<Delivery, DeliverError>;
+}
+
+impl RawTransport for Smtp {
+    fn send_raw(&self, from: &str, to: &[String], eml: &[u8]) -> Result<Delivery, DeliverError> {
+        self.send_bytes(from, to, eml)
+    }
+}
+
+/// When to try again and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Wait after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// The longest wait between attempts.
+    pub max: Duration,
+    /// Attempts before a message is given up (moved to `dead/`).
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    /// 1 minute, doubling up to 1 hour, 12 attempts: about 7 hours of trying.
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            max_attempts: 12,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `attempts` failed attempts (1 → base).
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempts.saturating_sub(1).min(30))
+            .unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// What one pass over the queue did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Messages the server accepted.
+    pub sent: usize,
+    /// Messages that failed for now and wait for their next attempt.
+    pub waiting: usize,
+    /// Messages given up.
+    pub dead: usize,
+}
+
+/// Sends every message due at `now_ms`. Stops early (between messages) when `stop` is set.
+/// `stamp` is the time written into the ledger (`ROLECALL_NOW` in tests).
+pub fn send_due(
+    data: &Path,
+    ledger: &Ledger,
+    transport: &dyn RawTransport,
+    policy: &RetryPolicy,
+    now_ms: i64,
+    stamp: &str,
+    stop: &AtomicBool,
+) -> Result<Pass, rusqlite::Error> {
+    let mut pass = Pass::default();
+    for mail in ledger.due(now_ms)? {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let path = data.join("outbox").join(&mail.file);
+        let eml = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                let why = format!("the message file {} cannot be read: {e}", path.display());
+                ledger.mark_dead(&mail.key, &why)?;
+                tracing::error!(mail = %mail.key, error = %why, "mail dead");
+                pass.dead += 1;
+                continue;
+            }
+        };
+        let from = envelope_from(&eml).unwrap_or_default();
+        ledger.mark_sending(&mail.key)?;
+        let attempts = mail.attempts + 1;
+        match transport.send_raw(&from, &mail.recipients, &eml) {
+            Ok(delivery) => {
+                let reply = match delivery {
+                    Delivery::Sent { server_reply } => server_reply,
+                    Delivery::Written(p) => format!("written to {}", p.display()),
+                };
+                ledger.mark_sent(&mail.key, stamp, &reply)?;
+                move_file(data, &mail, MailState::Sent);
+                tracing::info!(
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
+                    mail = %mail.key,
+                    to = %mail.recipients.join(", "),
+                    reply = %reply,
+                    "mail sent"
+                );
+                pass.sent += 1;
+            }
+            Err(e) if e.is_transient() && attempts < policy.max_attempts => {
+                let wait = policy.delay(attempts);
+                let next = now_ms + wait.as_millis() as i64;
+                ledger.mark_retry(&mail.key, &e.to_string(), next)?;
+                tracing::warn!(
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
+                    mail = %mail.key,
+                    attempt = attempts,
+                    retry_in_ms = wait.as_millis() as u64,
+                    error = %e,
+                    "mail waiting"
+                );
+                pass.waiting += 1;
+            }
+            Err(e) => {
+                let why = if e.is_transient() {
+                    format!("gave up after {attempts} attempts; last error: {e}")
+                } else {
+                    e.to_string()
+                };
+                ledger.mark_dead(&mail.key, &why)?;
+                move_file(data, &mail, MailState::Dead);
+                write_reason(data, &mail, &why);
+                tracing::error!(
+                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
+                    mail = %mail.key,
+                    error = %why,
+                    "mail dead"
+                );
+                pass.dead += 1;
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// Finishes moves that a crash interrupted: a sent or dead message whose file is still in
+/// `outbox/`, a revived one still in `dead/`.
+pub fn tidy(data: &Path, ledger: &Ledger) -> Result<(), rusqlite::Error> {
+    for mail in ledger.mails(&[MailState::Sent, MailState::Dead])? {
+        if data.join("outbox").join(&mail.file).exists() {
+            move_file(data, &mail, mail.state);
+            if mail.state == MailState::Dead {
+                write_reason(data, &mail, mail.last_error.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    for mail in ledger.mails(&[MailState::Pending, MailState::Sending])? {
+        let dead = data.join("dead").join(&mail.file);
+        if dead.exists() && !data.join("outbox").join(&mail.file).exists() {
+            let _ = rename_durably(&dead, &data.join("outbox").join(&mail.file));
+            let _ = std::fs::remove_file(reason_path(data, &mail));
+        }
+    }
+    Ok(())
+}
+
+/// The `From` address of a stored message: the SMTP envelope sender.
+fn envelope_from(eml: &[u8]) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse_headers(eml)?;
+    msg.from()?.first()?.address().map(str::to_string)
+}
+
+fn reason_path(data: &Path, mail: &QueuedMail) -> PathBuf {
+    let stem = mail.file.trim_end_matches(".eml");
+    data.join("dead").join(format!("{stem}.reason.txt"))
+}
+
+fn write_reason(data: &Path, mail: &QueuedMail, why: &str) {
+    let text = format!(
+        "{}\nto: {}\nsubject: {}\n\n`rolecall outbox retry` sends it again.\n",
+        why.trim(),
+        mail.recipients.join(", "),
+        mail.subject
+    );
+    let _ = crate::process::write_atomically(&reason_path(data, mail), text.as_bytes());
+}
+
+/// Moves a message's file to the folder of `state`, if it is not there yet.
+fn move_file(data: &Path, mail: &QueuedMail, state: MailState) {
+    let from = data.join("outbox").join(&mail.file);
+    let to = data.join(state.folder()).join(&mail.file);
+    if from.exists()
+        && let Err(e) = rename_durably(&from, &to)
+    {
+        tracing::error!(mail = %mail.key, error = %e, "cannot move the message file");
+    }
+}
+
+/// Renames `from` to `to` (creating `to`'s folder) and flushes both folders, so that the
+/// move survives a power cut as well as a crash.
+pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(from, to)?;
+    for dir in [to.parent(), from.parent()].into_iter().flatten() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+            max_attempts: 5,
+        };
+        let waits: Vec<u128> = (1..=5).map(|n| p.delay(n).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 500, 500]);
+        assert_eq!(p.delay(1000).as_millis(), 500);
+    }
+}

@@ -1,0 +1,220 @@
+//! Whole email messages (`.eml`) dropped into the inbox: who sent them, what they answer,
+//! whether a robot sent them (RFC 3834), and their attachments.
+//!
+//! Parsing is mail-parser's (MIME, encodings, RFC 2047/2231 names). This module only decides:
+//! the sender's `From` address is who the requester is; replies go to `Reply-To`, else
+//! `From`; an automatic message (`Auto-Submitted` other than `no`, `Precedence: bulk`,
+//! `junk` or `list`, a `List-Id`, a delivery report, a mailer-daemon or no-reply sender) gets
+//! no reply at all, so that two robots never mail each other forever. Attachments that cannot
+//! be submissions get a plain word for the reply instead: Outlook's `winmail.dat`, a message
+//! forwarded as an attachment, or another kind of file.
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+/// An attachment, as the watcher needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    /// The file name as sent (made safe: no folders), or a made-up one.
+    pub name: String,
+    /// The decoded content.
+    pub bytes: Vec<u8>,
+}
+
+/// One parsed email message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Email {
+    /// The `From` address, bare (`a@b.org`): who the requester is.
+    pub from: Option<String>,
+    /// Where replies go: `Reply-To`, else `From`.
+    pub reply_to: Option<String>,
+    /// The message's Message-ID, with angle brackets.
+    pub message_id: Option<String>,
+    /// The thread for a reply's `References`: the message's own `References`, then its id.
+    pub references: Vec<String>,
+    /// Subject line.
+    pub subject: Option<String>,
+    /// Why no reply may be sent (RFC 3834), when that is so.
+    pub automatic: Option<String>,
+    /// Attachments that may be submissions (any file that is not one of the below).
+    pub attachments: Vec<Attached>,
+    /// What the reply should say about attachments that cannot be submissions.
+    pub notes: Vec<String>,
+}
+
+/// Sender local parts that are robots (RFC 3834 §2 and common practice).
+const ROBOT_LOCAL_PARTS: &[&str] = &[
+    "mailer-daemon",
+    "postmaster",
+    "no-reply",
+    "noreply",
+    "do-not-reply",
+    "donotreply",
+    "do_not_reply",
+    "bounce",
+    "bounces",
+];
+
+/// Parses a message; `Err` with the reason in plain words when it is not one.
+pub fn parse(bytes: &[u8]) -> Result<Email, String> {
+    let message = MessageParser::default()
+        .parse(bytes)
+        .filter(|m| !m.headers().is_empty())
+        .ok_or_else(|| "not an email message (no headers could be read)".to_string())?;
+
+    let first = |a: Option<&mail_parser::Address<'_>>| {
+        a.and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(|s| s.trim().to_string())
+            .filter(|s| s.contains('@'))
+    };
+    let from = first(message.from());
+    let reply_to = first(message.reply_to()).or_else(|| from.clone());
+    let message_id = message.message_id().map(|id| format!("<{id}>"));
+    let mut references: Vec<String> = match message.references() {
+        mail_parser::HeaderValue::Text(t) => vec![format!("<{t}>")],
+        mail_parser::HeaderValue::TextList(list) => list.iter().map(|t| format!("<{t}>")).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(id) = &message_id {
+        references.push(id.clone());
+    }
+
+    let mut email = Email {
+        automatic: automatic(&message, from.as_deref()),
+        from,
+        reply_to,
+        message_id,
+        references,
+        subject: message.subject().map(str::to_string),
+        ..Email::default()
+    };
+
+    for (i, part) in message.attachments().enumerate() {
+        let declared = part.attachment_name().map(safe_name);
+        let ctype = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_default();
+        if let PartType::Message(nested) = &part.body {
+            let what = nested
+                .subject()
+                .map(|s| format!("the forwarded message \"{s}\""))
+                .unwrap_or_else(|| "a forwarded message".into());
+            email.notes.push(format!(
+                "{what} is attached as a message inside your message. Rolecall does not open messages inside messages: please attach the worksheet or PDF form itself."
+            ));
+            continue;
+        }
+        let name = declared.unwrap_or_else(|| format!("attachment-{}", i + 1));
+        if name.eq_ignore_ascii_case("winmail.dat") || ctype == "application/ms-tnef" {
+            email.notes.push(
+                "winmail.dat is Outlook's rich-text wrapper, and your worksheet is hidden inside it. Please set the message format to HTML or plain text in Outlook and send the worksheet again."
+                    .into(),
+            );
+            continue;
+        }
+        // Pictures in a signature are not attachments anyone means to send.
+        let inline = part.content_disposition().is_some_and(|d| d.is_inline());
+        if ctype.starts_with("image/") && (inline || part.attachment_name().is_none()) {
+            continue;
+        }
+        email.attachments.push(Attached {
+            name,
+            bytes: part.contents().to_vec(),
+        });
+    }
+    Ok(email)
+}
+
+/// Why a message must not be answered (RFC 3834 §2), or `None` when it may be.
+fn automatic(message: &mail_parser::Message<'_>, from: Option<&str>) -> Option<String> {
+    let raw = |name: &str| {
+        message
+            .headers_raw()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    if let Some(v) = raw("Auto-Submitted") {
+        let keyword = v.split(';').next().unwrap_or("").trim().to_string();
+        if keyword != "no" {
+            return Some(format!("it is marked Auto-Submitted: {keyword}"));
+        }
+    }
+    if let Some(v) = raw("Precedence")
+        && ["bulk", "junk", "list"].contains(&v.as_str())
+    {
+        return Some(format!("it is marked Precedence: {v}"));
+    }
+    if raw("List-Id").is_some() {
+        return Some("it came through a mailing list (List-Id)".into());
+    }
+    if raw("X-Autoreply").is_some() || raw("X-Autorespond").is_some() {
+        return Some("it is an automatic reply (X-Autoreply)".into());
+    }
+    if let Some(ct) = message.content_type()
+        && ct.ctype().eq_ignore_ascii_case("multipart")
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    {
+        return Some("it is a delivery or read report".into());
+    }
+    if raw("Return-Path").is_some_and(|v| v == "<>") {
+        return Some("it has an empty return path (a bounce)".into());
+    }
+    let Some(from) = from else {
+        return Some("it has no sender address to answer".into());
+    };
+    let local = from.split('@').next().unwrap_or("").to_ascii_lowercase();
+    if ROBOT_LOCAL_PARTS.contains(&local.as_str()) {
+        return Some(format!("it comes from {from}, an automatic sender"));
+    }
+    None
+}
+
+/// The last path component, without control characters: a name is data from a stranger.
+fn safe_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = last
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .take(120)
+        .collect();
+    if clean.is_empty() {
+        "attachment".into()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_their_folders_and_hidden_dots() {
+        assert_eq!(safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_name("C:\\x\\book.xlsx"), "book.xlsx");
+        assert_eq!(safe_name(".hidden"), "hidden");
+        assert_eq!(safe_name(""), "attachment");
+    }
+
+    #[test]
+    fn garbage_is_not_an_email() {
+        assert!(parse(b"").is_err());
+    }
+
+    #[test]
+    fn a_plain_message_may_be_answered() {
+        let eml = b"From: Ann <ann@uni.edu>\r\nReply-To: desk@uni.edu\r\nMessage-ID: <m1@uni.edu>\r\nReferences: <m0@uni.edu>\r\nSubject: hi\r\n\r\nhello\r\n";
+        let e = parse(eml).unwrap();
+        assert_eq!(e.from.as_deref(), Some("ann@uni.edu"));
+        assert_eq!(e.reply_to.as_deref(), Some("desk@uni.edu"));
+        assert_eq!(e.references, vec!["<m0@uni.edu>", "<m1@uni.edu>"]);
+        assert_eq!(e.automatic, None);
+    }
+}

@@ -1,0 +1,581 @@
+//! The inbox watcher: the loop around the pipeline. It takes files (and whole `.eml`
+//! messages) from `<data>/inbox/`, runs each through [`crate::process`] exactly once,
+//! files the original in `archive/` or `quarantine/`, and sends the queued replies
+//! ([`crate::deliver::queue`]).
+//!
+//! The watcher keeps no state but what is on disk: the ledger ([`crate::ledger`]) and the
+//! folders of the data folder ([`Layout`]). Each step is recorded before the next one and
+//! can be run again with the same result, so a watcher killed at any moment and restarted
+//! finishes every file once (`docs/inbox.md` walks through the steps).
+
+use crate::catalog::Catalog;
+use crate::deliver::queue::{self, RawTransport, RetryPolicy, rename_durably};
+use crate::deliver::{self, DeliverError, Delivery, Envelope, Mail, Notice, Transport};
+use crate::intake::{self, email};
+use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Submission};
+use crate::process::{Origin, Placement, Processor};
+use crate::read::Isolation;
+use crate::validate::SubmissionStatus;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+pub mod desk;
+mod steps;
+
+use steps::{PipelineResult, status_word};
+
+/// Extensions people use for submissions: a file named like one is answered even when its
+/// content is something else, so that the sender learns why.
+pub const SUBMISSION_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xls", "xlsb", "ods", "pdf"];
+
+/// The folders of a data folder.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The data folder.
+    pub root: PathBuf,
+}
+
+impl Layout {
+    /// The folders, in the order a file travels.
+    pub const FOLDERS: [&'static str; 6] =
+        ["inbox", "archive", "quarantine", "outbox", "sent", "dead"];
+
+    /// The layout of `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        Layout { root: root.into() }
+    }
+
+    /// `<root>/<name>`.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Creates every folder.
+    pub fn create(&self) -> std::io::Result<()> {
+        for name in Self::FOLDERS {
+            std::fs::create_dir_all(self.dir(name))?;
+        }
+        Ok(())
+    }
+}
+
+/// Held by the one process that takes inbox files and sends mail for a data folder: an
+/// exclusive SQLite transaction on `<data>/watch.lock`, which the operating system releases
+/// when the process ends, however it ends (a `kill -9` leaves no stale lock).
+pub struct DataLock {
+    _conn: rusqlite::Connection,
+}
+
+/// Takes the data folder's lock; `None` when another process holds it.
+pub fn try_lock(data: &Path) -> Result<Option<DataLock>, WatchError> {
+    std::fs::create_dir_all(data).map_err(|source| WatchError::Io {
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let conn = rusqlite::Connection::open(data.join("watch.lock"))?;
+    conn.busy_timeout(Duration::ZERO)?;
+    match conn.execute_batch("BEGIN EXCLUSIVE") {
+        Ok(()) => Ok(Some(DataLock { _conn: conn })),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How the watcher behaves; `[watch]` in the config file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A file must be unchanged this long before it is read (a slow copy is still growing).
+    pub settle: Duration,
+    /// The inbox is rescanned this often even with no file event (network shares send none).
+    pub rescan: Duration,
+    /// Mail retries.
+    pub retry: RetryPolicy,
+    /// Replies to one sender per hour, at most; more are held back (a mail loop, a flood).
+    pub replies_per_hour: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            settle: Duration::from_millis(500),
+            rescan: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            replies_per_hour: 20,
+        }
+    }
+}
+
+/// What the watcher needs from outside: the catalog, the sender address, the mail server
+/// (none: mail waits in `outbox/` for someone to send it), and the clock.
+pub struct Services<'a> {
+    /// The catalog.
+    pub catalog: &'a Catalog,
+    /// `From` of every reply.
+    pub from: String,
+    /// The mail server, when configured.
+    pub smtp: Option<&'a dyn RawTransport>,
+    /// How untrusted files are read.
+    pub isolation: Isolation,
+    /// The time stamped on submissions and mail (`ROLECALL_NOW` reproduces a run).
+    pub now: &'a dyn Fn() -> jiff::Zoned,
+    /// The account state requests are diffed against, if any.
+    pub state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+}
+
+/// Why the watcher stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The data folder could not be set up.
+    #[error("data folder {}: {source}", path.display())]
+    Io {
+        /// The folder or file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// A ledger query failed.
+    #[error("ledger: {0}")]
+    Ledger(#[from] rusqlite::Error),
+}
+
+/// The watcher over one data folder.
+pub struct Watcher<'a> {
+    layout: Layout,
+    settings: Settings,
+    services: Services<'a>,
+    ledger: Ledger,
+    stop: Arc<AtomicBool>,
+    /// First sight of each inbox file still settling: (size, mtime, when seen).
+    seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
+    /// Submissions whose file left the inbox unprocessed, already reported.
+    vanished: std::collections::HashSet<String>,
+    /// Files that failed in this run (our own output could not be written); retried on
+    /// the next rescan.
+    failures: usize,
+}
+
+impl<'a> Watcher<'a> {
+    /// A watcher on `data` (its folders and database are created if needed). `stop` is set
+    /// by a signal handler: the watcher finishes the current file and returns.
+    pub fn new(
+        data: &Path,
+        settings: Settings,
+        services: Services<'a>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Self, WatchError> {
+        let layout = Layout::new(data);
+        layout.create().map_err(|source| WatchError::Io {
+            path: data.to_path_buf(),
+            source,
+        })?;
+        let ledger = Ledger::open(data)?;
+        Ok(Watcher {
+            layout,
+            settings,
+            services,
+            ledger,
+            stop,
+            seen: HashMap::new(),
+            vanished: Default::default(),
+            failures: 0,
+        })
+    }
+
+    /// Runs until `stop` is set: processes what is in the inbox, then reacts to file events
+    /// (and rescans every [`Settings::rescan`] in case events are missed), sending mail as
+    /// it comes due. With `once`, returns as soon as the inbox is empty and due mail has
+    /// had one attempt. The caller holds the data folder's lock ([`try_lock`]).
+    pub fn run(&mut self, once: bool) -> Result<(), WatchError> {
+        let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+        let _watcher = if once {
+            None
+        } else {
+            use notify::Watcher as _;
+            let inbox = self.layout.dir("inbox");
+            match notify::recommended_watcher(tx) {
+                Ok(mut w) => match w.watch(&inbox, notify::RecursiveMode::NonRecursive) {
+                    Ok(()) => Some(w),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no file events; rescanning instead");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "no file events; rescanning instead");
+                    None
+                }
+            }
+        };
+        // Temporary files a killed run left in the outbox (ours: `.<name>.<pid>.tmp`); only
+        // the watcher, one per data folder, cleans them. Never in the inbox: there a `.tmp`
+        // file is someone's copy in progress.
+        if let Ok(entries) = std::fs::read_dir(self.layout.dir("outbox")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        tracing::info!(data = %self.layout.root.display(), "watching");
+        loop {
+            let settling = self.pass()?;
+            if self.stopped() {
+                break;
+            }
+            if once && settling.is_none() {
+                break;
+            }
+            let mut wait = self.settings.rescan;
+            if let Some(s) = settling {
+                wait = wait.min(s);
+            }
+            if self.services.smtp.is_some()
+                && let Some(due) = self.ledger.next_due_ms()?
+            {
+                let ms = (due - wall_ms()).max(0) as u64;
+                wait = wait.min(Duration::from_millis(ms));
+            }
+            let deadline = Instant::now() + wait.max(Duration::from_millis(20));
+            // Wake up early on a file event, and often enough to notice a stop signal.
+            while Instant::now() < deadline && !self.stopped() {
+                let slice = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(200));
+                match rx.recv_timeout(slice) {
+                    Ok(_) => {
+                        // Let a burst of events (a batch copied in) arrive before scanning.
+                        std::thread::sleep(Duration::from_millis(50));
+                        while rx.try_recv().is_ok() {}
+                        break;
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        std::thread::sleep(slice);
+                    }
+                }
+            }
+            if self.stopped() {
+                break;
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Files that could not be finished in this run (each is logged, and stays in the
+    /// inbox to be tried again).
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// One pass: finish what a crash interrupted, take every settled inbox file, send due
+    /// mail. Returns how long until the next unsettled file may be ready, if any.
+    pub fn pass(&mut self) -> Result<Option<Duration>, WatchError> {
+        self.resume()?;
+        let settling = self.scan()?;
+        if let Some(smtp) = self.services.smtp
+            && !self.stopped()
+        {
+            queue::tidy(&self.layout.root, &self.ledger)?;
+            let stamp = (self.services.now)().timestamp().to_string();
+            queue::send_due(
+                &self.layout.root,
+                &self.ledger,
+                smtp,
+                &self.settings.retry,
+                wall_ms(),
+                &stamp,
+                &self.stop,
+            )?;
+        }
+        Ok(settling)
+    }
+
+    /// Ledger rows a crash left before `filed` whose inbox file is gone: the move happened,
+    /// the last update did not.
+    fn resume(&mut self) -> Result<(), WatchError> {
+        for s in self.ledger.unfinished()? {
+            let in_inbox = self.layout.dir("inbox").join(&s.file_name);
+            if in_inbox.exists() {
+                continue; // the scan resumes it
+            }
+            let kept = s.original.as_ref().map(|o| self.layout.root.join(o));
+            if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
+                self.ledger.mark_filed(&s.id)?;
+                tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
+            } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
+                // Removed by hand before it was processed: the row stays `received` (status
+                // shows it), and the same bytes dropped again are processed as this
+                // submission.
+                tracing::warn!(submission = %s.id, file = %s.file_name,
+                    "left the inbox before it was processed (removed by hand?)");
+            }
+        }
+        for (arrival, kept) in self.ledger.unfinished_duplicates()? {
+            if !kept.is_empty() && self.layout.root.join(&kept).exists() {
+                self.ledger.duplicate_filed(&arrival)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every settled file in the inbox, oldest name first.
+    fn scan(&mut self) -> Result<Option<Duration>, WatchError> {
+        let inbox = self.layout.dir("inbox");
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&inbox) {
+            Ok(entries) => entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .filter(|p| !ignored(p))
+                .collect(),
+            Err(source) => {
+                return Err(WatchError::Io {
+                    path: inbox,
+                    source,
+                });
+            }
+        };
+        files.sort();
+        self.seen.retain(|p, _| files.contains(p));
+        let mut settling: Option<Duration> = None;
+        for path in files {
+            if self.stopped() {
+                break;
+            }
+            match self.settled(&path) {
+                Ok(()) => {}
+                Err(Some(left)) => {
+                    settling = Some(settling.map_or(left, |s| s.min(left)));
+                    continue;
+                }
+                Err(None) => continue,
+            }
+            if let Err(e) = self.take(&path) {
+                // A database failure stops the watcher (nothing can be recorded); anything
+                // else is this file's problem, retried on the next pass.
+                if let WatchError::Ledger(_) | WatchError::Db(_) = e {
+                    return Err(e);
+                }
+                tracing::error!(file = %path.display(), error = %e, "will retry");
+                self.failures += 1;
+            }
+            self.seen.remove(&path);
+        }
+        Ok(settling)
+    }
+
+    /// `Ok` when a file has stopped changing; `Err(Some(wait))` while it may still be being
+    /// written; `Err(None)` when it is gone.
+    fn settled(&mut self, path: &Path) -> Result<(), Option<Duration>> {
+        let meta = std::fs::metadata(path).map_err(|_| None)?;
+        let mtime = meta.modified().ok();
+        let now = Instant::now();
+        let settle = self.settings.settle;
+        let entry = self
+            .seen
+            .entry(path.to_path_buf())
+            .or_insert((meta.len(), mtime, now));
+        if (entry.0, entry.1) != (meta.len(), mtime) {
+            *entry = (meta.len(), mtime, now);
+        }
+        let quiet_since_mtime = mtime
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        let quiet_seen = now.duration_since(entry.2);
+        let quiet = quiet_since_mtime.max(quiet_seen);
+        if quiet >= settle {
+            Ok(())
+        } else {
+            Err(Some(settle - quiet))
+        }
+    }
+
+    /// One inbox file, from first sight to filed.
+    fn take(&mut self, path: &Path) -> Result<(), WatchError> {
+        let io = |source| WatchError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let before = std::fs::metadata(path).map_err(io)?;
+        let sha256 = hash_file(path).map_err(io)?;
+        let after = std::fs::metadata(path).map_err(io)?;
+        if (before.len(), before.modified().ok()) != (after.len(), after.modified().ok()) {
+            return Ok(()); // still being written after all: next pass
+        }
+        let name = file_name(path);
+        let is_eml = has_extension(path, &["eml"]);
+        let existing = self.ledger.by_hash(&sha256)?;
+        let submission = match existing {
+            Some(s) if s.state == State::Filed || s.kind == Kind::Attachment => {
+                let arrival = format!(
+                    "{sha256}:{name}:{}:{}",
+                    after.len(),
+                    after
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos())
+                );
+                return self.duplicate(path, &s, &arrival);
+            }
+            Some(s) => s,
+            None => {
+                let now = (self.services.now)();
+                let id = intake::submission_id(now.date(), &sha256);
+                self.ledger.insert_received(&NewSubmission {
+                    id: &id,
+                    sha256: &sha256,
+                    kind: if is_eml { Kind::Email } else { Kind::File },
+                    parent: None,
+                    file_name: &name,
+                    received_at: &now.timestamp().to_string(),
+                    origin: None,
+                })?;
+                tracing::info!(submission = %id, file = %name, "received");
+                self.ledger
+                    .by_hash(&sha256)?
+                    .ok_or(rusqlite::Error::QueryReturnedNoRows)?
+            }
+        };
+        if submission.state == State::Received {
+            let done = match submission.kind {
+                Kind::Email => self.email(&submission, path)?,
+                _ => self.file(&submission, path)?,
+            };
+            self.ledger
+                .record_outcome(&submission.id, &done.recorded, &done.mails)?;
+            tracing::info!(
+                submission = %submission.id,
+                file = %name,
+                status = %done.recorded.status,
+                mails = done.mails.len(),
+                "processed"
+            );
+        }
+        let s = self
+            .ledger
+            .by_id(&submission.id)?
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        let kept = self.layout.root.join(s.original.as_deref().unwrap_or(""));
+        if path.exists() {
+            rename_durably(path, &kept).map_err(|source| WatchError::Io {
+                path: kept.clone(),
+                source,
+            })?;
+        }
+        self.ledger.mark_filed(&s.id)?;
+        tracing::info!(submission = %s.id, to = %rel(&kept, &self.layout.root), "filed");
+        Ok(())
+    }
+}
+
+/// Files the watcher never takes: hidden files, partial downloads and office lock files.
+/// Writing `.name.tmp` and renaming it to `name` is the drop convention (`docs/inbox.md`).
+fn ignored(path: &Path) -> bool {
+    let name = file_name(path);
+    let lower = name.to_ascii_lowercase();
+    name.starts_with('.')
+        || name.starts_with("~$")
+        || [".tmp", ".part", ".partial", ".crdownload", ".download", "~"]
+            .iter()
+            .any(|s| lower.ends_with(s))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn has_extension(path: &Path, list: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| list.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn safe_key(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn rel(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Unix milliseconds by the wall clock: retry times (never `ROLECALL_NOW`, so that a fixed
+/// clock in tests does not freeze the backoff).
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Writes through a temporary file, flushed to disk, then renamed: the name appears whole
+/// or not at all, and survives a crash once this returns.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_and_hidden_files_wait() {
+        for name in [".x.xlsx.tmp", "a.xlsx.part", "~$book.xlsx", "a.crdownload"] {
+            assert!(ignored(Path::new(name)), "{name}");
+        }
+        assert!(!ignored(Path::new("book.xlsx")));
+    }
+}

@@ -1,0 +1,317 @@
+//! The help desk's commands on a data folder: `status` (what is where, what waits, what
+//! failed), `outbox` (mail waiting and dead letters; `retry`), `reprocess` (a submission
+//! again, after a catalog fix, say).
+
+use super::{Layout, PipelineResult, WatchError, Watcher, status_word};
+use crate::deliver::queue;
+use crate::intake;
+use crate::ledger::{Kind, Ledger, MailState, QueuedMail, Recorded};
+use crate::process::{Origin, Placement};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// `rolecall status --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The data folder.
+    pub data: String,
+    /// Files per folder: `inbox`, `archive` (submissions), `quarantine`, `outbox`, `sent`,
+    /// `dead` (messages).
+    pub folders: BTreeMap<String, usize>,
+    /// Submissions by outcome (`accepted`, `needs_attention`, `quarantined`, `ignored`, ...).
+    pub submissions: BTreeMap<String, i64>,
+    /// Messages by state (`pending`, `sending`, `sent`, `dead`).
+    pub mail: BTreeMap<String, i64>,
+    /// Mail waiting to be sent.
+    pub waiting: Vec<QueuedMail>,
+    /// Mail given up.
+    pub dead: Vec<QueuedMail>,
+    /// The last submissions processed, newest first.
+    pub last_processed: Vec<Recent>,
+    /// The last files that could not be read (in `quarantine/`), newest first.
+    pub quarantined: Vec<Recent>,
+}
+
+/// One line of "last processed".
+#[derive(Debug, Clone, Serialize)]
+pub struct Recent {
+    /// Submission id.
+    pub id: String,
+    /// File name.
+    pub file_name: String,
+    /// Outcome.
+    pub status: Option<String>,
+    /// When.
+    pub processed_at: Option<String>,
+}
+
+impl From<crate::ledger::Submission> for Recent {
+    fn from(s: crate::ledger::Submission) -> Self {
+        Recent {
+            id: s.id,
+            file_name: s.file_name,
+            status: s.status,
+            processed_at: s.processed_at,
+        }
+    }
+}
+
+/// Counts and lists for `rolecall status`.
+pub fn status(data: &Path) -> Result<Status, WatchError> {
+    let layout = Layout::new(data);
+    let ledger = Ledger::open(data)?;
+    let mut folders = BTreeMap::new();
+    for name in Layout::FOLDERS {
+        let dir = layout.dir(name);
+        let n = match name {
+            // One folder per submission under each date.
+            "archive" => count_dirs_at_depth(&dir, 2),
+            _ => count_files(&dir, |n| !n.starts_with('.') && !n.ends_with(".reason.txt")),
+        };
+        folders.insert(name.to_string(), n);
+    }
+    Ok(Status {
+        data: data.display().to_string(),
+        folders,
+        submissions: ledger.status_counts()?.into_iter().collect(),
+        mail: ledger.mail_counts()?.into_iter().collect(),
+        waiting: ledger.mails(&[MailState::Pending, MailState::Sending])?,
+        dead: ledger.mails(&[MailState::Dead])?,
+        last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
+        quarantined: ledger
+            .recent_with_status(&["quarantined", "unreadable"], 10)?
+            .into_iter()
+            .map(Recent::from)
+            .collect(),
+    })
+}
+
+fn count_files(dir: &Path, keep: impl Fn(&str) -> bool) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter(|e| keep(&e.file_name().to_string_lossy()))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn count_dirs_at_depth(dir: &Path, depth: usize) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| {
+            if depth <= 1 {
+                1
+            } else {
+                count_dirs_at_depth(&e.path(), depth - 1)
+            }
+        })
+        .sum()
+}
+
+/// `rolecall outbox retry`: dead letters back into the outbox with a fresh count, every
+/// waiting message due now; then one sending pass when a mail server is configured.
+pub fn retry(watcher: &mut Watcher<'_>) -> Result<(usize, queue::Pass), WatchError> {
+    let revived = watcher.ledger.retry_all(super::wall_ms())?;
+    Ok((revived.len(), send_due(watcher)?))
+}
+
+/// One sending pass over the mail that is due, when a mail server is configured.
+pub fn send_due(watcher: &mut Watcher<'_>) -> Result<queue::Pass, WatchError> {
+    queue::tidy(&watcher.layout.root, &watcher.ledger)?;
+    let mut pass = queue::Pass::default();
+    if let Some(smtp) = watcher.services.smtp {
+        let stamp = (watcher.services.now)().timestamp().to_string();
+        pass = queue::send_due(
+            &watcher.layout.root,
+            &watcher.ledger,
+            smtp,
+            &watcher.settings.retry,
+            super::wall_ms(),
+            &stamp,
+            &watcher.stop,
+        )?;
+    }
+    Ok(pass)
+}
+
+/// What `reprocess` did or would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reprocessed {
+    /// Submission id.
+    pub id: String,
+    /// File name.
+    pub file_name: String,
+    /// Outcome recorded before.
+    pub before: Option<String>,
+    /// Outcome now.
+    pub after: String,
+    /// Line counts now.
+    pub accepted: usize,
+    /// Lines waiting for approval now.
+    pub needs_approval: usize,
+    /// Rejected lines now.
+    pub rejected: usize,
+    /// Change-set operations that are new.
+    pub added: Vec<serde_json::Value>,
+    /// Change-set operations that are gone.
+    pub removed: Vec<serde_json::Value>,
+    /// Where the new results are (none for a dry run).
+    pub folder: Option<String>,
+    /// The reply queued (none for a dry run).
+    pub mail: Option<String>,
+}
+
+/// Runs a submission (by id, or by a file with the same content) through the pipeline
+/// again. With `dry_run`, nothing is kept and no mail is queued: the result says what
+/// would change.
+pub fn reprocess(
+    watcher: &mut Watcher<'_>,
+    target: &str,
+    dry_run: bool,
+) -> Result<Reprocessed, String> {
+    let ledger = &watcher.ledger;
+    let s = match ledger.by_id(target).map_err(|e| e.to_string())? {
+        Some(s) => s,
+        None if Path::new(target).is_file() => {
+            let bytes = std::fs::read(target).map_err(|e| format!("{target}: {e}"))?;
+            ledger
+                .by_hash(&intake::sha256_hex(&bytes))
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    format!(
+                        "{target} has never been processed (no submission has the same content)"
+                    )
+                })?
+        }
+        None => {
+            return Err(format!(
+                "no submission {target} (give a submission id or a file)"
+            ));
+        }
+    };
+    if s.kind == Kind::Email {
+        let children: Vec<String> = ledger
+            .children(&s.id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        return Err(format!(
+            "{} is an email; reprocess its attachments: {}",
+            s.id,
+            if children.is_empty() {
+                "it has none".into()
+            } else {
+                children.join(", ")
+            }
+        ));
+    }
+    let root = watcher.layout.root.clone();
+    let original = root.join(s.original.as_deref().unwrap_or(""));
+    if !original.is_file() {
+        return Err(format!(
+            "{}: the original is not where the ledger says ({})",
+            s.id,
+            original.display()
+        ));
+    }
+    let origin: Option<Origin> = s
+        .origin
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
+    let base = s.folder.clone().unwrap_or_else(|| watcher.folder_of(&s));
+    let n = ledger.reprocess_count(&s.id).map_err(|e| e.to_string())? + 1;
+    let folder = if dry_run {
+        format!("{base}/.dry-run")
+    } else {
+        format!("{base}/reprocess-{n}")
+    };
+    let key = format!("{}-reprocess-{n}", s.id);
+    let format = intake::sniff(&original);
+    let placement = Placement {
+        folder: root.join(&folder),
+        submission_id: s.id.clone(),
+        file_name: s.file_name.clone(),
+    };
+    let old_ops = operations(&root.join(&base), &s.file_name);
+    let run = watcher.run_pipeline_inner(
+        &original,
+        format.as_ref().map(|f| *f).map_err(String::as_str),
+        origin.as_ref(),
+        &placement,
+        &key,
+        !dry_run,
+    );
+    let (result, mails, reply_to): (PipelineResult, _, _) = run.map_err(|e| e.to_string())?;
+    let new_ops = operations(&root.join(&folder), &s.file_name);
+    let added: Vec<serde_json::Value> = new_ops
+        .iter()
+        .filter(|o| !old_ops.contains(o))
+        .cloned()
+        .collect();
+    let removed: Vec<serde_json::Value> = old_ops
+        .iter()
+        .filter(|o| !new_ops.contains(o))
+        .cloned()
+        .collect();
+    let after = status_word(result.status).to_string();
+    let mut out = Reprocessed {
+        id: s.id.clone(),
+        file_name: s.file_name.clone(),
+        before: s.status.clone(),
+        after: after.clone(),
+        accepted: result.accepted,
+        needs_approval: result.needs_approval,
+        rejected: result.rejected,
+        added,
+        removed,
+        folder: None,
+        mail: None,
+    };
+    if dry_run {
+        let _ = std::fs::remove_dir_all(root.join(&folder));
+        return Ok(out);
+    }
+    out.mail = mails.first().map(|m| format!("outbox/{}", m.file));
+    out.folder = Some(folder.clone());
+    let stamp = (watcher.services.now)().timestamp().to_string();
+    watcher
+        .ledger
+        .record_outcome(
+            &s.id,
+            &Recorded {
+                status: after,
+                outcome: serde_json::to_string(&result).unwrap_or_default(),
+                original: s.original.clone(),
+                folder: Some(folder),
+                reply_to: reply_to.or(s.reply_to.clone()),
+                processed_at: stamp,
+            },
+            &mails,
+        )
+        .map_err(|e| e.to_string())?;
+    tracing::info!(submission = %s.id, run = n, status = %out.after, "reprocessed");
+    Ok(out)
+}
+
+/// The change-set operations written in `folder` for `file_name`, without their
+/// provenance (line numbers stay, they are part of what an operation is).
+fn operations(folder: &Path, file_name: &str) -> Vec<serde_json::Value> {
+    let stem = Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::read(folder.join(format!("{stem}-changeset.json")))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("operations").and_then(|o| o.as_array()).cloned())
+        .unwrap_or_default()
+}

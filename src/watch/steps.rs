@@ -1,0 +1,596 @@
+//! The steps for one submission, inside the watcher: a loose file through the pipeline, an
+//! email fanned out into its attachments, the same bytes again ("already processed"), and
+//! the reply written to the outbox. Each step returns what to record; the loop in
+//! [`super`] records it and files the original.
+
+use super::*;
+
+/// A reply captured instead of sent: the watcher queues it.
+pub(super) struct Capture(RefCell<Vec<Mail>>);
+
+impl Transport for Capture {
+    fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
+        self.0.borrow_mut().push(mail.clone());
+        Ok(Delivery::Written(PathBuf::from(format!(
+            "outbox/{}.eml",
+            mail.file_stem()
+        ))))
+    }
+}
+
+/// What one submission came to, before it is recorded.
+pub(super) struct Done {
+    pub(super) recorded: Recorded,
+    pub(super) mails: Vec<NewMail>,
+}
+
+impl Watcher<'_> {
+    /// The archive folder of a submission: `archive/<received date>/<id>`.
+    pub(super) fn folder_of(&self, s: &Submission) -> String {
+        let date = s.received_at.get(..10).unwrap_or("undated");
+        format!("archive/{date}/{}", s.id)
+    }
+
+    /// A loose file: through the pipeline; unreadable ones end in quarantine.
+    pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
+        let now = (self.services.now)();
+        let folder = self.folder_of(s);
+        let format = intake::sniff(path);
+        if let Err(reason) = &format
+            && !has_extension(path, SUBMISSION_EXTENSIONS)
+        {
+            // Not a submission and not named like one: nobody to answer, nothing to read.
+            let kept = self.quarantine(s, &format!("This file is {reason}."))?;
+            return Ok(Done {
+                recorded: Recorded {
+                    status: "quarantined".into(),
+                    outcome: serde_json::json!({ "reason": reason }).to_string(),
+                    original: Some(kept),
+                    folder: None,
+                    reply_to: None,
+                    processed_at: now.timestamp().to_string(),
+                },
+                mails: Vec::new(),
+            });
+        }
+        let (result, mails, reply_to) = self.run_pipeline(
+            path,
+            format.as_ref().map(|f| *f).map_err(String::as_str),
+            None,
+            &Placement {
+                folder: self.layout.root.join(&folder),
+                submission_id: s.id.clone(),
+                file_name: s.file_name.clone(),
+            },
+            &format!("{}-reply", s.id),
+        )?;
+        let original = if result.status == SubmissionStatus::Unreadable {
+            self.quarantine(s, &result.reason)?
+        } else {
+            format!("{folder}/{}", s.file_name)
+        };
+        Ok(Done {
+            recorded: Recorded {
+                status: status_word(result.status).into(),
+                outcome: serde_json::to_string(&result).unwrap_or_default(),
+                original: Some(original),
+                folder: Some(folder),
+                reply_to,
+                processed_at: now.timestamp().to_string(),
+            },
+            mails,
+        })
+    }
+
+    /// Runs the pipeline with the reply captured, writes the reply to `outbox/<key>.eml`
+    /// (and a copy beside the results), and returns what to record.
+    pub(super) fn run_pipeline(
+        &self,
+        path: &Path,
+        format: Result<crate::document::Format, &str>,
+        origin: Option<&Origin>,
+        placement: &Placement,
+        key: &str,
+    ) -> Result<(PipelineResult, Vec<NewMail>, Option<String>), WatchError> {
+        self.run_pipeline_inner(path, format, origin, placement, key, true)
+    }
+
+    /// [`Self::run_pipeline`]; without `queue` the reply is only kept beside the results.
+    pub(super) fn run_pipeline_inner(
+        &self,
+        path: &Path,
+        format: Result<crate::document::Format, &str>,
+        origin: Option<&Origin>,
+        placement: &Placement,
+        key: &str,
+        queue: bool,
+    ) -> Result<(PipelineResult, Vec<NewMail>, Option<String>), WatchError> {
+        let capture = Capture(RefCell::new(Vec::new()));
+        let now = (self.services.now)();
+        let mut processor = Processor::new(
+            self.services.catalog,
+            placement.folder.clone(),
+            self.services.isolation.clone(),
+            &capture,
+            self.services.from.clone(),
+            now.clone(),
+        );
+        if let Some((state, options)) = self.services.state {
+            processor = processor.with_state(state, options);
+        }
+        let processed = processor.process_as(path, format, origin, placement);
+        if let Some(e) = processed.errors.first() {
+            // Our own output could not be written (disk full, permissions): not the
+            // sender's fault; leave the file in the inbox and try again later.
+            return Err(WatchError::Io {
+                path: placement.folder.clone(),
+                source: std::io::Error::other(e.clone()),
+            });
+        }
+        let reason = first_error_message(&processed);
+        let result = PipelineResult {
+            status: processed.status,
+            accepted: processed.accepted,
+            needs_approval: processed.needs_approval,
+            rejected: processed.rejected,
+            reason,
+        };
+        let mut mails = Vec::new();
+        let mut reply_to = None;
+        for mail in capture.0.into_inner() {
+            let stem = Path::new(&placement.file_name)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "submission".into());
+            write_durably(
+                &placement.folder.join(format!("{stem}-reply.eml")),
+                &mail.to_eml(),
+            )
+            .map_err(|source| WatchError::Io {
+                path: placement.folder.clone(),
+                source,
+            })?;
+            reply_to = Some(serde_json::json!({ "to": mail.to(), "cc": mail.cc() }).to_string());
+            if !queue {
+                continue;
+            }
+            if self.rate_limited(&mail)? {
+                tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
+                    "reply held back: too many replies to this sender in the last hour");
+                continue;
+            }
+            mails.push(self.queue_file(key, Some(&placement.submission_id), &mail, &now)?);
+        }
+        Ok((result, mails, reply_to))
+    }
+
+    /// Writes a message into `outbox/<key>.eml` (overwriting a copy a crash left behind:
+    /// the row is what counts) and returns the row to record with the outcome.
+    pub(super) fn queue_file(
+        &self,
+        key: &str,
+        submission: Option<&str>,
+        mail: &Mail,
+        now: &jiff::Zoned,
+    ) -> Result<NewMail, WatchError> {
+        let file = format!("{}.eml", safe_key(key));
+        let path = self.layout.dir("outbox").join(&file);
+        write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(NewMail {
+            key: key.to_string(),
+            submission_id: submission.map(str::to_string),
+            message_id: mail.message_id().to_string(),
+            subject: mail.subject().to_string(),
+            recipients: mail.recipients(),
+            file,
+            created_at: now.timestamp().to_string(),
+            created_ms: wall_ms(),
+        })
+    }
+
+    pub(super) fn rate_limited(&self, mail: &Mail) -> Result<bool, WatchError> {
+        let Some(first) = mail.to().first() else {
+            return Ok(false);
+        };
+        let since = wall_ms() - 3_600_000;
+        Ok(self.ledger.mails_to_since(first, since)? >= i64::from(self.settings.replies_per_hour))
+    }
+
+    /// Moves a copy of the submission's file's reason into `quarantine/` and returns where
+    /// the original will go: `quarantine/<id>-<name>` with `<id>-<name>.reason.txt` beside.
+    pub(super) fn quarantine(&self, s: &Submission, reason: &str) -> Result<String, WatchError> {
+        let name = format!("{}-{}", s.id, s.file_name);
+        let reason_path = self
+            .layout
+            .dir("quarantine")
+            .join(format!("{name}.reason.txt"));
+        let text = format!(
+            "{}\n\nsubmission: {}\nreceived: {}\nfile: {}\n",
+            reason.trim(),
+            s.id,
+            s.received_at,
+            s.file_name
+        );
+        write_durably(&reason_path, text.as_bytes()).map_err(|source| WatchError::Io {
+            path: reason_path.clone(),
+            source,
+        })?;
+        Ok(format!("quarantine/{name}"))
+    }
+
+    /// A whole email: each attachment becomes a submission of its own; the sender gets one
+    /// reply per attachment, or one short note when there is nothing usable.
+    pub(super) fn email(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
+        let now = (self.services.now)();
+        let stamp = now.timestamp().to_string();
+        let folder = self.folder_of(s);
+        let bytes = std::fs::read(path).map_err(|source| WatchError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let message = match email::parse(&bytes) {
+            Ok(m) => m,
+            Err(reason) => {
+                let kept = self.quarantine(s, &format!("This .eml file is {reason}."))?;
+                return Ok(Done {
+                    recorded: Recorded {
+                        status: "quarantined".into(),
+                        outcome: serde_json::json!({ "reason": reason }).to_string(),
+                        original: Some(kept),
+                        processed_at: stamp,
+                        ..Recorded::default()
+                    },
+                    mails: Vec::new(),
+                });
+            }
+        };
+        let original = Some(format!("{folder}/{}", s.file_name));
+        if let Some(why) = &message.automatic {
+            tracing::info!(submission = %s.id, reason = %why, "automatic message: no reply");
+            return Ok(Done {
+                recorded: Recorded {
+                    status: "ignored".into(),
+                    outcome: serde_json::json!({ "reason": format!("not answered: {why}") })
+                        .to_string(),
+                    original,
+                    folder: Some(folder),
+                    processed_at: stamp,
+                    ..Recorded::default()
+                },
+                mails: Vec::new(),
+            });
+        }
+        let origin = Origin {
+            from: message.from.clone(),
+            reply_to: message.reply_to.clone(),
+            message_id: message.message_id.clone(),
+            references: message.references.clone(),
+            subject: message.subject.clone(),
+        };
+        let origin_json = serde_json::to_string(&origin).unwrap_or_default();
+        let reply_to_json = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
+        let attach_dir = self.layout.root.join(&folder).join("attachments");
+        let mut notes = message.notes.clone();
+        let mut mails = Vec::new();
+        let mut results = Vec::new();
+        let mut used = std::collections::HashSet::new();
+        for (i, att) in message.attachments.iter().enumerate() {
+            let mut name = att.name.clone();
+            if !used.insert(name.to_lowercase()) {
+                name = format!("{}-{}", i + 1, att.name);
+                used.insert(name.to_lowercase());
+            }
+            let att_path = attach_dir.join(&name);
+            write_durably(&att_path, &att.bytes).map_err(|source| WatchError::Io {
+                path: att_path.clone(),
+                source,
+            })?;
+            let format = intake::sniff(&att_path);
+            if let Err(reason) = &format
+                && !has_extension(&att_path, SUBMISSION_EXTENSIONS)
+            {
+                notes.push(format!(
+                    "{name} is {reason}, so it was not read. Rolecall reads the Accounts Worksheet (.xlsx, .xls, .xlsb, .ods) and the Staff User Request Form (PDF)."
+                ));
+                continue;
+            }
+            let sha = intake::sha256_hex(&att.bytes);
+            let child = match self.ledger.by_hash(&sha)? {
+                Some(c) if c.parent.as_deref() == Some(s.id.as_str()) => c,
+                Some(c) => {
+                    // Sent before, by this email or another: say so rather than answer twice.
+                    let key = format!("{}-dup-{}", s.id, c.id);
+                    let mail = self.notice(
+                        &key,
+                        &format!("[Rolecall] {name}: already processed"),
+                        &already_processed_text(&name, &c),
+                        &origin,
+                        &[],
+                        &now,
+                    )?;
+                    mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
+                    results.push(serde_json::json!({ "file": name, "duplicate_of": c.id }));
+                    continue;
+                }
+                None => {
+                    let id = intake::submission_id(now.date(), &sha);
+                    self.ledger.insert_received(&NewSubmission {
+                        id: &id,
+                        sha256: &sha,
+                        kind: Kind::Attachment,
+                        parent: Some(&s.id),
+                        file_name: &name,
+                        received_at: &stamp,
+                        origin: Some(&origin_json),
+                    })?;
+                    self.ledger
+                        .by_hash(&sha)?
+                        .ok_or(rusqlite::Error::QueryReturnedNoRows)?
+                }
+            };
+            let child_folder = format!("{folder}/{}", child.id);
+            if child.state == State::Received {
+                let (result, child_mails, reply_to) = self.run_pipeline(
+                    &att_path,
+                    format.as_ref().map(|f| *f).map_err(String::as_str),
+                    Some(&origin),
+                    &Placement {
+                        folder: self.layout.root.join(&child_folder),
+                        submission_id: child.id.clone(),
+                        file_name: name.clone(),
+                    },
+                    &format!("{}-reply", child.id),
+                )?;
+                let kept = if result.status == SubmissionStatus::Unreadable {
+                    let q = self.quarantine(&child, &result.reason)?;
+                    let _ = std::fs::copy(&att_path, self.layout.root.join(&q));
+                    q
+                } else {
+                    format!("{folder}/attachments/{name}")
+                };
+                self.ledger.record_outcome(
+                    &child.id,
+                    &Recorded {
+                        status: status_word(result.status).into(),
+                        outcome: serde_json::to_string(&result).unwrap_or_default(),
+                        original: Some(kept),
+                        folder: Some(child_folder),
+                        reply_to,
+                        processed_at: stamp.clone(),
+                    },
+                    &child_mails,
+                )?;
+                tracing::info!(submission = %child.id, email = %s.id, file = %name,
+                    status = %status_word(result.status), "processed");
+            }
+            if child.state != State::Filed {
+                // An attachment's copy is in the archive already: recorded is filed.
+                self.ledger.mark_filed(&child.id)?;
+            }
+            results.push(serde_json::json!({ "file": name, "submission": child.id }));
+        }
+        let status = if results.is_empty() {
+            let key = format!("{}-no-attachment", s.id);
+            let mail = self.notice(
+                &key,
+                "[Rolecall] No worksheet or form found in your message",
+                &no_attachment_text(message.subject.as_deref(), &notes),
+                &origin,
+                &[],
+                &now,
+            )?;
+            if !self.rate_limited(&mail)? {
+                mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
+            }
+            "no_attachment"
+        } else {
+            "email"
+        };
+        Ok(Done {
+            recorded: Recorded {
+                status: status.into(),
+                outcome: serde_json::json!({
+                    "from": origin.from,
+                    "subject": origin.subject,
+                    "attachments": results,
+                    "notes": notes,
+                })
+                .to_string(),
+                original,
+                folder: Some(folder),
+                reply_to: Some(reply_to_json),
+                processed_at: stamp,
+            },
+            mails,
+        })
+    }
+
+    /// A short plain-text message in the sender's thread.
+    pub(super) fn notice(
+        &self,
+        key: &str,
+        subject: &str,
+        text: &str,
+        origin: &Origin,
+        cc: &[String],
+        now: &jiff::Zoned,
+    ) -> Result<Mail, WatchError> {
+        let policy = &self.services.catalog.policy;
+        let envelope = Envelope {
+            from: self.services.from.clone(),
+            to: origin.reply_to.iter().cloned().collect(),
+            cc: cc.to_vec(),
+            in_reply_to: origin.message_id.clone(),
+            references: origin.references.clone(),
+        };
+        let notice = Notice {
+            key: key.to_string(),
+            subject: subject.to_string(),
+            text: format!(
+                "{text}\n\n-- \n{}\n{}\n",
+                policy.help_desk_name, policy.help_desk_email
+            ),
+            help_desk_name: policy.help_desk_name.clone(),
+            help_desk_email: policy.help_desk_email.clone(),
+        };
+        deliver::compose_notice(&notice, &envelope, now.timestamp()).map_err(|e| WatchError::Io {
+            path: PathBuf::from(key),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+
+    /// The same bytes again, after they were processed: tell whoever got the first reply,
+    /// and keep the copy beside the first one.
+    pub(super) fn duplicate(
+        &mut self,
+        path: &Path,
+        s: &Submission,
+        arrival: &str,
+    ) -> Result<(), WatchError> {
+        let mut arrival = arrival.to_string();
+        let mut n = 1;
+        // The very same arrival filed before (the file came back with the same time stamp):
+        // count it as a new one.
+        while self.ledger.duplicate_state(&arrival)? == Some(State::Filed) {
+            n += 1;
+            arrival = format!("{arrival}#{n}");
+        }
+        let tag = &intake::sha256_hex(arrival.as_bytes())[..10];
+        let name = file_name(path);
+        let folder = s.folder.clone().unwrap_or_else(|| self.folder_of(s));
+        let kept = format!("{folder}/duplicates/{tag}-{name}");
+        if self.ledger.duplicate_state(&arrival)?.is_none() {
+            let now = (self.services.now)();
+            let mut mails = Vec::new();
+            let reply: Option<serde_json::Value> = s
+                .reply_to
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok());
+            let list = |v: &serde_json::Value, k: &str| -> Vec<String> {
+                v[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            if let Some(reply) = reply
+                && !list(&reply, "to").is_empty()
+            {
+                let key = format!("{}-dup-{tag}", s.id);
+                // A message dropped again is answered in its own thread.
+                let threading = if s.kind == Kind::Email {
+                    std::fs::read(path)
+                        .ok()
+                        .and_then(|b| email::parse(&b).ok())
+                        .filter(|m| m.automatic.is_none())
+                } else {
+                    None
+                };
+                let origin = Origin {
+                    reply_to: list(&reply, "to").first().cloned(),
+                    message_id: threading.as_ref().and_then(|m| m.message_id.clone()),
+                    references: threading.map(|m| m.references).unwrap_or_default(),
+                    ..Origin::default()
+                };
+                let mail = self.notice(
+                    &key,
+                    &format!("[Rolecall] {name}: already processed"),
+                    &already_processed_text(&name, s),
+                    &origin,
+                    &list(&reply, "cc"),
+                    &now,
+                )?;
+                if !self.rate_limited(&mail)? {
+                    mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
+                }
+            }
+            self.ledger.record_duplicate(
+                &arrival,
+                &s.id,
+                &name,
+                &now.timestamp().to_string(),
+                &kept,
+                &mails,
+            )?;
+            tracing::info!(submission = %s.id, file = %name, "already processed: duplicate");
+        }
+        let dest = self.layout.root.join(&kept);
+        if path.exists() {
+            rename_durably(path, &dest).map_err(|source| WatchError::Io {
+                path: dest.clone(),
+                source,
+            })?;
+        }
+        self.ledger.duplicate_filed(&arrival)?;
+        Ok(())
+    }
+}
+
+/// What the ledger keeps of a pipeline run.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct PipelineResult {
+    pub(super) status: SubmissionStatus,
+    pub(super) accepted: usize,
+    pub(super) needs_approval: usize,
+    pub(super) rejected: usize,
+    /// Why it could not be read, for the quarantine reason file.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) reason: String,
+}
+
+pub(super) fn status_word(s: SubmissionStatus) -> &'static str {
+    match s {
+        SubmissionStatus::Accepted => "accepted",
+        SubmissionStatus::NeedsAttention => "needs_attention",
+        SubmissionStatus::Rejected => "rejected",
+        SubmissionStatus::Unreadable => "unreadable",
+    }
+}
+
+/// Why an unreadable submission could not be read, for the quarantine reason file.
+fn first_error_message(processed: &crate::process::Processed) -> String {
+    if processed.status != SubmissionStatus::Unreadable {
+        return String::new();
+    }
+    processed.unreadable_reason.clone().unwrap_or_else(|| {
+        "The file could not be read as an Accounts Worksheet or a Staff User Request Form.".into()
+    })
+}
+
+fn already_processed_text(name: &str, s: &Submission) -> String {
+    let date = s.processed_at.as_deref().unwrap_or(&s.received_at);
+    let date = date.get(..10).unwrap_or(date);
+    format!(
+        "Hello,\n\nThe file {name} was already processed on {date} as submission {id}, and its result was sent then. \
+Rolecall does not process the same file twice.\n\nIf you meant to send a corrected version, please check that you attached the new file. \
+If the same file should be processed again (after a catalog change, say), ask the help desk to reprocess submission {id}.",
+        id = s.id
+    )
+}
+
+fn no_attachment_text(subject: Option<&str>, notes: &[String]) -> String {
+    let mut text = format!(
+        "Hello,\n\nYour message{} reached the help desk's account robot, but it holds no Accounts Worksheet or Staff User Request Form, so there was nothing to process.\n",
+        subject
+            .map(|s| format!(" \"{}\"", s.trim()))
+            .unwrap_or_default()
+    );
+    for note in notes {
+        text.push_str(&format!("\n- {note}"));
+    }
+    if !notes.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(
+        "\nRolecall reads these, attached to a message:\n\
+- the Accounts Worksheet, as an Excel workbook (.xlsx, .xls, .xlsb) or OpenDocument spreadsheet (.ods);\n\
+- the Staff User Request Form, as a filled-in PDF.\n\n\
+Please attach one of them and send your message again. A person at the help desk reads questions sent to the address below.",
+    );
+    text
+}
