@@ -659,9 +659,7 @@ struct SkippedEntry {
     reason: String,
 }
 
-/// Extensions people use for submissions: a file named like one is answered even when its
-/// content is something else, so that the sender learns why.
-const SUBMISSION_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xls", "xlsb", "ods", "pdf"];
+use crate::intake::SUBMISSION_EXTENSIONS;
 
 fn process(
     catalog: &Catalog,

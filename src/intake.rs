@@ -250,6 +250,10 @@ pub struct Collected {
     pub skipped: Vec<Skipped>,
 }
 
+/// Extensions people use for submissions: a file named like one is answered even when its
+/// content is something else, so that the sender learns why.
+pub const SUBMISSION_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xls", "xlsb", "ods", "pdf"];
+
 /// Sorts the given files and folders into submissions and skipped paths.
 ///
 /// A folder contributes its files, recursively and sorted by path; hidden files and folders

@@ -30,9 +30,7 @@ mod steps;
 
 use steps::{PipelineResult, status_word};
 
-/// Extensions people use for submissions: a file named like one is answered even when its
-/// content is something else, so that the sender learns why.
-pub const SUBMISSION_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xls", "xlsb", "ods", "pdf"];
+pub use crate::intake::SUBMISSION_EXTENSIONS;
 
 /// The folders of a data folder.
 #[derive(Debug, Clone)]

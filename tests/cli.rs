@@ -2,135 +2,20 @@
 //! bundled samples (made by openpyxl and LibreOffice, see `samples/make_samples.py`) and on
 //! files written here. Results are read back cell by cell, never compared as bytes.
 
-use calamine::{Data, Reader, open_workbook_auto};
+#[path = "support/run.rs"]
+mod run;
+
+use run::{Run, col, problems, repo, sheet};
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const NOW: &str = "2026-11-24T15:00:00Z";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn sample(name: &str) -> PathBuf {
     repo().join("samples/worksheets").join(name)
 }
 
-/// One run of the binary in a fresh temporary folder.
-struct Run {
-    dir: tempfile::TempDir,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn new(args: &[&str]) -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        Run::in_dir(dir, args)
-    }
-
-    fn in_dir(dir: tempfile::TempDir, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-            .args(args)
-            .current_dir(dir.path())
-            .env("ROLECALL_NOW", NOW)
-            .env_remove("ROLECALL_SMTP_PASSWORD")
-            .output()
-            .unwrap();
-        Run {
-            dir,
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    /// `process --json` entry for the submission whose source ends with `name`.
-    fn submission(&self, name: &str) -> Json {
-        let json = self.json();
-        json["submissions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["source"].as_str().unwrap().ends_with(name))
-            .unwrap_or_else(|| panic!("no submission {name} in {json:#}"))
-            .clone()
-    }
-}
-
 fn process_json(files: &[PathBuf]) -> Run {
-    let mut args: Vec<String> = vec![
-        "process".into(),
-        "--json".into(),
-        "--out".into(),
-        "out".into(),
-    ];
-    args.extend(files.iter().map(|f| f.display().to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    Run::new(&refs)
-}
-
-/// A sheet as rows of text (1-based positions are index + 1).
-fn sheet(path: &Path, name: &str) -> Vec<Vec<String>> {
-    let mut wb = open_workbook_auto(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let range = wb
-        .worksheet_range(name)
-        .unwrap_or_else(|e| panic!("{}: sheet {name}: {e}", path.display()));
-    let (r0, c0) = range.start().unwrap_or((0, 0));
-    let (r1, c1) = range.end().unwrap_or((0, 0));
-    (0..=r1)
-        .map(|r| {
-            (0..=c1)
-                .map(|c| {
-                    if r < r0 || c < c0 {
-                        return String::new();
-                    }
-                    match range.get_value((r, c)) {
-                        None | Some(Data::Empty) => String::new(),
-                        Some(Data::String(s)) => s.clone(),
-                        Some(Data::Float(f)) if f.fract() == 0.0 => format!("{f:.0}"),
-                        Some(other) => other.to_string(),
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// Column index (0-based) of a heading in a header row.
-fn col(header: &[String], name: &str) -> usize {
-    header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
-}
-
-/// (rule, location) pairs of the Problems sheet.
-fn problems(workbook: &Path) -> BTreeSet<(String, String)> {
-    let rows = sheet(workbook, "Problems");
-    let header = &rows[0];
-    let (rule, loc) = (col(header, "Rule"), col(header, "Location"));
-    rows[1..]
-        .iter()
-        .filter(|r| !r[rule].is_empty())
-        .map(|r| (r[rule].clone(), r[loc].clone()))
-        .collect()
+    run::process_json(&[], files)
 }
 
 fn changeset(path: &Json) -> Json {

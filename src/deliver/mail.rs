@@ -137,22 +137,35 @@ impl Mail {
     }
 }
 
-/// `Auto-Submitted: auto-replied` (RFC 3834): tells vacation responders and other robots not
-/// to answer, which is what keeps two robots from mailing each other forever.
+/// `Auto-Submitted` (RFC 3834): tells vacation responders and other robots not to answer,
+/// which is what keeps two robots from mailing each other forever. Replies say
+/// [`AutoSubmitted::REPLIED`]; messages Rolecall starts itself (the audit's notices) say
+/// [`AutoSubmitted::GENERATED`].
 #[derive(Clone)]
-struct AutoSubmitted;
+pub(super) struct AutoSubmitted(&'static str);
+
+impl AutoSubmitted {
+    /// An automatic answer to a message.
+    pub(super) const REPLIED: AutoSubmitted = AutoSubmitted("auto-replied");
+    /// A robot's own message.
+    pub(super) const GENERATED: AutoSubmitted = AutoSubmitted("auto-generated");
+}
 
 impl Header for AutoSubmitted {
     fn name() -> HeaderName {
         HeaderName::new_from_ascii_str("Auto-Submitted")
     }
 
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted)
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(if s.trim().eq_ignore_ascii_case("auto-generated") {
+            AutoSubmitted::GENERATED
+        } else {
+            AutoSubmitted::REPLIED
+        })
     }
 
     fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "auto-replied".to_string())
+        HeaderValue::new(Self::name(), self.0.to_string())
     }
 }
 
@@ -220,7 +233,7 @@ pub fn compose(
         .subject(subject.clone())
         .date(std::time::SystemTime::from(date))
         .message_id(Some(message_id.clone()))
-        .header(AutoSubmitted)
+        .header(AutoSubmitted::REPLIED)
         .header(AutoResponseSuppress);
     for mbox in &to {
         builder = builder.to(mbox.clone());
@@ -338,7 +351,7 @@ pub fn compose_notice(
         .subject(notice.subject.clone())
         .date(std::time::SystemTime::from(date))
         .message_id(Some(message_id.clone()))
-        .header(AutoSubmitted)
+        .header(AutoSubmitted::REPLIED)
         .header(AutoResponseSuppress);
     for mbox in &to {
         builder = builder.to(mbox.clone());
@@ -377,7 +390,7 @@ pub fn compose_notice(
 }
 
 /// Parses `a@b.org` or `Name <a@b.org>`.
-fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
+pub(super) fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
     s.trim()
         .parse::<Mailbox>()
         .map_err(|e| DeliverError::Address {

@@ -257,8 +257,9 @@ fn read_unguarded(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure
                 Ok(())
             }))
         }
+        // A PDF has no cells: `read::form` reads it (the child process routes it there).
         Format::Pdf => Err(RawFailure::unreadable(
-            "PDF forms are not supported yet: please send the Accounts Worksheet instead.",
+            "A PDF form has no cells: Rolecall reads it as a form, not as a workbook.",
         )),
     }
 }
