@@ -189,11 +189,11 @@ impl<'a> Processor<'a> {
                         Rule::RequesterNotSender,
                         location.clone(),
                         format!(
-                            "The requester block names {}, but this worksheet was emailed by {from}: Rolecall takes the sender as the requester.",
+                            "The requester block names {}, but this file was emailed by {from}: Rolecall takes the sender as the requester.",
                             block.text
                         ),
                     )
-                    .suggest("Put your own address in the requester block, or ask that person to send the worksheet."),
+                    .suggest("Put your own address in the requester block (on a form: Your email), or ask that person to send the file."),
                 );
             }
             document.requester.insert(
