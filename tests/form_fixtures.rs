@@ -117,3 +117,27 @@ fn the_reader_gives_back_what_each_producer_wrote() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked > 50, "only {checked} values checked");
 }
+
+/// pypdf's fixture with the radio groups' own `/V` removed (`as-only/make.py`): only the
+/// widgets' `/AS` say which button is on. `inspect` shows the groups as `Off` (their own
+/// value, as pypdf and pdftk do); the request reads what the widgets show.
+#[test]
+fn radio_groups_set_only_in_their_widgets_count_as_what_they_show() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/form/as-only");
+    let bytes = std::fs::read(dir.join("pypdf-as-only.pdf")).unwrap();
+    let form = read_form(&bytes).unwrap();
+    let action = form
+        .fields
+        .iter()
+        .find(|f| f.name == names::PERSON_ACTION)
+        .unwrap();
+    assert_eq!(action.value, Some(FieldValue::Text("Off".into())));
+    assert_eq!(action.shown.as_deref(), Some("Add"));
+    let doc = rolecall::read::request_form::build_document(&form, &rolecall::catalog::bundled());
+    let row = &doc.rows[0];
+    assert_eq!(row.text(rolecall::layout::Field::Action), Some("Add"));
+    assert_eq!(
+        row.text(rolecall::layout::Field::AccountType),
+        Some("Internal")
+    );
+}

@@ -60,6 +60,10 @@ pub struct FormField {
     /// appearance dictionaries (`Yes`, `On`, `Add`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<String>,
+    /// For a check box or radio group with no value of its own (`/V` absent, so `value` is
+    /// `"Off"`): the on-state its widgets show (`/AS`), which some tools set instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<String>,
     /// For choice fields: the options as (export value, display text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<(String, String)>,

@@ -311,8 +311,12 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// The text of a field's value; `None` when empty, unset or off.
+/// The text of a field's value; `None` when empty, unset or off. A button with no value of
+/// its own counts as what its widgets show.
 fn text_of(field: &FormField) -> Option<String> {
+    if let Some(shown) = &field.shown {
+        return Some(shown.clone());
+    }
     let text = match field.value.as_ref()? {
         FieldValue::Text(t) => t.trim().to_string(),
         // A multi-select list: the form has none, but a value is a value.
@@ -375,6 +379,7 @@ mod tests {
             kind: Some(FieldKind::Text),
             value: Some(FieldValue::Text(value.into())),
             states: vec![],
+            shown: None,
             options: vec![],
         }
     }
@@ -385,6 +390,7 @@ mod tests {
             kind: Some(FieldKind::Checkbox),
             value: Some(FieldValue::Text(if on { "Yes" } else { "Off" }.into())),
             states: vec!["Yes".into()],
+            shown: None,
             options: vec![],
         }
     }
@@ -472,6 +478,19 @@ mod tests {
             doc.findings[0].location.to_string(),
             "form field role.51.library"
         );
+    }
+
+    #[test]
+    fn a_radio_group_set_only_in_its_widgets_reads_as_what_they_show() {
+        let mut fields = filled();
+        let action = fields
+            .iter_mut()
+            .find(|f| f.name == names::PERSON_ACTION)
+            .unwrap();
+        action.value = Some(FieldValue::Text("Off".into()));
+        action.shown = Some("Modify".into());
+        let doc = build_document(&form(fields), &bundled());
+        assert_eq!(doc.rows[0].text(Field::Action), Some("Modify"));
     }
 
     #[test]

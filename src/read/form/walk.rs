@@ -286,6 +286,22 @@ fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
     states
 }
 
+/// The on-state a button's widgets show (`/AS`), if one shows anything but `Off`.
+fn shown_state(doc: &Document, dict: &Dictionary) -> Option<String> {
+    let mut widgets = vec![dict];
+    if let Some(kids) = get_array(doc, dict, b"Kids") {
+        widgets.extend(
+            kids.iter()
+                .filter_map(|k| resolve(doc, k).and_then(as_dict))
+                .filter(|k| !k.has(b"T")),
+        );
+    }
+    widgets.into_iter().find_map(|w| match w.get(b"AS").ok()? {
+        Object::Name(name) => Some(decode_name(name)).filter(|s| s != "Off"),
+        _ => None,
+    })
+}
+
 /// `/Opt` as (export value, display text) pairs.
 fn options(doc: &Document, opt: Option<&Object>) -> Vec<(String, String)> {
     let Some(Object::Array(items)) = opt else {
@@ -389,11 +405,17 @@ pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
         };
         let ff = inherited(doc, chain, b"Ff").and_then(number).unwrap_or(0);
         let kind = kind_of(ft, ff);
+        let mut shown = None;
         let value = match kind {
             Some(FieldKind::Signature) => None,
-            Some(FieldKind::Checkbox | FieldKind::Radio) => {
-                Some(value_of(doc, n.dict)?.unwrap_or_else(|| FieldValue::Text("Off".into())))
-            }
+            Some(FieldKind::Checkbox | FieldKind::Radio) => match value_of(doc, n.dict)? {
+                Some(v) => Some(v),
+                None => {
+                    // No value of its own: some tools only set the widgets' /AS.
+                    shown = shown_state(doc, n.dict);
+                    Some(FieldValue::Text("Off".into()))
+                }
+            },
             _ => value_of(doc, n.dict)?,
         };
         let states = match kind {
@@ -405,6 +427,7 @@ pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
             kind,
             value,
             states,
+            shown,
             options: options(doc, inherited(doc, chain, b"Opt")),
         });
     }
