@@ -511,3 +511,93 @@ fn a_missing_import_column_is_named_with_the_file() {
         run.stderr
     );
 }
+
+#[test]
+fn new_named_users_take_the_headroom_in_file_order_after_the_licences_freed() {
+    // Mangrove Coast is at its allotment (25 of 25). One Delete frees a licence, so of the
+    // two new people after it the first fits and the second does not.
+    let truth = Truth::load();
+    let leaving = truth
+        .accounts
+        .iter()
+        .find(|a| a["inst"] == "01FALSC_MCC" && Truth::is_named(a))
+        .expect("a named MCC account")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let desk = Desk::imported();
+    let path = desk.path("mcc-two-new.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
+    for (row, (label, value)) in [
+        ("Requester name", "Jordan Price"),
+        ("Requester email", "jprice@mangrovecoast.example.edu"),
+        ("Institution", "01FALSC_MCC"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1 + row as u32, 0, *label).unwrap();
+        ws.write_string(1 + row as u32, 1, *value).unwrap();
+    }
+    let header = [
+        "Action",
+        "Primary ID",
+        "Last name",
+        "First name",
+        "Email",
+        "Account type",
+        "Role",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(7, c as u16, *h).unwrap();
+    }
+    let rows: [[&str; 7]; 3] = [
+        ["Delete", &leaving, "", "", "", "", ""],
+        [
+            "Add",
+            "MCCNEW01",
+            "Abara",
+            "Chidi",
+            "cabara@mangrovecoast.example.edu",
+            "Internal",
+            "Cataloger",
+        ],
+        [
+            "Add",
+            "MCCNEW02",
+            "Boyle",
+            "Dana",
+            "dboyle@mangrovecoast.example.edu",
+            "Internal",
+            "Cataloger",
+        ],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(8 + r as u32, c as u16, *v).unwrap();
+            }
+        }
+    }
+    wb.save(&path).unwrap();
+
+    desk.process(&path, "out");
+    let found = problems(&desk.path("out/mcc-two-new-xlsx/mcc-two-new-result.xlsx"));
+    let over: Vec<_> = found
+        .iter()
+        .filter(|(r, _, _)| r == "over-allotment")
+        .collect();
+    assert_eq!(
+        over.len(),
+        1,
+        "only the second new person is past it: {found:#?}"
+    );
+    assert_eq!(over[0].1, "Accounts!B11", "{over:?}");
+    assert!(
+        over[0]
+            .2
+            .contains("25 named users now, 26 after this request, allotment 25"),
+        "{over:?}"
+    );
+}

@@ -26,7 +26,7 @@ use crate::layout::Field;
 use crate::location::Location;
 use crate::report::PersonRoles;
 use crate::validate::{AccountType, Action, Change, Line, LineStatus, Outcome};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Settings of the diff.
 #[derive(Debug, Clone, Copy)]
@@ -285,7 +285,8 @@ fn finish(line: &mut Line, findings: Vec<Finding>) {
 }
 
 /// Named-user counts before and after the outcome's requests; lines that make a new named
-/// user past the allotment get `over-allotment`.
+/// user past the allotment get `over-allotment`. Licences freed in the same submission count
+/// first; new named users then take the headroom in file order.
 fn check_allotment(
     state: &State,
     outcome: &mut Outcome,
@@ -296,6 +297,7 @@ fn check_allotment(
     // (institution, lower-case ID) -> (named before, named roles after: code + scope).
     type After = (bool, BTreeSet<(u32, String)>);
     let mut people: BTreeMap<(String, String), After> = BTreeMap::new();
+    let mut first_seen: Vec<(String, String)> = Vec::new();
     for line in &outcome.lines {
         let Some(r) = &line.request else { continue };
         let key = (
@@ -303,6 +305,7 @@ fn check_allotment(
             r.person.primary_id.trim().to_lowercase(),
         );
         if !people.contains_key(&key) {
+            first_seen.push(key.clone());
             let held = roles_of(state.conn(), &r.institution, r.person.primary_id.trim())?;
             let before = held.iter().any(|a| a.is_named(catalog));
             // Active after the request: what is active now, and for a Restore what was
@@ -334,15 +337,23 @@ fn check_allotment(
         }
     }
     let counts = super::licence::named_counts(state, catalog)?;
-    let mut delta: BTreeMap<String, i64> = BTreeMap::new();
-    let mut newly: HashSet<(String, String)> = HashSet::new();
-    for ((inst, id), (before, after)) in &people {
-        let after = !after.is_empty();
-        if after && !before {
-            newly.insert((inst.clone(), id.clone()));
-            *delta.entry(inst.clone()).or_default() += 1;
-        } else if *before && !after {
-            *delta.entry(inst.clone()).or_default() -= 1;
+    // Licences this submission frees (people who lose their last named role), per institution.
+    let mut freed: BTreeMap<String, i64> = BTreeMap::new();
+    for ((inst, _), (before, after)) in &people {
+        if *before && after.is_empty() {
+            *freed.entry(inst.clone()).or_default() += 1;
+        }
+    }
+    // New named users take the headroom in the order they appear in the file: the first
+    // ones that fit go through, the rest are refused (not all of them for one too many).
+    let mut position: HashMap<(String, String), i64> = HashMap::new();
+    let mut taken: BTreeMap<String, i64> = BTreeMap::new();
+    for key in &first_seen {
+        let (before, after) = &people[key];
+        if !*before && !after.is_empty() {
+            let n = taken.entry(key.0.clone()).or_default();
+            *n += 1;
+            position.insert(key.clone(), *n);
         }
     }
     for line in &mut outcome.lines {
@@ -351,14 +362,14 @@ fn check_allotment(
             r.institution.clone(),
             r.person.primary_id.trim().to_lowercase(),
         );
-        if !newly.contains(&key) {
+        let Some(nth) = position.get(&key).copied() else {
             continue;
-        }
+        };
         let Some(inst) = catalog.institution(&r.institution) else {
             continue;
         };
         let now = counts.get(&inst.code).copied().unwrap_or(0);
-        let after = now as i64 + delta.get(&inst.code).copied().unwrap_or(0);
+        let after = now as i64 - freed.get(&inst.code).copied().unwrap_or(0) + nth;
         if after <= i64::from(inst.named_user_allotment) {
             continue;
         }
