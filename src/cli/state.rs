@@ -2,7 +2,7 @@
 //! and `export --alma`. They open the database, call [`crate::state`] and print one line per
 //! thing done.
 
-use super::{AuditCommand, Command, Exit, StateCommand, now};
+use super::{AuditCommand, Command, Exit, StateCommand, now, sender};
 use crate::catalog::Catalog;
 use crate::changeset::ChangeSet;
 use crate::config::Config;
@@ -161,12 +161,7 @@ pub(super) fn run(
                 }
                 None => Box::new(OutboxFolder::new(out.join("outbox"))),
             };
-            let from = config.mail.from.clone().unwrap_or_else(|| {
-                format!(
-                    "{} <{}>",
-                    catalog.policy.help_desk_name, catalog.policy.help_desk_email
-                )
-            });
+            let from = sender(catalog, config);
             let mut exit = Exit::Ok;
             for inst in inactive::institutions(&audit, catalog) {
                 let n = audit
