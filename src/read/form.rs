@@ -350,17 +350,20 @@ impl Form {
                 .unwrap_or_default(),
             None => "?".to_owned(),
         };
-        let value = |f: &FormField| match &f.value {
-            None => "(empty)".to_owned(),
-            Some(FieldValue::Text(s)) if s.is_empty() => "\"\"".to_owned(),
-            Some(FieldValue::Text(s)) => one_line(s),
-            Some(FieldValue::List(items)) => {
-                let items: Vec<String> = items
-                    .iter()
-                    .map(|s| format!("\"{}\"", one_line(s)))
-                    .collect();
-                format!("[{}]", items.join(", "))
-            }
+        let value = |f: &FormField| match (&f.value, &f.shown) {
+            (_, Some(shown)) => format!("Off (no value of its own; the widgets show {shown})"),
+            (value, None) => match value {
+                None => "(empty)".to_owned(),
+                Some(FieldValue::Text(s)) if s.is_empty() => "\"\"".to_owned(),
+                Some(FieldValue::Text(s)) => one_line(s),
+                Some(FieldValue::List(items)) => {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|s| format!("\"{}\"", one_line(s)))
+                        .collect();
+                    format!("[{}]", items.join(", "))
+                }
+            },
         };
         let name_w = self
             .fields
