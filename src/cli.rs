@@ -38,8 +38,8 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// The database (account state, and the watcher's ledger) [default: rolecall.db in the
-    /// data folder]; `process` diffs requests against the account state when it exists
+    /// The account-state database [default: rolecall.db in the data folder, beside the
+    /// watcher's ledger]; `process` diffs requests against the state when there is one
     #[arg(long, global = true, value_name = "FILE")]
     db: Option<PathBuf>,
     /// Data folder of the watcher (inbox, archive, outbox, database) [default: ./rolecall-data]

@@ -418,3 +418,30 @@ fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {
     let status = col(&accounts[7], "Status");
     assert_eq!(accounts[8][status], "Accepted");
 }
+
+#[test]
+fn every_command_in_help_is_shown_in_the_readme() {
+    let help = Run::new(&["--help"]);
+    assert_eq!(help.code, 0);
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let commands: Vec<&str> = help
+        .stdout
+        .split("Commands:")
+        .nth(1)
+        .expect("a Commands: section")
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    for c in commands {
+        assert!(
+            readme.contains(&format!("cargo run -- {c} "))
+                || readme.contains(&format!("rolecall {c} ")),
+            "README shows no use of `{c}`"
+        );
+    }
+}
