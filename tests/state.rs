@@ -601,3 +601,22 @@ fn new_named_users_take_the_headroom_in_file_order_after_the_licences_freed() {
         "{over:?}"
     );
 }
+
+#[test]
+fn exporting_after_apply_still_posts_the_new_accounts() {
+    let desk = Desk::imported();
+    desk.process(&sample("clean-batch.xlsx"), "out");
+    let path = desk.changeset_path("clean-batch.xlsx", "out");
+    assert_eq!(desk.run(&["apply", &path]).code, 0);
+    let export = desk.run(&["export", &path, "--alma", "alma"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let requests = std::fs::read_to_string(desk.path("alma/requests.tsv")).unwrap();
+    assert!(
+        requests.contains("POST\t/almaws/v1/users\t01FALSC_GCSU/00455120.json"),
+        "{requests}"
+    );
+    assert!(
+        requests.contains("PUT\t/almaws/v1/users/00398811\t"),
+        "{requests}"
+    );
+}

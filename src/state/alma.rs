@@ -159,10 +159,19 @@ pub fn export(
             people.push((i.to_string(), p.to_string()));
         }
     }
-    let mut existed = Vec::new();
-    for (inst, id) in &people {
-        existed.push(state.account(inst, id)?.is_some());
-    }
+    // POST for the accounts the change set creates, PUT for the others: decided from the
+    // change set, not the state, so that exporting after `apply` gives the same calls.
+    let existed: Vec<bool> = people
+        .iter()
+        .map(|(inst, id)| {
+            !cs.operations.iter().any(|op| {
+                let (i, p) = op.account();
+                matches!(op, Operation::CreateAccount { .. })
+                    && i == inst
+                    && p.eq_ignore_ascii_case(id)
+            })
+        })
+        .collect();
     let after = preview(state.conn(), &cs.operations, &cs.submission.id, |conn| {
         people
             .iter()
