@@ -54,7 +54,7 @@ CREATE TABLE mail (
     recipients      TEXT NOT NULL,          -- JSON list of addresses
     first_recipient TEXT NOT NULL,          -- lower case, for the per-sender rate limit
     file            TEXT NOT NULL,          -- .eml name in outbox/, sent/ or dead/
-    state           TEXT NOT NULL,          -- pending | sending | sent | dead
+    state           TEXT NOT NULL,          -- pending | sending | sent | dead | held
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL DEFAULT 0,   -- Unix ms, wall clock
     last_error      TEXT,
@@ -207,6 +207,8 @@ pub struct NewMail {
     pub created_at: String,
     /// When (Unix ms, wall clock), for the rate limit.
     pub created_ms: i64,
+    /// Held back by the rate limit rather than queued ([`MailState::Held`]).
+    pub held: bool,
 }
 
 /// Where a queued message stands.
@@ -222,6 +224,9 @@ pub enum MailState {
     Sent,
     /// Given up: a permanent error or too many attempts.
     Dead,
+    /// Held back by the per-sender rate limit (a mail loop, a flood): kept in `outbox/`,
+    /// listed by `status` and `outbox`, sent only when someone runs `outbox retry`.
+    Held,
 }
 
 impl MailState {
@@ -231,6 +236,7 @@ impl MailState {
             MailState::Sending => "sending",
             MailState::Sent => "sent",
             MailState::Dead => "dead",
+            MailState::Held => "held",
         }
     }
 
@@ -239,6 +245,7 @@ impl MailState {
             "sending" => MailState::Sending,
             "sent" => MailState::Sent,
             "dead" => MailState::Dead,
+            "held" => MailState::Held,
             _ => MailState::Pending,
         }
     }
@@ -246,7 +253,7 @@ impl MailState {
     /// The data-folder subfolder its file is in.
     pub fn folder(self) -> &'static str {
         match self {
-            MailState::Pending | MailState::Sending => "outbox",
+            MailState::Pending | MailState::Sending | MailState::Held => "outbox",
             MailState::Sent => "sent",
             MailState::Dead => "dead",
         }
@@ -611,8 +618,9 @@ impl Ledger {
         )
     }
 
-    /// `outbox retry`: dead messages back to pending with a fresh count, and every pending
-    /// one due now. Returns the keys of the revived dead messages (their files move back).
+    /// `outbox retry`: dead and held messages back to pending with a fresh count, and every
+    /// pending one due now. Returns the revived dead messages (their files move back; held
+    /// ones are in `outbox/` already).
     pub fn retry_all(&mut self, now_ms: i64) -> Result<Vec<QueuedMail>> {
         let tx = self.conn.transaction()?;
         let dead: Vec<QueuedMail> = {
@@ -622,7 +630,7 @@ impl Ledger {
             stmt.query_map([], mail_row)?.collect::<Result<_>>()?
         };
         tx.execute(
-            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1 WHERE state = 'dead'",
+            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1 WHERE state IN ('dead', 'held')",
             [now_ms],
         )?;
         tx.execute(
@@ -658,7 +666,7 @@ fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO mail (key, submission_id, message_id, subject, recipients, first_recipient,
              file, state, created_at, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)",
         params![
             m.key,
             m.submission_id,
@@ -668,7 +676,8 @@ fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {
             first,
             m.file,
             m.created_at,
-            m.created_ms
+            m.created_ms,
+            if m.held { "held" } else { "pending" }
         ],
     )?;
     Ok(())
@@ -692,6 +701,7 @@ mod tests {
             file: format!("{key}.eml"),
             created_at: "2026-01-01T00:00:00Z".into(),
             created_ms: 1000,
+            held: false,
         }
     }
 

@@ -871,14 +871,24 @@ fn one_watcher_per_data_folder_and_a_flood_of_replies_is_held_back() {
     );
     assert!(terminate(child).success());
 
-    assert_eq!(
-        data.files("outbox").len(),
-        2,
-        "two replies an hour to one sender"
-    );
     assert!(data.log().contains("reply held back"), "{}", data.log());
     let st = data.status();
     assert_eq!(st["submissions"]["email"], 3, "all three processed: {st:#}");
+    // Two replies an hour to one sender; the third is held in the outbox, not lost.
+    assert_eq!(st["mail"]["pending"], 2, "{st:#}");
+    assert_eq!(st["mail"]["held"], 1, "{st:#}");
+    assert_eq!(st["held"].as_array().unwrap().len(), 1, "{st:#}");
+    assert_eq!(data.files("outbox").len(), 3);
+    // A person releases it.
+    let (code, stdout, stderr) = data.run(&["outbox", "retry"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 held replies back in the queue"),
+        "{stdout}"
+    );
+    let st = data.status();
+    assert_eq!(st["mail"]["pending"], 3, "{st:#}");
+    assert!(st["held"].as_array().unwrap().is_empty(), "{st:#}");
 }
 
 /// Every fixture, read as the watcher reads it: who sent it, may it be answered, what is

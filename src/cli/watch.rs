@@ -153,9 +153,10 @@ pub(super) fn status(data: &Path, json: bool) -> Result<Exit, String> {
             );
         }
         print_mail(&mut out, "waiting", &st.waiting);
+        print_mail(&mut out, "held", &st.held);
         print_mail(&mut out, "dead", &st.dead);
     }
-    Ok(if st.dead.is_empty() {
+    Ok(if st.dead.is_empty() && st.held.is_empty() {
         Exit::Ok
     } else {
         Exit::Attention
@@ -201,10 +202,12 @@ pub(super) fn outbox(
             );
         }
         if retry {
+            let held = desk::status(data).map_err(|e| e.to_string())?.held.len();
             let (revived, pass) = desk::retry(w).map_err(|e| e.to_string())?;
             let _ = writeln!(
                 out,
-                "{revived} dead letters back in the outbox; sent {}, waiting {}, dead {}{}",
+                "{revived} dead letters and {held} held replies back in the queue; sent {}, \
+                 waiting {}, dead {}{}",
                 pass.sent,
                 pass.waiting,
                 pass.dead,
@@ -219,11 +222,12 @@ pub(super) fn outbox(
         }
         let st = desk::status(data).map_err(|e| e.to_string())?;
         print_mail(&mut out, "waiting", &st.waiting);
+        print_mail(&mut out, "held", &st.held);
         print_mail(&mut out, "dead", &st.dead);
-        if st.waiting.is_empty() && st.dead.is_empty() {
-            let _ = writeln!(out, "no mail waiting, no dead letters");
+        if st.waiting.is_empty() && st.dead.is_empty() && st.held.is_empty() {
+            let _ = writeln!(out, "no mail waiting, none held, no dead letters");
         }
-        Ok(if st.dead.is_empty() {
+        Ok(if st.dead.is_empty() && st.held.is_empty() {
             Exit::Ok
         } else {
             Exit::Attention

@@ -27,6 +27,8 @@ pub struct Status {
     pub waiting: Vec<QueuedMail>,
     /// Mail given up.
     pub dead: Vec<QueuedMail>,
+    /// Replies held back by the per-sender rate limit, until `outbox retry`.
+    pub held: Vec<QueuedMail>,
     /// The last submissions processed, newest first.
     pub last_processed: Vec<Recent>,
     /// The last files that could not be read (in `quarantine/`), newest first.
@@ -78,6 +80,7 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
         mail: ledger.mail_counts()?.into_iter().collect(),
         waiting: ledger.mails(&[MailState::Pending, MailState::Sending])?,
         dead: ledger.mails(&[MailState::Dead])?,
+        held: ledger.mails(&[MailState::Held])?,
         last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
         quarantined: ledger
             .recent_with_status(&["quarantined", "unreadable"], 10)?

@@ -154,12 +154,14 @@ impl Watcher<'_> {
             if !queue {
                 continue;
             }
+            let mut queued = self.queue_file(key, Some(&placement.submission_id), &mail, &now)?;
             if self.rate_limited(&mail)? {
+                // Not dropped: held in the outbox for a person to release (`outbox retry`).
                 tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
                     "reply held back: too many replies to this sender in the last hour");
-                continue;
+                queued.held = true;
             }
-            mails.push(self.queue_file(key, Some(&placement.submission_id), &mail, &now)?);
+            mails.push(queued);
         }
         Ok((result, mails, reply_to))
     }
@@ -188,6 +190,7 @@ impl Watcher<'_> {
             file,
             created_at: now.timestamp().to_string(),
             created_ms: wall_ms(),
+            held: false,
         })
     }
 
