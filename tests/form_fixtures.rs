@@ -5,7 +5,7 @@
 //! form of the bundled catalog.
 
 use rolecall::layout::form as names;
-use rolecall::read::form::{FieldKind, FieldValue, read_form};
+use rolecall::read::form::{FieldKind, FieldValue, Form, read_form};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,38 @@ fn fixtures() -> Vec<(PathBuf, BTreeMap<String, Value>, String)> {
         out.push((dir.join(format!("{stem}.pdf")), fields, producer));
     }
     out
+}
+
+/// The expected fields whose value the reader did not give back: (wanted, read).
+fn wrong_values(
+    form: &Form,
+    expected: &BTreeMap<String, Value>,
+) -> BTreeMap<String, (FieldValue, Option<FieldValue>)> {
+    // pypdf writes a radio group's value as the string "(/Add)", not the name /Add; the
+    // reader hands it over as it is and the request mapping reads it as Add (a viewer
+    // goes by the kids' /AS, which pypdf sets right). Compare button states that way.
+    let got: BTreeMap<&str, Option<FieldValue>> = form
+        .fields
+        .iter()
+        .map(|f| {
+            let value = match (&f.kind, &f.value) {
+                (Some(FieldKind::Radio | FieldKind::Checkbox), Some(FieldValue::Text(t))) => {
+                    Some(FieldValue::Text(t.trim_start_matches('/').to_string()))
+                }
+                (_, v) => v.clone(),
+            };
+            (f.name.as_str(), value)
+        })
+        .collect();
+    let mut wrong = BTreeMap::new();
+    for (field, want) in expected {
+        let want: FieldValue = serde_json::from_value(want.clone()).unwrap();
+        let have = got.get(field.as_str()).cloned().flatten();
+        if have.as_ref() != Some(&want) {
+            wrong.insert(field.clone(), (want, have));
+        }
+    }
+    wrong
 }
 
 #[test]
@@ -78,31 +110,8 @@ fn the_reader_gives_back_what_each_producer_wrote() {
                 continue;
             }
         };
-        // pypdf writes a radio group's value as the string "(/Add)", not the name /Add; the
-        // reader hands it over as it is and the request mapping reads it as Add (a viewer
-        // goes by the kids' /AS, which pypdf sets right). Compare button states that way.
-        let got: BTreeMap<&str, Option<FieldValue>> = form
-            .fields
-            .iter()
-            .map(|f| {
-                let value = match (&f.kind, &f.value) {
-                    (Some(FieldKind::Radio | FieldKind::Checkbox), Some(FieldValue::Text(t))) => {
-                        Some(FieldValue::Text(t.trim_start_matches('/').to_string()))
-                    }
-                    (_, v) => v.clone(),
-                };
-                (f.name.as_str(), value)
-            })
-            .collect();
-        let mut wrong = BTreeMap::new();
-        for (field, want) in &expected {
-            let want: FieldValue = serde_json::from_value(want.clone()).unwrap();
-            let have = got.get(field.as_str()).cloned().flatten();
-            if have.as_ref() != Some(&want) {
-                wrong.insert(field.clone(), (want, have));
-            }
-            checked += 1;
-        }
+        checked += expected.len();
+        let wrong = wrong_values(&form, &expected);
         if !wrong.is_empty() {
             // Like mail-parser's golden files: what was read goes beside the run, for a diff.
             std::fs::create_dir_all(&failed_dir).unwrap();
@@ -140,4 +149,22 @@ fn radio_groups_set_only_in_their_widgets_count_as_what_they_show() {
         row.text(rolecall::layout::Field::AccountType),
         Some("Internal")
     );
+}
+
+/// The pypdf fixture with its field list gone (`pages-only/make.py`): the filled widgets
+/// are only on the pages, as some viewers save forms. Every value is still read.
+#[test]
+fn a_form_whose_fields_are_only_on_the_pages_is_read_whole() {
+    let (_, expected, _) = fixtures()
+        .into_iter()
+        .find(|(pdf, _, _)| pdf.ends_with("pypdf.pdf"))
+        .unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/form/pages-only");
+    for name in ["pypdf-empty-fields.pdf", "pypdf-no-acroform.pdf"] {
+        let form = read_form(&std::fs::read(dir.join(name)).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let wrong = wrong_values(&form, &expected);
+        assert!(wrong.is_empty(), "{name}: {wrong:?}");
+        assert!(form.fields.len() >= 160, "{name}: {}", form.fields.len());
+    }
 }

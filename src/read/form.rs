@@ -9,7 +9,9 @@
 //!
 //! - `text`: PDF text strings and names as Unicode.
 //! - `walk`: the field tree walk (names, inheritance, values) over a loaded document.
+//! - `orphans`: fields that are only on the pages (`/Fields` dropped by a viewer).
 
+mod orphans;
 mod text;
 mod walk;
 
@@ -132,10 +134,10 @@ impl FormFailure {
     pub fn no_fields() -> FormFailure {
         FormFailure::new(
             FormFailKind::NoFields,
-            "This PDF has no form fields: it may have been printed to PDF or flattened, or \
-             saved by a viewer that drops forms (such as macOS Preview). Open the blank form \
-             in a PDF reader (Adobe Acrobat Reader, or your browser), fill it in, and use Save \
-             (not Print), then send the saved file.",
+            "This PDF has no form fields: it may have been printed to PDF, flattened, or \
+             saved by a program that turns forms into plain pages. Open the blank form in a \
+             PDF reader (Adobe Acrobat Reader, or your browser), fill it in, and use Save (not \
+             Print), then send the saved file.",
         )
     }
 
@@ -226,7 +228,7 @@ fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
         max_decompressed_size: Some(MAX_STREAM_BYTES),
         ..Default::default()
     };
-    let doc = match lopdf::Document::load_mem_with_options(bytes, options) {
+    let mut doc = match lopdf::Document::load_mem_with_options(bytes, options) {
         Ok(doc) => doc,
         Err(e) => return Err(load_failure(&e)),
     };
@@ -236,7 +238,14 @@ fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
     if doc.trailer.has(b"Encrypt") || doc.is_encrypted() {
         return Err(FormFailure::needs_password());
     }
-    match walk::read_fields(&doc) {
+    let read = match walk::read_fields(&doc) {
+        // A viewer may drop `/Fields` and leave the filled widgets on the pages.
+        Err(f) if f.kind == FormFailKind::NoFields && orphans::adopt(&mut doc) => {
+            walk::read_fields(&doc)
+        }
+        other => other,
+    };
+    match read {
         // lopdf rebuilds a cut-off file from what is left; when the form is in the part that
         // is gone, the file is damaged, not "printed to PDF", and saying so tells the person
         // to resend rather than to fill in a new form.
