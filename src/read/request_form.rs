@@ -262,10 +262,13 @@ impl<'a> Fields<'a> {
         Fields { form, by_name }
     }
 
-    /// True when at least one field has a name the Staff User Request Form uses.
+    /// True when at least one field has a name only the Staff User Request Form uses: a
+    /// `requester.` or `person.` field or a role's box (`notes` or `profile` alone could be
+    /// anyone's form).
     fn is_request_form(&self) -> bool {
         self.by_name.keys().any(|n| {
-            names::FIXED_FIELDS.contains(n) && !n.starts_with("form.")
+            names::FIXED_FIELDS.contains(n)
+                && (n.starts_with("requester.") || n.starts_with("person."))
                 || names::parse_role_field(n).is_some()
         })
     }
@@ -496,7 +499,11 @@ mod tests {
     #[test]
     fn a_form_without_our_field_names_is_another_template() {
         let doc = build_document(
-            &form(vec![text("Name", "x"), text("Date", "y")]),
+            &form(vec![
+                text("Name", "x"),
+                text("Date", "y"),
+                text("notes", "z"),
+            ]),
             &bundled(),
         );
         assert!(doc.rows.is_empty());
