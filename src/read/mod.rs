@@ -90,37 +90,17 @@ pub fn read_form_document(path: &Path, isolation: &Isolation, catalog: &Catalog)
                      please wait for their reply.",
                 )
             }),
-        Err(failure) => {
-            let (rule, suggestion) = match failure.kind {
-                FormFailKind::NotPdf | FormFailKind::Damaged => (
-                    Rule::Unreadable,
-                    "Save the form again from your PDF reader (Save, not Print) and send it; \
-                     if that fails, fill in a new blank form.",
-                ),
-                FormFailKind::TooLarge => {
-                    (Rule::TooLarge, "Fill in a new blank form and send that.")
-                }
-                FormFailKind::NeedsPassword => (
-                    Rule::PasswordProtected,
-                    "Save the form again without a password (in Acrobat: File > Properties > \
-                     Security > No Security) and send it.",
-                ),
-                FormFailKind::NoFields => (
-                    Rule::NoFormFields,
-                    "Open the blank form in a PDF reader, fill it in, and use Save, not Print.",
-                ),
-                FormFailKind::XfaOnly => (
-                    Rule::XfaForm,
-                    "Use the Staff User Request Form from the help desk, or the Accounts \
-                     Worksheet.",
-                ),
-            };
-            let mut document = failed(rule, failure.message);
-            if let Some(f) = document.findings.first_mut() {
-                f.suggestion = Some(suggestion.to_string());
-            }
-            document
-        }
+        // The reader's messages already say what happened and what to do.
+        Err(failure) => failed(
+            match failure.kind {
+                FormFailKind::NotPdf | FormFailKind::Damaged => Rule::Unreadable,
+                FormFailKind::TooLarge => Rule::TooLarge,
+                FormFailKind::NeedsPassword => Rule::PasswordProtected,
+                FormFailKind::NoFields => Rule::NoFormFields,
+                FormFailKind::XfaOnly => Rule::XfaForm,
+            },
+            failure.message,
+        ),
     }
 }
 
