@@ -210,6 +210,11 @@ fn every_unreadable_form_gets_its_own_clear_answer_and_none_stops_the_run() {
             .find(|p| p.rule == *rule)
             .unwrap_or_else(|| panic!("{name}: no {rule} in {rows:#?}"));
         assert_eq!(p.severity, "error", "{name}");
+        assert_eq!(
+            rows.len(),
+            1,
+            "{name}: only the finding that matters: {rows:#?}"
+        );
         let body = email_text(&run, &s);
         assert!(
             body.contains(words) || p.message.contains(words),

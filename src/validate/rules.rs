@@ -90,7 +90,12 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         )),
         Some(v) => Authority::Known(v.text.clone()),
     };
-    if let Authority::Unknown(f) = &authority {
+    // A file that could not be read has no requester block to speak of: saying so too would
+    // only bury the one finding that matters.
+    let unreadable = document.findings.iter().any(|f| f.rule.means_unreadable());
+    if let Authority::Unknown(f) = &authority
+        && !unreadable
+    {
         findings.push(f.clone());
     }
 
