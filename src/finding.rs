@@ -75,6 +75,8 @@ rules! {
     EmptyForm = "empty-form",
     /// The form was made by another version of the form template.
     FormVersion = "form-version",
+    /// The Staff User Request Form, but some of its fields are gone (a viewer dropped them).
+    FormFieldsMissing = "form-fields-missing",
     /// A role's library or desk is filled in, but neither Add nor Remove is ticked.
     RoleNotTicked = "role-not-ticked",
     // --- the requester ---

@@ -257,3 +257,22 @@ fn inspect_lists_the_fields_of_a_filled_form() {
         "dwhitfield@gcsu.example.edu"
     );
 }
+
+#[test]
+fn a_form_a_viewer_dropped_fields_from_says_which_are_gone() {
+    // Made by pypdf from a filled form, with person.email and person.position removed from
+    // the field tree and the page (tests/fixtures/form/dropped/make.py).
+    let path = repo().join("tests/fixtures/form/dropped/pypdf-dropped.pdf");
+    let run = process_json(&[], &[path]);
+    let s = run.submission("pypdf-dropped.pdf");
+    assert_ne!(s["status"], "unreadable", "{s:#}");
+    let rows = problem_rows(&run.output(&s["workbook"]));
+    let p = rows
+        .iter()
+        .find(|p| p.rule == "form-fields-missing")
+        .unwrap_or_else(|| panic!("{rows:#?}"));
+    assert_eq!(p.severity, "warning");
+    assert!(p.message.contains("lacks 2 of"), "{}", p.message);
+    assert!(p.message.contains("person.email"), "{}", p.message);
+    assert!(p.message.contains("person.position"), "{}", p.message);
+}

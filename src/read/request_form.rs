@@ -60,6 +60,35 @@ pub fn build_document(form: &Form, catalog: &Catalog) -> Document {
         );
         return doc;
     }
+    let missing: Vec<&str> = names::FIXED_FIELDS
+        .iter()
+        .copied()
+        .filter(|n| !fields.by_name.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().copied().take(QUOTED_NAMES).collect();
+        let more = if missing.len() > QUOTED_NAMES {
+            ", ..."
+        } else {
+            ""
+        };
+        doc.findings.push(
+            Finding::warning(
+                Rule::FormFieldsMissing,
+                Location::File,
+                format!(
+                    "This form lacks {} of the Staff User Request Form's fields ({}{more}): \
+                     the program that saved it may have dropped them.",
+                    missing.len(),
+                    shown.join(", ")
+                ),
+            )
+            .suggest(
+                "If values you typed are missing below, fill in the form in Adobe Acrobat \
+                 Reader or a web browser and send it again.",
+            ),
+        );
+    }
     if let Some(v) = fields.value(names::FORM_VERSION_FIELD)
         && v.text != names::FORM_VERSION
     {
@@ -442,6 +471,33 @@ mod tests {
             text("role.51.library", "LAW"),
             text(names::FORM_VERSION_FIELD, names::FORM_VERSION),
         ]
+        .into_iter()
+        .chain(unset_others())
+        .collect()
+    }
+
+    /// The form's other fixed fields, present and empty, as in a real form.
+    fn unset_others() -> Vec<FormField> {
+        let given = [
+            names::REQUESTER_NAME,
+            names::REQUESTER_EMAIL,
+            names::REQUESTER_INSTITUTION,
+            names::PERSON_ACTION,
+            names::PERSON_PRIMARY_ID,
+            names::PERSON_LAST_NAME,
+            names::PERSON_FIRST_NAME,
+            names::PERSON_ACCOUNT_TYPE,
+            names::PERSON_POSITION,
+            names::FORM_VERSION_FIELD,
+        ];
+        names::FIXED_FIELDS
+            .iter()
+            .filter(|n| !given.contains(n))
+            .map(|n| FormField {
+                value: None,
+                ..text(n, "")
+            })
+            .collect()
     }
 
     #[test]
@@ -481,6 +537,22 @@ mod tests {
             doc.findings[0].location.to_string(),
             "form field role.51.library"
         );
+    }
+
+    #[test]
+    fn a_form_that_lost_some_of_its_fields_says_which() {
+        let fields: Vec<FormField> = filled()
+            .into_iter()
+            .filter(|f| f.name != names::PERSON_EMAIL)
+            .collect();
+        let doc = build_document(&form(fields), &bundled());
+        let f = doc
+            .findings
+            .iter()
+            .find(|f| f.rule == Rule::FormFieldsMissing)
+            .expect("a form-fields-missing warning");
+        assert!(f.message.contains("person.email"), "{}", f.message);
+        assert!(!doc.is_unreadable());
     }
 
     #[test]
@@ -545,7 +617,11 @@ mod tests {
         assert_eq!(doc.rows[0].text(Field::Action), Some("Delete"));
 
         let mut fields = filled();
-        fields.push(text(names::PROFILE, "Circulation Student Worker"));
+        fields
+            .iter_mut()
+            .find(|f| f.name == names::PROFILE)
+            .unwrap()
+            .value = Some(FieldValue::Text("Circulation Student Worker".into()));
         let doc = build_document(&form(fields), &bundled());
         assert_eq!(doc.rows.len(), 2);
         assert_eq!(
