@@ -479,15 +479,41 @@ fn process(
         if named_like_submission && skipped.path.is_file() {
             todo.push((skipped.path, None, skipped.reason));
         } else {
-            print(format!(
-                "{}: skipped ({})",
-                skipped.path.display(),
-                skipped.reason
-            ));
             report.skipped.push(SkippedEntry {
                 path: skipped.path,
                 reason: skipped.reason,
             });
+        }
+    }
+    // Skipped files one line each, but a folder's many text files (a catalog, scripts) as one
+    // line per reason, so that the submissions stand out.
+    let mut reasons: Vec<(&str, Vec<&Path>)> = Vec::new();
+    for s in &report.skipped {
+        match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
+            Some((_, paths)) => paths.push(&s.path),
+            None => reasons.push((&s.reason, vec![&s.path])),
+        }
+    }
+    for (reason, paths) in reasons {
+        if paths.len() <= 2 {
+            for p in paths {
+                print(format!("{}: skipped ({reason})", p.display()));
+            }
+        } else {
+            let names: Vec<String> = paths
+                .iter()
+                .take(3)
+                .map(|p| p.display().to_string())
+                .collect();
+            let more = match paths.len() - names.len() {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            print(format!(
+                "{} files skipped ({reason}): {}{more}",
+                paths.len(),
+                names.join(", ")
+            ));
         }
     }
     todo.sort_by(|a, b| a.0.cmp(&b.0));

@@ -445,3 +445,29 @@ fn every_command_in_help_is_shown_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn a_folder_of_many_text_files_is_skipped_in_one_line_per_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.toml", "b.toml", "c.py", "d.json"] {
+        std::fs::write(dir.path().join(name), "text\n").unwrap();
+    }
+    std::fs::write(dir.path().join("notes.xlsx"), "not a workbook\n").unwrap();
+    let run = Run::new(&["process", &dir.path().display().to_string()]);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("4 files skipped (a text file")),
+        "{}",
+        run.stdout
+    );
+    // A file named like a workbook is still answered, on its own line.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("notes.xlsx: could not be read")),
+        "{}",
+        run.stdout
+    );
+}
