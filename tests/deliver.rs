@@ -104,7 +104,7 @@ fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
 
 #[path = "support/smtp.rs"]
 mod smtp;
-use smtp::smtp_server;
+use smtp::{TlsMode, smtp_server, smtp_tls_server};
 
 fn plain_smtp(port: u16) -> Smtp {
     Smtp::new(&SmtpConfig {
@@ -114,6 +114,23 @@ fn plain_smtp(port: u16) -> Smtp {
         username: None,
         password_env: None,
         timeout_secs: Some(10),
+        ca_file: None,
+    })
+    .unwrap()
+}
+
+/// A client of the TLS test server at `localhost` (the name its certificate carries),
+/// trusting the test CA when `trust` is set.
+fn tls_smtp(port: u16, security: Security, trust: bool) -> Smtp {
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    Smtp::new(&SmtpConfig {
+        host: "localhost".into(),
+        port: Some(port),
+        security,
+        username: None,
+        password_env: None,
+        timeout_secs: Some(10),
+        ca_file: trust.then_some(ca),
     })
     .unwrap()
 }
@@ -592,4 +609,57 @@ help@flvc.example
 This is an automatic reply from Rolecall. Questions? Write to help@flvc.example.
 "#;
     assert_eq!(render_text(&ctx).unwrap(), expected);
+}
+
+#[test]
+fn starttls_and_implicit_tls_deliver_to_a_server_with_the_configured_ca() {
+    for (mode, security) in [
+        (TlsMode::Starttls, Security::Starttls),
+        (TlsMode::Wrapper, Security::Tls),
+    ] {
+        let (port, inbox) = smtp_tls_server(mode);
+        let delivery = tls_smtp(port, security, true)
+            .send(&compose_default())
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert!(matches!(delivery, Delivery::Sent { .. }), "{mode:?}");
+        let received = inbox.lock().unwrap().clone();
+        assert_eq!(received.len(), 1, "{mode:?}");
+        let msg = MessageParser::default().parse(&received[0].data).unwrap();
+        assert_eq!(msg.attachment_count(), 1, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_server_certificate_from_an_unknown_ca_is_refused() {
+    let (port, inbox) = smtp_tls_server(TlsMode::Starttls);
+    let err = tls_smtp(port, Security::Starttls, false)
+        .send(&compose_default())
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate")
+            || err.to_string().to_lowercase().contains("tls"),
+        "{err}"
+    );
+    assert!(
+        inbox.lock().unwrap().is_empty(),
+        "nothing sent in the clear"
+    );
+}
+
+#[test]
+fn a_ca_file_that_is_not_a_certificate_is_a_clear_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate\n").unwrap();
+    let err = Smtp::new(&SmtpConfig {
+        host: "localhost".into(),
+        port: Some(587),
+        security: Security::Starttls,
+        username: None,
+        password_env: None,
+        timeout_secs: Some(10),
+        ca_file: Some(bad),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("ca_file"), "{err}");
 }

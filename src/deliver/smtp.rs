@@ -7,7 +7,7 @@
 
 use super::{DeliverError, Delivery, Mail, Transport};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport as _};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -60,6 +60,9 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// Seconds to wait for the server (default 30).
     pub timeout_secs: Option<u64>,
+    /// A CA certificate (PEM) to trust besides the system's, for a server whose certificate
+    /// comes from the consortium's own certificate authority.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl SmtpConfig {
@@ -106,7 +109,28 @@ impl Smtp {
         let tls = match config.security {
             Security::None => Tls::None,
             Security::Starttls | Security::Tls => {
-                let params = TlsParameters::new(host.to_string()).map_err(|e| {
+                let mut params = TlsParameters::builder(host.to_string());
+                if let Some(path) = &config.ca_file {
+                    let pem = std::fs::read(path).map_err(|e| {
+                        DeliverError::Config(format!("cannot read ca_file {}: {e}", path.display()))
+                    })?;
+                    // lettre's rustls parser takes any text as "no certificates": check for
+                    // one, or a typo'd path to a key would fail later as a TLS error.
+                    let not_a_certificate = |why: String| {
+                        DeliverError::Config(format!(
+                            "ca_file {} is not a PEM certificate{why}",
+                            path.display()
+                        ))
+                    };
+                    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+                    if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+                        return Err(not_a_certificate(String::new()));
+                    }
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| not_a_certificate(format!(": {e}")))?;
+                    params = params.add_root_certificate(cert);
+                }
+                let params = params.build().map_err(|e| {
                     DeliverError::Config(format!("cannot set up TLS for {host}: {e}"))
                 })?;
                 if config.security == Security::Tls {

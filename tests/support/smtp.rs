@@ -155,3 +155,121 @@ fn session(stream: TcpStream, handler: Recorder) -> std::io::Result<()> {
         writer.flush()?;
     }
 }
+
+/// How a TLS server speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain at first; TLS after the client's STARTTLS (port 587 style).
+    Starttls,
+    /// TLS from the first byte (port 465 style).
+    Wrapper,
+}
+
+/// Starts a TLS server with the test certificate for localhost / 127.0.0.1, signed by
+/// `tests/fixtures/tls/ca.pem` (made by `tests/fixtures/tls/make.sh`).
+pub fn smtp_tls_server(mode: TlsMode) -> (u16, Arc<Mutex<Vec<Received>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let handler = Recorder {
+        rcpt_reply: None,
+        data_reply: Arc::new(Mutex::new(None)),
+        current: Received::default(),
+        inbox: Arc::clone(&inbox),
+    };
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (handler, config) = (handler.clone(), Arc::clone(&config));
+            std::thread::spawn(move || tls_session(stream, handler, mode, config));
+        }
+    });
+    (port, inbox)
+}
+
+fn tls_session(
+    stream: TcpStream,
+    handler: Recorder,
+    mode: TlsMode,
+    config: Arc<rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    let ip = stream.peer_addr()?.ip();
+    stream.set_nodelay(true)?;
+    let mut builder = SessionBuilder::new("mx.test.invalid");
+    if mode == TlsMode::Starttls {
+        builder.enable_start_tls();
+    }
+    let mut session = builder.build(ip, handler);
+    let wrap = |stream: TcpStream| -> std::io::Result<_> {
+        let conn =
+            rustls::ServerConnection::new(Arc::clone(&config)).map_err(std::io::Error::other)?;
+        Ok(rustls::StreamOwned::new(conn, stream))
+    };
+    match mode {
+        TlsMode::Wrapper => {
+            session.tls_active();
+            converse(wrap(stream)?, &mut session, true).map(|_| ())
+        }
+        TlsMode::Starttls => {
+            if let Some(stream) = converse(stream, &mut session, true)? {
+                session.tls_active();
+                converse(wrap(stream)?, &mut session, false)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Speaks SMTP over `stream` until the client quits; returns the stream when the client
+/// asked for STARTTLS (after the 220 that accepts it).
+fn converse<S: std::io::Read + Write>(
+    stream: S,
+    session: &mut mailin::Session<Recorder>,
+    greet: bool,
+) -> std::io::Result<Option<S>> {
+    let mut reader = BufReader::new(stream);
+    if greet {
+        session.greeting().write_to(reader.get_mut())?;
+        reader.get_mut().flush()?;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply => response.write_to(reader.get_mut())?,
+            Action::Close => {
+                response.write_to(reader.get_mut())?;
+                reader.get_mut().flush()?;
+                return Ok(None);
+            }
+            Action::UpgradeTls => {
+                response.write_to(reader.get_mut())?;
+                reader.get_mut().flush()?;
+                // The client sends nothing more until the handshake: the buffer is empty.
+                return Ok(Some(reader.into_inner()));
+            }
+            Action::NoReply => {}
+        }
+        reader.get_mut().flush()?;
+    }
+}
