@@ -123,12 +123,12 @@ pub struct Services<'a> {
     pub catalog: &'a Catalog,
     /// `From` of every reply.
     pub from: String,
-    /// The mail server, when configured.
-    pub smtp: Option<&'a dyn RawTransport>,
+    /// The mail server, when configured. `Sync`: the watcher sends from its own thread.
+    pub smtp: Option<&'a (dyn RawTransport + Sync)>,
     /// How untrusted files are read.
     pub isolation: Isolation,
     /// The time stamped on submissions and mail (`ROLECALL_NOW` reproduces a run).
-    pub now: &'a dyn Fn() -> jiff::Zoned,
+    pub now: &'a (dyn Fn() -> jiff::Zoned + Sync),
     /// The account state requests are diffed against, if any.
     pub state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
 }
@@ -166,6 +166,8 @@ pub struct Watcher<'a> {
     /// Files that failed in this run (our own output could not be written); retried on
     /// the next rescan.
     failures: usize,
+    /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
+    sender_thread: bool,
 }
 
 impl<'a> Watcher<'a> {
@@ -192,6 +194,7 @@ impl<'a> Watcher<'a> {
             seen: HashMap::new(),
             vanished: Default::default(),
             failures: 0,
+            sender_thread: false,
         })
     }
 
@@ -232,6 +235,43 @@ impl<'a> Watcher<'a> {
             }
         }
         tracing::info!(data = %self.layout.root.display(), "watching");
+        // Mail goes out from a thread of its own, so that a slow or hung mail server never
+        // holds up the inbox (`--once` keeps to one thread: take the inbox, then send).
+        let result = match self.services.smtp.filter(|_| !once) {
+            None => self.intake_loop(once, &rx),
+            Some(smtp) => {
+                self.sender_thread = true;
+                let root = self.layout.root.clone();
+                let retry = self.settings.retry;
+                let stop = Arc::clone(&self.stop);
+                let now = self.services.now;
+                let result = std::thread::scope(|scope| {
+                    let sending = scope.spawn(|| send_loop(&root, smtp, &retry, &stop, now));
+                    let intake = self.intake_loop(once, &rx);
+                    // However the intake ended, the sender ends too.
+                    stop.store(true, Ordering::SeqCst);
+                    let sent = sending.join().unwrap_or_else(|_| {
+                        Err(WatchError::Io {
+                            path: root.join("outbox"),
+                            source: std::io::Error::other("the mail sender thread panicked"),
+                        })
+                    });
+                    intake.and(sent)
+                });
+                self.sender_thread = false;
+                result
+            }
+        };
+        tracing::info!("stopped");
+        result
+    }
+
+    /// Takes inbox files until `stop` (or, with `once`, until the inbox is empty).
+    fn intake_loop(
+        &mut self,
+        once: bool,
+        rx: &std::sync::mpsc::Receiver<notify::Result<notify::Event>>,
+    ) -> Result<(), WatchError> {
         loop {
             let settling = self.pass()?;
             if self.stopped() {
@@ -245,6 +285,7 @@ impl<'a> Watcher<'a> {
                 wait = wait.min(s);
             }
             if self.services.smtp.is_some()
+                && !self.sender_thread
                 && let Some(due) = self.ledger.next_due_ms()?
             {
                 let ms = (due - wall_ms()).max(0) as u64;
@@ -273,7 +314,6 @@ impl<'a> Watcher<'a> {
                 break;
             }
         }
-        tracing::info!("stopped");
         Ok(())
     }
 
@@ -294,6 +334,7 @@ impl<'a> Watcher<'a> {
         let settling = self.scan()?;
         if let Some(smtp) = self.services.smtp
             && !self.stopped()
+            && !self.sender_thread
         {
             queue::tidy(&self.layout.root, &self.ledger)?;
             let stamp = (self.services.now)().timestamp().to_string();
@@ -561,6 +602,30 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The sender thread of [`Watcher::run`]: sends due mail through its own database
+/// connection until `stop`, looking again at least every 200 ms (a reply the intake just
+/// queued is due at once).
+fn send_loop(
+    root: &Path,
+    smtp: &(dyn RawTransport + Sync),
+    retry: &RetryPolicy,
+    stop: &AtomicBool,
+    now: &(dyn Fn() -> jiff::Zoned + Sync),
+) -> Result<(), WatchError> {
+    let ledger = Ledger::open(root)?;
+    while !stop.load(Ordering::SeqCst) {
+        queue::tidy(root, &ledger)?;
+        let stamp = now().timestamp().to_string();
+        queue::send_due(root, &ledger, smtp, retry, wall_ms(), &stamp, stop)?;
+        let wait = match ledger.next_due_ms()? {
+            Some(due) => (due - wall_ms()).clamp(20, 200),
+            None => 200,
+        };
+        std::thread::sleep(Duration::from_millis(wait as u64));
     }
     Ok(())
 }

@@ -984,3 +984,43 @@ fn sigterm_lets_the_file_in_hand_finish() {
     assert!(data.files("inbox").is_empty());
     assert_eq!(data.files("outbox").len(), 7);
 }
+
+#[test]
+fn a_hung_mail_server_does_not_hold_up_the_inbox() {
+    // A "server" that accepts connections and never says a word: each send waits for the
+    // SMTP timeout (5 s here).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let data = Data::new(Some(port));
+    data.drop_file("first.xlsx", &sample("clean-batch.xlsx"));
+    let child = data.spawn();
+    wait_for(
+        "the first file to be filed",
+        &data,
+        Duration::from_secs(10),
+        || data.files("inbox").is_empty() && data.files("outbox").len() == 1,
+    );
+    // The reply to the first is now stuck at the silent server; the next file is taken at
+    // once all the same.
+    std::thread::sleep(Duration::from_millis(300));
+    let dropped = std::time::Instant::now();
+    data.drop_file("second.xlsx", &sample("mistakes.xlsx"));
+    wait_for(
+        "the second file to be filed",
+        &data,
+        Duration::from_secs(10),
+        || data.files("inbox").is_empty() && data.files("outbox").len() == 2,
+    );
+    assert!(
+        dropped.elapsed() < Duration::from_secs(3),
+        "the inbox waited for the mail server: {:?}",
+        dropped.elapsed()
+    );
+    assert!(terminate(child).success());
+}

@@ -59,7 +59,7 @@ fn with_watcher<T>(
     let services = Services {
         catalog,
         from: sender(catalog, config),
-        smtp: smtp.as_ref().map(|s| s as &dyn RawTransport),
+        smtp: smtp.as_ref().map(|s| s as &(dyn RawTransport + Sync)),
         isolation: Isolation::child_default(),
         now: &clock,
         state: Some((&state, super::diff_options(config)?)),
