@@ -271,9 +271,8 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
     }
     data.drop_file("clean-batch.xls", &sample("clean-batch.xls"));
     data.drop_file("form.pdf", b"%PDF-1.4\n% not a real form\n%%EOF\n");
-    // A real AcroForm PDF by email (shared corpus): whatever the form reader makes of it,
-    // the sender gets one answer about it.
-    let pdf = std::fs::read(repo().join("../shared/corpus/pdf-forms/acroform.pdf")).unwrap();
+    // A filled Staff User Request Form by email (the sample filled by pypdf).
+    let pdf = std::fs::read(repo().join("samples/forms/clean.pdf")).unwrap();
     data.drop_file(
         "form-by-email.eml",
         &email_with(90, "request-form.pdf", pdf),
@@ -408,11 +407,12 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
     let t = &threads["batch-90@mail.gcsu.example.edu"];
     assert_eq!(t.len(), 1);
     assert!(
-        t[0].subject.contains("request-form.pdf"),
+        t[0].subject.contains("request-form.pdf: accepted"),
         "{}",
         t[0].subject
     );
     assert_eq!(t[0].to, ["dwhitfield@gcsu.example.edu"]);
+    assert_eq!(t[0].cc, ["mortega@gcsu.example.edu"]);
 
     // Nothing usable: a short helpful reply that lists what is accepted and says why.
     let r = &threads["no-attachment@mail.gcsu.example.edu"][0];
