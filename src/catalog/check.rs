@@ -1,6 +1,6 @@
 //! `rolecall catalog check`: every mistake in the catalog files, with file and line.
 //!
-//! The loader runs the same checks ([`analyse`]) and refuses a catalog with any error, so a
+//! The loader runs the same checks (`analyse`) and refuses a catalog with any error, so a
 //! catalog that loads is one that checks clean. The list of checks is in `docs/catalog.md`.
 
 use super::load::{
