@@ -118,43 +118,27 @@ fn cell_text(d: &Data) -> String {
     }
 }
 
-/// RFC 4180 CSV: quoted fields with doubled quotes and line breaks, CRLF or LF, a UTF-8
-/// byte-order mark (Excel writes one) ignored.
+/// A CSV export as rows of trimmed text (the csv crate: RFC 4180 quoting, CRLF or LF). A
+/// UTF-8 byte-order mark (Excel writes one) is ignored, and a file whose first line has more
+/// tabs than commas is read as tab-separated (Analytics and Excel "text" exports).
 pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' => quoted = true,
-            ',' => row.push(std::mem::take(&mut field).trim().to_string()),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field).trim().to_string());
-                rows.push(std::mem::take(&mut row));
-            }
-            c => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field.trim().to_string());
-        rows.push(row);
-    }
-    rows
+    let first = text.lines().next().unwrap_or_default();
+    let delimiter = if first.matches('\t').count() > first.matches(',').count() {
+        b'\t'
+    } else {
+        b','
+    };
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes())
+        .records()
+        // A malformed record (bad UTF-8 cannot happen: the text is a str) is skipped.
+        .filter_map(Result::ok)
+        .map(|r| r.iter().map(|f| f.trim().to_string()).collect())
+        .collect()
 }
 
 /// A date as exports write it: `2026-11-02`, `2026-11-02 14:03:11`, `11/2/2026`.
@@ -171,5 +155,11 @@ mod tests {
         let rows = parse_csv("\u{feff}a,b\r\n\"x, y\",\"say \"\"hi\"\"\nthere\"\n");
         assert_eq!(rows[0], ["a", "b"]);
         assert_eq!(rows[1], ["x, y", "say \"hi\"\nthere"]);
+    }
+
+    #[test]
+    fn tab_separated_exports_are_read_too() {
+        let rows = parse_csv("Primary Identifier\tLast Login\n00123\t2026-11-02\n");
+        assert_eq!(rows[1], ["00123", "2026-11-02"]);
     }
 }
