@@ -75,6 +75,25 @@ pub enum Operation {
         /// Request lines it came from.
         lines: Vec<String>,
     },
+    /// Change an existing internal account's name or email: only the fields that change
+    /// are set (an external account's come from the SIS load and are never changed here).
+    UpdateAccount {
+        /// Institution code.
+        institution: String,
+        /// Alma primary identifier.
+        primary_id: String,
+        /// New given name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        first_name: Option<String>,
+        /// New family name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        last_name: Option<String>,
+        /// New email.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        email: Option<String>,
+        /// Request lines it came from.
+        lines: Vec<String>,
+    },
     /// Grant a role.
     AddRole {
         /// Institution code.
@@ -266,6 +285,24 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
     }
 }
 
+/// The name and email changes of an [`Operation::UpdateAccount`], in words:
+/// `email → jo@example.edu; last name → Smith`.
+pub fn describe_update(
+    first_name: &Option<String>,
+    last_name: &Option<String>,
+    email: &Option<String>,
+) -> String {
+    [
+        ("first name", first_name),
+        ("last name", last_name),
+        ("email", email),
+    ]
+    .iter()
+    .filter_map(|(what, v)| v.as_ref().map(|v| format!("{what} \u{2192} {v}")))
+    .collect::<Vec<_>>()
+    .join("; ")
+}
+
 /// What an operation does to which account, its lines aside: equal keys are merged.
 type OpKey = (String, String, u8, u32, Option<Scope>, Vec<Parameter>);
 
@@ -274,6 +311,11 @@ impl Operation {
     pub fn account(&self) -> (&str, &str) {
         match self {
             Operation::CreateAccount {
+                institution,
+                primary_id,
+                ..
+            }
+            | Operation::UpdateAccount {
                 institution,
                 primary_id,
                 ..
@@ -314,6 +356,7 @@ impl Operation {
     fn lines_mut(&mut self) -> &mut Vec<String> {
         match self {
             Operation::CreateAccount { lines, .. }
+            | Operation::UpdateAccount { lines, .. }
             | Operation::AddRole { lines, .. }
             | Operation::RemoveRole { lines, .. }
             | Operation::RemoveAllStaffRoles { lines, .. }
@@ -326,6 +369,7 @@ impl Operation {
     pub fn name(&self) -> &'static str {
         match self {
             Operation::CreateAccount { .. } => "create_account",
+            Operation::UpdateAccount { .. } => "update_account",
             Operation::AddRole { .. } => "add_role",
             Operation::RemoveRole { .. } => "remove_role",
             Operation::RemoveAllStaffRoles { .. } => "remove_all_staff_roles",
@@ -334,12 +378,14 @@ impl Operation {
         }
     }
 
-    /// The documented order: account, then create, remove-all, suspend, remove, restore, add;
+    /// The documented order: account, then create (or update), remove-all, suspend, remove,
+    /// restore, add;
     /// then role and scope.
     fn sort_key(&self) -> OpKey {
         let (inst, id) = self.account();
         let (rank, code, scope, params) = match self {
             Operation::CreateAccount { .. } => (0, 0, None, Vec::new()),
+            Operation::UpdateAccount { .. } => (0, 1, None, Vec::new()),
             Operation::RemoveAllStaffRoles { .. } => (1, 0, None, Vec::new()),
             Operation::SuspendRoles { .. } => (2, 0, None, Vec::new()),
             Operation::RemoveRole {

@@ -236,6 +236,15 @@ impl<'a> Processor<'a> {
         let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
         let roles = match &state {
             Some((state, _)) => {
+                match crate::state::diff::account_updates(state, &outcome) {
+                    Ok(updates) => {
+                        changeset.operations.extend(updates);
+                        crate::changeset::Operation::sort(&mut changeset.operations);
+                    }
+                    Err(e) => {
+                        state_errors.push(format!("cannot compare with the account state: {e}"));
+                    }
+                }
                 match crate::state::diff::complete(state, &mut changeset, self.catalog) {
                     Ok(roles) => Some(roles),
                     Err(e) => {

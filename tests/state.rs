@@ -620,3 +620,107 @@ fn exporting_after_apply_still_posts_the_new_accounts() {
         "{requests}"
     );
 }
+
+#[test]
+fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() {
+    let desk = Desk::imported();
+    // An internal account of Gulf Coast with an email on record and no Cataloger role.
+    let (account, _roles) = {
+        let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+        state
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.institution == GCSU
+                    && a.account_type == rolecall::validate::AccountType::Internal
+                    && !a.email.is_empty()
+            })
+            .map(|a| {
+                let roles = state.roles(GCSU, &a.primary_id).unwrap();
+                (a, roles)
+            })
+            .find(|(_, roles)| roles.iter().all(|r| r.code != 204))
+            .expect("an internal GCSU account without Cataloger")
+    };
+    let new_email = "new.address@gcsu.example.edu";
+    let path = desk.path("new-email.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
+    for (row, (label, value)) in [
+        ("Requester name", "Dana Whitfield"),
+        ("Requester email", "dwhitfield@gcsu.example.edu"),
+        ("Institution", GCSU),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1 + row as u32, 0, *label).unwrap();
+        ws.write_string(1 + row as u32, 1, *value).unwrap();
+    }
+    let header = ["Action", "Primary ID", "Last name", "Email", "Role"];
+    let values = [
+        "Modify",
+        account.primary_id.as_str(),
+        account.last_name.as_str(),
+        new_email,
+        "Cataloger",
+    ];
+    for (c, (h, v)) in header.iter().zip(values).enumerate() {
+        ws.write_string(7, c as u16, *h).unwrap();
+        ws.write_string(8, c as u16, v).unwrap();
+    }
+    wb.save(&path).unwrap();
+
+    let cs = desk.process(&path, "out");
+    let updates: Vec<&Json> = cs["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["op"] == "update_account")
+        .collect();
+    assert_eq!(updates.len(), 1, "{cs:#}");
+    assert_eq!(updates[0]["email"], new_email);
+    assert!(
+        updates[0].get("last_name").is_none(),
+        "an unchanged name is not an update: {cs:#}"
+    );
+
+    let cs_path = desk
+        .path("out/new-email-xlsx/new-email-changeset.json")
+        .display()
+        .to_string();
+    let dry = desk.run(&["apply", "--dry-run", &cs_path]);
+    assert!(
+        dry.stdout.contains(&format!("email \u{2192} {new_email}")),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(desk.run(&["apply", &cs_path]).code, 0);
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    assert_eq!(
+        state
+            .account(GCSU, &account.primary_id)
+            .unwrap()
+            .unwrap()
+            .email,
+        new_email
+    );
+    drop(state);
+    let export = desk.run(&["export", &cs_path, "--alma", "alma"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let body =
+        std::fs::read_to_string(desk.path(&format!("alma/{GCSU}/{}.json", account.primary_id)))
+            .unwrap();
+    assert!(body.contains(new_email), "{body}");
+    // Asked again, nothing is left to change.
+    let again = desk.process(&path, "again");
+    assert!(
+        again["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["op"] != "update_account"),
+        "{again:#}"
+    );
+}

@@ -72,6 +72,26 @@ fn cells(op: &Operation) -> [String; 11] {
                 }
             ),
         ],
+        Operation::UpdateAccount {
+            institution,
+            primary_id,
+            first_name,
+            last_name,
+            email,
+            lines,
+        } => [
+            "Update account".into(),
+            institution.clone(),
+            primary_id.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "no".into(),
+            lines.join(", "),
+            crate::changeset::describe_update(first_name, last_name, email),
+        ],
         Operation::AddRole {
             institution,
             primary_id,

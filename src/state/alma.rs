@@ -230,7 +230,8 @@ pub fn export(
                 "restore_roles".into(),
                 roles.iter().any(|g| !g.parameters.is_empty()),
             ),
-            Operation::CreateAccount { .. } => continue,
+            // The job cannot create accounts or change names: the API bodies do that.
+            Operation::CreateAccount { .. } | Operation::UpdateAccount { .. } => continue,
         };
         let entry = lists.entry(format!("{}/{what}", safe(inst))).or_default();
         entry.0.push(id.to_string());

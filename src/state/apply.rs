@@ -199,6 +199,29 @@ pub(crate) fn apply_op(
             put_role(conn, inst, id, &patron(inst))?;
             Ok(None)
         }
+        Operation::UpdateAccount {
+            first_name,
+            last_name,
+            email,
+            ..
+        } => {
+            let n = conn.execute(
+                "UPDATE state_account SET
+                     first_name = COALESCE(?3, first_name),
+                     last_name = COALESCE(?4, last_name),
+                     email = COALESCE(?5, email),
+                     updated_by = ?6
+                 WHERE institution = ?1 AND primary_id = ?2
+                   AND (first_name IS NOT COALESCE(?3, first_name)
+                        OR last_name IS NOT COALESCE(?4, last_name)
+                        OR email IS NOT COALESCE(?5, email))",
+                params![inst, id, first_name, last_name, email, tag],
+            )?;
+            if n == 0 {
+                return note(format!("{id} has these already (or is not in the state)"));
+            }
+            Ok(None)
+        }
         Operation::AddRole {
             role,
             scope,
@@ -375,6 +398,15 @@ pub fn describe(op: &Operation) -> String {
         Operation::RemoveAllStaffRoles { .. } => {
             format!("remove every staff role (Patron kept) from {id} at {inst}")
         }
+        Operation::UpdateAccount {
+            first_name,
+            last_name,
+            email,
+            ..
+        } => format!(
+            "update {id} at {inst}: {}",
+            crate::changeset::describe_update(first_name, last_name, email)
+        ),
         Operation::SuspendRoles { roles, reason, .. } => {
             format!("suspend {} of {id} ({reason})", list(roles))
         }

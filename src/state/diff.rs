@@ -397,6 +397,51 @@ fn check_allotment(
     Ok(())
 }
 
+/// The name and email changes the carried-out Modify lines ask for on existing internal
+/// accounts, one `update_account` per account with only the fields that change (external
+/// accounts keep the SIS's values: see `external-field-change`). Add the result to the
+/// change set before [`complete`].
+pub fn account_updates(state: &State, outcome: &Outcome) -> Result<Vec<Operation>, StateError> {
+    let mut out: Vec<Operation> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    for line in &outcome.lines {
+        let Some(r) = &line.request else { continue };
+        if r.action != Action::Modify {
+            continue;
+        }
+        let id = r.person.primary_id.trim();
+        let Some(account) = state.account(&r.institution, id)? else {
+            continue;
+        };
+        if account.account_type != AccountType::Internal
+            || !seen.insert((account.institution.clone(), id.to_lowercase()))
+        {
+            continue;
+        }
+        let changed = |asked: &Option<String>, has: &str| {
+            asked
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty() && !same(a, has))
+                .map(str::to_string)
+        };
+        let first_name = changed(&r.person.first_name, &account.first_name);
+        let last_name = changed(&r.person.last_name, &account.last_name);
+        let email = changed(&r.person.email, &account.email);
+        if first_name.is_some() || last_name.is_some() || email.is_some() {
+            out.push(Operation::UpdateAccount {
+                institution: account.institution.clone(),
+                primary_id: account.primary_id.clone(),
+                first_name,
+                last_name,
+                email,
+                lines: vec![line.row.location.to_string()],
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Fills in what only the state knows (the roles a Restore puts back; the state version)
 /// and returns each person's roles before and after the change set, for the result workbook.
 pub fn complete(
