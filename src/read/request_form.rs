@@ -9,7 +9,8 @@
 //! in [`crate::layout::form`] (`docs/form-fields.md`).
 //!
 //! This stage also tells apart the forms that are fillable but not ours (`unknown-form`),
-//! ours but empty (`empty-form`), and ours from another form version (`form-version`).
+//! ours but empty (`empty-form`), ours from another form version (`form-version`), and ours
+//! with fields a viewer dropped (`form-fields-missing`).
 
 use super::form::{FieldKind, FieldValue, Form, FormField};
 use crate::catalog::Catalog;
@@ -53,9 +54,9 @@ pub fn build_document(form: &Form, catalog: &Catalog) -> Document {
                  the program that saved it did not keep the values.",
             )
             .suggest(
-                "Fill in the form in a PDF reader (Adobe Acrobat Reader, Preview, a web \
-                 browser), use Save, check that the values are still there when you open it \
-                 again, and send it.",
+                "Fill in the form in a PDF reader (Adobe Acrobat Reader, or a web browser), \
+                 use Save, check that the values are still there when you open it again, and \
+                 send it.",
             ),
         );
         return doc;

@@ -853,14 +853,15 @@ impl<'a> Builder<'a> {
         self.y -= 42.0;
         let steps = [
             format!(
-                "Fill in the boxes with any PDF reader (Adobe Acrobat Reader, a web browser, \
-                 Preview), then choose Save \u{2014} not Print \u{2014} and email the saved PDF \
-                 to {} <{}>.",
+                "Fill in the boxes in Adobe Acrobat Reader or a web browser (macOS Preview can \
+                 drop form fields), then choose Save \u{2014} not Print \u{2014} and email the \
+                 saved PDF to {} <{}>.",
                 policy.help_desk_name, policy.help_desk_email
             ),
             "Only a registered coordinator of the institution may ask. Use one form per \
              person: Add for a new staff account, Modify to add or remove roles, Delete when \
-             the person leaves (all staff roles go; the patron account stays)."
+             the person leaves (all staff roles go; the patron account stays), Restore to get \
+             back the roles suspended for inactivity."
                 .to_string(),
             "Tick Add for each role to grant and Remove for each role to take away. A role \
              with a Library box is granted in one library; a role with a Desk or service unit \
