@@ -408,3 +408,19 @@ fn a_folder_with_hostile_files_still_reads_the_good_one() {
     assert_eq!(docs[3].rows.len(), 4);
     assert!(docs[3].findings.is_empty());
 }
+
+#[test]
+fn an_xls_that_makes_calamine_panic_is_a_damaged_file_not_a_crash() {
+    // Found by the workbook_reader fuzz target: calamine 0.38 panics in cfb.rs ("slice index
+    // starts at 8192 but ends at 7691") on this cut-off compound file. Intake already refuses
+    // it (no Workbook stream), but the reader must hold on its own: it catches the panic in
+    // process, and the child process turns it into a finding too.
+    let path = fixture("fuzz_cfb_short_sector.xls");
+    assert!(intake::sniff(&path).is_err());
+    for isolation in [child(), Isolation::InProcess] {
+        let doc = read_document(&path, Format::Xls, &isolation);
+        let f = only_finding(&doc);
+        assert_eq!(f.rule, Rule::Unreadable, "{f}");
+        assert!(doc.rows.is_empty());
+    }
+}
