@@ -424,3 +424,15 @@ fn an_xls_that_makes_calamine_panic_is_a_damaged_file_not_a_crash() {
         assert!(doc.rows.is_empty());
     }
 }
+
+#[test]
+fn an_xls_that_asks_calamine_for_10_gb_is_too_large_in_the_child() {
+    // Found by the workbook_reader fuzz target: a 9 KB .xls whose dimensions make calamine
+    // allocate about 10 GB for its cell grid (an abort, not a panic, so only the child's
+    // memory limit stops it; in process it would end the program).
+    let path = fixture("fuzz_xls_huge_dimensions.xls");
+    assert_eq!(intake::sniff(&path), Ok(Format::Xls));
+    let f = hostile("fuzz_xls_huge_dimensions.xls", &child());
+    assert_eq!(f.rule, Rule::TooLarge, "{f}");
+    assert!(f.message.contains("memory limit"), "{f}");
+}
