@@ -724,3 +724,19 @@ fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() 
         "{again:#}"
     );
 }
+
+#[test]
+fn imports_are_logged_at_the_time_rolecall_was_given() {
+    // ROLECALL_NOW fixes the clock for everything, the import log included.
+    let desk = Desk::imported();
+    let conn = rusqlite::Connection::open(desk.path("rolecall.db")).unwrap();
+    let stamps: Vec<String> = conn
+        .prepare("SELECT imported_at FROM state_import")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stamps.len(), 5);
+    assert!(stamps.iter().all(|s| s == NOW), "{stamps:?}");
+}

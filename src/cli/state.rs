@@ -39,8 +39,9 @@ pub(super) fn run(
             command: StateCommand::Import { files, institution },
         } => {
             let mut exit = Exit::Ok;
+            let now = now()?.timestamp().to_string();
             for file in &files {
-                match import::import_file(state, file, catalog, institution.as_deref()) {
+                match import::import_file(state, file, catalog, institution.as_deref(), &now) {
                     Ok(r) => {
                         let _ = writeln!(
                             stdout,

@@ -97,12 +97,13 @@ pub mod columns {
 }
 
 /// Imports one file. `institution` is used for rows and users that do not say theirs and
-/// whose roles do not tell it.
+/// whose roles do not tell it; `now` (RFC 3339) is when, for the import log.
 pub fn import_file(
     state: &mut State,
     path: &Path,
     catalog: &Catalog,
     institution: Option<&str>,
+    now: &str,
 ) -> Result<ImportReport, StateError> {
     let fail = |message: String| StateError::Import {
         file: path.to_path_buf(),
@@ -254,13 +255,14 @@ pub fn import_file(
     }
     tx.execute(
         "INSERT INTO state_import (file, kind, imported_at, accounts, roles, logins)
-         VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?3, ?4, ?5)",
+         VALUES (?1, ?2, ?6, ?3, ?4, ?5)",
         params![
             name,
             format!("{:?}", report.kind),
             report.accounts as i64,
             report.roles as i64,
-            report.logins as i64
+            report.logins as i64,
+            now
         ],
     )?;
     State::bump_version(&tx)?;

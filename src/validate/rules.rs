@@ -464,7 +464,11 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
                         v.location.clone(),
                         message,
                     )
-                    .suggest("Leave the role and profile empty on a Delete line, or use Modify to change some roles."),
+                    .suggest(if action == Action::Delete {
+                        "Leave the role and profile empty on a Delete line, or use Modify to change some roles."
+                    } else {
+                        "Leave the role and profile empty on a Restore line; to give other roles, add a Modify line."
+                    }),
                 );
             }
         }
