@@ -54,8 +54,32 @@ const ROBOT_LOCAL_PARTS: &[&str] = &[
     "bounces",
 ];
 
-/// Parses a message; `Err` with the reason in plain words when it is not one.
+/// The largest `.eml` Rolecall reads: more than any mail server delivers (most stop at 25 to
+/// 50 MB), so a bigger file is not a message someone sent.
+pub const MAX_EML_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why a file of `len` bytes is not read as an email, if it is too large.
+pub fn too_large(len: u64) -> Option<String> {
+    (len > MAX_EML_BYTES).then(|| {
+        format!(
+            "larger than {} MB, more than mail servers deliver",
+            MAX_EML_BYTES / (1024 * 1024)
+        )
+    })
+}
+
+/// Parses a message; `Err` with the reason in plain words when it is not one. An email is
+/// hostile input: the size is capped ([`MAX_EML_BYTES`]), mail-parser bounds how deep
+/// nested messages go, and a panic inside it is a reason, not a crash.
 pub fn parse(bytes: &[u8]) -> Result<Email, String> {
+    if let Some(why) = too_large(bytes.len() as u64) {
+        return Err(why);
+    }
+    std::panic::catch_unwind(|| parse_unguarded(bytes))
+        .unwrap_or_else(|_| Err("an email Rolecall could not read (it looks damaged)".into()))
+}
+
+fn parse_unguarded(bytes: &[u8]) -> Result<Email, String> {
     let message = MessageParser::default()
         .parse(bytes)
         .filter(|m| !m.headers().is_empty())
@@ -206,6 +230,37 @@ mod tests {
     #[test]
     fn garbage_is_not_an_email() {
         assert!(parse(b"").is_err());
+    }
+
+    #[test]
+    fn a_file_larger_than_any_mail_server_delivers_is_not_read() {
+        assert_eq!(too_large(MAX_EML_BYTES), None);
+        let why = too_large(MAX_EML_BYTES + 1).unwrap();
+        assert!(why.contains("larger than 64 MB"), "{why}");
+    }
+
+    #[test]
+    fn deeply_nested_messages_and_parts_end_without_a_crash() {
+        // 2,000 levels of message/rfc822 and of multipart: mail-parser stops descending
+        // (bounded depth), and whatever it makes of it is a reason or a message.
+        let mut eml = String::new();
+        for i in 0..2000 {
+            eml.push_str(&format!(
+                "From: a{i}@uni.edu\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        eml.push_str("Subject: end\r\n\r\nbody\r\n");
+        let outer = parse(eml.as_bytes()).expect("the outer message is read");
+        assert_eq!(outer.from.as_deref(), Some("a0@uni.edu"));
+        let mut eml = String::from("From: a@uni.edu\r\n");
+        for i in 0..2000 {
+            eml.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        let outer = parse(eml.as_bytes()).expect("the outer message is read");
+        assert_eq!(outer.from.as_deref(), Some("a@uni.edu"));
+        assert!(outer.attachments.is_empty());
     }
 
     #[test]

@@ -230,11 +230,19 @@ impl Watcher<'_> {
         let now = (self.services.now)();
         let stamp = now.timestamp().to_string();
         let folder = self.folder_of(s);
-        let bytes = std::fs::read(path).map_err(|source| WatchError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let message = match email::parse(&bytes) {
+        // Sized before it is read: a huge file is never loaded into memory.
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let parsed = match email::too_large(len) {
+            Some(why) => Err(why),
+            None => {
+                let bytes = std::fs::read(path).map_err(|source| WatchError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                email::parse(&bytes)
+            }
+        };
+        let message = match parsed {
             Ok(m) => m,
             Err(reason) => {
                 let kept = self.quarantine(s, &format!("This .eml file is {reason}."))?;
