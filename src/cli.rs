@@ -206,6 +206,9 @@ enum TemplateCommand {
         /// Output file
         #[arg(short, long, value_name = "FILE.pdf")]
         output: PathBuf,
+        /// Make the form for one institution: filled in, with only its libraries and desks
+        #[arg(long, value_name = "CODE")]
+        institution: Option<String>,
     },
 }
 
@@ -268,9 +271,26 @@ fn run(cli: Cli) -> Result<Exit, String> {
             Ok(Exit::Ok)
         }
         Command::Template {
-            command: TemplateCommand::Form { output },
+            command:
+                TemplateCommand::Form {
+                    output,
+                    institution,
+                },
         } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let mut catalog = load_catalog(catalog_dir.as_deref())?;
+            if let Some(code) = institution {
+                catalog = catalog.for_institution(&code).ok_or_else(|| {
+                    let codes: Vec<&str> = catalog
+                        .institutions
+                        .iter()
+                        .map(|i| i.code.as_str())
+                        .collect();
+                    format!(
+                        "{code} is not an institution of the catalog; the codes are {}",
+                        codes.join(", ")
+                    )
+                })?;
+            }
             template::form::write_form(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",

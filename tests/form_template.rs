@@ -580,3 +580,49 @@ fn sample_forms_carry_the_bundled_catalog_version() {
         assert!(!mistake["rule"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn a_form_for_one_institution_is_filled_in_and_lists_only_its_libraries() {
+    use rolecall::read::form::{FieldValue, read_form};
+    let catalog = catalog::bundled();
+    let pru = catalog.for_institution("01FALSC_PRU").unwrap();
+    let own: std::collections::BTreeSet<String> = pru.institutions[0]
+        .libraries
+        .iter()
+        .map(|l| l.code.clone())
+        .collect();
+    let all: std::collections::BTreeSet<String> = catalog
+        .institutions
+        .iter()
+        .flat_map(|i| i.libraries.iter().map(|l| l.code.clone()))
+        .collect();
+    assert!(all.len() > own.len(), "the sample has other libraries too");
+
+    let form = read_form(&form_bytes(&pru).unwrap()).unwrap();
+    let inst = form
+        .fields
+        .iter()
+        .find(|f| f.name == names::REQUESTER_INSTITUTION)
+        .unwrap();
+    assert_eq!(inst.value, Some(FieldValue::Text("01FALSC_PRU".into())));
+    assert_eq!(inst.options.len(), 1);
+    let mut library_fields = 0;
+    for f in form.fields.iter().filter(|f| f.name.ends_with(".library")) {
+        library_fields += 1;
+        let listed: std::collections::BTreeSet<String> = f
+            .options
+            .iter()
+            .map(|(export, _)| export.clone())
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(listed, own, "{}", f.name);
+    }
+    assert!(library_fields > 10);
+    // The catalog version is the whole catalog's: a form for one institution is the same form.
+    let stamp = form
+        .fields
+        .iter()
+        .find(|f| f.name == names::CATALOG_VERSION_FIELD)
+        .unwrap();
+    assert_eq!(stamp.value, Some(FieldValue::Text(catalog.version.clone())));
+}

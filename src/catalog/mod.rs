@@ -295,6 +295,17 @@ impl Catalog {
             })
     }
 
+    /// The catalog as one institution sees it: only that institution (its libraries, desks
+    /// and service units) and its coordinators; roles, profiles, policy and the version stay.
+    /// For a blank form made for one institution. `None` when `code` is not an institution.
+    pub fn for_institution(&self, code: &str) -> Option<Catalog> {
+        let inst = self.institution(code)?.clone();
+        let mut one = self.clone();
+        one.coordinators = self.coordinators_for(&inst.code).cloned().collect();
+        one.institutions = vec![inst];
+        Some(one)
+    }
+
     /// Coordinators who may request for this institution.
     pub fn coordinators_for<'a>(
         &'a self,

@@ -53,7 +53,9 @@ pub fn write_form(catalog: &Catalog, path: &Path) -> Result<(), FormTemplateErro
 }
 
 /// The blank Staff User Request Form for `catalog`, as PDF bytes. The same catalog always
-/// gives the same bytes.
+/// gives the same bytes. With a catalog of one institution
+/// ([`Catalog::for_institution`]), the form is that institution's: the institution is filled
+/// in, and the library and desk lists hold only its codes.
 pub fn form_bytes(catalog: &Catalog) -> Result<Vec<u8>, FormTemplateError> {
     let mut b = Builder::new(catalog);
     b.first_page_head();
@@ -681,6 +683,7 @@ impl<'a> Builder<'a> {
         rect: (f32, f32, f32, f32),
         options: &[(String, String)],
         editable: bool,
+        value: Option<&(String, String)>,
     ) -> ObjectId {
         let (_, _, w, h) = rect;
         let mut ops = Self::box_ops(w, h, FIELD_BG);
@@ -696,7 +699,8 @@ impl<'a> Builder<'a> {
             n(ax),
             n(ay - 2.0)
         ));
-        ops.push_str(&Self::value_ops(w - 14.0, h, ""));
+        let shown = value.map_or("", |(_, display)| display.as_str());
+        ops.push_str(&Self::value_ops(w - 14.0, h, shown));
         let ap = self.appearance(w, h, ops);
         let opt: Vec<Object> = options
             .iter()
@@ -717,6 +721,9 @@ impl<'a> Builder<'a> {
             "MK" => self.mk(),
             "AP" => dictionary! { "N" => ap },
         };
+        if let Some((export, _)) = value {
+            dict.set("V", text_string(export));
+        }
         let id = self.field(full, Dictionary::new());
         self.widget(id, &mut dict, rect);
         self.set_field_dict(id, dict);
@@ -927,6 +934,7 @@ impl<'a> Builder<'a> {
             (MARGIN, y, inst_w, FIELD_H),
             &options,
             false,
+            options.first().filter(|_| options.len() == 1),
         );
         let rest = CONTENT_W - inst_w - 2.0 * gap;
         let phone_w = rest * 0.55;
@@ -1018,6 +1026,7 @@ impl<'a> Builder<'a> {
             (MARGIN, y, w_profile, FIELD_H),
             &options,
             false,
+            None,
         );
         let choices = Choices::new(self.catalog);
         let with_empty = |list: &[(String, String)]| {
@@ -1038,6 +1047,7 @@ impl<'a> Builder<'a> {
             (x_library, y, w_library, FIELD_H),
             &libraries,
             true,
+            None,
         );
         self.label(x_unit, top, "Profile's desk or service unit");
         self.combo(
@@ -1046,6 +1056,7 @@ impl<'a> Builder<'a> {
             (x_unit, y, w_unit, FIELD_H),
             &units,
             true,
+            None,
         );
         let note = "A profile grants a common bundle of roles in one step; you may also tick \
                     single roles below. Leave it empty when you do not need one. Some profiles \
@@ -1181,6 +1192,7 @@ impl<'a> Builder<'a> {
                 (COL_LIBRARY, fy, LIBRARY_W, ROW_FIELD_H),
                 &choices.libraries,
                 true,
+                None,
             );
         } else {
             self.text(
@@ -1203,6 +1215,7 @@ impl<'a> Builder<'a> {
                 (COL_UNIT, fy, UNIT_W, ROW_FIELD_H),
                 options,
                 true,
+                None,
             );
         }
         self.y = bottom;
