@@ -63,6 +63,10 @@ pub struct Origin {
     pub references: Vec<String>,
     /// The email's subject.
     pub subject: Option<String>,
+    /// What the reply should also say about the message's other attachments (a picture, a
+    /// `winmail.dat`, a nested message) and why they were not read.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Where the watcher wants a submission's outputs: one fixed folder and a known id, instead
@@ -344,6 +348,7 @@ impl<'a> Processor<'a> {
             help_desk_name: self.catalog.policy.help_desk_name.clone(),
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
             workbook_name,
+            notes: origin.map(|o| o.notes.clone()).unwrap_or_default(),
         };
         let reply_to = origin
             .and_then(|o| o.reply_to.clone())

@@ -53,6 +53,7 @@ fn context() -> MailContext {
         help_desk_name: "FLVC Help Desk".into(),
         help_desk_email: "help@flvc.example".into(),
         workbook_name: "gcsu-batch-result.xlsx".into(),
+        notes: vec![],
     }
 }
 

@@ -368,10 +368,17 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
         r.subject
     );
 
-    // Two worksheets: two replies, each keeping the earlier thread in References.
+    // Two worksheets: two replies, each keeping the earlier thread in References, and each
+    // saying what else the message held and why it was not read.
     let t = &threads["several-attachments@mail.gcsu.example.edu"];
     assert_eq!(t.len(), 2);
     for r in t {
+        assert!(r.text.contains("Also in your message:"), "{}", r.text);
+        assert!(
+            r.text.contains("logo.png is an image") && r.text.contains("notes.txt"),
+            "{}",
+            r.text
+        );
         assert_eq!(
             r.references,
             [

@@ -49,6 +49,8 @@ pub struct MailContext {
     pub help_desk_email: String,
     /// File name of the attached result workbook.
     pub workbook_name: String,
+    /// What else the email held and why it was not read (empty for a loose file).
+    pub notes: Vec<String>,
 }
 
 /// Who the email is from and to, and what it answers.
@@ -327,6 +329,7 @@ pub fn compose_notice(
         help_desk_name: notice.help_desk_name.clone(),
         help_desk_email: notice.help_desk_email.clone(),
         workbook_name: String::new(),
+        notes: Vec::new(),
     };
     let (to, cc) = recipients(&ctx, envelope)?;
     let file_stem = file_stem(&notice.key);
@@ -534,6 +537,7 @@ struct View<'a> {
     help_desk_name: &'a str,
     help_desk_email: &'a str,
     workbook_name: &'a str,
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -582,6 +586,7 @@ fn view(ctx: &MailContext) -> View<'_> {
         help_desk_name: &ctx.help_desk_name,
         help_desk_email: &ctx.help_desk_email,
         workbook_name: &ctx.workbook_name,
+        notes: &ctx.notes,
     }
 }
 

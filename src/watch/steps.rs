@@ -274,19 +274,11 @@ impl Watcher<'_> {
                 mails: Vec::new(),
             });
         }
-        let origin = Origin {
-            from: message.from.clone(),
-            reply_to: message.reply_to.clone(),
-            message_id: message.message_id.clone(),
-            references: message.references.clone(),
-            subject: message.subject.clone(),
-        };
-        let origin_json = serde_json::to_string(&origin).unwrap_or_default();
-        let reply_to_json = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
         let attach_dir = self.layout.root.join(&folder).join("attachments");
+        // First every attachment is saved and sorted out, so that each reply can also say
+        // what else the message held and why it was not read (a screenshot, a note).
         let mut notes = message.notes.clone();
-        let mut mails = Vec::new();
-        let mut results = Vec::new();
+        let mut submissions = Vec::new();
         let mut used = std::collections::HashSet::new();
         for (i, att) in message.attachments.iter().enumerate() {
             let mut name = att.name.clone();
@@ -308,6 +300,21 @@ impl Watcher<'_> {
                 ));
                 continue;
             }
+            submissions.push((att, name, att_path, format));
+        }
+        let origin = Origin {
+            from: message.from.clone(),
+            reply_to: message.reply_to.clone(),
+            message_id: message.message_id.clone(),
+            references: message.references.clone(),
+            subject: message.subject.clone(),
+            notes: notes.clone(),
+        };
+        let origin_json = serde_json::to_string(&origin).unwrap_or_default();
+        let reply_to_json = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
+        let mut mails = Vec::new();
+        let mut results = Vec::new();
+        for (att, name, att_path, format) in submissions {
             let sha = intake::sha256_hex(&att.bytes);
             let child = match self.ledger.by_hash(&sha)? {
                 Some(c) if c.parent.as_deref() == Some(s.id.as_str()) => c,
