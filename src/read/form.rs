@@ -377,14 +377,14 @@ impl Form {
         let name_w = self
             .fields
             .iter()
-            .map(|f| one_line(&f.name).chars().count())
+            .map(|f| display_width(&one_line(&f.name)))
             .chain(["name".len()])
             .max()
             .unwrap_or(4);
         let mut out = format!("{:<name_w$}  {:<9}  value\n", "name", "type");
         for f in &self.fields {
             let name = one_line(&f.name);
-            let pad = name_w.saturating_sub(name.chars().count());
+            let pad = name_w.saturating_sub(display_width(&name));
             out.push_str(&format!(
                 "{name}{:pad$}  {:<9}  {}\n",
                 "",
@@ -407,4 +407,56 @@ fn one_line(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Terminal columns a text takes: East Asian wide characters and emoji take two, so the
+/// `inspect` table stays aligned for Chinese, Japanese or Korean field names.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1FAFF
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inspect_table_stays_aligned_with_wide_characters() {
+        let field = |name: &str| FormField {
+            name: name.into(),
+            kind: Some(FieldKind::Text),
+            value: Some(FieldValue::Text("x".into())),
+            states: vec![],
+            shown: None,
+            options: vec![],
+        };
+        let form = Form {
+            fields: vec![field("姓名"), field("name_long"), field("😀")],
+            ..Form::default()
+        };
+        let table = form.inspect_table();
+        let columns: Vec<usize> = table
+            .lines()
+            .map(|l| display_width(&l[..l.find("  text").or(l.find("  type")).unwrap()]))
+            .collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{table}");
+        assert_eq!(display_width("姓名"), 4);
+        assert_eq!(display_width("name"), 4);
+    }
 }
