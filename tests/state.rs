@@ -740,3 +740,25 @@ fn imports_are_logged_at_the_time_rolecall_was_given() {
     assert_eq!(stamps.len(), 5);
     assert!(stamps.iter().all(|s| s == NOW), "{stamps:?}");
 }
+
+#[test]
+fn the_sample_forms_are_diffed_against_the_state_too() {
+    let desk = Desk::imported();
+    let forms = repo().join("samples/forms");
+    // A new person: created, with the roles asked for.
+    let cs = desk.process(&forms.join("clean.pdf"), "out");
+    let ops = ops(&cs);
+    assert!(ops.iter().any(|(op, _)| op == "create_account"), "{ops:?}");
+    // A Modify for a person the state does not hold at that institution: refused, located on
+    // the form's field.
+    desk.process(&forms.join("other-producer.pdf"), "out");
+    let found = problems(&desk.path("out/other-producer-pdf/other-producer-result.xlsx"));
+    assert!(
+        found
+            .iter()
+            .any(|(rule, at, message)| rule == "unknown-account"
+                && at == "form field person.primary_id"
+                && message.contains("0098765")),
+        "{found:#?}"
+    );
+}
