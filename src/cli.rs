@@ -200,6 +200,9 @@ enum TemplateCommand {
         /// Output file
         #[arg(short, long, value_name = "FILE.xlsx")]
         output: PathBuf,
+        /// Make the worksheet for one institution: named, with only its libraries and desks
+        #[arg(long, value_name = "CODE")]
+        institution: Option<String>,
     },
     /// The blank Staff User Request Form (.pdf), fillable in any PDF reader
     Form {
@@ -259,9 +262,13 @@ fn run(cli: Cli) -> Result<Exit, String> {
             command: CatalogCommand::Check,
         } => check_catalog(catalog_dir.as_deref()),
         Command::Template {
-            command: TemplateCommand::Worksheet { output },
+            command:
+                TemplateCommand::Worksheet {
+                    output,
+                    institution,
+                },
         } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = one_institution(load_catalog(catalog_dir.as_deref())?, institution)?;
             template::write_worksheet(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",
@@ -277,20 +284,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
                     institution,
                 },
         } => {
-            let mut catalog = load_catalog(catalog_dir.as_deref())?;
-            if let Some(code) = institution {
-                catalog = catalog.for_institution(&code).ok_or_else(|| {
-                    let codes: Vec<&str> = catalog
-                        .institutions
-                        .iter()
-                        .map(|i| i.code.as_str())
-                        .collect();
-                    format!(
-                        "{code} is not an institution of the catalog; the codes are {}",
-                        codes.join(", ")
-                    )
-                })?;
-            }
+            let catalog = one_institution(load_catalog(catalog_dir.as_deref())?, institution)?;
             template::form::write_form(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",
@@ -396,6 +390,24 @@ fn data_dir(flag: &Option<PathBuf>, config: &Config) -> PathBuf {
     flag.clone()
         .or_else(|| config.data.clone())
         .unwrap_or_else(|| PathBuf::from("rolecall-data"))
+}
+
+/// The catalog as `institution` sees it (`--institution` of the templates), or all of it.
+fn one_institution(catalog: Catalog, institution: Option<String>) -> Result<Catalog, String> {
+    let Some(code) = institution else {
+        return Ok(catalog);
+    };
+    catalog.for_institution(&code).ok_or_else(|| {
+        let codes: Vec<&str> = catalog
+            .institutions
+            .iter()
+            .map(|i| i.code.as_str())
+            .collect();
+        format!(
+            "{code} is not an institution of the catalog; the codes are {}",
+            codes.join(", ")
+        )
+    })
 }
 
 fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {

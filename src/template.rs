@@ -10,7 +10,7 @@
 pub mod form;
 
 use crate::catalog::{Catalog, EntryParameter, EntryScope, ScopeKind};
-use crate::layout::INSTRUCTIONS_SHEET;
+use crate::layout::{INSTRUCTIONS_SHEET, RequesterField};
 use crate::report::accounts::{self, Content};
 use crate::report::lists::Lists;
 use crate::report::style::Styles;
@@ -32,7 +32,9 @@ pub fn write_worksheet(catalog: &Catalog, path: &Path) -> Result<(), ReportError
     save(&worksheet_bytes(catalog)?, path)
 }
 
-/// The blank Accounts Worksheet for `catalog`, as xlsx bytes.
+/// The blank Accounts Worksheet for `catalog`, as xlsx bytes. With a catalog of one
+/// institution ([`Catalog::for_institution`]), its drop-downs list only that institution's
+/// libraries, desks and service units, and the requester block names it.
 pub fn worksheet_bytes(catalog: &Catalog) -> Result<Vec<u8>, ReportError> {
     let styles = Styles::new();
     let lists = Lists::from_catalog(catalog);
@@ -45,13 +47,14 @@ pub fn worksheet_bytes(catalog: &Catalog) -> Result<Vec<u8>, ReportError> {
             .set_author("Rolecall")
             .set_custom_property(VERSION_PROPERTY, catalog.version.as_str()),
     );
-    accounts::write(
-        wb.add_worksheet(),
-        catalog,
-        &lists,
-        &styles,
-        &Content::default(),
-    )?;
+    // A worksheet made for one institution (`Catalog::for_institution`) has it filled in.
+    let mut content = Content::default();
+    if let [only] = catalog.institutions.as_slice() {
+        content
+            .requester
+            .insert(RequesterField::Institution, only.code.clone());
+    }
+    accounts::write(wb.add_worksheet(), catalog, &lists, &styles, &content)?;
     instructions(wb.add_worksheet(), catalog, &styles)?;
     roles(wb.add_worksheet(), catalog, &styles)?;
     libraries(wb.add_worksheet(), catalog, &styles)?;

@@ -471,3 +471,46 @@ fn a_folder_of_many_text_files_is_skipped_in_one_line_per_reason() {
         run.stdout
     );
 }
+
+#[test]
+fn a_worksheet_for_one_institution_names_it_and_lists_only_its_libraries() {
+    let run = Run::new(&[
+        "template",
+        "worksheet",
+        "--institution",
+        "01FALSC_PRU",
+        "-o",
+        "pru.xlsx",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let book = run.path("pru.xlsx");
+    let accounts = sheet(&book, "Accounts");
+    assert_eq!(accounts[3][0], "Institution");
+    assert_eq!(accounts[3][1], "01FALSC_PRU");
+    let lists = sheet(&book, "Lists");
+    let c = col(&lists[0], "Library");
+    let listed: BTreeSet<String> = lists[1..]
+        .iter()
+        .map(|r| r.get(c).cloned().unwrap_or_default())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let catalog = rolecall::catalog::bundled();
+    let own: BTreeSet<String> = catalog
+        .institution("01FALSC_PRU")
+        .unwrap()
+        .libraries
+        .iter()
+        .map(|l| l.code.clone())
+        .collect();
+    assert_eq!(listed, own);
+    let bad = Run::new(&[
+        "template",
+        "worksheet",
+        "--institution",
+        "NOPE",
+        "-o",
+        "x.xlsx",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("01FALSC_PRU"), "{}", bad.stderr);
+}
