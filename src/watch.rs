@@ -246,7 +246,16 @@ impl<'a> Watcher<'a> {
                 let stop = Arc::clone(&self.stop);
                 let now = self.services.now;
                 let result = std::thread::scope(|scope| {
-                    let sending = scope.spawn(|| send_loop(&root, smtp, &retry, &stop, now));
+                    let sending = scope.spawn(|| {
+                        let sent = send_loop(&root, smtp, &retry, &stop, now);
+                        if let Err(e) = &sent {
+                            // Without its sender the watcher would take files and never
+                            // answer: stop it all, and let the service manager restart it.
+                            tracing::error!(error = %e, "the mail sender stopped; stopping");
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        sent
+                    });
                     let intake = self.intake_loop(once, &rx);
                     // However the intake ended, the sender ends too.
                     stop.store(true, Ordering::SeqCst);
