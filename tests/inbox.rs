@@ -1031,3 +1031,29 @@ fn a_hung_mail_server_does_not_hold_up_the_inbox() {
     );
     assert!(terminate(child).success());
 }
+
+#[test]
+fn the_watcher_sends_over_starttls_to_a_server_of_the_consortium_ca() {
+    let (port, inbox) = smtp::smtp_tls_server(smtp::TlsMode::Starttls);
+    let data = Data::new(None);
+    let ca = repo().join("tests/fixtures/tls/ca.pem");
+    let mut config = std::fs::read_to_string(&data.config).unwrap();
+    config.push_str(&format!(
+        "\n[smtp]\nhost = \"localhost\"\nport = {port}\nsecurity = \"starttls\"\n\
+         timeout_secs = 5\nca_file = \"{}\"\n",
+        ca.display()
+    ));
+    std::fs::write(&data.config, config).unwrap();
+    data.drop_file("clean-batch.xlsx", &sample("clean-batch.xlsx"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let received = inbox.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{stderr}");
+    let reply = parse(&received[0]);
+    assert!(
+        reply.subject.contains("clean-batch.xlsx: accepted"),
+        "{}",
+        reply.subject
+    );
+    assert_eq!(data.files("sent").len(), 1);
+}
