@@ -1057,3 +1057,34 @@ fn the_watcher_sends_over_starttls_to_a_server_of_the_consortium_ca() {
     );
     assert_eq!(data.files("sent").len(), 1);
 }
+
+#[test]
+fn reprocessing_an_email_reprocesses_each_of_its_attachments() {
+    let data = Data::new(None);
+    data.drop_file("several-attachments.eml", &eml("several-attachments"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert!(code <= 1, "{stderr}");
+    let st = data.status();
+    let email_id = st["last_processed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["file_name"] == "several-attachments.eml")
+        .unwrap_or_else(|| panic!("{st:#}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, stdout, stderr) = data.run(&["reprocess", &email_id, "--dry-run"]);
+    assert!(code <= 1, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.contains("mistakes.xlsx")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("not-a-coordinator.xlsx")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[dry run: nothing kept]"), "{stdout}");
+}

@@ -246,41 +246,43 @@ pub(super) fn reprocess(
     init_logging();
     let stop = Arc::new(AtomicBool::new(false));
     with_watcher(catalog, config, data, stop, |w, locked| {
-        let r = desk::reprocess(w, target, dry_run)?;
+        let all = desk::reprocess(w, target, dry_run)?;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{} {}: {} -> {} ({} accepted, {} need approval, {} rejected){}",
-            r.id,
-            r.file_name,
-            r.before.as_deref().unwrap_or("-"),
-            r.after,
-            r.accepted,
-            r.needs_approval,
-            r.rejected,
-            if dry_run {
-                " [dry run: nothing kept]"
-            } else {
-                ""
+        for r in &all {
+            let _ = writeln!(
+                out,
+                "{} {}: {} -> {} ({} accepted, {} need approval, {} rejected){}",
+                r.id,
+                r.file_name,
+                r.before.as_deref().unwrap_or("-"),
+                r.after,
+                r.accepted,
+                r.needs_approval,
+                r.rejected,
+                if dry_run {
+                    " [dry run: nothing kept]"
+                } else {
+                    ""
+                }
+            );
+            for op in &r.added {
+                let _ = writeln!(out, "  + {op}");
             }
-        );
-        for op in &r.added {
-            let _ = writeln!(out, "  + {op}");
-        }
-        for op in &r.removed {
-            let _ = writeln!(out, "  - {op}");
-        }
-        if let Some(f) = &r.folder {
-            let _ = writeln!(out, "  results in {}", data.join(f).display());
-        }
-        if let Some(m) = &r.mail {
-            let _ = writeln!(out, "  reply queued: {}", data.join(m).display());
+            for op in &r.removed {
+                let _ = writeln!(out, "  - {op}");
+            }
+            if let Some(f) = &r.folder {
+                let _ = writeln!(out, "  results in {}", data.join(f).display());
+            }
+            if let Some(m) = &r.mail {
+                let _ = writeln!(out, "  reply queued: {}", data.join(m).display());
+            }
         }
         if !dry_run && config.smtp.is_some() && locked {
             let pass = desk::send_due(w).map_err(|e| e.to_string())?;
             let _ = writeln!(out, "  mail sent {}, waiting {}", pass.sent, pass.waiting);
         }
-        Ok(if r.after == "accepted" {
+        Ok(if all.iter().all(|r| r.after == "accepted") {
             Exit::Ok
         } else {
             Exit::Attention

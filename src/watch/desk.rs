@@ -173,13 +173,13 @@ pub struct Reprocessed {
 }
 
 /// Runs a submission (by id, or by a file with the same content) through the pipeline
-/// again. With `dry_run`, nothing is kept and no mail is queued: the result says what
-/// would change.
+/// again; an email's id reprocesses each of its attachments. With `dry_run`, nothing is
+/// kept and no mail is queued: the result says what would change.
 pub fn reprocess(
     watcher: &mut Watcher<'_>,
     target: &str,
     dry_run: bool,
-) -> Result<Reprocessed, String> {
+) -> Result<Vec<Reprocessed>, String> {
     let ledger = &watcher.ledger;
     let s = match ledger.by_id(target).map_err(|e| e.to_string())? {
         Some(s) => s,
@@ -201,21 +201,24 @@ pub fn reprocess(
         }
     };
     if s.kind == Kind::Email {
+        // An email is its attachments: each is processed again, with its own reply.
         let children: Vec<String> = ledger
             .children(&s.id)
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(|c| c.id)
             .collect();
-        return Err(format!(
-            "{} is an email; reprocess its attachments: {}",
-            s.id,
-            if children.is_empty() {
-                "it has none".into()
-            } else {
-                children.join(", ")
-            }
-        ));
+        if children.is_empty() {
+            return Err(format!(
+                "{} is an email with no worksheet or form attached: nothing to reprocess",
+                s.id
+            ));
+        }
+        let mut all = Vec::new();
+        for child in children {
+            all.extend(reprocess(watcher, &child, dry_run)?);
+        }
+        return Ok(all);
     }
     let root = watcher.layout.root.clone();
     let original = root.join(s.original.as_deref().unwrap_or(""));
@@ -281,7 +284,7 @@ pub fn reprocess(
     };
     if dry_run {
         let _ = std::fs::remove_dir_all(root.join(&folder));
-        return Ok(out);
+        return Ok(vec![out]);
     }
     out.mail = mails.first().map(|m| format!("outbox/{}", m.file));
     out.folder = Some(folder.clone());
@@ -302,7 +305,7 @@ pub fn reprocess(
         )
         .map_err(|e| e.to_string())?;
     tracing::info!(submission = %s.id, run = n, status = %out.after, "reprocessed");
-    Ok(out)
+    Ok(vec![out])
 }
 
 /// The change-set operations written in `folder` for `file_name`, without their
