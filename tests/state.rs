@@ -762,3 +762,37 @@ fn the_sample_forms_are_diffed_against_the_state_too() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_change_set_from_an_older_state_is_rechecked_against_the_current_one() {
+    // Made against the generated state...
+    let made = Desk::imported();
+    made.process(&sample("clean-batch.xlsx"), "out");
+    let path = made.changeset_path("clean-batch.xlsx", "out");
+    // ...applied to a state that knows only logins (another version, none of the accounts).
+    let other = Desk::empty();
+    let logins = fixture("staff-logins-2026-11.xlsx").display().to_string();
+    assert_eq!(other.run(&["state", "import", &logins]).code, 0);
+    let applied = other.run(&["apply", &path]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(
+        applied.stdout.contains("made against an older state"),
+        "{}",
+        applied.stdout
+    );
+    // 00398811 gets a role in the change set but is not in this state.
+    assert!(
+        applied
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("re-check: 00398811 is not in the state")),
+        "{}",
+        applied.stdout
+    );
+    // A new account the change set creates is no surprise: no re-check line for it.
+    assert!(
+        !applied.stdout.contains("re-check: 00455120"),
+        "{}",
+        applied.stdout
+    );
+}

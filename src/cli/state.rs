@@ -95,6 +95,9 @@ pub(super) fn run(
                     "made against an older state: re-checked each operation"
                 );
             }
+            for note in &done.rechecks {
+                let _ = writeln!(stdout, "re-check: {note}");
+            }
             for note in &done.notes {
                 let _ = writeln!(stdout, "unchanged: {note}");
             }

@@ -27,6 +27,9 @@ pub struct Applied {
     pub changed: usize,
     /// One line per operation that changed nothing, saying why.
     pub notes: Vec<String>,
+    /// What the re-check of a change set made against an older state found: accounts the
+    /// state does not hold where the change set says.
+    pub rechecks: Vec<String>,
 }
 
 /// A stable fingerprint of a change set: its submission and operations.
@@ -56,6 +59,7 @@ pub fn apply(state: &mut State, cs: &ChangeSet, now: &str) -> Result<Applied, St
             rechecked: false,
             changed: 0,
             notes: Vec::new(),
+            rechecks: Vec::new(),
         });
     }
     let mut applied = Applied {
@@ -63,7 +67,11 @@ pub fn apply(state: &mut State, cs: &ChangeSet, now: &str) -> Result<Applied, St
         rechecked: cs.state_version.is_some_and(|v| v != version),
         changed: 0,
         notes: Vec::new(),
+        rechecks: Vec::new(),
     };
+    if applied.rechecked {
+        applied.rechecks = recheck(&tx, cs)?;
+    }
     for op in &cs.operations {
         match apply_op(&tx, op, &cs.submission.id)? {
             None => applied.changed += 1,
@@ -90,6 +98,48 @@ pub fn apply(state: &mut State, cs: &ChangeSet, now: &str) -> Result<Applied, St
     State::bump_version(&tx)?;
     tx.commit()?;
     Ok(applied)
+}
+
+/// A change set made against another state version: the accounts it changes that the state
+/// no longer holds where the change set says (each said once). The operations that no
+/// longer change anything are noted as they are applied.
+fn recheck(conn: &Connection, cs: &ChangeSet) -> Result<Vec<String>, StateError> {
+    let mut notes = Vec::new();
+    // The accounts the change set creates are new on purpose.
+    let mut seen: std::collections::HashSet<(String, String)> = cs
+        .operations
+        .iter()
+        .filter(|op| matches!(op, Operation::CreateAccount { .. }))
+        .map(|op| {
+            let (inst, id) = op.account();
+            (inst.to_string(), id.to_lowercase())
+        })
+        .collect();
+    for op in &cs.operations {
+        let (inst, id) = op.account();
+        if !seen.insert((inst.to_string(), id.to_lowercase())) || exists(conn, inst, id)? {
+            continue;
+        }
+        let elsewhere: Option<String> = conn
+            .query_row(
+                "SELECT institution FROM state_account WHERE primary_id = ?1 AND institution != ?2
+                 ORDER BY institution LIMIT 1",
+                params![id, inst],
+                |r| r.get(0),
+            )
+            .optional()?;
+        notes.push(match elsewhere {
+            Some(other) => format!(
+                "{id} is not an account of {inst} in the state but of {other} (the change set \
+                 was made against an older state): recorded at {inst}, as the change set says"
+            ),
+            None => format!(
+                "{id} is not in the state at {inst} (the change set was made against an older \
+                 state): recorded as a new account; its name and email come with the next import"
+            ),
+        });
+    }
+    Ok(notes)
 }
 
 /// Runs `f` with `ops` applied, then rolls them back: a preview of the state after a
