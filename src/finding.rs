@@ -143,6 +143,8 @@ rules! {
     OtherInstitution = "other-institution-account",
     /// A name or email change for an external account: the SIS feed owns those fields.
     ExternalFieldChange = "external-field-change",
+    /// A Modify changes an internal account's name or email (`update_account`).
+    AccountUpdate = "account-update",
     /// The request would take the institution past its named-user allotment.
     OverAllotment = "over-allotment",
     /// Restore for an account with no suspended roles.

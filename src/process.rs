@@ -240,7 +240,7 @@ impl<'a> Processor<'a> {
         let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
         let roles = match &state {
             Some((state, _)) => {
-                match crate::state::diff::account_updates(state, &outcome) {
+                match crate::state::diff::account_updates(state, &mut outcome) {
                     Ok(updates) => {
                         changeset.operations.extend(updates);
                         crate::changeset::Operation::sort(&mut changeset.operations);

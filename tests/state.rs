@@ -685,6 +685,22 @@ fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() 
         updates[0].get("last_name").is_none(),
         "an unchanged name is not an update: {cs:#}"
     );
+    // The reply says so, on the cell: a nickname would otherwise rename the account unseen.
+    let found = problems(&desk.path("out/new-email-xlsx/new-email-result.xlsx"));
+    assert!(
+        found
+            .iter()
+            .any(|(rule, at, message)| rule == "account-update"
+                && at == "Accounts!D9"
+                && message.contains(new_email)),
+        "{found:#?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(rule, at, _)| rule == "account-update" && at != "Accounts!D9"),
+        "only the email changes: {found:#?}"
+    );
 
     let cs_path = desk
         .path("out/new-email-xlsx/new-email-changeset.json")

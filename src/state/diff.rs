@@ -401,10 +401,11 @@ fn check_allotment(
 /// accounts, one `update_account` per account with only the fields that change (external
 /// accounts keep the SIS's values: see `external-field-change`). Add the result to the
 /// change set before [`complete`].
-pub fn account_updates(state: &State, outcome: &Outcome) -> Result<Vec<Operation>, StateError> {
+pub fn account_updates(state: &State, outcome: &mut Outcome) -> Result<Vec<Operation>, StateError> {
+    let columns = outcome.document.columns.clone();
     let mut out: Vec<Operation> = Vec::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
-    for line in &outcome.lines {
+    for line in &mut outcome.lines {
         let Some(r) = &line.request else { continue };
         if r.action != Action::Modify {
             continue;
@@ -428,6 +429,34 @@ pub fn account_updates(state: &State, outcome: &Outcome) -> Result<Vec<Operation
         let first_name = changed(&r.person.first_name, &account.first_name);
         let last_name = changed(&r.person.last_name, &account.last_name);
         let email = changed(&r.person.email, &account.email);
+        // Said in the reply, field by field: a nickname written only to name the person
+        // would otherwise rename the account unseen.
+        let mut said = Vec::new();
+        for (field, new, old, words) in [
+            (
+                Field::FirstName,
+                &first_name,
+                &account.first_name,
+                "first name",
+            ),
+            (Field::LastName, &last_name, &account.last_name, "last name"),
+            (Field::Email, &email, &account.email, "email"),
+        ] {
+            if let Some(new) = new {
+                said.push(
+                    Finding::warning(
+                        Rule::AccountUpdate,
+                        at(line, &columns, field),
+                        format!("{id}'s {words} changes from \"{old}\" to \"{new}\"."),
+                    )
+                    .suggest(
+                        "Nothing to do if that is meant; if you only wanted to name the \
+                         person, write it as Alma has it.",
+                    ),
+                );
+            }
+        }
+        line.findings.extend(said);
         if first_name.is_some() || last_name.is_some() || email.is_some() {
             out.push(Operation::UpdateAccount {
                 institution: account.institution.clone(),
