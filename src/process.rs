@@ -158,6 +158,29 @@ impl<'a> Processor<'a> {
         self.finish(path, unrecognised(reason), None, None)
     }
 
+    /// The account state to diff against, if there is one that knows something: a state
+    /// nothing was ever imported into or applied to knows no account, and diffing against it
+    /// would call every Modify "unknown account".
+    fn known_state(&self) -> Option<(&'a crate::state::State, crate::state::diff::DiffOptions)> {
+        self.state
+            .filter(|(state, _)| state.version().is_ok_and(|v| v > 0))
+    }
+
+    /// What only the state can add to a change set built from the diffed outcome: the name
+    /// and email updates of internal accounts, the roles a Restore puts back, the state
+    /// version; returns each person's roles before and after, for the result workbook.
+    fn complete_against(
+        &self,
+        state: &crate::state::State,
+        outcome: &mut crate::validate::Outcome,
+        changeset: &mut crate::changeset::ChangeSet,
+    ) -> Result<Vec<crate::report::PersonRoles>, crate::state::StateError> {
+        let updates = crate::state::diff::account_updates(state, outcome)?;
+        changeset.operations.extend(updates);
+        crate::changeset::Operation::sort(&mut changeset.operations);
+        crate::state::diff::complete(state, changeset, self.catalog)
+    }
+
     fn finish(
         &mut self,
         path: &Path,
@@ -211,11 +234,7 @@ impl<'a> Processor<'a> {
         }
         let mut outcome = validate::validate(document, self.catalog, today);
         let mut state_errors = Vec::new();
-        // A state nothing was ever imported into or applied to knows no account: diffing
-        // against it would call every Modify "unknown account".
-        let state = self
-            .state
-            .filter(|(state, _)| state.version().is_ok_and(|v| v > 0));
+        let state = self.known_state();
         if let Some((state, options)) = &state
             && let Err(e) =
                 crate::state::diff::reconcile(state, &mut outcome, self.catalog, options)
@@ -239,24 +258,13 @@ impl<'a> Processor<'a> {
         };
         let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
         let roles = match &state {
-            Some((state, _)) => {
-                match crate::state::diff::account_updates(state, &mut outcome) {
-                    Ok(updates) => {
-                        changeset.operations.extend(updates);
-                        crate::changeset::Operation::sort(&mut changeset.operations);
-                    }
-                    Err(e) => {
-                        state_errors.push(format!("cannot compare with the account state: {e}"));
-                    }
+            Some((state, _)) => match self.complete_against(state, &mut outcome, &mut changeset) {
+                Ok(roles) => Some(roles),
+                Err(e) => {
+                    state_errors.push(format!("cannot compare with the account state: {e}"));
+                    None
                 }
-                match crate::state::diff::complete(state, &mut changeset, self.catalog) {
-                    Ok(roles) => Some(roles),
-                    Err(e) => {
-                        state_errors.push(format!("cannot compare with the account state: {e}"));
-                        None
-                    }
-                }
-            }
+            },
             None => None,
         };
         let counts = outcome.counts();
