@@ -207,62 +207,27 @@ pub fn compose(
     // One hash of everything that makes this message what it is: it names the message
     // (two replies about one submission, e.g. after a resubmission, get different ids) and
     // the MIME boundaries, so that nothing random goes into the bytes.
-    let mut hasher = Sha256::new();
-    for part in [
-        ctx.submission_id.as_bytes(),
-        subject.as_bytes(),
-        date.to_string().as_bytes(),
-        text.as_bytes(),
-        &attachment,
-    ] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    for mbox in to.iter().chain(&cc) {
-        hasher.update(mbox.email.to_string().as_bytes());
-        hasher.update(b"\n");
-    }
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let domain = from.email.domain().to_string();
-    let message_id = format!("<{file_stem}.{}@{domain}>", &digest[..12]);
-
-    let mut builder = lettre::Message::builder()
-        .from(from.clone())
-        .subject(subject.clone())
-        .date(std::time::SystemTime::from(date))
-        .message_id(Some(message_id.clone()))
-        .header(AutoSubmitted::REPLIED)
-        .header(AutoResponseSuppress);
-    for mbox in &to {
-        builder = builder.to(mbox.clone());
-    }
-    for mbox in &cc {
-        builder = builder.cc(mbox.clone());
-    }
-    // Answers go to the help desk even when the sender is a no-reply robot address.
-    if let Ok(help) = parse_mailbox(&ctx.help_desk_email)
-        && help.email != from.email
-    {
-        let name = Some(ctx.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
-        builder = builder.reply_to(Mailbox::new(name, help.email));
-    }
-    // Threading headers are a courtesy: an id that is not a msg-id is left out rather than
-    // stopping the reply.
-    if let Some(id) = envelope.in_reply_to.as_deref().and_then(msg_id) {
-        builder = builder.in_reply_to(id);
-    }
-    let references: Vec<String> = envelope
-        .references
-        .iter()
-        .filter_map(|r| msg_id(r))
-        .collect();
-    if !references.is_empty() {
-        builder = builder.header(header::References::from(references.join(" ")));
-    }
+    let date_text = date.to_string();
+    let digest = digest_hex(
+        &[
+            ctx.submission_id.as_bytes(),
+            subject.as_bytes(),
+            date_text.as_bytes(),
+            text.as_bytes(),
+            &attachment,
+        ],
+        to.iter().chain(&cc),
+    );
+    let message_id = format!("<{file_stem}.{}@{}>", &digest[..12], from.email.domain());
+    let builder = reply_builder(
+        &from,
+        &subject,
+        date,
+        &message_id,
+        (&to, &cc),
+        (&ctx.help_desk_name, &ctx.help_desk_email),
+        envelope,
+    );
 
     let workbook_name = if ctx.workbook_name.trim().is_empty() {
         "result.xlsx".to_string()
@@ -333,52 +298,26 @@ pub fn compose_notice(
     };
     let (to, cc) = recipients(&ctx, envelope)?;
     let file_stem = file_stem(&notice.key);
-    let mut hasher = Sha256::new();
-    for part in [
-        notice.key.as_bytes(),
-        notice.subject.as_bytes(),
-        date.to_string().as_bytes(),
-        notice.text.as_bytes(),
-    ] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let date_text = date.to_string();
+    let digest = digest_hex(
+        &[
+            notice.key.as_bytes(),
+            notice.subject.as_bytes(),
+            date_text.as_bytes(),
+            notice.text.as_bytes(),
+        ],
+        std::iter::empty(),
+    );
     let message_id = format!("<{file_stem}.{}@{}>", &digest[..12], from.email.domain());
-    let mut builder = lettre::Message::builder()
-        .from(from.clone())
-        .subject(notice.subject.clone())
-        .date(std::time::SystemTime::from(date))
-        .message_id(Some(message_id.clone()))
-        .header(AutoSubmitted::REPLIED)
-        .header(AutoResponseSuppress);
-    for mbox in &to {
-        builder = builder.to(mbox.clone());
-    }
-    for mbox in &cc {
-        builder = builder.cc(mbox.clone());
-    }
-    if let Ok(help) = parse_mailbox(&notice.help_desk_email)
-        && help.email != from.email
-    {
-        let name = Some(notice.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
-        builder = builder.reply_to(Mailbox::new(name, help.email));
-    }
-    if let Some(id) = envelope.in_reply_to.as_deref().and_then(msg_id) {
-        builder = builder.in_reply_to(id);
-    }
-    let references: Vec<String> = envelope
-        .references
-        .iter()
-        .filter_map(|r| msg_id(r))
-        .collect();
-    if !references.is_empty() {
-        builder = builder.header(header::References::from(references.join(" ")));
-    }
+    let builder = reply_builder(
+        &from,
+        &notice.subject,
+        date,
+        &message_id,
+        (&to, &cc),
+        (&notice.help_desk_name, &notice.help_desk_email),
+        envelope,
+    );
     let message = builder
         .singlepart(SinglePart::plain(notice.text.clone()))
         .map_err(|e| DeliverError::Build(e.to_string()))?;
@@ -390,6 +329,72 @@ pub fn compose_notice(
         message_id,
         file_stem,
     })
+}
+
+/// The SHA-256, in hex, of `parts` (each length-prefixed, so that no two lists hash alike)
+/// and then of the `recipients`' addresses.
+fn digest_hex<'a>(parts: &[&[u8]], recipients: impl Iterator<Item = &'a Mailbox>) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    for mbox in recipients {
+        hasher.update(mbox.email.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The headers every message of ours carries, replies and notices alike: sender, subject,
+/// date, id, the RFC 3834 marks, the recipients, Reply-To the help desk, and threading.
+fn reply_builder(
+    from: &Mailbox,
+    subject: &str,
+    date: jiff::Timestamp,
+    message_id: &str,
+    (to, cc): (&[Mailbox], &[Mailbox]),
+    (help_desk_name, help_desk_email): (&str, &str),
+    envelope: &Envelope,
+) -> lettre::message::MessageBuilder {
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .subject(subject.to_string())
+        .date(std::time::SystemTime::from(date))
+        .message_id(Some(message_id.to_string()))
+        .header(AutoSubmitted::REPLIED)
+        .header(AutoResponseSuppress);
+    for mbox in to {
+        builder = builder.to(mbox.clone());
+    }
+    for mbox in cc {
+        builder = builder.cc(mbox.clone());
+    }
+    // Answers go to the help desk even when the sender is a no-reply robot address.
+    if let Ok(help) = parse_mailbox(help_desk_email)
+        && help.email != from.email
+    {
+        let name = Some(help_desk_name.to_string()).filter(|n| !n.trim().is_empty());
+        builder = builder.reply_to(Mailbox::new(name, help.email));
+    }
+    // Threading headers are a courtesy: an id that is not a msg-id is left out rather than
+    // stopping the reply.
+    if let Some(id) = envelope.in_reply_to.as_deref().and_then(msg_id) {
+        builder = builder.in_reply_to(id);
+    }
+    let references: Vec<String> = envelope
+        .references
+        .iter()
+        .filter_map(|r| msg_id(r))
+        .collect();
+    if !references.is_empty() {
+        builder = builder.header(header::References::from(references.join(" ")));
+    }
+    builder
 }
 
 /// Parses `a@b.org` or `Name <a@b.org>`.
