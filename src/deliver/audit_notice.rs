@@ -2,11 +2,10 @@
 //! coordinators), as opposed to replies to a submission. Plain text with one workbook
 //! attached; like replies, composed with no I/O and no clock.
 
-use super::mail::{AutoSubmitted, parse_mailbox};
+use super::mail::{AutoSubmitted, XLSX_MIME, digest_hex, file_stem, parse_mailbox};
 use super::{DeliverError, Mail};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use sha2::{Digest, Sha256};
 
 /// What a notice says.
 #[derive(Debug, Clone)]
@@ -36,30 +35,18 @@ pub fn compose_audit_notice(
         .iter()
         .map(|t| parse_mailbox(t))
         .collect::<Result<_, _>>()?;
-    let mut h = Sha256::new();
-    for part in [
-        notice.id.as_bytes(),
-        notice.subject.as_bytes(),
-        notice.text.as_bytes(),
-        date.to_string().as_bytes(),
-        &notice.attachment,
-    ] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part);
-    }
-    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let stem: String = notice
-        .id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(80)
-        .collect();
+    let date_text = date.to_string();
+    let digest = digest_hex(
+        &[
+            notice.id.as_bytes(),
+            notice.subject.as_bytes(),
+            notice.text.as_bytes(),
+            date_text.as_bytes(),
+            &notice.attachment,
+        ],
+        std::iter::empty(),
+    );
+    let stem = file_stem(&notice.id);
     let message_id = format!("<{stem}.{}@{}>", &digest[..12], from.email.domain());
     let mut builder = lettre::Message::builder()
         .from(from)
@@ -73,9 +60,7 @@ pub fn compose_audit_notice(
     if let Some(r) = reply_to {
         builder = builder.reply_to(parse_mailbox(r)?);
     }
-    let xlsx =
-        ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-            .map_err(|e| DeliverError::Build(e.to_string()))?;
+    let xlsx = ContentType::parse(XLSX_MIME).map_err(|e| DeliverError::Build(e.to_string()))?;
     let body = MultiPart::mixed()
         .boundary(format!("rolecall-notice-{}", &digest[..24]))
         .singlepart(SinglePart::plain(notice.text.clone()))

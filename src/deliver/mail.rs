@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 /// MIME type of the attached result workbook.
-const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(super) const XLSX_MIME: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// How many problems the body lists; the rest are in the attached workbook.
 const LISTED_PROBLEMS: usize = 10;
@@ -333,7 +334,10 @@ pub fn compose_notice(
 
 /// The SHA-256, in hex, of `parts` (each length-prefixed, so that no two lists hash alike)
 /// and then of the `recipients`' addresses.
-fn digest_hex<'a>(parts: &[&[u8]], recipients: impl Iterator<Item = &'a Mailbox>) -> String {
+pub(super) fn digest_hex<'a>(
+    parts: &[&[u8]],
+    recipients: impl Iterator<Item = &'a Mailbox>,
+) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u64).to_le_bytes());
@@ -453,7 +457,7 @@ fn msg_id(s: &str) -> Option<String> {
 }
 
 /// A stem that is safe as a file name and inside a Message-ID.
-fn file_stem(submission_id: &str) -> String {
+pub(super) fn file_stem(submission_id: &str) -> String {
     let stem: String = submission_id
         .chars()
         .map(|c| {
