@@ -53,25 +53,20 @@ fn cells(op: &Operation) -> [String; 11] {
             email,
             account_type,
             lines,
-        } => [
-            "Create account".into(),
-            institution.clone(),
-            primary_id.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            "no".into(),
-            lines.join(", "),
-            format!(
+        } => grant_cells(
+            "Create account",
+            institution,
+            primary_id,
+            &[],
+            lines,
+            &format!(
                 "{first_name} {last_name} <{email}>, {} account",
                 match account_type {
                     AccountType::Internal => "internal",
                     AccountType::External => "external",
                 }
             ),
-        ],
+        ),
         Operation::UpdateAccount {
             institution,
             primary_id,
@@ -79,19 +74,14 @@ fn cells(op: &Operation) -> [String; 11] {
             last_name,
             email,
             lines,
-        } => [
-            "Update account".into(),
-            institution.clone(),
-            primary_id.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            "no".into(),
-            lines.join(", "),
-            crate::changeset::describe_update(first_name, last_name, email),
-        ],
+        } => grant_cells(
+            "Update account",
+            institution,
+            primary_id,
+            &[],
+            lines,
+            &crate::changeset::describe_update(first_name, last_name, email),
+        ),
         Operation::AddRole {
             institution,
             primary_id,
@@ -176,29 +166,25 @@ fn cells(op: &Operation) -> [String; 11] {
             primary_id,
             keep,
             lines,
-        } => [
-            "Remove all staff roles".into(),
-            institution.clone(),
-            primary_id.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            "no".into(),
-            lines.join(", "),
-            format!(
+        } => grant_cells(
+            "Remove all staff roles",
+            institution,
+            primary_id,
+            &[],
+            lines,
+            &format!(
                 "keeps {}",
                 keep.iter()
                     .map(|r| format!("{} ({})", r.name, r.code))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        ],
+        ),
     }
 }
 
-/// A suspension or restoration: one cell line per role.
+/// An operation on an account as a whole (`roles` empty: create, update, remove-all) or on
+/// a list of held roles (suspend, restore: one cell line per role).
 fn grant_cells(
     what: &str,
     institution: &str,
