@@ -31,6 +31,27 @@ impl Watcher<'_> {
         format!("archive/{date}/{}", s.id)
     }
 
+    /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it.
+    fn quarantined(
+        &mut self,
+        s: &Submission,
+        words: &str,
+        reason: &str,
+        processed_at: String,
+    ) -> Result<Done, WatchError> {
+        let kept = self.quarantine(s, words)?;
+        Ok(Done {
+            recorded: Recorded {
+                status: "quarantined".into(),
+                outcome: serde_json::json!({ "reason": reason }).to_string(),
+                original: Some(kept),
+                processed_at,
+                ..Recorded::default()
+            },
+            mails: Vec::new(),
+        })
+    }
+
     /// A loose file: through the pipeline; unreadable ones end in quarantine.
     pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
         let now = (self.services.now)();
@@ -40,18 +61,12 @@ impl Watcher<'_> {
             && !has_extension(path, SUBMISSION_EXTENSIONS)
         {
             // Not a submission and not named like one: nobody to answer, nothing to read.
-            let kept = self.quarantine(s, &format!("This file is {reason}."))?;
-            return Ok(Done {
-                recorded: Recorded {
-                    status: "quarantined".into(),
-                    outcome: serde_json::json!({ "reason": reason }).to_string(),
-                    original: Some(kept),
-                    folder: None,
-                    reply_to: None,
-                    processed_at: now.timestamp().to_string(),
-                },
-                mails: Vec::new(),
-            });
+            return self.quarantined(
+                s,
+                &format!("This file is {reason}."),
+                reason,
+                now.timestamp().to_string(),
+            );
         }
         let (result, mails, reply_to) = self.run_pipeline(
             path,
@@ -245,17 +260,12 @@ impl Watcher<'_> {
         let message = match parsed {
             Ok(m) => m,
             Err(reason) => {
-                let kept = self.quarantine(s, &format!("This .eml file is {reason}."))?;
-                return Ok(Done {
-                    recorded: Recorded {
-                        status: "quarantined".into(),
-                        outcome: serde_json::json!({ "reason": reason }).to_string(),
-                        original: Some(kept),
-                        processed_at: stamp,
-                        ..Recorded::default()
-                    },
-                    mails: Vec::new(),
-                });
+                return self.quarantined(
+                    s,
+                    &format!("This .eml file is {reason}."),
+                    &reason,
+                    stamp,
+                );
             }
         };
         let original = Some(format!("{folder}/{}", s.file_name));
