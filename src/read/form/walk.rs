@@ -260,9 +260,9 @@ fn value_of(doc: &Document, dict: &Dictionary) -> Result<Option<FieldValue>, For
     }
 }
 
-/// The on-state names of a button's widgets (the field itself when it is its own widget,
-/// and its kids without `/T`), in order, without `Off`.
-fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
+/// A button's widgets: the field itself when it is its own widget, and its kids without
+/// `/T`.
+fn widgets<'a>(doc: &'a Document, dict: &'a Dictionary) -> Vec<&'a Dictionary> {
     let mut widgets = vec![dict];
     if let Some(kids) = get_array(doc, dict, b"Kids") {
         widgets.extend(
@@ -271,8 +271,13 @@ fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
                 .filter(|k| !k.has(b"T")),
         );
     }
+    widgets
+}
+
+/// The on-state names of a button's [`widgets`], in order, without `Off`.
+fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
     let mut states: Vec<String> = Vec::new();
-    for w in widgets {
+    for w in widgets(doc, dict) {
         let Some(normal) = get_dict(doc, w, b"AP").and_then(|ap| get_dict(doc, ap, b"N")) else {
             continue;
         };
@@ -288,18 +293,12 @@ fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
 
 /// The on-state a button's widgets show (`/AS`), if one shows anything but `Off`.
 fn shown_state(doc: &Document, dict: &Dictionary) -> Option<String> {
-    let mut widgets = vec![dict];
-    if let Some(kids) = get_array(doc, dict, b"Kids") {
-        widgets.extend(
-            kids.iter()
-                .filter_map(|k| resolve(doc, k).and_then(as_dict))
-                .filter(|k| !k.has(b"T")),
-        );
-    }
-    widgets.into_iter().find_map(|w| match w.get(b"AS").ok()? {
-        Object::Name(name) => Some(decode_name(name)).filter(|s| s != "Off"),
-        _ => None,
-    })
+    widgets(doc, dict)
+        .into_iter()
+        .find_map(|w| match w.get(b"AS").ok()? {
+            Object::Name(name) => Some(decode_name(name)).filter(|s| s != "Off"),
+            _ => None,
+        })
 }
 
 /// `/Opt` as (export value, display text) pairs.
