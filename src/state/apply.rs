@@ -203,6 +203,31 @@ fn ensure_account(conn: &Connection, inst: &str, id: &str, tag: &str) -> rusqlit
     Ok(true)
 }
 
+/// Deletes a held role: at `scope` with exactly `parameters`, or with any when `None`.
+/// Returns how many rows went.
+fn delete_role(
+    conn: &Connection,
+    inst: &str,
+    id: &str,
+    code: u32,
+    scope: &Scope,
+    parameters: Option<&[Parameter]>,
+) -> rusqlite::Result<usize> {
+    let (kind, scope) = super::scope_columns(scope);
+    match parameters {
+        None => conn.execute(
+            "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
+             AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5",
+            params![inst, id, code, kind, scope],
+        ),
+        Some(parameters) => conn.execute(
+            "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
+             AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5 AND parameters = ?6",
+            params![inst, id, code, kind, scope, super::params_key(parameters)],
+        ),
+    }
+}
+
 fn same_grant(a: &Assignment, g: &RoleGrant) -> bool {
     a.code == g.role.code && a.scope == g.scope && a.parameters == sorted(&g.parameters)
 }
@@ -301,28 +326,9 @@ pub(crate) fn apply_op(
             parameters,
             ..
         } => {
-            let (kind, scope_code) = super::scope_columns(scope);
             // Without parameters: at that scope, whatever its desks.
-            let n = if parameters.is_empty() {
-                conn.execute(
-                    "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
-                     AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5",
-                    params![inst, id, role.code, kind, scope_code],
-                )?
-            } else {
-                conn.execute(
-                    "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
-                     AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5 AND parameters = ?6",
-                    params![
-                        inst,
-                        id,
-                        role.code,
-                        kind,
-                        scope_code,
-                        super::params_key(parameters)
-                    ],
-                )?
-            };
+            let desks = Some(parameters.as_slice()).filter(|p| !p.is_empty());
+            let n = delete_role(conn, inst, id, role.code, scope, desks)?;
             if n == 0 {
                 return note(format!("{id} does not have it"));
             }
@@ -333,19 +339,7 @@ pub(crate) fn apply_op(
             let mut n = 0;
             for a in roles_of(conn, inst, id)? {
                 if !keep.contains(&a.code) {
-                    let (kind, scope) = super::scope_columns(&a.scope);
-                    n += conn.execute(
-                        "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2
-                         AND role_code = ?3 AND scope_kind = ?4 AND scope = ?5 AND parameters = ?6",
-                        params![
-                            inst,
-                            id,
-                            a.code,
-                            kind,
-                            scope,
-                            super::params_key(&a.parameters)
-                        ],
-                    )?;
+                    n += delete_role(conn, inst, id, a.code, &a.scope, Some(&a.parameters))?;
                 }
             }
             if n == 0 {
