@@ -18,7 +18,9 @@ use crate::template;
 use crate::validate::SubmissionStatus;
 use clap::{Parser, Subcommand};
 
+mod push;
 mod state;
+mod sync;
 mod watch;
 use serde::Serialize;
 use std::io::Write;
@@ -137,6 +139,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Carry a change set into Alma (Users API): GET, merge, PUT, account by account
+    Push(push::PushArgs),
     /// Write a change set as Alma Users API payloads
     Export {
         /// The change set (`*-changeset.json`)
@@ -160,6 +164,8 @@ enum StateCommand {
         #[arg(long, value_name = "CODE")]
         institution: Option<String>,
     },
+    /// Refresh accounts from Alma by GET: roles with parameters, account type
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,14 +332,20 @@ fn run(cli: Cli) -> Result<Exit, String> {
             };
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
+        Command::Push(args) => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let state = open_state(&cli.data, &config)?;
+            push::run(args, &catalog, &config, &state, &data_dir(&cli.data, &config))
+        }
+        Command::State {
+            command: StateCommand::Sync(args),
+        } => {
+            let catalog = load_catalog(catalog_dir.as_deref())?;
+            sync::run(args, &catalog, &config, &open_state(&cli.data, &config)?)
+        }
         command => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
-            let db = db_path(&cli.data, &config);
-            if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            let mut state = State::open(&db).map_err(|e| e.to_string())?;
+            let mut state = open_state(&cli.data, &config)?;
             state::run(command, &catalog, &config, &mut state)
         }
     }
@@ -359,6 +371,15 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
             Ok(Exit::Attention)
         }
     }
+}
+
+/// The account state (created, with its folder, when missing).
+fn open_state(data: &Option<PathBuf>, config: &Config) -> Result<State, String> {
+    let db = db_path(data, config);
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    State::open(&db).map_err(|e| e.to_string())
 }
 
 /// How requests are diffed against the account state (`[state]` in the config).
