@@ -335,7 +335,13 @@ fn run(cli: Cli) -> Result<Exit, String> {
         Command::Push(args) => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             let state = open_state(&cli.data, &config)?;
-            push::run(args, &catalog, &config, &state, &data_dir(&cli.data, &config))
+            push::run(
+                args,
+                &catalog,
+                &config,
+                &state,
+                &data_dir(&cli.data, &config),
+            )
         }
         Command::State {
             command: StateCommand::Sync(args),
@@ -377,7 +383,8 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
 fn open_state(data: &Option<PathBuf>, config: &Config) -> Result<State, String> {
     let db = db_path(data, config);
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     State::open(&db).map_err(|e| e.to_string())
 }

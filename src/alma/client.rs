@@ -268,8 +268,17 @@ impl Client {
     }
 
     /// One call, with the retries its method allows.
-    pub fn call(&mut self, method: Method, path: &str, body: Option<&Json>) -> Result<Json, AlmaError> {
-        let name = format!("{} {}", method.word(), path.split('?').next().unwrap_or(path));
+    pub fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+    ) -> Result<Json, AlmaError> {
+        let name = format!(
+            "{} {}",
+            method.word(),
+            path.split('?').next().unwrap_or(path)
+        );
         let mut tries = 0;
         let mut throttled = 0;
         loop {
@@ -298,7 +307,10 @@ impl Client {
                     if tries >= GET_TRIES {
                         return Err(e);
                     }
-                    sleep(BACKOFF_BASE * 2u32.pow(tries - 1) + Duration::from_millis(self.jitter(100)));
+                    sleep(
+                        BACKOFF_BASE * 2u32.pow(tries - 1)
+                            + Duration::from_millis(self.jitter(100)),
+                    );
                 }
             }
         }
@@ -463,7 +475,9 @@ pub fn parse_errors(text: &str) -> Vec<ApiError> {
     let mut errors = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("<error>") {
-        let end = rest[start..].find("</error>").map_or(rest.len(), |e| start + e);
+        let end = rest[start..]
+            .find("</error>")
+            .map_or(rest.len(), |e| start + e);
         let item = &rest[start..end];
         errors.push(ApiError {
             code: xml_text(item, "errorCode").unwrap_or_default(),

@@ -104,13 +104,10 @@ impl AlmaConfig {
 
     /// The client settings for one institution, its key read from the environment.
     pub fn client(&self, institution: &str) -> Result<Client, AlmaError> {
-        let var = self
-            .keys
-            .get(institution)
-            .ok_or_else(|| AlmaError::NoKey {
-                institution: institution.to_string(),
-                why: format!("[alma.keys] has no entry for {institution}"),
-            })?;
+        let var = self.keys.get(institution).ok_or_else(|| AlmaError::NoKey {
+            institution: institution.to_string(),
+            why: format!("[alma.keys] has no entry for {institution}"),
+        })?;
         let key = std::env::var(var).map_err(|_| AlmaError::NoKey {
             institution: institution.to_string(),
             why: format!("the environment variable {var} is not set"),

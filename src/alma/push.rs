@@ -10,11 +10,11 @@
 //! there. Every step is in the [`journal`](super::journal) first, so a run killed at any
 //! moment resumes without writing twice.
 
+use super::Environment;
 use super::client::{AlmaError, ApiError, Client};
 use super::journal::{Journal, Step};
 use super::sync::record_user;
 use super::user::{self, apply_ops, diff_words, keys, roles_of};
-use super::Environment;
 use crate::catalog::Catalog;
 use crate::changeset::{ChangeSet, Operation};
 use crate::state::{Assignment, State, StateError, apply::fingerprint};
@@ -85,7 +85,10 @@ pub struct PushReport {
 impl PushReport {
     /// Accounts with this outcome.
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.accounts.iter().filter(|a| a.outcome == outcome).count()
+        self.accounts
+            .iter()
+            .filter(|a| a.outcome == outcome)
+            .count()
     }
 
     /// True when an account was refused, failed or left pending.
@@ -210,13 +213,15 @@ fn push_account(
     if let Some(e) = &entry {
         if e.step.is_done() {
             let mut r = blank(inst, id, Outcome::AlreadyDone, vec![]);
-            r.reasons.push(format!("done by an earlier run ({})", e.detail));
+            r.reasons
+                .push(format!("done by an earlier run ({})", e.detail));
             return Ok(r);
         }
         if let (Step::Written, Some(answer), false) = (e.step, &e.answer, ctx.opts.dry_run) {
             // Alma answered an earlier run's write, which was killed before recording it.
             let mut r = finish(ctx, inst, id, answer, e.intent.as_ref(), ops)?;
-            r.reasons.push("written by an earlier run; recorded now".into());
+            r.reasons
+                .push("written by an earlier run; recorded now".into());
             return Ok(r);
         }
     }
@@ -225,7 +230,9 @@ fn push_account(
         Ok(c) => c.get_user(id),
         Err(e) => Err(e),
     };
-    let creates = ops.iter().any(|op| matches!(op, Operation::CreateAccount { .. }));
+    let creates = ops
+        .iter()
+        .any(|op| matches!(op, Operation::CreateAccount { .. }));
     match got {
         Ok(user) => update(ctx, insts, inst, id, ops, user, intent.as_ref(), creates),
         Err(e) if e.is_not_found() && creates => create(ctx, insts, inst, id, ops),
@@ -268,7 +275,12 @@ fn failed(
     Ok(r)
 }
 
-fn refuse(ctx: &Ctx, inst: &str, id: &str, reasons: Vec<String>) -> Result<AccountReport, StateError> {
+fn refuse(
+    ctx: &Ctx,
+    inst: &str,
+    id: &str,
+    reasons: Vec<String>,
+) -> Result<AccountReport, StateError> {
     if !ctx.opts.dry_run {
         ctx.journal
             .set(inst, id, Step::Refused, None, None, &reasons.join("; "))?;
@@ -294,7 +306,10 @@ fn drift(ctx: &Ctx, inst: &str, id: &str, user: &Json) -> Result<Vec<String>, St
     let roles = ctx.state.roles(inst, id)?;
     out.extend(user::drift(&roles_of(user), &roles, ctx.catalog));
     if !out.is_empty() {
-        out.insert(0, format!("{id} was changed in Alma since the state was made"));
+        out.insert(
+            0,
+            format!("{id} was changed in Alma since the state was made"),
+        );
     }
     Ok(out)
 }
@@ -311,17 +326,20 @@ fn update(
     creates: bool,
 ) -> Result<AccountReport, StateError> {
     let live = roles_of(&user);
-    if let (Some(intent), false) = (intent, ctx.opts.dry_run) {
-        if keys(&live) == keys(&as_list(intent)) {
-            // An earlier run's write landed; it was killed before hearing so.
-            let mut r = finish(ctx, inst, id, &user, Some(intent), ops)?;
-            r.reasons.push("written by an earlier run; recorded now".into());
-            return Ok(r);
-        }
+    if let (Some(intent), false) = (intent, ctx.opts.dry_run)
+        && keys(&live) == keys(&as_list(intent))
+    {
+        // An earlier run's write landed; it was killed before hearing so.
+        let mut r = finish(ctx, inst, id, &user, Some(intent), ops)?;
+        r.reasons
+            .push("written by an earlier run; recorded now".into());
+        return Ok(r);
     }
     let mut notes = Vec::new();
     if creates {
-        notes.push(format!("{id} exists in Alma already: the roles are merged onto it"));
+        notes.push(format!(
+            "{id} exists in Alma already: the roles are merged onto it"
+        ));
     } else if !ctx.opts.rebase {
         let why = drift(ctx, inst, id, &user)?;
         if !why.is_empty() {
@@ -334,7 +352,14 @@ fn update(
         if !ctx.opts.dry_run {
             let tx = ctx.state.conn().unchecked_transaction()?;
             record_user(&tx, inst, &user, &ctx.tag, &[])?;
-            ctx.journal.set(inst, id, Step::Unchanged, None, None, "Alma held it already")?;
+            ctx.journal.set(
+                inst,
+                id,
+                Step::Unchanged,
+                None,
+                None,
+                "Alma held it already",
+            )?;
             tx.commit()?;
         }
         notes.push("Alma holds this already: nothing written".into());
@@ -359,7 +384,13 @@ fn as_list(intent: &Json) -> Vec<Json> {
     intent.as_array().cloned().unwrap_or_default()
 }
 
-fn report(inst: &str, id: &str, outcome: Outcome, changes: Vec<String>, reasons: Vec<String>) -> AccountReport {
+fn report(
+    inst: &str,
+    id: &str,
+    outcome: Outcome,
+    changes: Vec<String>,
+    reasons: Vec<String>,
+) -> AccountReport {
     let mut r = blank(inst, id, outcome, reasons);
     r.changes = changes;
     r
@@ -379,9 +410,13 @@ fn merged(
     user::ensure_not_empty(&mut roles, inst);
     body["user_role"] = json!(roles);
     let mut changes = Vec::new();
-    for op in ops.iter().filter(|op| matches!(op, Operation::UpdateAccount { .. })) {
+    for op in ops
+        .iter()
+        .filter(|op| matches!(op, Operation::UpdateAccount { .. }))
+    {
         if user::account_type(user) == AccountType::External {
-            notes.push("an external account's name and email come from the SIS: not changed".into());
+            notes
+                .push("an external account's name and email come from the SIS: not changed".into());
             continue;
         }
         let before = body.clone();
@@ -456,7 +491,11 @@ fn check_environment(ctx: &Ctx, insts: &mut Institutions, inst: &str) -> Result<
     if !got.eq_ignore_ascii_case(want.word()) {
         return Err(stop(format!(
             "the key belongs to Alma's {} environment, and [alma] expect_environment is {}: nothing written",
-            if got.is_empty() { "unknown" } else { got.as_str() },
+            if got.is_empty() {
+                "unknown"
+            } else {
+                got.as_str()
+            },
             want.word()
         )));
     }
@@ -481,9 +520,9 @@ fn finish(
             if got.contains(&want) {
                 continue;
             }
-            let inactive = got.iter().any(|g| {
-                !g.active && want.active && g.code == want.code && g.scope == want.scope
-            });
+            let inactive = got
+                .iter()
+                .any(|g| !g.active && want.active && g.code == want.code && g.scope == want.scope);
             problems.push(if inactive {
                 format!(
                     "Alma left {} inactive: a scope, desk or service unit it needs is missing or unknown in Alma",
@@ -503,8 +542,12 @@ fn finish(
     } else {
         (Step::Failed, Outcome::Failed)
     };
+    let detail = match problems.is_empty() {
+        true => "written to Alma and recorded".to_string(),
+        false => problems.join("; "),
+    };
     ctx.journal
-        .set(inst, id, step, None, Some(answer), &problems.join("; "))?;
+        .set(inst, id, step, None, Some(answer), &detail)?;
     tx.commit()?;
     problems.append(&mut notes);
     Ok(blank(inst, id, outcome, problems))
@@ -589,7 +632,9 @@ fn create_body(catalog: &Catalog, inst: &str, ops: &[&Operation]) -> Option<Json
     })?;
     let mut roles = Vec::new();
     apply_ops(&mut roles, ops);
-    let has_patron = roles.iter().any(|r| user::key_of(r).code == crate::catalog::PATRON_CODE);
+    let has_patron = roles
+        .iter()
+        .any(|r| user::key_of(r).code == crate::catalog::PATRON_CODE);
     if !has_patron {
         let mut patron = vec![];
         user::ensure_not_empty(&mut patron, inst);

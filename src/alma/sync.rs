@@ -46,7 +46,8 @@ pub(crate) fn record_user(
         account.primary_id = old.primary_id;
     }
     for r in roles.iter_mut().filter(|r| !r.active) {
-        let same = |a: &Assignment| a.code == r.code && a.scope == r.scope && a.parameters == r.parameters;
+        let same =
+            |a: &Assignment| a.code == r.code && a.scope == r.scope && a.parameters == r.parameters;
         if suspended.iter().any(same) {
             r.suspended_by = Some(tag.to_string());
         } else if let Some(old) = before.iter().find(|a| same(a) && !a.active) {

@@ -160,10 +160,16 @@ pub fn drift(live: &[Json], state: &[Assignment], catalog: &Catalog) -> Vec<Stri
     want.dedup();
     let mut out = Vec::new();
     for k in have.iter().filter(|k| !want.contains(k)) {
-        out.push(format!("in Alma, not in the state: {}", describe(k, catalog)));
+        out.push(format!(
+            "in Alma, not in the state: {}",
+            describe(k, catalog)
+        ));
     }
     for k in want.iter().filter(|k| !have.contains(k)) {
-        out.push(format!("in the state, not in Alma: {}", describe(k, catalog)));
+        out.push(format!(
+            "in the state, not in Alma: {}",
+            describe(k, catalog)
+        ));
     }
     out
 }
@@ -261,12 +267,18 @@ pub fn apply_ops(roles: &mut Vec<Json>, ops: &[&Operation]) {
                 roles.retain(|r| keep.iter().any(|k| key_of(r).code == k.code));
             }
             Operation::SuspendRoles { roles: gs, .. } => {
-                for r in roles.iter_mut().filter(|r| gs.iter().any(|g| matches_grant(r, g))) {
+                for r in roles
+                    .iter_mut()
+                    .filter(|r| gs.iter().any(|g| matches_grant(r, g)))
+                {
                     set_status(r, false);
                 }
             }
             Operation::RestoreRoles { roles: gs, .. } => {
-                for r in roles.iter_mut().filter(|r| gs.iter().any(|g| matches_grant(r, g))) {
+                for r in roles
+                    .iter_mut()
+                    .filter(|r| gs.iter().any(|g| matches_grant(r, g)))
+                {
                     set_status(r, true);
                 }
             }
@@ -375,10 +387,17 @@ pub fn assignments(institution: &str, roles: &[Json]) -> (Vec<Assignment>, Vec<S
     for r in roles {
         let k = key_of(r);
         if k.code == u32::MAX {
-            notes.push(format!("a role without a numeric code ({}) is not kept in the state", text(&r["role_type"])));
+            notes.push(format!(
+                "a role without a numeric code ({}) is not kept in the state",
+                text(&r["role_type"])
+            ));
             continue;
         }
-        for p in r["parameter"].as_array().map(|a| a.as_slice()).unwrap_or_default() {
+        for p in r["parameter"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+        {
             let kind = text(&p["type"]);
             if state_kind(&kind).is_none() {
                 notes.push(format!(

@@ -388,7 +388,13 @@ fn check_create(
             ),
         )),
         Some(c) => {
-            require_text(part, INSTITUTIONS_FILE, &c.user_group, "create user_group", problems);
+            require_text(
+                part,
+                INSTITUTIONS_FILE,
+                &c.user_group,
+                "create user_group",
+                problems,
+            );
         }
     }
 }

@@ -40,8 +40,16 @@ fn changeset_path(target: &str, data: &Path) -> Result<PathBuf, String> {
     let s = ledger
         .by_id(target)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{target} is neither a change set file nor a submission id in {}", data.display()))?;
-    let folder = data.join(s.folder.ok_or_else(|| format!("{target} has no outputs yet"))?);
+        .ok_or_else(|| {
+            format!(
+                "{target} is neither a change set file nor a submission id in {}",
+                data.display()
+            )
+        })?;
+    let folder = data.join(
+        s.folder
+            .ok_or_else(|| format!("{target} has no outputs yet"))?,
+    );
     let stem = Path::new(&s.file_name)
         .file_stem()
         .map(|x| x.to_string_lossy().into_owned())
@@ -128,7 +136,11 @@ fn print(report: &PushReport, json: bool) {
         "{}: {}{}",
         report.submission_id,
         counts.join(", "),
-        if report.dry_run { " (dry run: nothing written)" } else { "" }
+        if report.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
     );
 }
 

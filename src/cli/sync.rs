@@ -3,8 +3,8 @@
 //! refreshed, 2 when nothing could be tried.
 
 use super::{Exit, now};
-use crate::alma::sync::{sync_one, targets};
 use crate::alma::Client;
+use crate::alma::sync::{sync_one, targets};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::state::State;

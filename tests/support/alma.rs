@@ -234,7 +234,11 @@ impl FakeAlma {
     fn answer(&self, req: &mut Req) -> (u16, &'static str, String, u64) {
         let mut inner = self.lock();
         let auth = header(req, "authorization").unwrap_or_default();
-        let key = auth.strip_prefix("apikey ").unwrap_or("").trim().to_string();
+        let key = auth
+            .strip_prefix("apikey ")
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let Some(inst) = inner.keys.get(&key).cloned() else {
             return (400, "text/plain", "Invalid API Key".into(), 0);
         };
@@ -249,16 +253,28 @@ impl FakeAlma {
             .count();
         if recent >= inner.per_second {
             inner.throttled += 1;
-            return (429, "application/json", error_json("PER_SECOND_THRESHOLD", "Per second threshold reached"), 1000);
+            return (
+                429,
+                "application/json",
+                error_json("PER_SECOND_THRESHOLD", "Per second threshold reached"),
+                1000,
+            );
         }
         let calls = {
             let c = inner.calls.entry(inst.clone()).or_default();
             *c += 1;
             *c
         };
-        let remaining = inner.daily_limit.map_or(1_000_000, |l| l.saturating_sub(calls)) as u64;
+        let remaining = inner
+            .daily_limit
+            .map_or(1_000_000, |l| l.saturating_sub(calls)) as u64;
         if inner.daily_limit.is_some_and(|l| calls > l) {
-            return (429, "application/xml", error_xml("DAILY_THRESHOLD", "Daily threshold has been reached"), 0);
+            return (
+                429,
+                "application/xml",
+                error_xml("DAILY_THRESHOLD", "Daily threshold has been reached"),
+                0,
+            );
         }
         let planned = inner
             .faults
@@ -273,24 +289,56 @@ impl FakeAlma {
         (status, "application/json", body, remaining)
     }
 
-    fn faulted(&self, req: &mut Req, inst: &str, fault: Fault, remaining: u64) -> (u16, &'static str, String, u64) {
+    fn faulted(
+        &self,
+        req: &mut Req,
+        inst: &str,
+        fault: Fault,
+        remaining: u64,
+    ) -> (u16, &'static str, String, u64) {
         match fault {
-            Fault::Status500 => (500, "application/json", error_json("500", "Internal server error"), remaining),
+            Fault::Status500 => (
+                500,
+                "application/json",
+                error_json("500", "Internal server error"),
+                remaining,
+            ),
             Fault::Hang(d) => {
-                self.lock().requests.push(Req { status: 0, ..req.clone() });
+                self.lock().requests.push(Req {
+                    status: 0,
+                    ..req.clone()
+                });
                 std::thread::sleep(d);
                 (0, "", String::new(), 0)
             }
-            Fault::PerSecond => (429, "application/json", error_json("PER_SECOND_THRESHOLD", "Per second threshold reached"), remaining),
-            Fault::PerSecondXml => (429, "application/xml", error_xml("PER_SECOND_THRESHOLD", "Per second threshold reached"), remaining),
-            Fault::Error(code, message) => (400, "application/json", error_json(&code, &message), remaining),
+            Fault::PerSecond => (
+                429,
+                "application/json",
+                error_json("PER_SECOND_THRESHOLD", "Per second threshold reached"),
+                remaining,
+            ),
+            Fault::PerSecondXml => (
+                429,
+                "application/xml",
+                error_xml("PER_SECOND_THRESHOLD", "Per second threshold reached"),
+                remaining,
+            ),
+            Fault::Error(code, message) => (
+                400,
+                "application/json",
+                error_json(&code, &message),
+                remaining,
+            ),
             Fault::Hold { apply } => {
                 {
                     let mut inner = self.lock();
                     if apply {
                         let _ = route(&mut inner, req, inst);
                     }
-                    inner.requests.push(Req { status: 0, ..req.clone() });
+                    inner.requests.push(Req {
+                        status: 0,
+                        ..req.clone()
+                    });
                     inner.holding += 1;
                 }
                 while !self.lock().released {
@@ -306,10 +354,14 @@ impl FakeAlma {
 fn route(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
     if req.method == "GET" && req.path == "/almaws/v1/conf/general" {
         let env = inner.environment.clone();
-        return (200, json!({
-            "environment_type": { "value": env.to_uppercase(), "desc": env },
-            "institution": { "value": inst },
-        }).to_string());
+        return (
+            200,
+            json!({
+                "environment_type": { "value": env.to_uppercase(), "desc": env },
+                "institution": { "value": inst },
+            })
+            .to_string(),
+        );
     }
     if req.path == "/almaws/v1/users" && req.method == "POST" {
         return create(inner, req, inst);
@@ -319,7 +371,13 @@ fn route(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
     };
     let k = (inst.to_string(), id.clone());
     let Some(user) = inner.users.get(&k).cloned() else {
-        return (400, error_json("401861", &format!("User with identifier {id} was not found.")));
+        return (
+            400,
+            error_json(
+                "401861",
+                &format!("User with identifier {id} was not found."),
+            ),
+        );
     };
     match req.method.as_str() {
         "GET" => {
@@ -330,7 +388,10 @@ fn route(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
         }
         "PUT" => {
             let Ok(mut body) = serde_json::from_str::<Json>(&req.body) else {
-                return (400, error_json("401652", "General Error: the body is not a user"));
+                return (
+                    400,
+                    error_json("401652", "General Error: the body is not a user"),
+                );
             };
             // Swap-all: the body is the user; only a body without roles keeps them.
             if body.get("user_role").is_none() {
@@ -347,19 +408,39 @@ fn route(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
 
 fn create(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
     let Ok(mut body) = serde_json::from_str::<Json>(&req.body) else {
-        return (400, error_json("401652", "General Error: the body is not a user"));
+        return (
+            400,
+            error_json("401652", "General Error: the body is not a user"),
+        );
     };
-    for field in ["primary_id", "first_name", "last_name", "record_type", "user_group"] {
+    for field in [
+        "primary_id",
+        "first_name",
+        "last_name",
+        "record_type",
+        "user_group",
+    ] {
         let v = &body[field];
-        let empty = v.is_null() || v.as_str() == Some("") || (v.is_object() && v["value"].as_str().unwrap_or("").is_empty());
+        let empty = v.is_null()
+            || v.as_str() == Some("")
+            || (v.is_object() && v["value"].as_str().unwrap_or("").is_empty());
         if empty {
-            return (400, error_json("401664", &format!("Mandatory field is missing: {field}")));
+            return (
+                400,
+                error_json("401664", &format!("Mandatory field is missing: {field}")),
+            );
         }
     }
     let id = body["primary_id"].as_str().unwrap_or("").to_lowercase();
     let k = (inst.to_string(), id.clone());
     if inner.users.contains_key(&k) {
-        return (400, error_json("401851", &format!("User with identifier {id} already exists")));
+        return (
+            400,
+            error_json(
+                "401851",
+                &format!("User with identifier {id} already exists"),
+            ),
+        );
     }
     saved_roles(&mut body);
     inner.users.insert(k, body.clone());
@@ -369,9 +450,14 @@ fn create(inner: &mut Inner, req: &Req, inst: &str) -> (u16, String) {
 /// What Alma does to the roles it saves: an empty status is Active; a role that needs a
 /// parameter and has none stays Inactive.
 fn saved_roles(user: &mut Json) {
-    let Some(roles) = user["user_role"].as_array_mut() else { return };
+    let Some(roles) = user["user_role"].as_array_mut() else {
+        return;
+    };
     for r in roles {
-        let code: u32 = r["role_type"]["value"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let code: u32 = r["role_type"]["value"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let no_params = r["parameter"].as_array().is_none_or(|p| p.is_empty());
         if NEEDS_PARAMETER.contains(&code) && no_params {
             r["status"] = json!({ "value": "INACTIVE", "desc": "Inactive" });
@@ -454,12 +540,13 @@ fn decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -472,28 +559,48 @@ fn decode(s: &str) -> String {
 /// cross-library and MetadataType parameters, a role outside the catalog and an expiry.
 pub fn rich_user(id: &str, first: &str, last: &str, external: bool) -> Json {
     let coded = |v: &str, d: &str| json!({ "value": v, "desc": d });
-    let param = |t: &str, scope: &str, v: &str| json!({
-        "type": { "value": t, "desc": null },
-        "scope": coded(scope, scope),
-        "value": coded(v, v),
-    });
-    let role = |code: &str, scope: &str, params: Vec<Json>| json!({
-        "status": coded("ACTIVE", "Active"),
-        "scope": coded(scope, scope),
-        "role_type": coded(code, code),
-        "parameter": params,
-    });
+    let param = |t: &str, scope: &str, v: &str| {
+        json!({
+            "type": { "value": t, "desc": null },
+            "scope": coded(scope, scope),
+            "value": coded(v, v),
+        })
+    };
+    let role = |code: &str, scope: &str, params: Vec<Json>| {
+        json!({
+            "status": coded("ACTIVE", "Active"),
+            "scope": coded(scope, scope),
+            "role_type": coded(code, code),
+            "parameter": params,
+        })
+    };
     let mut roles = vec![
         role("200", "01FALSC_GCSU", vec![]),
-        role("32", "MAIN", vec![
-            param("CirculationDesk", "MAIN", "DEFAULT_CIRC_DESK"),
-            param("CirculationDesk", "MAIN", "RESERVES_DESK"),
-        ]),
-        role("37", "MAIN", vec![
-            param("ServiceUnit", "LAW", "ACQ_RECEIVING"),
-            param("ServiceUnit", "MAIN", "ACQ_RECEIVING"),
-        ]),
-        role("204", "01FALSC_GCSU", vec![param("MetadataType", "01FALSC_GCSU", "MARC21_Bibliographic")]),
+        role(
+            "32",
+            "MAIN",
+            vec![
+                param("CirculationDesk", "MAIN", "DEFAULT_CIRC_DESK"),
+                param("CirculationDesk", "MAIN", "RESERVES_DESK"),
+            ],
+        ),
+        role(
+            "37",
+            "MAIN",
+            vec![
+                param("ServiceUnit", "LAW", "ACQ_RECEIVING"),
+                param("ServiceUnit", "MAIN", "ACQ_RECEIVING"),
+            ],
+        ),
+        role(
+            "204",
+            "01FALSC_GCSU",
+            vec![param(
+                "MetadataType",
+                "01FALSC_GCSU",
+                "MARC21_Bibliographic",
+            )],
+        ),
         role("9999", "01FALSC_GCSU", vec![]),
     ];
     roles[4]["expiry_date"] = json!("2030-01-16Z");

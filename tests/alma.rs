@@ -1,0 +1,825 @@
+//! `rolecall push` and `rolecall state sync` end to end: the real binary against a fake Alma
+//! (`support/alma.rs`, written from the documented contract) on 127.0.0.1. Change sets are
+//! written here by hand in the documented format (`docs/changeset.md`), and every expected
+//! role list is worked out by hand from the seeded users.
+
+#[path = "support/alma.rs"]
+mod alma;
+
+use alma::{FakeAlma, Fault, Req, rich_user};
+use serde_json::{Value as Json, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const GCSU: &str = "01FALSC_GCSU";
+const PRU: &str = "01FALSC_PRU";
+const KEY: &str = "l8xx-gcsu-SECRET-0001";
+const PRU_KEY: &str = "l8xx-pru-SECRET-0002";
+const NOW: &str = "2026-11-24T15:00:00Z";
+
+struct Env {
+    dir: tempfile::TempDir,
+    fake: FakeAlma,
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Env {
+    /// A fake Alma with two rich GCSU users (internal jdoe, external esmith) and a config.
+    fn new(extra_config: &str) -> Env {
+        let fake = FakeAlma::start(&[(KEY, GCSU), (PRU_KEY, PRU)]);
+        fake.add_user(GCSU, rich_user("jdoe", "Jane", "Doe", false));
+        fake.add_user(GCSU, rich_user("esmith", "Eric", "Smith", true));
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "data = \"data\"\n\n[alma]\nbase_url = \"{}\"\nexpect_environment = \"sandbox\"\n{extra_config}\n\
+             [alma.keys]\n\"{GCSU}\" = \"TEST_GCSU_KEY\"\n\"{PRU}\" = \"TEST_PRU_KEY\"\n",
+            fake.base_url()
+        );
+        std::fs::write(dir.path().join("rolecall.toml"), config).unwrap();
+        Env { dir, fake }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rolecall"));
+        c.arg("--config")
+            .arg(self.dir.path().join("rolecall.toml"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("ROLECALL_NOW", NOW)
+            .env("TEST_GCSU_KEY", KEY)
+            .env("TEST_PRU_KEY", PRU_KEY);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let out = self.command(args).output().unwrap();
+        let o = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for text in [&o.stdout, &o.stderr] {
+            assert!(
+                !text.contains(KEY) && !text.contains(PRU_KEY),
+                "a key in the output: {text}"
+            );
+        }
+        o
+    }
+
+    fn changeset(&self, name: &str, ops: Json) -> PathBuf {
+        let cs = json!({
+            "schema": "rolecall.changeset/1",
+            "submission": {
+                "id": format!("20261124-{name}"), "source": format!("{name}.xlsx"),
+                "sha256": format!("{name:0>64}"), "processed_at": NOW,
+                "requester_name": "Ana Lopez", "requester_email": "ana@gcsu.example.edu",
+            },
+            "catalog_version": "test",
+            "state_version": 1,
+            "operations": ops,
+        });
+        let path = self.dir.path().join(format!("{name}-changeset.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&cs).unwrap()).unwrap();
+        path
+    }
+
+    fn writes(&self) -> Vec<Req> {
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+}
+
+fn add_role(
+    id: &str,
+    code: u32,
+    name: &str,
+    library: Option<&str>,
+    desk: Option<(&str, &str)>,
+) -> Json {
+    let scope = match library {
+        Some(l) => json!({ "kind": "library", "code": l }),
+        None => json!({ "kind": "institution", "code": GCSU }),
+    };
+    let parameters = match desk {
+        Some((kind, v)) => json!([{ "type": kind, "value": v, "scope": library.unwrap_or(GCSU) }]),
+        None => json!([]),
+    };
+    json!({ "op": "add_role", "institution": GCSU, "primary_id": id,
+            "role": { "code": code, "name": name }, "scope": scope, "parameters": parameters,
+            "needs_approval": false, "lines": ["Accounts!9:9"] })
+}
+
+fn remove_role(id: &str, code: u32, name: &str) -> Json {
+    json!({ "op": "remove_role", "institution": GCSU, "primary_id": id,
+            "role": { "code": code, "name": name },
+            "scope": { "kind": "institution", "code": GCSU }, "parameters": [],
+            "lines": ["Accounts!10:10"] })
+}
+
+fn remove_all(id: &str) -> Json {
+    json!({ "op": "remove_all_staff_roles", "institution": GCSU, "primary_id": id,
+            "keep": [{ "code": 200, "name": "Patron" }], "lines": ["Accounts!11:11"] })
+}
+
+/// A role list as comparable text: "code@scope status [type:scope:value,...]".
+fn role_set(user: &Json) -> BTreeSet<String> {
+    user["user_role"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut ps: Vec<String> = r["parameter"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}:{}:{}",
+                        p["type"]["value"].as_str().unwrap(),
+                        p["scope"]["value"].as_str().unwrap(),
+                        p["value"]["value"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            ps.sort();
+            format!(
+                "{}@{} {} [{}]",
+                r["role_type"]["value"].as_str().unwrap(),
+                r["scope"]["value"].as_str().unwrap(),
+                r["status"]["value"].as_str().unwrap_or("ACTIVE"),
+                ps.join(",")
+            )
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// jdoe's roles as seeded (support/alma.rs `rich_user`), in `role_set` form.
+fn seeded_roles() -> Vec<&'static str> {
+    vec![
+        "200@01FALSC_GCSU ACTIVE []",
+        "32@MAIN ACTIVE [CirculationDesk:MAIN:DEFAULT_CIRC_DESK,CirculationDesk:MAIN:RESERVES_DESK]",
+        "37@MAIN ACTIVE [ServiceUnit:LAW:ACQ_RECEIVING,ServiceUnit:MAIN:ACQ_RECEIVING]",
+        "204@01FALSC_GCSU ACTIVE [MetadataType:01FALSC_GCSU:MARC21_Bibliographic]",
+        "9999@01FALSC_GCSU ACTIVE []",
+    ]
+}
+
+/// Every PUT's body equals the GET answered just before it for the same user, except
+/// `user_role` and the fields named.
+fn assert_puts_only_change_roles(fake: &FakeAlma, also: &[&str]) {
+    let reqs = fake.requests();
+    let mut puts = 0;
+    for (i, put) in reqs.iter().enumerate().filter(|(_, r)| r.method == "PUT") {
+        let id = put.user_id().unwrap();
+        let get = reqs[..i]
+            .iter()
+            .rev()
+            .find(|r| {
+                r.method == "GET" && r.user_id().as_deref() == Some(id.as_str()) && r.status == 200
+            })
+            .expect("a GET before every PUT");
+        // The GET's answer is the user as the fake held it: replay it from the PUT's own
+        // view of the fields that must not change.
+        let before = get_answer(fake, &reqs[..i], &id);
+        let mut body = put.body_json();
+        let mut was = before.clone();
+        for field in std::iter::once("user_role").chain(also.iter().copied()) {
+            body.as_object_mut().unwrap().remove(field);
+            was.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(body, was, "PUT {id} changed more than its roles");
+        assert!(!put.query.contains("override") && !put.query.contains("recalculate_roles"));
+        let _ = get;
+        puts += 1;
+    }
+    assert!(puts > 0, "no PUT to check");
+}
+
+/// What the fake answered to the last GET of `id` before these requests: the fake records
+/// requests, not answers, so the answer is rebuilt from the seeded user and the PUTs before.
+fn get_answer(fake: &FakeAlma, before: &[Req], id: &str) -> Json {
+    let last_put = before
+        .iter()
+        .rev()
+        .find(|r| r.method == "PUT" && r.user_id().as_deref() == Some(id));
+    match last_put {
+        Some(p) => p.body_json(),
+        None => seeded(fake, id),
+    }
+}
+
+fn seeded(_fake: &FakeAlma, id: &str) -> Json {
+    match id {
+        "jdoe" => rich_user("jdoe", "Jane", "Doe", false),
+        "esmith" => rich_user("esmith", "Eric", "Smith", true),
+        other => panic!("no seed for {other}"),
+    }
+}
+
+fn assert_no_key_in_urls(fake: &FakeAlma) {
+    for r in fake.requests() {
+        let url = format!("{}?{}", r.path, r.query);
+        assert!(
+            !url.contains(KEY) && !url.to_lowercase().contains("apikey"),
+            "{url}"
+        );
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        assert!(
+            auth.is_some_and(|(_, v)| v.starts_with("apikey ")),
+            "no Authorization header"
+        );
+        let accept = r
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("accept"));
+        assert!(accept.is_some_and(|(_, v)| v == "application/json"));
+    }
+}
+
+fn sync(env: &Env) {
+    let out = env.run(&["state", "sync", "--institution", GCSU, "jdoe", "esmith"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("2 of 2 accounts refreshed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "keeps Role 9999 (9999) at 01FALSC_GCSU, until 2030-01-16, a role outside the catalog"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn push_changes_the_requested_roles_and_nothing_else() {
+    let env = Env::new("");
+    sync(&env);
+    let cs = env.changeset(
+        "mixed",
+        json!([
+            remove_role("jdoe", 204, "Cataloger"),
+            add_role(
+                "jdoe",
+                51,
+                "Requests Operator",
+                Some("MAIN"),
+                Some(("CirculationDesk", "DEFAULT_CIRC_DESK"))
+            ),
+            remove_all("esmith"),
+        ]),
+    );
+    let cs = cs.to_str().unwrap();
+
+    let dry = env.run(&["push", cs, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(env.writes().is_empty(), "a dry run wrote");
+    assert!(
+        dry.stdout
+            .contains("+ Requests Operator (51) at MAIN, circulation desk DEFAULT_CIRC_DESK"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("- Cataloger (204) at 01FALSC_GCSU"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("2 would change"), "{}", dry.stdout);
+    let dry_json = env.run(&["push", cs, "--dry-run", "--json"]);
+    let report: Json = serde_json::from_str(&dry_json.stdout).unwrap();
+    assert_eq!(report["accounts"][1]["outcome"], "would_change");
+    assert!(env.writes().is_empty());
+
+    let out = env.run(&["push", cs]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("2 changed"), "{}", out.stdout);
+    // Worked out by hand: Cataloger gone (with its MetadataType), Requests Operator added,
+    // everything else as seeded, desks and the cross-library service unit intact.
+    let mut want = seeded_roles();
+    want.retain(|r| !r.starts_with("204@"));
+    want.push("51@MAIN ACTIVE [CirculationDesk:MAIN:DEFAULT_CIRC_DESK]");
+    assert_eq!(role_set(&env.fake.user(GCSU, "jdoe").unwrap()), set(&want));
+    assert_eq!(
+        role_set(&env.fake.user(GCSU, "esmith").unwrap()),
+        set(&["200@01FALSC_GCSU ACTIVE []"])
+    );
+    // Everything but the roles is as seeded: identifiers, addresses, notes, blocks, the
+    // external_id and the External email segment.
+    for (id, external) in [("jdoe", false), ("esmith", true)] {
+        let mut now = env.fake.user(GCSU, id).unwrap();
+        let mut was = rich_user(
+            id,
+            if external { "Eric" } else { "Jane" },
+            if external { "Smith" } else { "Doe" },
+            external,
+        );
+        now.as_object_mut().unwrap().remove("user_role");
+        was.as_object_mut().unwrap().remove("user_role");
+        assert_eq!(now, was, "{id} changed beyond its roles");
+    }
+    assert_puts_only_change_roles(&env.fake, &[]);
+    assert_no_key_in_urls(&env.fake);
+    for r in env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.user_id().is_some())
+    {
+        assert_eq!(r.query, "user_id_type=all_unique&view=full&expand=none");
+    }
+
+    // The same change set again: nothing written.
+    let puts = env.writes().len();
+    let again = env.run(&["push", cs]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("2 done earlier"), "{}", again.stdout);
+    assert_eq!(env.writes().len(), puts, "a re-run wrote");
+}
+
+#[test]
+fn an_account_changed_in_alma_is_refused_and_rebase_merges_onto_it() {
+    let env = Env::new("");
+    sync(&env);
+    // A librarian adds a role in Alma after the sync.
+    env.fake.edit(GCSU, "jdoe", |u| {
+        u["user_role"].as_array_mut().unwrap().push(json!({
+            "status": { "value": "ACTIVE" }, "scope": { "value": GCSU },
+            "role_type": { "value": "46" }, "parameter": [],
+        }));
+    });
+    let cs = env.changeset("drift", json!([remove_role("jdoe", 204, "Cataloger")]));
+    let cs = cs.to_str().unwrap();
+    let out = env.run(&["push", cs]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("refused"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("in Alma, not in the state: Selector (46) at 01FALSC_GCSU"),
+        "{}",
+        out.stdout
+    );
+    assert!(env.writes().is_empty());
+
+    let out = env.run(&["push", cs, "--rebase"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let mut want = seeded_roles();
+    want.retain(|r| !r.starts_with("204@"));
+    want.push("46@01FALSC_GCSU ACTIVE []");
+    assert_eq!(role_set(&env.fake.user(GCSU, "jdoe").unwrap()), set(&want));
+}
+
+#[test]
+fn a_user_changed_between_the_get_and_the_put_is_not_overwritten_blindly() {
+    let env = Env::new("");
+    sync(&env);
+    // After the push's GET, someone edits the user in Alma; the PUT carries the GET's
+    // view. Alma has no ETag: what the push can do is read back and report what it saved.
+    let mut edited = rich_user("jdoe", "Jane", "Doe", false);
+    edited["user_note"] = json!([]);
+    env.fake.change_after_get("jdoe", edited);
+    let cs = env.changeset(
+        "race",
+        json!([add_role("jdoe", 46, "Selector", None, None)]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let mut want = seeded_roles();
+    want.push("46@01FALSC_GCSU ACTIVE []");
+    assert_eq!(role_set(&env.fake.user(GCSU, "jdoe").unwrap()), set(&want));
+}
+
+#[test]
+fn a_role_alma_leaves_inactive_fails_the_account_in_words() {
+    let env = Env::new("");
+    sync(&env);
+    // Circulation Desk Manager without a desk: Alma saves it inactive.
+    let cs = env.changeset(
+        "nodesk",
+        json!([add_role(
+            "jdoe",
+            221,
+            "Circulation Desk Manager",
+            Some("MAIN"),
+            None
+        )]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("Alma left Circulation Desk Manager (221) at MAIN inactive"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_new_account_is_created_with_the_catalog_defaults_once() {
+    let env = Env::new("");
+    sync(&env);
+    // mlee exists already in Alma (created by hand): 401851 is not reached, the GET finds it.
+    let mut mlee = rich_user("mlee", "Min", "Lee", false);
+    mlee["user_role"] = json!([{ "status": { "value": "ACTIVE" }, "scope": { "value": GCSU }, "role_type": { "value": "200" }, "parameter": [] }]);
+    env.fake.add_user(GCSU, mlee);
+    let create = |id: &str, first: &str| {
+        json!({ "op": "create_account", "institution": GCSU, "primary_id": id,
+        "first_name": first, "last_name": "New", "email": format!("{id}@gcsu.example.edu"),
+        "account_type": "INTERNAL", "lines": ["Accounts!9:9"] })
+    };
+    let cs = env.changeset(
+        "create",
+        json!([
+            create("anew", "Ann"),
+            add_role("anew", 204, "Cataloger", None, None),
+            create("mlee", "Min"),
+            add_role("mlee", 204, "Cataloger", None, None),
+        ]),
+    );
+    let cs = cs.to_str().unwrap();
+    let out = env.run(&["push", cs]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let posts: Vec<Req> = env
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "one POST, for anew only");
+    let body = posts[0].body_json();
+    // The sample catalog's [institution.create] for GCSU.
+    assert_eq!(body["record_type"]["value"], "STAFF");
+    assert_eq!(body["user_group"]["value"], "STAFF");
+    assert_eq!(body["job_category"]["value"], "LIBSTAFF");
+    assert_eq!(body["account_type"]["value"], "INTERNAL");
+    assert_eq!(
+        body["contact_info"]["email"][0]["email_address"],
+        "anew@gcsu.example.edu"
+    );
+    assert_eq!(
+        role_set(&env.fake.user(GCSU, "anew").unwrap()),
+        set(&["200@01FALSC_GCSU ACTIVE []", "204@01FALSC_GCSU ACTIVE []"])
+    );
+    assert_eq!(
+        role_set(&env.fake.user(GCSU, "mlee").unwrap()),
+        set(&["200@01FALSC_GCSU ACTIVE []", "204@01FALSC_GCSU ACTIVE []"])
+    );
+    assert!(
+        out.stdout.contains("mlee exists in Alma already"),
+        "{}",
+        out.stdout
+    );
+    let again = env.run(&["push", cs]);
+    assert_eq!(again.code, 0);
+    assert_eq!(
+        env.writes().iter().filter(|r| r.method == "POST").count(),
+        1
+    );
+}
+
+#[test]
+fn a_post_answered_401851_goes_the_update_path() {
+    let env = Env::new("");
+    // bnew exists, but the first GET says it does not (created in between, as far as the
+    // push can tell): the POST gets Alma's 401851, and the push merges onto the live user.
+    let mut bnew = rich_user("bnew", "Bo", "New", false);
+    bnew["user_role"] = json!([{ "status": { "value": "ACTIVE" }, "scope": { "value": GCSU }, "role_type": { "value": "200" }, "parameter": [] }]);
+    env.fake.add_user(GCSU, bnew);
+    env.fake.fault(
+        "GET",
+        "bnew",
+        Fault::Error(
+            "401861".into(),
+            "User with identifier bnew was not found.".into(),
+        ),
+    );
+    let cs = env.changeset(
+        "exists",
+        json!([
+            { "op": "create_account", "institution": GCSU, "primary_id": "bnew", "first_name": "Bo",
+              "last_name": "New", "email": "bnew@gcsu.example.edu", "account_type": "INTERNAL", "lines": [] },
+            add_role("bnew", 204, "Cataloger", None, None),
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let posts: Vec<Req> = env
+        .writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].status, 400);
+    let user = env.fake.user(GCSU, "bnew").unwrap();
+    assert_eq!(
+        role_set(&user),
+        set(&["200@01FALSC_GCSU ACTIVE []", "204@01FALSC_GCSU ACTIVE []"])
+    );
+    // The live user's other fields stayed (the POST body did not replace it).
+    assert_eq!(
+        user["user_note"],
+        rich_user("bnew", "Bo", "New", false)["user_note"]
+    );
+}
+
+#[test]
+fn alma_errors_retries_and_limits() {
+    let env = Env::new("max_per_second = 5\ntimeout_ms = 700\n");
+    sync(&env);
+    env.fake.set_per_second(6);
+    // A 429 on a GET (JSON), a 429 on the PUT (XML), a 500 and a hang on GETs: all retried.
+    env.fake.fault("GET", "jdoe", Fault::PerSecond);
+    env.fake.fault("GET", "jdoe", Fault::Status500);
+    env.fake.fault("PUT", "jdoe", Fault::PerSecondXml);
+    env.fake
+        .fault("GET", "esmith", Fault::Hang(Duration::from_secs(2)));
+    // Alma refuses esmith's PUT with an error list.
+    env.fake.fault(
+        "PUT",
+        "esmith",
+        Fault::Error(
+            "401652".into(),
+            "General Error - An error has occurred while processing the request.".into(),
+        ),
+    );
+    let cs = env.changeset(
+        "limits",
+        json!([
+            add_role("jdoe", 46, "Selector", None, None),
+            add_role("esmith", 46, "Selector", None, None),
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("01FALSC_GCSU jdoe: changed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("01FALSC_GCSU esmith: failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("401652 General Error - An error has occurred while processing the request. (tracking id E01-0112263000-TEST-FAKE0001)"), "{}", out.stdout);
+    assert_eq!(env.fake.throttled(), 0, "the fake's own rate limit was hit");
+    // Never more than 5 calls in any second.
+    let times: Vec<_> = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.institution.as_deref() == Some(GCSU))
+        .map(|r| r.at)
+        .collect();
+    for (i, t) in times.iter().enumerate() {
+        let n = times[i..]
+            .iter()
+            .take_while(|u| u.duration_since(*t) < Duration::from_millis(900))
+            .count();
+        assert!(n <= 5, "{n} calls within a second");
+    }
+    assert_no_key_in_urls(&env.fake);
+}
+
+#[test]
+fn an_invalid_key_stops_its_institution_only_and_the_daily_threshold_leaves_the_rest_pending() {
+    // No floor on X-Exl-Api-Remaining here: the daily threshold itself is under test.
+    let env = Env::new("stop_below_remaining = 0\n");
+    sync(&env);
+    let pru = |id: &str| {
+        json!({ "op": "add_role", "institution": PRU, "primary_id": id,
+        "role": { "code": 46, "name": "Selector" }, "scope": { "kind": "institution", "code": PRU },
+        "parameters": [], "needs_approval": false, "lines": [] })
+    };
+    let cs = env.changeset(
+        "keys",
+        json!([
+            pru("p1"),
+            pru("p2"),
+            add_role("jdoe", 46, "Selector", None, None)
+        ]),
+    );
+    let mut cmd = env.command(&["push", cs.to_str().unwrap()]);
+    cmd.env("TEST_PRU_KEY", "wrong-key");
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("01FALSC_PRU p1: failed"), "{stdout}");
+    assert!(stdout.contains("Invalid API Key"), "{stdout}");
+    assert!(stdout.contains("01FALSC_GCSU jdoe: changed"), "{stdout}");
+    // p2 was not tried: one call with the bad key.
+    let pru_calls = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/p"))
+        .count();
+    assert_eq!(pru_calls, 1);
+
+    // Daily threshold: the fake allows 2 more calls; esmith and jdoe2 stay pending.
+    let used = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.institution.as_deref() == Some(GCSU))
+        .count();
+    env.fake.set_daily_limit(Some(used + 2));
+    let cs = env.changeset(
+        "daily",
+        json!([
+            add_role("esmith", 46, "Selector", None, None),
+            remove_role("jdoe", 46, "Selector")
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("pending"), "{}", out.stdout);
+    assert!(out.stdout.contains("DAILY_THRESHOLD"), "{}", out.stdout);
+    // Tomorrow: the rest goes through, nothing twice.
+    env.fake.set_daily_limit(None);
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let esmith = env.fake.user(GCSU, "esmith").unwrap();
+    assert!(role_set(&esmith).contains("46@01FALSC_GCSU ACTIVE []"));
+    let puts = env
+        .writes()
+        .iter()
+        .filter(|r| r.user_id().as_deref() == Some("esmith") && r.status == 200)
+        .count();
+    assert_eq!(puts, 1);
+}
+
+#[test]
+fn the_wrong_environment_is_refused_before_any_write() {
+    let env = Env::new("");
+    sync(&env);
+    env.fake.set_environment("Production");
+    let cs = env.changeset("env", json!([add_role("jdoe", 46, "Selector", None, None)]));
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("expect_environment is sandbox"),
+        "{}",
+        out.stdout
+    );
+    assert!(env.writes().is_empty());
+}
+
+#[test]
+fn the_push_stops_short_of_the_daily_limit() {
+    let env = Env::new("stop_below_remaining = 5000\n");
+    sync(&env);
+    let used = env.fake.requests().len();
+    env.fake.set_daily_limit(Some(used + 4000));
+    let cs = env.changeset(
+        "floor",
+        json!([
+            add_role("jdoe", 46, "Selector", None, None),
+            add_role("esmith", 46, "Selector", None, None)
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("below stop_below_remaining = 5000"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("0 changed"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 pending"), "{}", out.stdout);
+    assert!(env.writes().is_empty());
+}
+
+/// Spawns a push, waits for the fake to hold a request, kills the push with SIGKILL.
+fn killed_push(env: &Env, cs: &Path) {
+    let mut child = env
+        .command(&["push", cs.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.fake.wait_holding(Duration::from_secs(20));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    env.fake.release();
+}
+
+#[test]
+fn a_push_killed_at_any_moment_resumes_and_writes_nothing_twice() {
+    let ops = json!([
+        add_role("jdoe", 46, "Selector", None, None),
+        { "op": "create_account", "institution": GCSU, "primary_id": "knew", "first_name": "Kay",
+          "last_name": "New", "email": "knew@gcsu.example.edu", "account_type": "INTERNAL", "lines": [] },
+        add_role("knew", 204, "Cataloger", None, None),
+        remove_all("esmith"),
+    ]);
+    let mut want_jdoe = seeded_roles();
+    want_jdoe.push("46@01FALSC_GCSU ACTIVE []");
+    let check = |env: &Env| {
+        assert_eq!(
+            role_set(&env.fake.user(GCSU, "jdoe").unwrap()),
+            set(&want_jdoe)
+        );
+        assert_eq!(
+            role_set(&env.fake.user(GCSU, "knew").unwrap()),
+            set(&["200@01FALSC_GCSU ACTIVE []", "204@01FALSC_GCSU ACTIVE []"])
+        );
+        assert_eq!(
+            role_set(&env.fake.user(GCSU, "esmith").unwrap()),
+            set(&["200@01FALSC_GCSU ACTIVE []"])
+        );
+        let applied_posts = env
+            .fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count();
+        assert_eq!(applied_posts, 1, "knew POSTed more than once");
+    };
+    // 1. Killed while the fake holds the POST it has applied (the write landed, unheard).
+    // 2. Killed while it holds a PUT it has not applied (nothing landed).
+    // 3. Killed while it holds a PUT it has applied: the next run must see the intent in
+    //    Alma and record it, neither refusing the account as changed nor writing again.
+    // 4. Killed after the POST was answered, while the next account's GET is held.
+    let cases = [
+        ("POST", "/users", true),
+        ("PUT", "esmith", false),
+        ("PUT", "esmith", true),
+        ("GET", "esmith", false),
+    ];
+    for (method, part, apply) in cases {
+        let env = Env::new("");
+        sync(&env);
+        let cs = env.changeset("kill", ops.clone());
+        env.fake.fault(method, part, Fault::Hold { apply });
+        killed_push(&env, &cs);
+        let out = env.run(&["push", cs.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{method} {part}: {}{}", out.stdout, out.stderr);
+        check(&env);
+        // Every account written at most once that landed: jdoe's PUT once.
+        let jdoe_puts = env
+            .writes()
+            .iter()
+            .filter(|r| r.user_id().as_deref() == Some("jdoe"))
+            .count();
+        assert_eq!(jdoe_puts, 1, "{method} {part}");
+        let esmith_puts = env
+            .writes()
+            .iter()
+            .filter(|r| r.user_id().as_deref() == Some("esmith"))
+            .count();
+        assert_eq!(
+            esmith_puts,
+            if (method, apply) == ("PUT", false) {
+                2
+            } else {
+                1
+            },
+            "{method} {part} {apply}"
+        );
+        let again = env.run(&["push", cs.to_str().unwrap()]);
+        assert!(again.stdout.contains("3 done earlier"), "{}", again.stdout);
+    }
+}
+
+#[test]
+fn sync_keeps_roles_outside_the_catalog_and_processing_again_changes_nothing() {
+    let env = Env::new("");
+    sync(&env);
+    let cs = env.changeset(
+        "twice",
+        json!([add_role("jdoe", 46, "Selector", None, None)]),
+    );
+    assert_eq!(env.run(&["push", cs.to_str().unwrap()]).code, 0);
+    // The state now holds what Alma holds: a sync finds nothing new, and a push of a new
+    // change set with the same request has nothing to write.
+    let cs2 = env.changeset(
+        "twice-again",
+        json!([add_role("jdoe", 46, "Selector", None, None)]),
+    );
+    let before = env.writes().len();
+    let out = env.run(&["push", cs2.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
+    assert_eq!(env.writes().len(), before);
+}
