@@ -266,7 +266,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
     match cli.command {
         Command::Catalog {
             command: CatalogCommand::Check,
-        } => check_catalog(catalog_dir.as_deref()),
+        } => check_catalog(catalog_dir.as_deref(), config.alma.is_some()),
         Command::Template {
             command:
                 TemplateCommand::Worksheet {
@@ -445,14 +445,17 @@ fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {
     }
 }
 
-fn check_catalog(dir: Option<&Path>) -> Result<Exit, String> {
-    let (problems, name) = match dir {
+fn check_catalog(dir: Option<&Path>, alma: bool) -> Result<Exit, String> {
+    let (mut problems, name) = match dir {
         Some(dir) => (catalog::check_catalog(dir), dir.display().to_string()),
         None => (
             catalog::check::check_sources(&catalog::load::bundled_sources()),
             "bundled sample catalog".to_string(),
         ),
     };
+    if alma && let Ok(catalog) = load_catalog(dir) {
+        problems.extend(push::catalog_problems(&catalog));
+    }
     let mut out = std::io::stdout().lock();
     for p in &problems {
         let _ = writeln!(out, "{p}");

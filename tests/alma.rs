@@ -37,8 +37,9 @@ impl Env {
         fake.add_user(GCSU, rich_user("jdoe", "Jane", "Doe", false));
         fake.add_user(GCSU, rich_user("esmith", "Eric", "Smith", true));
         let dir = tempfile::tempdir().unwrap();
+        catalog_with_create_defaults(&dir.path().join("catalog"));
         let config = format!(
-            "data = \"data\"\n\n[alma]\nbase_url = \"{}\"\nexpect_environment = \"sandbox\"\n{extra_config}\n\
+            "data = \"data\"\ncatalog = \"catalog\"\n\n[alma]\nbase_url = \"{}\"\nexpect_environment = \"sandbox\"\n{extra_config}\n\
              [alma.keys]\n\"{GCSU}\" = \"TEST_GCSU_KEY\"\n\"{PRU}\" = \"TEST_PRU_KEY\"\n",
             fake.base_url()
         );
@@ -98,6 +99,25 @@ impl Env {
             .filter(|r| r.method != "GET")
             .collect()
     }
+}
+
+/// The sample catalog, with `[institution.create]` for GCSU only (PRU has none).
+fn catalog_with_create_defaults(dir: &Path) {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/catalog");
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(&sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let file = dir.join("institutions.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let at = text.find(&format!("code = \"{GCSU}\"")).unwrap();
+    let end = at + text[at..].find("named_user_allotment").unwrap();
+    let end = end + text[end..].find('\n').unwrap() + 1;
+    let create = "\n[institution.create]\nuser_group = \"STAFF\"\njob_category = \"LIBSTAFF\"\npreferred_language = \"en\"\n";
+    std::fs::write(&file, format!("{}{create}{}", &text[..end], &text[end..])).unwrap();
 }
 
 fn add_role(
@@ -467,7 +487,7 @@ fn a_new_account_is_created_with_the_catalog_defaults_once() {
         .collect();
     assert_eq!(posts.len(), 1, "one POST, for anew only");
     let body = posts[0].body_json();
-    // The sample catalog's [institution.create] for GCSU.
+    // The test catalog's [institution.create] for GCSU.
     assert_eq!(body["record_type"]["value"], "STAFF");
     assert_eq!(body["user_group"]["value"], "STAFF");
     assert_eq!(body["job_category"]["value"], "LIBSTAFF");
@@ -822,4 +842,184 @@ fn sync_keeps_roles_outside_the_catalog_and_processing_again_changes_nothing() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
     assert_eq!(env.writes().len(), before);
+}
+
+/// The acceptance story: seeded rich users, `state sync`, the sample clean batch processed
+/// against the state, `push`: every user is exactly as before but for the requested roles,
+/// and processing the same worksheet again gives an empty change set.
+#[test]
+fn sync_process_push_then_processing_again_changes_nothing() {
+    let env = Env::new("");
+    let ids = ["00276543", "00287654", "00301122"];
+    for id in ids {
+        // 00287654 as the sheet names him; 00301122 under another name, which the sheet
+        // corrects (an internal account's update_account).
+        let mut u = match id {
+            "00287654" => rich_user(id, "Ravi", "Patel", false),
+            _ => rich_user(id, "Sam", "Seeded", false),
+        };
+        if id == "00287654" {
+            u["contact_info"]["email"][0]["email_address"] = json!("ravi.patel@gcsu.example.edu");
+        }
+        let roles = u["user_role"].as_array_mut().unwrap();
+        match id {
+            // Requested: 37 at MAIN with the MAIN receiving unit; seeded without any 37.
+            "00287654" => roles.retain(|r| r["role_type"]["value"] != "37"),
+            // Requested: remove 32 at HEALTH; seeded with it.
+            "00301122" => roles.push(json!({
+                "status": { "value": "ACTIVE" }, "scope": { "value": "HEALTH" },
+                "role_type": { "value": "32" },
+                "parameter": [{ "type": { "value": "CirculationDesk" }, "scope": { "value": "HEALTH" }, "value": { "value": "DEFAULT_CIRC_DESK" } }],
+            })),
+            _ => {}
+        }
+        env.fake.add_user(GCSU, u);
+    }
+    env.fake
+        .add_user(GCSU, rich_user("G20455871", "Eric", "Gomez", true));
+    let before: Vec<Json> = ids
+        .iter()
+        .chain(["G20455871"].iter())
+        .map(|id| env.fake.user(GCSU, id).unwrap())
+        .collect();
+    let out = env.run(&[
+        "state",
+        "sync",
+        "--institution",
+        GCSU,
+        "00276543",
+        "00287654",
+        "00301122",
+        "G20455871",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/worksheets/clean-batch.xlsx");
+    let sample = sample.to_str().unwrap();
+    let processed = env.run(&["process", sample, "--out", "results"]);
+    assert_eq!(
+        processed.code, 0,
+        "{}{}",
+        processed.stdout, processed.stderr
+    );
+    let cs = env
+        .dir
+        .path()
+        .join("results/clean-batch-xlsx/clean-batch-changeset.json");
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("8 changed"), "{}", out.stdout);
+
+    // By hand, from the seeds and the sample's lines.
+    let patron = "200@01FALSC_GCSU ACTIVE []";
+    let want: Vec<BTreeSet<String>> = vec![
+        set(&[patron]),
+        {
+            let mut s: Vec<&str> = seeded_roles()
+                .into_iter()
+                .filter(|r| !r.starts_with("37@"))
+                .collect();
+            s.push("37@MAIN ACTIVE [ServiceUnit:MAIN:ACQ_RECEIVING]");
+            set(&s)
+        },
+        set(&seeded_roles()),
+        {
+            let mut s = seeded_roles();
+            s.push("231@MAIN ACTIVE []");
+            set(&s)
+        },
+    ];
+    for (was, want) in before.iter().zip(want) {
+        let id = was["primary_id"].as_str().unwrap();
+        let mut now = env.fake.user(GCSU, id).unwrap();
+        assert_eq!(role_set(&now), want, "{id}");
+        let mut was = was.clone();
+        let renamed = id == "00301122";
+        if renamed {
+            assert_eq!(
+                (&now["first_name"], &now["last_name"]),
+                (&json!("Erin"), &json!("Campbell"))
+            );
+        }
+        for field in ["user_role", "first_name", "last_name"]
+            .iter()
+            .take(if renamed { 3 } else { 1 })
+        {
+            now.as_object_mut().unwrap().remove(*field);
+            was.as_object_mut().unwrap().remove(*field);
+        }
+        assert_eq!(now, was, "{id} changed beyond its roles");
+    }
+    assert_eq!(
+        role_set(&env.fake.user(GCSU, "00455120").unwrap()),
+        set(&[
+            patron,
+            "32@LAW ACTIVE [CirculationDesk:LAW:DEFAULT_CIRC_DESK]",
+            "51@LAW ACTIVE [CirculationDesk:LAW:DEFAULT_CIRC_DESK]",
+            "210@LAW ACTIVE []",
+        ])
+    );
+    assert_puts_only_change_roles_of(&env.fake, &before);
+    assert_no_key_in_urls(&env.fake);
+
+    let again = env.run(&["process", sample, "--out", "again"]);
+    let cs: Json = serde_json::from_slice(
+        &std::fs::read(
+            env.dir
+                .path()
+                .join("again/clean-batch-xlsx/clean-batch-changeset.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cs["operations"], json!([]), "{}", again.stdout);
+}
+
+/// As `assert_puts_only_change_roles`, for users seeded as `seeds` (each written once).
+fn assert_puts_only_change_roles_of(fake: &FakeAlma, seeds: &[Json]) {
+    for put in fake.requests().iter().filter(|r| r.method == "PUT") {
+        let id = put.user_id().unwrap();
+        let seed = seeds
+            .iter()
+            .find(|s| s["primary_id"].as_str().unwrap().to_lowercase() == id)
+            .expect("a seeded user");
+        let (mut body, mut was) = (put.body_json(), seed.clone());
+        for field in ["user_role", "first_name", "last_name"] {
+            body.as_object_mut().unwrap().remove(field);
+            was.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(body, was, "PUT {id} changed more than its roles");
+    }
+}
+
+#[test]
+fn catalog_check_names_the_institutions_the_push_cannot_create_accounts_at() {
+    let env = Env::new("");
+    let out = env.run(&["catalog", "check"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    // The sample lists four institutions; the test catalog gives defaults to GCSU only.
+    let warned: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("no [institution.create]"))
+        .collect();
+    assert_eq!(warned.len(), 3, "{}", out.stdout);
+    assert!(
+        warned
+            .iter()
+            .any(|l| l.starts_with("institutions.toml:") && l.contains("01FALSC_PRU"))
+    );
+    assert!(!out.stdout.contains("01FALSC_GCSU has no"));
+    // A create at PRU fails in words, nothing posted.
+    let cs = env.changeset("pru", json!([{ "op": "create_account", "institution": PRU, "primary_id": "pnew",
+        "first_name": "P", "last_name": "New", "email": "p@pru.example.edu", "account_type": "INTERNAL", "lines": [] }]));
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("the catalog has no [institution.create] defaults for 01FALSC_PRU"),
+        "{}",
+        out.stdout
+    );
+    assert!(env.writes().is_empty());
 }

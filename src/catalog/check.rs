@@ -369,33 +369,22 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
-/// `[institution.create]`: without it `rolecall push` cannot create accounts there; with it,
-/// the user group Alma's Create user call needs must not be blank.
+/// `[institution.create]`, when given: the user group Alma's Create user call needs must not
+/// be blank. (An institution without the table is reported by `rolecall catalog check` when
+/// `[alma]` is configured: only the push needs it.)
 fn check_create(
     part: &Part<RawInstitution>,
     i: &RawInstitution,
-    line: usize,
     problems: &mut Vec<CatalogProblem>,
 ) {
-    let code = i.code.get_ref().trim();
-    match &i.create {
-        None => problems.push(CatalogProblem::warning(
+    if let Some(c) = &i.create {
+        require_text(
+            part,
             INSTITUTIONS_FILE,
-            line,
-            format!(
-                "institution {code} has no [institution.create] defaults (user_group, ...): \
-                 `rolecall push` cannot create accounts there"
-            ),
-        )),
-        Some(c) => {
-            require_text(
-                part,
-                INSTITUTIONS_FILE,
-                &c.user_group,
-                "create user_group",
-                problems,
-            );
-        }
+            &c.user_group,
+            "create user_group",
+            problems,
+        );
     }
 }
 
@@ -435,7 +424,7 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 format!("institution {code} has a named-user allotment of 0: nobody there can be given a staff role within it"),
             ));
         }
-        check_create(part, i, *line, problems);
+        check_create(part, i, problems);
         if i.library.is_empty() {
             problems.push(CatalogProblem::warning(
                 f,

@@ -4,6 +4,7 @@
 //! failed or left pending, 2 when nothing could be tried (no `[alma]`, no change set).
 
 use super::{Exit, now};
+use crate::alma::AlmaConfig;
 use crate::alma::push::{Options, Outcome, PushReport, push};
 use crate::catalog::Catalog;
 use crate::changeset::ChangeSet;
@@ -67,6 +68,44 @@ fn changeset_path(target: &str, data: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// With `[alma]` configured, `catalog check` also reports each institution the push cannot
+/// create accounts at (no `[institution.create]`), at the line of its code.
+pub(super) fn catalog_problems(catalog: &Catalog) -> Vec<crate::catalog::CatalogProblem> {
+    let file = crate::catalog::load::INSTITUTIONS_FILE;
+    let text = std::fs::read_to_string(catalog.dir.join(file)).unwrap_or_default();
+    catalog
+        .institutions
+        .iter()
+        .filter(|i| i.create.is_none())
+        .map(|i| {
+            let quoted = format!("\"{}\"", i.code);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("code") && l.contains(&quoted))
+                .map_or(1, |n| n + 1);
+            crate::catalog::CatalogProblem::warning(
+                file,
+                line,
+                format!(
+                    "institution {} has no [institution.create] defaults (user_group, ...): \
+                     `rolecall push` cannot create accounts there",
+                    i.code
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The `[alma]` section, with a usable base URL: without it nothing can be tried.
+pub(super) fn alma_config(config: &Config) -> Result<&AlmaConfig, String> {
+    let alma = config
+        .alma
+        .as_ref()
+        .ok_or("no [alma] section in the configuration: see `Pushing to Alma` in the README")?;
+    alma.base()?;
+    Ok(alma)
+}
+
 pub(super) fn run(
     args: PushArgs,
     catalog: &Catalog,
@@ -74,11 +113,7 @@ pub(super) fn run(
     state: &State,
     data: &Path,
 ) -> Result<Exit, String> {
-    let alma = config
-        .alma
-        .as_ref()
-        .ok_or("no [alma] section in the configuration: see `Pushing to Alma` in the README")?;
-    alma.base()?;
+    let alma = alma_config(config)?;
     let path = changeset_path(&args.target, data)?;
     let cs: ChangeSet = super::state::read_changeset(&path)?;
     let opts = Options {

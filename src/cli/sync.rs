@@ -28,11 +28,7 @@ pub(super) fn run(
     config: &Config,
     state: &State,
 ) -> Result<Exit, String> {
-    let alma = config
-        .alma
-        .as_ref()
-        .ok_or("no [alma] section in the configuration: see `Pushing to Alma` in the README")?;
-    alma.base()?;
+    let alma = super::push::alma_config(config)?;
     let todo = targets(state, args.institution.as_deref(), &args.ids)?;
     let tag = format!("sync {}", now()?.timestamp());
     let mut clients: HashMap<String, Result<Client, String>> = HashMap::new();
