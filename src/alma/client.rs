@@ -538,4 +538,17 @@ mod tests {
         assert_eq!(parse_errors(xml)[0].code, "DAILY_THRESHOLD");
         assert_eq!(encode("j doe/1"), "j%20doe%2F1");
     }
+
+    #[test]
+    fn the_key_is_not_in_debug_output() {
+        let c = Client::new(Settings {
+            institution: "01X_I".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            key: "l8xx-SECRET".into(),
+            max_per_second: 10,
+            stop_below_remaining: 0,
+            timeout: Duration::from_millis(10),
+        });
+        assert!(!format!("{c:?}").contains("SECRET"));
+    }
 }

@@ -535,7 +535,8 @@ fn finish(
     }
     let suspended = suspended_grants(ops);
     let tx = ctx.state.conn().unchecked_transaction()?;
-    let mut notes = record_user(&tx, inst, answer, &ctx.tag, &suspended)?;
+    // What the state cannot hold stays in Alma; `state sync` reports it, the push need not.
+    record_user(&tx, inst, answer, &ctx.tag, &suspended)?;
     State::bump_version(&tx)?;
     let (step, outcome) = if problems.is_empty() {
         (Step::Recorded, Outcome::Changed)
@@ -549,7 +550,6 @@ fn finish(
     ctx.journal
         .set(inst, id, step, None, Some(answer), &detail)?;
     tx.commit()?;
-    problems.append(&mut notes);
     Ok(blank(inst, id, outcome, problems))
 }
 

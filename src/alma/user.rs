@@ -472,3 +472,93 @@ pub fn diff_words(before: &[Json], after: &[Json], catalog: &Catalog) -> Vec<Str
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changeset::RoleRef;
+
+    fn live() -> Vec<Json> {
+        // A Receiving Operator with service units in two libraries, as in SLSP's
+        // test/data/user_test1.json, and a field this program does not know.
+        vec![
+            json!({ "status": { "value": "ACTIVE" }, "scope": { "value": "01X_I" },
+                    "role_type": { "value": "200" }, "parameter": [] }),
+            json!({ "status": { "value": "ACTIVE", "desc": "Active" }, "scope": { "value": "A100", "desc": "Main" },
+                    "role_type": { "value": "37", "desc": "Receiving Operator" }, "unknown_field": 7,
+                    "parameter": [
+                        { "type": { "value": "ServiceUnit", "desc": null }, "scope": { "value": "A140" }, "value": { "value": "AcqDeptA140" } },
+                        { "type": { "value": "ServiceUnit", "desc": null }, "scope": { "value": "A100" }, "value": { "value": "AcqDeptA100" } },
+                    ] }),
+        ]
+    }
+
+    fn op_add(code: u32, scope: Scope) -> Operation {
+        Operation::AddRole {
+            institution: "01X_I".into(),
+            primary_id: "u1".into(),
+            role: RoleRef {
+                code,
+                name: String::new(),
+            },
+            scope,
+            parameters: vec![],
+            expiry: None,
+            needs_approval: false,
+            profile: None,
+            lines: vec![],
+        }
+    }
+
+    #[test]
+    fn operations_touch_only_the_roles_they_name() {
+        let mut roles = live();
+        let add = op_add(46, Scope::Institution("01X_I".into()));
+        apply_ops(&mut roles, &[&add]);
+        assert_eq!(roles.len(), 3);
+        assert_eq!(
+            roles[..2],
+            live()[..],
+            "the held roles are sent back byte for byte"
+        );
+        assert_eq!(roles[2]["role_type"]["value"], "46");
+        let all = Operation::RemoveAllStaffRoles {
+            institution: "01X_I".into(),
+            primary_id: "u1".into(),
+            keep: vec![RoleRef {
+                code: 200,
+                name: "Patron".into(),
+            }],
+            lines: vec![],
+        };
+        apply_ops(&mut roles, &[&all]);
+        assert_eq!(roles, live()[..1].to_vec());
+        let mut none = Vec::new();
+        apply_ops(&mut none, &[&all]);
+        ensure_not_empty(&mut none, "01X_I");
+        assert_eq!(
+            none[0]["role_type"]["value"], "200",
+            "an empty list would keep the old roles"
+        );
+    }
+
+    #[test]
+    fn drift_names_each_role_that_differs_and_ignores_parameter_order() {
+        let catalog = crate::catalog::bundled();
+        let (state, notes) = assignments("01X_I", &live());
+        assert!(notes.is_empty());
+        assert!(drift(&live(), &state, &catalog).is_empty());
+        let mut reordered = live();
+        reordered[1]["parameter"].as_array_mut().unwrap().reverse();
+        assert!(drift(&reordered, &state, &catalog).is_empty());
+        let mut changed = live();
+        changed[1]["status"] = json!({ "value": "INACTIVE" });
+        assert_eq!(
+            drift(&changed, &state, &catalog),
+            vec![
+                "in Alma, not in the state: Receiving Operator (37) at A100, service unit AcqDeptA100, service unit AcqDeptA140 (A140) [inactive]",
+                "in the state, not in Alma: Receiving Operator (37) at A100, service unit AcqDeptA100, service unit AcqDeptA140 (A140)",
+            ]
+        );
+    }
+}
