@@ -3,10 +3,7 @@
 //! written here by hand in the documented format (`docs/changeset.md`), and every expected
 //! role list is worked out by hand from the seeded users.
 
-#[path = "support/alma.rs"]
-mod alma;
-
-use alma::{FakeAlma, Fault, Req, rich_user};
+use crate::support::alma::{FakeAlma, Fault, Req, rich_user};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
