@@ -408,11 +408,12 @@ fn an_account_changed_in_alma_is_refused_and_rebase_merges_onto_it() {
 }
 
 #[test]
-fn a_user_changed_between_the_get_and_the_put_is_not_overwritten_blindly() {
+fn a_user_changed_between_the_get_and_the_put_still_gets_exactly_the_requested_roles() {
     let env = Env::new("");
     sync(&env);
-    // After the push's GET, someone edits the user in Alma; the PUT carries the GET's
-    // view. Alma has no ETag: what the push can do is read back and report what it saved.
+    // After the push's GET, someone edits the user in Alma; the PUT carries the GET's view.
+    // Alma has no conditional PUT, so this window cannot be closed (docs/alma.md, "Known
+    // limit"); what the push does is check the roles Alma answers with.
     let mut edited = rich_user("jdoe", "Jane", "Doe", false);
     edited["user_note"] = json!([]);
     env.fake.change_after_get("jdoe", edited);
@@ -1019,4 +1020,93 @@ fn catalog_check_names_the_institutions_the_push_cannot_create_accounts_at() {
         out.stdout
     );
     assert!(env.writes().is_empty());
+}
+
+#[test]
+fn a_write_that_times_out_is_checked_by_a_get_before_any_retry() {
+    let env = Env::new("timeout_ms = 700\n");
+    sync(&env);
+    // jdoe's PUT lands but its answer never comes; knew's POST hangs without landing.
+    env.fake.fault("PUT", "jdoe", Fault::Hold { apply: true });
+    env.fake
+        .fault("POST", "/users", Fault::Hang(Duration::from_secs(2)));
+    let cs = env.changeset(
+        "timeouts",
+        json!([
+            add_role("jdoe", 46, "Selector", None, None),
+            { "op": "create_account", "institution": GCSU, "primary_id": "knew", "first_name": "Kay",
+              "last_name": "New", "email": "knew@gcsu.example.edu", "account_type": "INTERNAL", "lines": [] },
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    env.fake.release();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let methods: Vec<(String, Option<String>)> = env
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.user_id().is_some() || r.method == "POST")
+        .map(|r| (r.method.clone(), r.user_id()))
+        .collect();
+    let jdoe = Some("jdoe".to_string());
+    let after_sync: Vec<&(String, Option<String>)> = methods.iter().skip(2).collect();
+    // jdoe: GET, PUT (held), GET shows the intent: no second PUT.
+    let jdoe_calls: Vec<&str> = after_sync
+        .iter()
+        .filter(|(_, id)| *id == jdoe)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    assert_eq!(jdoe_calls, ["GET", "PUT", "GET"]);
+    // knew: GET (not found), POST (no answer), GET (still not found), POST.
+    let knew: Vec<&str> = after_sync
+        .iter()
+        .filter(|(m, id)| *id == Some("knew".to_string()) || m == "POST")
+        .map(|(m, _)| m.as_str())
+        .collect();
+    assert_eq!(knew, ["GET", "POST", "GET", "POST"]);
+    let mut want = seeded_roles();
+    want.push("46@01FALSC_GCSU ACTIVE []");
+    assert_eq!(role_set(&env.fake.user(GCSU, "jdoe").unwrap()), set(&want));
+    assert!(env.fake.user(GCSU, "knew").is_some());
+}
+
+#[test]
+fn a_push_killed_between_alma_answering_and_the_state_recording_records_without_calling_alma() {
+    let env = Env::new("");
+    sync(&env);
+    let cs = env.changeset(
+        "written",
+        json!([add_role("jdoe", 46, "Selector", None, None)]),
+    );
+    env.fake.fault("PUT", "jdoe", Fault::Hold { apply: true });
+    killed_push(&env, &cs);
+    // Put the journal where a kill right after Alma's answer leaves it: `written`, with the
+    // answer stored (the user as the fake now holds it).
+    let db = rusqlite::Connection::open(env.dir.path().join("data/rolecall.db")).unwrap();
+    let answer = env.fake.user(GCSU, "jdoe").unwrap().to_string();
+    let n = db
+        .execute(
+            "UPDATE alma_journal SET step = 'written', answer = ?1 WHERE primary_id = 'jdoe'",
+            [answer],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    let calls = env.fake.requests().len();
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("written by an earlier run; recorded now"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.fake.requests().len(), calls, "the re-run called Alma");
+    // The state holds the new role: the same request again has nothing to write.
+    let cs2 = env.changeset(
+        "written-again",
+        json!([add_role("jdoe", 46, "Selector", None, None)]),
+    );
+    let out = env.run(&["push", cs2.to_str().unwrap()]);
+    assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
 }
