@@ -1110,3 +1110,44 @@ fn a_push_killed_between_alma_answering_and_the_state_recording_records_without_
     let out = env.run(&["push", cs2.to_str().unwrap()]);
     assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
 }
+
+#[test]
+fn push_takes_the_id_of_a_submission_the_watcher_processed() {
+    let env = Env::new("[watch]\nsettle_ms = 0\n");
+    let inbox = env.dir.path().join("data/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/worksheets/clean-batch.xlsx");
+    std::fs::copy(&sample, inbox.join("clean-batch.xlsx")).unwrap();
+    let watched = env.run(&["watch", "--once"]);
+    assert_eq!(watched.code, 0, "{}{}", watched.stdout, watched.stderr);
+    let status: Json = serde_json::from_str(&env.run(&["status", "--json"]).stdout).unwrap();
+    let id = status["waiting"][0]["submission_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.run(&["push", &id, "--dry-run"]);
+    // Nobody of the batch is in the fake: the creates would be made, the others fail.
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("01FALSC_GCSU 00398811: would change"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{id}: 0 changed, 4 would change")),
+        "{}",
+        out.stdout
+    );
+    assert!(env.writes().is_empty());
+    let unknown = env.run(&["push", "20261124-0000000000", "--dry-run"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("neither a change set file nor a submission id"),
+        "{}",
+        unknown.stderr
+    );
+}
