@@ -332,23 +332,10 @@ fn run(cli: Cli) -> Result<Exit, String> {
             };
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
-        Command::Push(args) => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
-            let state = open_state(&cli.data, &config)?;
-            push::run(
-                args,
-                &catalog,
-                &config,
-                &state,
-                &data_dir(&cli.data, &config),
-            )
-        }
-        Command::State {
-            command: StateCommand::Sync(args),
-        } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
-            sync::run(args, &catalog, &config, &open_state(&cli.data, &config)?)
-        }
+        command @ (Command::Push(_)
+        | Command::State {
+            command: StateCommand::Sync(_),
+        }) => alma_command(command, catalog_dir.as_deref(), &cli.data, &config),
         command => {
             let catalog = load_catalog(catalog_dir.as_deref())?;
             let mut state = open_state(&cli.data, &config)?;
@@ -376,6 +363,24 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
             eprintln!("{}: {}", file.display(), failure.message);
             Ok(Exit::Attention)
         }
+    }
+}
+
+/// `push` and `state sync`: the commands that talk to Alma (`[alma]` in the configuration).
+fn alma_command(
+    command: Command,
+    catalog_dir: Option<&Path>,
+    data: &Option<PathBuf>,
+    config: &Config,
+) -> Result<Exit, String> {
+    let catalog = load_catalog(catalog_dir)?;
+    let state = open_state(data, config)?;
+    match command {
+        Command::Push(args) => push::run(args, &catalog, config, &state, &data_dir(data, config)),
+        Command::State {
+            command: StateCommand::Sync(args),
+        } => sync::run(args, &catalog, config, &state),
+        _ => Err("this command does not talk to Alma".to_string()),
     }
 }
 
