@@ -1151,3 +1151,28 @@ fn push_takes_the_id_of_a_submission_the_watcher_processed() {
         unknown.stderr
     );
 }
+
+#[test]
+fn an_alma_slower_than_the_configured_rate_is_waited_for() {
+    // The client may send 10 a second; this Alma takes 3: its 429 PER_SECOND answers are
+    // waited out (1-2 s with jitter) and every account still goes through, once.
+    let env = Env::new("max_per_second = 10\n");
+    sync(&env);
+    env.fake.set_per_second(3);
+    let cs = env.changeset(
+        "slow",
+        json!([
+            add_role("jdoe", 46, "Selector", None, None),
+            add_role("esmith", 46, "Selector", None, None)
+        ]),
+    );
+    let out = env.run(&["push", cs.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("2 changed"), "{}", out.stdout);
+    assert!(
+        env.fake.throttled() >= 1,
+        "the fake never throttled: the test proves nothing"
+    );
+    let applied = env.writes().iter().filter(|r| r.status == 200).count();
+    assert_eq!(applied, 2);
+}

@@ -253,11 +253,15 @@ impl FakeAlma {
             .count();
         if recent >= inner.per_second {
             inner.throttled += 1;
+            let so_far = inner.calls.get(&inst).copied().unwrap_or(0);
+            let left = inner
+                .daily_limit
+                .map_or(1_000_000, |l| l.saturating_sub(so_far)) as u64;
             return (
                 429,
                 "application/json",
                 error_json("PER_SECOND_THRESHOLD", "Per second threshold reached"),
-                1000,
+                left,
             );
         }
         let calls = {
