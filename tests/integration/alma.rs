@@ -824,6 +824,27 @@ fn a_push_killed_at_any_moment_resumes_and_writes_nothing_twice() {
 fn sync_keeps_roles_outside_the_catalog_and_processing_again_changes_nothing() {
     let env = Env::new("");
     sync(&env);
+    // Without IDs, a sync refreshes every account the state holds; an unknown ID needs
+    // --institution; a user Alma does not have is said, not dropped.
+    let all = env.run(&["state", "sync"]);
+    assert_eq!(all.code, 0, "{}", all.stdout);
+    assert!(
+        all.stdout.contains("2 of 2 accounts refreshed"),
+        "{}",
+        all.stdout
+    );
+    let unknown = env.run(&["state", "sync", "nobody"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("say which institution with --institution"),
+        "{}",
+        unknown.stderr
+    );
+    let missing = env.run(&["state", "sync", "--institution", GCSU, "nobody"]);
+    assert_eq!(missing.code, 1, "{}", missing.stdout);
+    assert!(missing.stdout.contains("not in Alma"), "{}", missing.stdout);
     let cs = env.changeset(
         "twice",
         json!([add_role("jdoe", 46, "Selector", None, None)]),
