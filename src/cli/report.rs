@@ -21,8 +21,8 @@ pub enum Exit {
 pub trait Report {
     /// The text for a person, one line per thing done.
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()>;
-    /// The same as one JSON document.
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error>;
+    /// The same as one JSON document, fields in their documented order.
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error>;
     /// The exit code the run ends with.
     fn exit(&self) -> Exit;
     /// What went wrong with single items, for standard error (printed even with `-q`).
@@ -31,9 +31,10 @@ pub trait Report {
     }
 }
 
-/// [`Report::json`] for a report whose fields are its document.
-pub fn to_json(report: &impl Serialize) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::to_value(report)
+/// [`Report::write_json`] for a report whose fields are its document.
+pub fn to_json(out: &mut dyn Write, report: &impl Serialize) -> Result<(), serde_json::Error> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out).map_err(serde_json::Error::io)
 }
 
 /// Prints `report` on standard output: JSON when asked, else the text unless `quiet`.
@@ -41,9 +42,10 @@ pub fn print(report: &dyn Report, json: bool, quiet: bool) -> Result<(), serde_j
     let mut out = std::io::stdout().lock();
     // A closed pipe (`rolecall status | head -1`) is not an error of the run.
     if json {
-        let mut text = serde_json::to_string_pretty(&report.json()?)?;
-        text.push('\n');
-        let _ = out.write_all(text.as_bytes());
+        match report.write_json(&mut out) {
+            Err(e) if e.is_io() => {}
+            other => other?,
+        }
     } else if !quiet {
         let _ = report.write_text(&mut out);
     }

@@ -3,7 +3,7 @@
 //! Both print a file's contents, not a report (with `--json`, as one JSON string).
 
 use crate::cli::args::{Cli, CompletionsArgs};
-use crate::cli::report::{Exit, Report};
+use crate::cli::report::{Exit, Report, to_json};
 use clap::CommandFactory;
 use std::io::Write;
 
@@ -29,10 +29,8 @@ impl Report for Generated {
         out.write_all(&self.0)
     }
 
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        Ok(serde_json::Value::String(
-            String::from_utf8_lossy(&self.0).into_owned(),
-        ))
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
+        to_json(out, &String::from_utf8_lossy(&self.0))
     }
 
     fn exit(&self) -> Exit {

@@ -32,8 +32,8 @@ impl Report for ExportReport {
         )
     }
 
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        to_json(&self.0)
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
+        to_json(out, &self.0)
     }
 
     fn exit(&self) -> Exit {

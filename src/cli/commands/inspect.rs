@@ -2,7 +2,7 @@
 //! cannot be read.
 
 use crate::cli::args::InspectArgs;
-use crate::cli::report::{Exit, Report};
+use crate::cli::report::{Exit, Report, to_json};
 use crate::document::Format;
 use crate::read::Isolation;
 use crate::read::form::{Form, FormFailKind, FormFailure};
@@ -65,15 +65,16 @@ impl Report for InspectReport {
         }
     }
 
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        Ok(match self {
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
+        let document = match self {
             InspectReport::Fields(form) => form.inspect_json(),
             InspectReport::Unreadable { file, failure } => serde_json::json!({
                 "file": file,
                 "error": failure.kind,
                 "message": failure.message,
             }),
-        })
+        };
+        to_json(out, &document)
     }
 
     fn exit(&self) -> Exit {

@@ -145,8 +145,8 @@ impl Report for ProcessReport {
         )
     }
 
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        to_json(self)
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
+        to_json(out, self)
     }
 
     fn exit(&self) -> Exit {

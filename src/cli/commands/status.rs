@@ -50,8 +50,8 @@ impl Report for StatusReport {
         write_mail(out, &st.waiting, &st.held, &st.dead)
     }
 
-    fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        to_json(&self.0)
+    fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
+        to_json(out, &self.0)
     }
 
     fn exit(&self) -> Exit {
