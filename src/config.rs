@@ -1,4 +1,5 @@
-//! Configuration: a TOML file (`--config FILE`) for paths and mail; flags override it.
+//! Configuration: a TOML file (`--config FILE`, `ROLECALL_CONFIG`, or `rolecall.toml` in
+//! the data folder) for paths and mail; flags override it.
 //!
 //! Everything has a default, so Rolecall runs with no file at all: the bundled sample
 //! catalog, `./rolecall-out`, and email written to the outbox folder. See `docs/config.md`.
@@ -110,7 +111,24 @@ pub enum ConfigError {
     },
 }
 
+/// The configuration file's name in a data folder.
+pub const FILE_NAME: &str = "rolecall.toml";
+
 impl Config {
+    /// The configuration in use: `explicit` (`--config` or `ROLECALL_CONFIG`), else
+    /// `rolecall.toml` in the data folder `data` when it holds one, else the defaults. Only a
+    /// data folder that was named counts: results never depend on the folder Rolecall runs
+    /// from.
+    pub fn find(explicit: Option<&Path>, data: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        match data.map(|d| d.join(FILE_NAME)).filter(|p| p.is_file()) {
+            Some(path) => Config::load(&path),
+            None => Ok(Config::default()),
+        }
+    }
+
     /// Reads a configuration file; relative paths in it become relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
