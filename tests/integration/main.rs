@@ -6,6 +6,7 @@ mod support;
 
 mod catalog;
 mod cli;
+mod command_line;
 mod deliver;
 mod form_fixtures;
 mod form_template;

@@ -3,10 +3,7 @@
 //! wrong paths and missing data folders are usage errors that create nothing, the environment
 //! stands in for the path flags, and `-q`, `--color` and the old flag spellings work.
 
-#[path = "support/run.rs"]
-mod run;
-
-use run::{Run, repo};
+use crate::support::run::{Run, repo};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
