@@ -54,6 +54,14 @@ pub fn print(report: &dyn Report, json: bool, quiet: bool) -> Result<(), serde_j
     Ok(())
 }
 
+/// Serialises a typed error (or anything printable) as its message, for a report row.
+pub fn as_text<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
 /// `n` and the noun, agreeing in number: "1 submission", "2 submissions".
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -5,8 +5,8 @@ use crate::catalog::Catalog;
 use crate::cli::args::AuditCommand;
 use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
-use crate::cli::report::{Exit, Report, count, to_json};
-use crate::deliver::{AuditNotice, Transport, compose_audit_notice};
+use crate::cli::report::{Exit, Report, as_text, count, to_json};
+use crate::deliver::{AuditNotice, DeliverError, Transport, compose_audit_notice};
 use crate::state::inactive::{self, Audit};
 use crate::state::licence::{self, LicenceUse};
 use serde::Serialize;
@@ -45,8 +45,18 @@ pub struct InstitutionNotice {
     workbook: String,
     to: Vec<String>,
     /// Why the notice could not be sent, if so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_sent: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "not_sent_text"
+    )]
+    not_sent: Option<DeliverError>,
+}
+
+fn not_sent_text<S: serde::Serializer>(e: &Option<DeliverError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => as_text(e, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Runs an audit.
@@ -166,7 +176,7 @@ impl Notices<'_> {
             accounts: n,
             workbook: name,
             to,
-            not_sent: sent.err().map(|e| e.to_string()),
+            not_sent: sent.err(),
         })
     }
 }

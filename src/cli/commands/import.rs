@@ -3,7 +3,7 @@
 use crate::cli::args::ImportArgs;
 use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
-use crate::cli::report::{Exit, Report, count, to_json};
+use crate::cli::report::{Exit, Report, as_text, count, to_json};
 use crate::state::import::{self, ImportReport};
 use serde::Serialize;
 use std::io::Write;
@@ -20,7 +20,11 @@ pub struct ImportRun {
 #[serde(untagged)]
 enum Imported {
     Done(ImportReport),
-    Failed { file: PathBuf, error: String },
+    Failed {
+        file: PathBuf,
+        #[serde(serialize_with = "as_text")]
+        error: crate::state::StateError,
+    },
 }
 
 /// Runs `state import`: every file is tried, one that fails does not stop the others.
@@ -41,10 +45,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> Result<ImportRun, CliError> {
         .map(
             |file| match import::import_file(&mut state, &file, catalog, institution, &now) {
                 Ok(r) => Imported::Done(r),
-                Err(e) => Imported::Failed {
-                    file,
-                    error: e.to_string(),
-                },
+                Err(error) => Imported::Failed { file, error },
             },
         )
         .collect();

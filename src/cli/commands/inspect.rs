@@ -66,15 +66,12 @@ impl Report for InspectReport {
     }
 
     fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
-        let document = match self {
-            InspectReport::Fields(form) => form.inspect_json(),
-            InspectReport::Unreadable { file, failure } => serde_json::json!({
-                "file": file,
-                "error": failure.kind,
-                "message": failure.message,
-            }),
-        };
-        to_json(out, &document)
+        match self {
+            InspectReport::Fields(form) => to_json(out, &form.inspect_json()),
+            // Nothing on stdout: a script reading the fields gets none, and the reason is on
+            // stderr with exit code 1.
+            InspectReport::Unreadable { .. } => Ok(()),
+        }
     }
 
     fn exit(&self) -> Exit {
