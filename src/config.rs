@@ -159,3 +159,28 @@ impl Config {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_is_the_named_file_else_the_data_folders_else_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("desk");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(FILE_NAME), "out = \"replies\"\n").unwrap();
+        let named = dir.path().join("named.toml");
+        std::fs::write(&named, "out = \"named-out\"\n").unwrap();
+
+        // Relative paths are taken from the file's folder: the data folder here.
+        let found = Config::find(None, Some(&data)).unwrap();
+        assert_eq!(found.out, Some(data.join("replies")));
+        let explicit = Config::find(Some(&named), Some(&data)).unwrap();
+        assert_eq!(explicit.out, Some(dir.path().join("named-out")));
+        assert!(Config::find(None, None).unwrap().out.is_none());
+        assert!(Config::find(None, Some(dir.path())).unwrap().out.is_none());
+        let missing = Config::find(Some(&dir.path().join("nope.toml")), Some(&data));
+        assert!(matches!(missing, Err(ConfigError::Io { .. })));
+    }
+}

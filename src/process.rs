@@ -647,3 +647,103 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     drop(file);
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The steps that need no reader, catalog or transport, each on its own.
+
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn value(text: &str, location: Location) -> Value {
+        Value {
+            text: text.to_string(),
+            location,
+            kind: ValueKind::Text,
+        }
+    }
+
+    /// A worksheet with one request line and `email` in its requester block at `Accounts!B3`.
+    fn worksheet(email: &str) -> Document {
+        let mut document = Document::default();
+        document.requester.insert(
+            RequesterField::Email,
+            value(email, Location::cell("Accounts", 3, 2)),
+        );
+        document.rows.push(crate::document::RequestRow {
+            location: Location::File,
+            values: BTreeMap::new(),
+        });
+        document
+    }
+
+    fn from(address: &str) -> Origin {
+        Origin {
+            from: Some(address.to_string()),
+            ..Origin::default()
+        }
+    }
+
+    #[test]
+    fn an_emailed_file_is_asked_for_by_its_sender_and_a_different_block_is_warned_about() {
+        let document = adopt_sender(worksheet("someone@else.org"), Some(&from("dana@gcsu.edu")));
+        let email = document.requester(RequesterField::Email).unwrap();
+        assert_eq!(email.text, "dana@gcsu.edu");
+        assert_eq!(
+            email.location,
+            Location::cell("Accounts", 3, 2),
+            "kept where it was"
+        );
+        assert_eq!(document.findings.len(), 1);
+        assert_eq!(document.findings[0].rule, Rule::RequesterNotSender);
+        assert!(document.findings[0].message.contains("someone@else.org"));
+    }
+
+    #[test]
+    fn the_same_address_in_other_case_is_no_warning_and_a_loose_file_keeps_its_block() {
+        let document = adopt_sender(worksheet("Dana@GCSU.edu"), Some(&from("dana@gcsu.edu")));
+        assert!(document.findings.is_empty());
+        let document = adopt_sender(worksheet("someone@else.org"), None);
+        let email = document.requester(RequesterField::Email).unwrap();
+        assert_eq!(email.text, "someone@else.org");
+        // A file with no request lines has no requester to replace.
+        let empty = adopt_sender(Document::default(), Some(&from("dana@gcsu.edu")));
+        assert!(empty.requester.is_empty());
+    }
+
+    #[test]
+    fn outputs_that_cannot_have_a_folder_are_a_typed_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("a-file");
+        std::fs::write(&blocked, "not a folder").unwrap();
+        let folder = blocked.join("results");
+        let outputs = Outputs {
+            folder: &folder,
+            stem: "clean-batch".to_string(),
+        };
+        let outcome = validate::validate(
+            Document::default(),
+            &crate::catalog::bundled(),
+            jiff::civil::date(2026, 11, 24),
+        );
+        let info = SubmissionInfo {
+            id: "20261124-0000000000".into(),
+            source: "clean-batch.xlsx".into(),
+            sha256: intake::sha256_hex(&[]),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        };
+        let changeset = changeset::build(&outcome, info, "test");
+        let err = outputs
+            .write(&outcome, &changeset, &crate::catalog::bundled(), None)
+            .err()
+            .expect("no folder, no outputs");
+        assert!(matches!(&err, OutputError::Folder { path, .. } if *path == folder));
+        assert!(err.to_string().starts_with("cannot create "), "{err}");
+        assert_eq!(
+            outputs.path("reply.eml"),
+            folder.join("clean-batch-reply.eml")
+        );
+    }
+}
