@@ -77,9 +77,6 @@ fn run(ctx: &Context, command: Command) -> Result<Box<dyn Report>, CliError> {
         Command::Audit { command } => Box::new(cmd::audit::run(ctx, command)?),
         Command::Export(args) => Box::new(cmd::export::run(ctx, args)?),
         Command::Completions(args) => Box::new(cmd::completions::completions(args)),
-        Command::Man => Box::new(cmd::completions::man().map_err(|source| CliError::Write {
-            path: "the manual page".into(),
-            source,
-        })?),
+        Command::Man(args) => Box::new(cmd::completions::man(args)?),
     })
 }

@@ -126,7 +126,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
     /// Print the manual page (roff), for `man -l -` or a man folder
-    Man,
+    Man(ManArgs),
 }
 
 /// `rolecall process`.
@@ -197,6 +197,14 @@ pub struct CompletionsArgs {
     /// The shell
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+/// `rolecall man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// One command's page (`rolecall-process(1)`) instead of the main one
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// `rolecall state ...`.

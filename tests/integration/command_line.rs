@@ -265,6 +265,17 @@ fn completions_for_each_shell_and_the_man_page_are_produced() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains(".TH rolecall 1"), "{}", run.stdout);
     assert!(run.stdout.contains("reprocess"), "the commands are listed");
+    let run = Run::new(&["man", "process"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(".TH rolecall-process 1"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\\-\\-out"), "its flags are described");
+    let run = Run::new(&["man", "nope"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("reprocess"), "{}", run.stderr);
     let bad = Run::new(&["completions", "tcsh"]);
     assert_eq!(bad.code, 2);
 }

@@ -2,7 +2,8 @@
 //! manual page, generated from the same clap definitions as `--help`, so they never drift.
 //! Both print a file's contents, not a report (with `--json`, as one JSON string).
 
-use crate::cli::args::{Cli, CompletionsArgs};
+use crate::cli::args::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::error::CliError;
 use crate::cli::report::{Exit, Report, to_json};
 use clap::CommandFactory;
 use std::io::Write;
@@ -17,10 +18,33 @@ pub fn completions(args: CompletionsArgs) -> Generated {
     Generated(bytes)
 }
 
-/// Runs `man`: the page of `rolecall`, its subcommands listed in their own section.
-pub fn man() -> Result<Generated, std::io::Error> {
+/// Runs `man`: the page of `rolecall` (its commands listed in their own section), or of one
+/// command as `rolecall-COMMAND(1)`.
+pub fn man(args: ManArgs) -> Result<Generated, CliError> {
+    let mut top = Cli::command();
+    // Built, so that each command carries the global flags and is named `rolecall COMMAND`.
+    top.build();
+    let command = match &args.command {
+        None => top,
+        Some(name) => {
+            let sub = top.find_subcommand(name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = top.get_subcommands().map(|c| c.get_name()).collect();
+                CliError::Usage(format!(
+                    "{name} is not a rolecall command; the commands are {}",
+                    names.join(", ")
+                ))
+            })?;
+            sub.display_name(format!("rolecall-{name}"))
+        }
+    };
     let mut bytes = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut bytes)?;
+    clap_mangen::Man::new(command)
+        .source(format!("rolecall {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut bytes)
+        .map_err(|source| CliError::Write {
+            path: "the manual page".into(),
+            source,
+        })?;
     Ok(Generated(bytes))
 }
 

@@ -33,8 +33,21 @@ struct SkippedEntry {
     reason: String,
 }
 
-/// One file to answer: its format, or why it is not a submission although named like one.
-type Todo = (PathBuf, Result<Format, String>);
+/// One file to answer.
+enum Todo {
+    /// A submission, in this format.
+    Read(PathBuf, Format),
+    /// Named like a submission but not one: answered with why.
+    Unrecognised(PathBuf, String),
+}
+
+impl Todo {
+    fn path(&self) -> &Path {
+        match self {
+            Todo::Read(path, _) | Todo::Unrecognised(path, _) => path,
+        }
+    }
+}
 
 /// Runs `process`.
 pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> {
@@ -71,9 +84,9 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
     let (todo, skipped) = plan(&args.paths);
     let submissions = todo
         .into_iter()
-        .map(|(path, format)| match format {
-            Ok(format) => processor.process(&path, format),
-            Err(reason) => processor.process_unrecognised(&path, &reason),
+        .map(|todo| match todo {
+            Todo::Read(path, format) => processor.process(&path, format),
+            Todo::Unrecognised(path, reason) => processor.process_unrecognised(&path, &reason),
         })
         .collect();
     Ok(ProcessReport {
@@ -103,7 +116,7 @@ fn plan(paths: &[PathBuf]) -> (Vec<Todo>, Vec<SkippedEntry>) {
     let mut todo: Vec<Todo> = collected
         .submissions
         .into_iter()
-        .map(|(p, f)| (p, Ok(f)))
+        .map(|(p, f)| Todo::Read(p, f))
         .collect();
     let mut skipped = Vec::new();
     for s in collected.skipped {
@@ -113,7 +126,7 @@ fn plan(paths: &[PathBuf]) -> (Vec<Todo>, Vec<SkippedEntry>) {
             .and_then(|e| e.to_str())
             .is_some_and(|e| SUBMISSION_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if named_like_submission && s.path.is_file() {
-            todo.push((s.path, Err(s.reason)));
+            todo.push(Todo::Unrecognised(s.path, s.reason));
         } else {
             skipped.push(SkippedEntry {
                 path: s.path,
@@ -121,7 +134,7 @@ fn plan(paths: &[PathBuf]) -> (Vec<Todo>, Vec<SkippedEntry>) {
             });
         }
     }
-    todo.sort_by(|a, b| a.0.cmp(&b.0));
+    todo.sort_by(|a, b| a.path().cmp(b.path()));
     (todo, skipped)
 }
 
