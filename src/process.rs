@@ -209,13 +209,7 @@ impl<'a> Processor<'a> {
                 .ok()
         });
         let mut processed = processed(path, &names, &outcome, errors);
-        let folder = match placement {
-            Some(p) => p.folder.clone(),
-            None => {
-                let name = self.folder_name(&names.file_name);
-                self.out_dir.join(name)
-            }
-        };
+        let folder = self.folder(placement, &names.file_name);
         let outputs = Outputs {
             folder: &folder,
             stem: names.stem(),
@@ -227,15 +221,27 @@ impl<'a> Processor<'a> {
                 return processed;
             }
         };
-        let mail = self.reply(&names, &outcome, origin, &outputs.workbook_name());
-        match deliver::compose(&mail.0, &mail.1, workbook, self.now.timestamp()) {
-            Ok(mail) => match self.send_step(&mail, &outputs) {
-                Ok(copy) => processed.emails.push(copy),
-                Err(e) => processed.errors.push(e),
-            },
-            Err(e) => processed.errors.push(OutputError::Compose(Arc::new(e))),
+        let (context, envelope) = self.reply(&names, &outcome, origin, &outputs.workbook_name());
+        match deliver::compose(&context, &envelope, workbook, self.now.timestamp())
+            .map_err(|e| OutputError::Compose(Arc::new(e)))
+            .and_then(|mail| self.send_step(&mail, &outputs))
+        {
+            Ok(email) => processed.emails.push(email),
+            Err(e) => processed.errors.push(e),
         }
         processed
+    }
+
+    /// The submission's folder: the watcher's, else one named after the file in the output
+    /// folder.
+    fn folder(&mut self, placement: Option<&Placement>, file_name: &str) -> PathBuf {
+        match placement {
+            Some(p) => p.folder.clone(),
+            None => {
+                let name = self.folder_name(file_name);
+                self.out_dir.join(name)
+            }
+        }
     }
 
     /// The submission's id and file name: the watcher's, or made from the file.
