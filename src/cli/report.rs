@@ -54,6 +54,37 @@ pub fn print(report: &dyn Report, json: bool, quiet: bool) -> Result<(), serde_j
     Ok(())
 }
 
+/// The one exception to "commands print nothing": a command working through many items
+/// (`process` on a folder of a thousand forms) prints each item's line as soon as it is done,
+/// in text mode and without `-q`, so that a long run shows its progress; its report then
+/// says so, and its text is only what follows those lines. JSON waits for the whole document.
+pub struct Progress {
+    live: bool,
+}
+
+impl Progress {
+    /// Live unless `--json` or `-q`.
+    pub fn new(ctx: &super::context::Context) -> Progress {
+        Progress {
+            live: !ctx.json && !ctx.quiet,
+        }
+    }
+
+    /// Prints one line now, when live.
+    pub fn line(&mut self, text: &str) {
+        if self.live {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+
+    /// True when the lines are printed as they come: the report must not print them again.
+    pub fn printed(&self) -> bool {
+        self.live
+    }
+}
+
 /// Serialises a typed error (or anything printable) as its message, for a report row.
 pub fn as_text<T: std::fmt::Display, S: serde::Serializer>(
     value: &T,

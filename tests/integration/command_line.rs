@@ -374,6 +374,15 @@ fn quiet_prints_nothing_and_counts_agree_in_number() {
     let clean = sample("clean-batch.xlsx");
     let run = Run::new(&["process", &clean]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The submission's line (printed as it was done) once, then the closing line.
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("clean-batch.xlsx: accepted")
+    );
     let last = run.stdout.lines().last().unwrap();
     assert!(
         last.starts_with("1 submission processed, 0 skipped;") && last.contains(", 1 email in "),

@@ -4,7 +4,7 @@
 use crate::cli::args::ProcessArgs;
 use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
-use crate::cli::report::{Exit, Report, count, to_json};
+use crate::cli::report::{Exit, Progress, Report, count, to_json};
 use crate::document::Format;
 use crate::intake::{self, SUBMISSION_EXTENSIONS};
 use crate::process::{Processed, Processor};
@@ -25,6 +25,9 @@ pub struct ProcessReport {
     /// Where the emails went, in words: " sent" or " in OUTBOX".
     #[serde(skip)]
     emails_went: String,
+    /// True when each line was printed as it was done: the text is then the last line.
+    #[serde(skip)]
+    printed: bool,
 }
 
 #[derive(Serialize)]
@@ -82,16 +85,25 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
         processor = processor.with_state(state, ctx.diff_options()?);
     }
     let (todo, skipped) = plan(&args.paths);
+    let mut live = Progress::new(ctx);
+    for line in skipped_lines(&skipped) {
+        live.line(&line);
+    }
     let submissions = todo
         .into_iter()
-        .map(|todo| match todo {
-            Todo::Read(path, format) => processor.process(&path, format),
-            Todo::Unrecognised(path, reason) => processor.process_unrecognised(&path, &reason),
+        .map(|todo| {
+            let done = match todo {
+                Todo::Read(path, format) => processor.process(&path, format),
+                Todo::Unrecognised(path, reason) => processor.process_unrecognised(&path, &reason),
+            };
+            live.line(&summary_line(&done));
+            done
         })
         .collect();
     Ok(ProcessReport {
         submissions,
         skipped,
+        printed: live.printed(),
         out,
         emails_went: match ctx.config.smtp {
             Some(_) => " sent".to_string(),
@@ -140,11 +152,13 @@ fn plan(paths: &[PathBuf]) -> (Vec<Todo>, Vec<SkippedEntry>) {
 
 impl Report for ProcessReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        for line in skipped_lines(&self.skipped) {
-            writeln!(out, "{line}")?;
-        }
-        for s in &self.submissions {
-            writeln!(out, "{}", summary_line(s))?;
+        if !self.printed {
+            for line in skipped_lines(&self.skipped) {
+                writeln!(out, "{line}")?;
+            }
+            for s in &self.submissions {
+                writeln!(out, "{}", summary_line(s))?;
+            }
         }
         let emails: usize = self.submissions.iter().map(|s| s.emails.len()).sum();
         writeln!(
