@@ -889,7 +889,7 @@ fn one_watcher_per_data_folder_and_a_flood_of_replies_is_held_back() {
     let (code, stdout, stderr) = data.run(&["outbox", "retry"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.contains("1 held replies back in the queue"),
+        stdout.contains("1 held reply back in the queue"),
         "{stdout}"
     );
     let st = data.status();

@@ -7,6 +7,7 @@ mod support;
 mod alma;
 mod catalog;
 mod cli;
+mod command_line;
 mod deliver;
 mod form_fixtures;
 mod form_template;
