@@ -341,7 +341,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
 
 /// `rolecall inspect`: the form's fields on stdout, or why it cannot be read on stderr.
 fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
-    match crate::read::form::read_form_file(file, &Isolation::child_default()) {
+    match crate::read::read_form_file(file, &Isolation::child_default()) {
         Ok(form) => {
             let text = if json {
                 let mut s = serde_json::to_string_pretty(&form.inspect_json())
