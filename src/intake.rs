@@ -6,6 +6,7 @@
 //! that is the reader's job, behind its own limits (see [`crate::read`]).
 
 pub mod email;
+pub mod sender;
 
 use crate::document::Format;
 use sha2::{Digest, Sha256};

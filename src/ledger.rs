@@ -67,6 +67,59 @@ CREATE INDEX mail_due ON mail(state, next_attempt_ms);
 CREATE INDEX mail_rate ON mail(first_recipient, created_ms);
 ";
 
+/// Words stored in the database for an enum, read back strictly: a word this version does
+/// not know is an error (a newer version wrote it, or the file was edited), never a default
+/// that would, say, send a message again.
+macro_rules! db_words {
+    ($ty:ident { $($variant:ident = $word:literal,)* }) => {
+        impl $ty {
+            /// The word stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $word,)* }
+            }
+
+            /// The value of a stored word; `None` for a word this version does not know.
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($word => Some($ty::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let word = v.as_str()?;
+                $ty::parse(word).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(Box::new(UnknownWord {
+                        what: stringify!($ty),
+                        word: word.to_string(),
+                    }))
+                })
+            }
+        }
+    };
+}
+
+/// A word in the database that this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger holds {word:?} as a {what}, which this version of Rolecall does not know")]
+pub struct UnknownWord {
+    /// Which kind of value.
+    pub what: &'static str,
+    /// The word found.
+    pub word: String,
+}
+
 /// How far a submission has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,15 +132,11 @@ pub enum State {
     Filed,
 }
 
-impl State {
-    fn parse(s: &str) -> State {
-        match s {
-            "processed" => State::Processed,
-            "filed" => State::Filed,
-            _ => State::Received,
-        }
-    }
-}
+db_words!(State {
+    Received = "received",
+    Processed = "processed",
+    Filed = "filed",
+});
 
 /// What a submission came as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,20 +150,54 @@ pub enum Kind {
     Attachment,
 }
 
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Email => "email",
-            Kind::Attachment => "attachment",
-        }
-    }
+db_words!(Kind {
+    File = "file",
+    Email = "email",
+    Attachment = "attachment",
+});
 
-    fn parse(s: &str) -> Kind {
+/// What became of a submission, in one word (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every line accepted.
+    Accepted,
+    /// Some lines rejected or waiting for approval.
+    NeedsAttention,
+    /// No line can be carried out.
+    Rejected,
+    /// Not readable as a worksheet or form (the original is in `quarantine/`).
+    Unreadable,
+    /// Nobody can be answered about it (not a submission, a refused sender): in
+    /// `quarantine/` with a reason file.
+    Quarantined,
+    /// An automatic message (RFC 3834): archived, not answered.
+    Ignored,
+    /// An email with nothing to read; the sender was told.
+    NoAttachment,
+    /// An email whose attachments are submissions of their own.
+    Email,
+}
+
+db_words!(Status {
+    Accepted = "accepted",
+    NeedsAttention = "needs_attention",
+    Rejected = "rejected",
+    Unreadable = "unreadable",
+    Quarantined = "quarantined",
+    Ignored = "ignored",
+    NoAttachment = "no_attachment",
+    Email = "email",
+});
+
+impl From<crate::validate::SubmissionStatus> for Status {
+    fn from(s: crate::validate::SubmissionStatus) -> Status {
+        use crate::validate::SubmissionStatus as S;
         match s {
-            "email" => Kind::Email,
-            "attachment" => Kind::Attachment,
-            _ => Kind::File,
+            S::Accepted => Status::Accepted,
+            S::NeedsAttention => Status::NeedsAttention,
+            S::Rejected => Status::Rejected,
+            S::Unreadable => Status::Unreadable,
         }
     }
 }
@@ -139,7 +222,7 @@ pub struct Submission {
     /// How far it has got.
     pub state: State,
     /// The outcome in one word (`accepted`, `quarantined`, ...).
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// Outcome details (JSON).
     pub outcome: Option<String>,
     /// Where the original is kept, relative to the data folder.
@@ -174,8 +257,8 @@ pub struct NewSubmission<'a> {
 /// The recorded outcome of a submission.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
-    /// Outcome in one word.
-    pub status: String,
+    /// Outcome in one word; `None` only in tests of the queue.
+    pub status: Option<Status>,
     /// Details (JSON).
     pub outcome: String,
     /// Where the original will be kept, relative.
@@ -229,27 +312,15 @@ pub enum MailState {
     Held,
 }
 
+db_words!(MailState {
+    Pending = "pending",
+    Sending = "sending",
+    Sent = "sent",
+    Dead = "dead",
+    Held = "held",
+});
+
 impl MailState {
-    fn as_str(self) -> &'static str {
-        match self {
-            MailState::Pending => "pending",
-            MailState::Sending => "sending",
-            MailState::Sent => "sent",
-            MailState::Dead => "dead",
-            MailState::Held => "held",
-        }
-    }
-
-    fn parse(s: &str) -> MailState {
-        match s {
-            "sending" => MailState::Sending,
-            "sent" => MailState::Sent,
-            "dead" => MailState::Dead,
-            "held" => MailState::Held,
-            _ => MailState::Pending,
-        }
-    }
-
     /// The data-folder subfolder its file is in.
     pub fn folder(self) -> &'static str {
         match self {
@@ -304,12 +375,12 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     Ok(Submission {
         id: r.get(0)?,
         sha256: r.get(1)?,
-        kind: Kind::parse(&r.get::<_, String>(2)?),
+        kind: r.get(2)?,
         parent: r.get(3)?,
         file_name: r.get(4)?,
         received_at: r.get(5)?,
         processed_at: r.get(6)?,
-        state: State::parse(&r.get::<_, String>(7)?),
+        state: r.get(7)?,
         status: r.get(8)?,
         outcome: r.get(9)?,
         original: r.get(10)?,
@@ -331,7 +402,7 @@ fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
         subject: r.get(3)?,
         recipients: serde_json::from_str(&recipients).unwrap_or_default(),
         file: r.get(5)?,
-        state: MailState::parse(&r.get::<_, String>(6)?),
+        state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt_ms: r.get(8)?,
         last_error: r.get(9)?,
@@ -388,7 +459,7 @@ impl Ledger {
             params![
                 s.id,
                 s.sha256,
-                s.kind.as_str(),
+                s.kind,
                 s.parent,
                 s.file_name,
                 s.received_at,
@@ -456,11 +527,8 @@ impl Ledger {
     }
 
     /// The most recent submissions with one of these outcomes, newest first.
-    pub fn recent_with_status(&self, statuses: &[&str], limit: usize) -> Result<Vec<Submission>> {
-        let list: Vec<String> = statuses
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "")))
-            .collect();
+    pub fn recent_with_status(&self, statuses: &[Status], limit: usize) -> Result<Vec<Submission>> {
+        let list: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status IN ({})
              ORDER BY processed_at DESC, id DESC LIMIT ?1",
@@ -484,7 +552,7 @@ impl Ledger {
             .query_row(
                 "SELECT state FROM duplicates WHERE arrival = ?1",
                 [arrival],
-                |r| Ok(State::parse(&r.get::<_, String>(0)?)),
+                |r| r.get(0),
             )
             .optional()
     }
@@ -721,7 +789,7 @@ mod tests {
         l.insert_received(&new).unwrap();
         assert_eq!(l.unfinished().unwrap().len(), 1);
         let rec = Recorded {
-            status: "accepted".into(),
+            status: Some(Status::Accepted),
             outcome: "{}".into(),
             processed_at: "2026-01-01T00:00:01Z".into(),
             ..Recorded::default()
@@ -750,5 +818,45 @@ mod tests {
         assert_eq!(revived.len(), 1);
         let due = l.due(10).unwrap();
         assert_eq!((due[0].state, due[0].attempts), (MailState::Pending, 0));
+    }
+
+    #[test]
+    fn a_word_the_ledger_does_not_know_is_an_error_not_a_default() {
+        let mut l = ledger();
+        let new = NewSubmission {
+            id: "s1",
+            sha256: "abc",
+            kind: Kind::File,
+            parent: None,
+            file_name: "a.xlsx",
+            received_at: "2026-01-01T00:00:00Z",
+            origin: None,
+        };
+        l.insert_received(&new).unwrap();
+        l.record_outcome("s1", &Recorded::default(), &[mail("m")])
+            .unwrap();
+        // Before, an unknown state read as `received` (processed again) and an unknown mail
+        // state as `pending` (sent again).
+        l.conn()
+            .execute("UPDATE submissions SET state = 'archived'", [])
+            .unwrap();
+        let err = l.by_id("s1").unwrap_err().to_string();
+        assert!(err.contains("\"archived\""), "{err}");
+        l.conn()
+            .execute("UPDATE mail SET state = 'bounced'", [])
+            .unwrap();
+        let read = l.conn().query_row(
+            &format!("SELECT {MAIL_COLUMNS} FROM mail WHERE key = 'm'"),
+            [],
+            mail_row,
+        );
+        let err = read.unwrap_err().to_string();
+        assert!(err.contains("\"bounced\""), "{err}");
+        assert!(l.due(i64::MAX).unwrap().is_empty(), "never sent as pending");
+        assert_eq!(MailState::parse("bounced"), None);
+        assert_eq!(
+            Status::parse("needs_attention"),
+            Some(Status::NeedsAttention)
+        );
     }
 }

@@ -9,17 +9,17 @@
 //! finishes every file once (`docs/inbox.md` walks through the steps).
 
 use crate::catalog::Catalog;
-use crate::deliver::queue::{self, RawTransport, RetryPolicy, rename_durably};
+use crate::deliver::queue::{self, RawTransport, RetryPolicy};
 use crate::deliver::{self, DeliverError, Delivery, Envelope, Mail, Notice, Transport};
+use crate::fsx::{self, Charset, hash_file, rename_durably, write_durably};
 use crate::intake::{self, email};
-use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Submission};
+use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Status, Submission};
 use crate::process::{Origin, Placement, Processor};
 use crate::read::Isolation;
 use crate::validate::SubmissionStatus;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub mod desk;
 mod steps;
 
-use steps::{PipelineResult, status_word};
+use steps::PipelineResult;
 
 pub use crate::intake::SUBMISSION_EXTENSIONS;
 
@@ -166,6 +166,9 @@ pub struct Watcher<'a> {
     /// Files that failed in this run (our own output could not be written); retried on
     /// the next rescan.
     failures: usize,
+    /// Inbox files whose last attempt failed: (failed attempts, not before). A file that
+    /// keeps failing is tried again later and later, never in a tight loop.
+    backoff: HashMap<PathBuf, (u32, Instant)>,
     /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
     sender_thread: bool,
 }
@@ -194,6 +197,7 @@ impl<'a> Watcher<'a> {
             seen: HashMap::new(),
             vanished: Default::default(),
             failures: 0,
+            backoff: HashMap::new(),
             sender_thread: false,
         })
     }
@@ -223,17 +227,7 @@ impl<'a> Watcher<'a> {
                 }
             }
         };
-        // Temporary files a killed run left in the outbox (ours: `.<name>.<pid>.tmp`); only
-        // the watcher, one per data folder, cleans them. Never in the inbox: there a `.tmp`
-        // file is someone's copy in progress.
-        if let Ok(entries) = std::fs::read_dir(self.layout.dir("outbox")) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') && name.ends_with(".tmp") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
+        self.remove_stale_temps();
         tracing::info!(data = %self.layout.root.display(), "watching");
         // Mail goes out from a thread of its own, so that a slow or hung mail server never
         // holds up the inbox (`--once` keeps to one thread: take the inbox, then send).
@@ -326,6 +320,25 @@ impl<'a> Watcher<'a> {
         Ok(())
     }
 
+    /// Temporary files (`.<name>.<pid>.tmp`) a killed run left in the data folder's own
+    /// folders: only the watcher, one per data folder, cleans them, and only those of a
+    /// process that is gone. Never in the inbox: there a `.tmp` file is someone's copy in
+    /// progress.
+    pub fn remove_stale_temps(&self) {
+        let mut removed = 0;
+        for name in ["outbox", "sent", "dead", "quarantine"] {
+            removed += fsx::remove_stale_temps(&self.layout.dir(name), 1);
+        }
+        // archive/<date>/<email>/<attachment>/<file>: four levels at most.
+        removed += fsx::remove_stale_temps(&self.layout.dir("archive"), 4);
+        if removed > 0 {
+            tracing::info!(
+                files = removed,
+                "removed temporary files a stopped run left"
+            );
+        }
+    }
+
     /// Files that could not be finished in this run (each is logged, and stays in the
     /// inbox to be tried again).
     pub fn failures(&self) -> usize {
@@ -407,10 +420,18 @@ impl<'a> Watcher<'a> {
         };
         files.sort();
         self.seen.retain(|p, _| files.contains(p));
+        self.backoff.retain(|p, _| files.contains(p));
         let mut settling: Option<Duration> = None;
         for path in files {
             if self.stopped() {
                 break;
+            }
+            if self
+                .backoff
+                .get(&path)
+                .is_some_and(|(_, not_before)| Instant::now() < *not_before)
+            {
+                continue;
             }
             match self.settled(&path) {
                 Ok(()) => {}
@@ -426,12 +447,29 @@ impl<'a> Watcher<'a> {
                 if let WatchError::Ledger(_) | WatchError::Db(_) = e {
                     return Err(e);
                 }
-                tracing::error!(file = %path.display(), error = %e, "will retry");
+                let wait = self.back_off(&path);
+                tracing::error!(file = %path.display(), error = %e,
+                    retry_in_ms = wait.as_millis() as u64, "will retry");
                 self.failures += 1;
+            } else {
+                self.backoff.remove(&path);
             }
             self.seen.remove(&path);
         }
         Ok(settling)
+    }
+
+    /// Records one more failed attempt at `path` and returns the wait before the next one:
+    /// one second, doubling up to five minutes.
+    fn back_off(&mut self, path: &Path) -> Duration {
+        let entry = self
+            .backoff
+            .entry(path.to_path_buf())
+            .or_insert((0, Instant::now()));
+        entry.0 += 1;
+        let wait = Duration::from_secs(1u64 << (entry.0 - 1).min(8)).min(Duration::from_secs(300));
+        entry.1 = Instant::now() + wait;
+        wait
     }
 
     /// `Ok` when a file has stopped changing; `Err(Some(wait))` while it may still be being
@@ -517,7 +555,7 @@ impl<'a> Watcher<'a> {
             tracing::info!(
                 submission = %submission.id,
                 file = %name,
-                status = %done.recorded.status,
+                status = %done.recorded.status.map_or("-", Status::as_str),
                 mails = done.mails.len(),
                 "processed"
             );
@@ -563,18 +601,6 @@ fn has_extension(path: &Path, list: &[&str]) -> bool {
         .is_some_and(|e| list.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn safe_key(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 fn rel(path: &Path, root: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
@@ -588,31 +614,6 @@ pub fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// Writes through a temporary file, flushed to disk, then renamed: the name appears whole
-/// or not at all, and survives a crash once this returns.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// The sender thread of [`Watcher::run`]: sends due mail through its own database

@@ -142,7 +142,7 @@ pub(super) fn status(data: &Path, json: bool) -> Result<Exit, String> {
                 s.processed_at.as_deref().unwrap_or(""),
                 s.id,
                 s.file_name,
-                s.status.as_deref().unwrap_or("")
+                s.status.map_or("", |s| s.as_str())
             );
         }
         for s in &st.quarantined {
@@ -254,7 +254,7 @@ pub(super) fn reprocess(
                 "{} {}: {} -> {} ({} accepted, {} need approval, {} rejected){}",
                 r.id,
                 r.file_name,
-                r.before.as_deref().unwrap_or("-"),
+                r.before.map_or("-", |s| s.as_str()),
                 r.after,
                 r.accepted,
                 r.needs_approval,
@@ -282,10 +282,15 @@ pub(super) fn reprocess(
             let pass = desk::send_due(w).map_err(|e| e.to_string())?;
             let _ = writeln!(out, "  mail sent {}, waiting {}", pass.sent, pass.waiting);
         }
-        Ok(if all.iter().all(|r| r.after == "accepted") {
-            Exit::Ok
-        } else {
-            Exit::Attention
-        })
+        Ok(
+            if all
+                .iter()
+                .all(|r| r.after == crate::ledger::Status::Accepted)
+            {
+                Exit::Ok
+            } else {
+                Exit::Attention
+            },
+        )
     })
 }

@@ -45,7 +45,7 @@ impl OutboxFolder {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = self
             .dir
-            .join(format!(".{stem}.{}.{n}.eml.tmp", std::process::id()));
+            .join(format!(".{stem}.{n}.eml.{}.tmp", std::process::id()));
         let result = (|| {
             let mut file = fs::OpenOptions::new()
                 .write(true)

@@ -10,6 +10,7 @@
 //! message can go out twice is between the server's `250` and our commit (`docs/inbox.md`).
 
 use super::{DeliverError, Delivery, Smtp};
+use crate::fsx::rename_durably;
 use crate::ledger::{Ledger, MailState, QueuedMail};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -192,7 +193,7 @@ fn write_reason(data: &Path, mail: &QueuedMail, why: &str) {
         mail.recipients.join(", "),
         mail.subject
     );
-    let _ = crate::process::write_atomically(&reason_path(data, mail), text.as_bytes());
+    let _ = crate::fsx::write_durably(&reason_path(data, mail), text.as_bytes());
 }
 
 /// Moves a message's file to the folder of `state`, if it is not there yet.
@@ -204,21 +205,6 @@ fn move_file(data: &Path, mail: &QueuedMail, state: MailState) {
     {
         tracing::error!(mail = %mail.key, error = %e, "cannot move the message file");
     }
-}
-
-/// Renames `from` to `to` (creating `to`'s folder) and flushes both folders, so that the
-/// move survives a power cut as well as a crash.
-pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::rename(from, to)?;
-    for dir in [to.parent(), from.parent()].into_iter().flatten() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! failed), `outbox` (mail waiting and dead letters; `retry`), `reprocess` (a submission
 //! again, after a catalog fix, say).
 
-use super::{Layout, PipelineResult, WatchError, Watcher, status_word};
+use super::{Layout, PipelineResult, WatchError, Watcher};
 use crate::deliver::queue;
 use crate::intake;
-use crate::ledger::{Kind, Ledger, MailState, QueuedMail, Recorded};
+use crate::ledger::{Kind, Ledger, MailState, QueuedMail, Recorded, Status as Outcome};
 use crate::process::{Origin, Placement};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ pub struct Recent {
     /// File name.
     pub file_name: String,
     /// Outcome.
-    pub status: Option<String>,
+    pub status: Option<Outcome>,
     /// When.
     pub processed_at: Option<String>,
 }
@@ -83,7 +83,7 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
         held: ledger.mails(&[MailState::Held])?,
         last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
         quarantined: ledger
-            .recent_with_status(&["quarantined", "unreadable"], 10)?
+            .recent_with_status(&[Outcome::Quarantined, Outcome::Unreadable], 10)?
             .into_iter()
             .map(Recent::from)
             .collect(),
@@ -153,9 +153,9 @@ pub struct Reprocessed {
     /// File name.
     pub file_name: String,
     /// Outcome recorded before.
-    pub before: Option<String>,
+    pub before: Option<Outcome>,
     /// Outcome now.
-    pub after: String,
+    pub after: Outcome,
     /// Line counts now.
     pub accepted: usize,
     /// Lines waiting for approval now.
@@ -268,12 +268,12 @@ pub fn reprocess(
         .filter(|o| !new_ops.contains(o))
         .cloned()
         .collect();
-    let after = status_word(result.status).to_string();
+    let after = Outcome::from(result.status);
     let mut out = Reprocessed {
         id: s.id.clone(),
         file_name: s.file_name.clone(),
-        before: s.status.clone(),
-        after: after.clone(),
+        before: s.status,
+        after,
         accepted: result.accepted,
         needs_approval: result.needs_approval,
         rejected: result.rejected,
@@ -294,7 +294,7 @@ pub fn reprocess(
         .record_outcome(
             &s.id,
             &Recorded {
-                status: after,
+                status: Some(after),
                 outcome: serde_json::to_string(&result).unwrap_or_default(),
                 original: s.original.clone(),
                 folder: Some(folder),

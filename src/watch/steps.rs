@@ -31,19 +31,24 @@ impl Watcher<'_> {
         format!("archive/{date}/{}", s.id)
     }
 
-    /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it.
+    /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it;
+    /// `rule` when a rule code names why (a refused sender).
     fn quarantined(
         &mut self,
         s: &Submission,
         words: &str,
-        reason: &str,
+        (reason, rule): (&str, Option<crate::finding::Rule>),
         processed_at: String,
     ) -> Result<Done, WatchError> {
         let kept = self.quarantine(s, words)?;
+        let mut outcome = serde_json::json!({ "reason": reason });
+        if let Some(rule) = rule {
+            outcome["rule"] = rule.code().into();
+        }
         Ok(Done {
             recorded: Recorded {
-                status: "quarantined".into(),
-                outcome: serde_json::json!({ "reason": reason }).to_string(),
+                status: Some(Status::Quarantined),
+                outcome: outcome.to_string(),
                 original: Some(kept),
                 processed_at,
                 ..Recorded::default()
@@ -64,7 +69,7 @@ impl Watcher<'_> {
             return self.quarantined(
                 s,
                 &format!("This file is {reason}."),
-                reason,
+                (reason, None),
                 now.timestamp().to_string(),
             );
         }
@@ -75,7 +80,14 @@ impl Watcher<'_> {
             &Placement {
                 folder: self.layout.root.join(&folder),
                 submission_id: s.id.clone(),
-                file_name: s.file_name.clone(),
+                // The outputs add a suffix to the name (`-changeset.json`): keep it short
+                // enough in bytes for that.
+                file_name: fsx::safe_name(
+                    &s.file_name,
+                    Charset::Printable,
+                    email::MAX_ATTACHMENT_NAME_BYTES,
+                    "submission",
+                ),
             },
             &format!("{}-reply", s.id),
         )?;
@@ -86,7 +98,7 @@ impl Watcher<'_> {
         };
         Ok(Done {
             recorded: Recorded {
-                status: status_word(result.status).into(),
+                status: Some(result.status.into()),
                 outcome: serde_json::to_string(&result).unwrap_or_default(),
                 original: Some(original),
                 folder: Some(folder),
@@ -190,7 +202,10 @@ impl Watcher<'_> {
         mail: &Mail,
         now: &jiff::Zoned,
     ) -> Result<NewMail, WatchError> {
-        let file = format!("{}.eml", safe_key(key));
+        let file = format!(
+            "{}.eml",
+            fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
+        );
         let path = self.layout.dir("outbox").join(&file);
         write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
             path: path.clone(),
@@ -220,11 +235,17 @@ impl Watcher<'_> {
     /// Moves a copy of the submission's file's reason into `quarantine/` and returns where
     /// the original will go: `quarantine/<id>-<name>` with `<id>-<name>.reason.txt` beside.
     pub(super) fn quarantine(&self, s: &Submission, reason: &str) -> Result<String, WatchError> {
-        let name = format!("{}-{}", s.id, s.file_name);
+        const REASON: &str = ".reason.txt";
+        let name = fsx::safe_name(
+            &format!("{}-{}", s.id, s.file_name),
+            Charset::Printable,
+            fsx::MAX_NAME_BYTES - REASON.len(),
+            &s.id,
+        );
         let reason_path = self
             .layout
             .dir("quarantine")
-            .join(format!("{name}.reason.txt"));
+            .join(format!("{name}{REASON}"));
         let text = format!(
             "{}\n\nsubmission: {}\nreceived: {}\nfile: {}\n",
             reason.trim(),
@@ -263,17 +284,28 @@ impl Watcher<'_> {
                 return self.quarantined(
                     s,
                     &format!("This .eml file is {reason}."),
-                    &reason,
+                    (&reason, None),
                     stamp,
                 );
             }
         };
+        if let Some(refusal) = &message.refused {
+            // Nothing of it is read and nobody is answered: the addresses are in doubt, and
+            // a reply to a forged one would go to the person it imitates.
+            tracing::warn!(submission = %s.id, rule = %refusal.rule, reason = %refusal.reason,
+                "sender refused: quarantined");
+            let words = format!(
+                "{}\n\nNo attachment of this message was read and no reply was sent. If the message is genuine, ask the sender to send it again from their own mailbox, with one address in From.",
+                refusal.reason
+            );
+            return self.quarantined(s, &words, (&refusal.reason, Some(refusal.rule)), stamp);
+        }
         let original = Some(format!("{folder}/{}", s.file_name));
         if let Some(why) = &message.automatic {
             tracing::info!(submission = %s.id, reason = %why, "automatic message: no reply");
             return Ok(Done {
                 recorded: Recorded {
-                    status: "ignored".into(),
+                    status: Some(Status::Ignored),
                     outcome: serde_json::json!({ "reason": format!("not answered: {why}") })
                         .to_string(),
                     original,
@@ -382,7 +414,7 @@ impl Watcher<'_> {
                 self.ledger.record_outcome(
                     &child.id,
                     &Recorded {
-                        status: status_word(result.status).into(),
+                        status: Some(result.status.into()),
                         outcome: serde_json::to_string(&result).unwrap_or_default(),
                         original: Some(kept),
                         folder: Some(child_folder),
@@ -392,7 +424,7 @@ impl Watcher<'_> {
                     &child_mails,
                 )?;
                 tracing::info!(submission = %child.id, email = %s.id, file = %name,
-                    status = %status_word(result.status), "processed");
+                    status = %Status::from(result.status), "processed");
             }
             if child.state != State::Filed {
                 // An attachment's copy is in the archive already: recorded is filed.
@@ -413,13 +445,13 @@ impl Watcher<'_> {
             if !self.rate_limited(&mail)? {
                 mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
             }
-            "no_attachment"
+            Status::NoAttachment
         } else {
-            "email"
+            Status::Email
         };
         Ok(Done {
             recorded: Recorded {
-                status: status.into(),
+                status: Some(status),
                 outcome: serde_json::json!({
                     "from": origin.from,
                     "subject": origin.subject,
@@ -569,15 +601,6 @@ pub(super) struct PipelineResult {
     /// Why it could not be read, for the quarantine reason file.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) reason: String,
-}
-
-pub(super) fn status_word(s: SubmissionStatus) -> &'static str {
-    match s {
-        SubmissionStatus::Accepted => "accepted",
-        SubmissionStatus::NeedsAttention => "needs_attention",
-        SubmissionStatus::Rejected => "rejected",
-        SubmissionStatus::Unreadable => "unreadable",
-    }
 }
 
 /// Why an unreadable submission could not be read, for the quarantine reason file.
