@@ -120,6 +120,23 @@ pub struct UnknownWord {
     pub word: String,
 }
 
+/// Migration `ledger-2`: per-recipient delivery. A server that refuses one recipient
+/// (a dead coordinator address) no longer kills the whole reply: each address is recorded as
+/// delivered or refused, and a retry goes only to the ones left.
+pub const SCHEMA_2: &str = "
+ALTER TABLE mail ADD COLUMN delivered TEXT NOT NULL DEFAULT '[]';  -- JSON list of addresses
+ALTER TABLE mail ADD COLUMN refused TEXT NOT NULL DEFAULT '[]';    -- JSON [{address, error}]
+";
+
+/// A recipient the mail server refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The address.
+    pub address: String,
+    /// The server's words.
+    pub error: String,
+}
+
 /// How far a submission has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -358,6 +375,28 @@ pub struct QueuedMail {
     pub created_at: String,
     /// When the server accepted it.
     pub sent_at: Option<String>,
+    /// Recipients the server has accepted so far (when it was sent one by one).
+    pub delivered: Vec<String>,
+    /// Recipients the server refused for good.
+    pub refused: Vec<Refused>,
+}
+
+impl QueuedMail {
+    /// The recipients still to send to: neither delivered nor refused.
+    pub fn remaining(&self) -> Vec<String> {
+        let done = |r: &String| {
+            self.delivered.iter().any(|d| d.eq_ignore_ascii_case(r))
+                || self
+                    .refused
+                    .iter()
+                    .any(|x| x.address.eq_ignore_ascii_case(r))
+        };
+        self.recipients
+            .iter()
+            .filter(|r| !done(r))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Ledger errors are SQLite's.
@@ -391,7 +430,7 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
 }
 
 const MAIL_COLUMNS: &str = "key, submission_id, message_id, subject, recipients, file, state, \
-     attempts, next_attempt_ms, last_error, created_at, sent_at";
+     attempts, next_attempt_ms, last_error, created_at, sent_at, delivered, refused";
 
 fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
     let recipients: String = r.get(4)?;
@@ -408,6 +447,8 @@ fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
         last_error: r.get(9)?,
         created_at: r.get(10)?,
         sent_at: r.get(11)?,
+        delivered: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+        refused: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
     })
 }
 
@@ -678,6 +719,43 @@ impl Ledger {
         )
     }
 
+    /// The server accepted this recipient (sending one by one).
+    pub fn mark_delivered_to(&self, key: &str, address: &str) -> Result<()> {
+        self.set_mail(
+            "UPDATE mail SET delivered = json_insert(delivered, '$[#]', ?2) WHERE key = ?1",
+            params![key, address],
+        )
+    }
+
+    /// The server refused this recipient for good.
+    pub fn mark_refused(&self, key: &str, address: &str, error: &str) -> Result<()> {
+        self.set_mail(
+            "UPDATE mail SET refused = json_insert(refused, '$[#]', json_object('address', ?2, 'error', ?3))
+             WHERE key = ?1",
+            params![key, address, error],
+        )
+    }
+
+    /// Messages with a recipient the server refused, oldest first (dead ones are listed as
+    /// dead).
+    pub fn with_refused(&self) -> Result<Vec<QueuedMail>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MAIL_COLUMNS} FROM mail WHERE refused != '[]' AND state != 'dead'
+             ORDER BY created_ms, key"
+        ))?;
+        stmt.query_map([], mail_row)?.collect()
+    }
+
+    /// Queues messages of no submission (a notice to the help desk); their files are in
+    /// `outbox/` already. Queuing the same key twice is a no-op.
+    pub fn queue(&mut self, mails: &[NewMail]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for m in mails {
+            insert_mail(&tx, m)?;
+        }
+        tx.commit()
+    }
+
     /// Given up.
     pub fn mark_dead(&self, key: &str, error: &str) -> Result<()> {
         self.set_mail(
@@ -698,7 +776,8 @@ impl Ledger {
             stmt.query_map([], mail_row)?.collect::<Result<_>>()?
         };
         tx.execute(
-            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1 WHERE state IN ('dead', 'held')",
+            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1, refused = '[]'
+             WHERE state IN ('dead', 'held')",
             [now_ms],
         )?;
         tx.execute(

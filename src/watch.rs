@@ -239,9 +239,11 @@ impl<'a> Watcher<'a> {
                 let retry = self.settings.retry;
                 let stop = Arc::clone(&self.stop);
                 let now = self.services.now;
+                let desk = (self.services.catalog, self.services.from.clone());
                 let result = std::thread::scope(|scope| {
                     let sending = scope.spawn(|| {
-                        let sent = send_loop(&root, smtp, &retry, &stop, now);
+                        let desk = (desk.0, desk.1.as_str());
+                        let sent = send_loop(&root, smtp, (&retry, &stop), now, desk);
                         if let Err(e) = &sent {
                             // Without its sender the watcher would take files and never
                             // answer: stop it all, and let the service manager restart it.
@@ -359,15 +361,23 @@ impl<'a> Watcher<'a> {
             && !self.sender_thread
         {
             queue::tidy(&self.layout.root, &self.ledger)?;
-            let stamp = (self.services.now)().timestamp().to_string();
-            queue::send_due(
+            let now = (self.services.now)();
+            let pass = queue::send_due(
                 &self.layout.root,
                 &self.ledger,
                 smtp,
                 &self.settings.retry,
                 wall_ms(),
-                &stamp,
+                &now.timestamp().to_string(),
                 &self.stop,
+            )?;
+            let desk = (self.services.catalog, self.services.from.as_str());
+            tell_help_desk(
+                &self.layout.root,
+                &mut self.ledger,
+                desk,
+                &now,
+                &pass.refused,
             )?;
         }
         Ok(settling)
@@ -622,15 +632,17 @@ pub fn wall_ms() -> i64 {
 fn send_loop(
     root: &Path,
     smtp: &(dyn RawTransport + Sync),
-    retry: &RetryPolicy,
-    stop: &AtomicBool,
+    (retry, stop): (&RetryPolicy, &AtomicBool),
     now: &(dyn Fn() -> jiff::Zoned + Sync),
+    desk: (&Catalog, &str),
 ) -> Result<(), WatchError> {
-    let ledger = Ledger::open(root)?;
+    let mut ledger = Ledger::open(root)?;
     while !stop.load(Ordering::SeqCst) {
         queue::tidy(root, &ledger)?;
-        let stamp = now().timestamp().to_string();
-        queue::send_due(root, &ledger, smtp, retry, wall_ms(), &stamp, stop)?;
+        let now = now();
+        let stamp = now.timestamp().to_string();
+        let pass = queue::send_due(root, &ledger, smtp, retry, wall_ms(), &stamp, stop)?;
+        tell_help_desk(root, &mut ledger, desk, &now, &pass.refused)?;
         let wait = match ledger.next_due_ms()? {
             Some(due) => (due - wall_ms()).clamp(20, 200),
             None => 200,
@@ -638,6 +650,108 @@ fn send_loop(
         std::thread::sleep(Duration::from_millis(wait as u64));
     }
     Ok(())
+}
+
+/// Tells the help desk (the catalog's help-desk address) of each recipient the mail server
+/// refused while others got the message: most often a coordinator address in the catalog
+/// that no longer exists, which would cost every reply to that institution its copy.
+fn tell_help_desk(
+    root: &Path,
+    ledger: &mut Ledger,
+    (catalog, from): (&Catalog, &str),
+    now: &jiff::Zoned,
+    refused: &[deliver::RefusedRecipient],
+) -> Result<(), WatchError> {
+    let policy = &catalog.policy;
+    let mut mails = Vec::new();
+    for r in refused {
+        let key = format!(
+            "{}-refused-{}",
+            r.key,
+            fsx::safe_name(&r.address, Charset::AsciiWord, 80, "address")
+        );
+        let mut text = format!(
+            "The mail server refused {} for the message \"{}\" (submission {}): {}\nThe other recipients got it.\n",
+            r.address,
+            r.subject,
+            r.submission_id.as_deref().unwrap_or("-"),
+            r.error
+        );
+        if let Some(c) = catalog
+            .coordinators
+            .iter()
+            .find(|c| c.email.eq_ignore_ascii_case(&r.address))
+        {
+            text.push_str(&format!(
+                "\n{} is in the catalog as the address of {}, coordinator of {}: correct or remove it in coordinators.toml, or every reply to that institution will lose this copy.\n",
+                r.address,
+                c.name,
+                c.institutions.join(", ")
+            ));
+        }
+        let notice = Notice {
+            key: key.clone(),
+            subject: format!("[Rolecall] The mail server refused {}", r.address),
+            text,
+            help_desk_name: policy.help_desk_name.clone(),
+            help_desk_email: policy.help_desk_email.clone(),
+        };
+        let envelope = Envelope {
+            from: from.to_string(),
+            to: vec![policy.help_desk_email.clone()],
+            cc: Vec::new(),
+            in_reply_to: None,
+            references: Vec::new(),
+        };
+        let mail = deliver::compose_notice(&notice, &envelope, now.timestamp()).map_err(|e| {
+            WatchError::Io {
+                path: PathBuf::from(&key),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        mails.push(queue_file(
+            root,
+            &key,
+            r.submission_id.as_deref(),
+            &mail,
+            now,
+        )?);
+    }
+    if !mails.is_empty() {
+        ledger.queue(&mails)?;
+    }
+    Ok(())
+}
+
+/// Writes a message into `outbox/<key>.eml` (overwriting a copy a crash left behind: the
+/// row is what counts) and returns the row to record.
+fn queue_file(
+    root: &Path,
+    key: &str,
+    submission: Option<&str>,
+    mail: &Mail,
+    now: &jiff::Zoned,
+) -> Result<NewMail, WatchError> {
+    let file = format!(
+        "{}.eml",
+        fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
+    );
+    let path = root.join("outbox").join(&file);
+    write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(NewMail {
+        key: key.to_string(),
+        submission_id: submission.map(str::to_string),
+        message_id: mail.message_id().to_string(),
+        subject: mail.subject().to_string(),
+        recipients: mail.recipients(),
+        file,
+        created_at: now.timestamp().to_string(),
+        created_ms: wall_ms(),
+        held: false,
+    })
 }
 
 #[cfg(test)]

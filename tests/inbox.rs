@@ -1088,3 +1088,45 @@ fn reprocessing_an_email_reprocesses_each_of_its_attachments() {
     );
     assert!(stdout.contains("[dry run: nothing kept]"), "{stdout}");
 }
+
+#[test]
+fn a_dead_coordinator_address_costs_nobody_else_the_reply_and_the_help_desk_is_told() {
+    // The server refuses one coordinator's mailbox (550 5.1.1) and takes every other.
+    let (port, inbox) = smtp::smtp_server_refusing("mortega@gcsu.example.edu");
+    let data = Data::new(Some(port));
+    data.drop_file("request.eml", &eml("with-worksheet"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    // The requester got the reply; the refused Cc is recorded and shown.
+    let got = replies(&inbox);
+    assert_eq!(got.len(), 1, "{stderr}");
+    assert_eq!(got[0].rcpt, ["dwhitfield@gcsu.example.edu"]);
+    assert_eq!(data.files("sent").len(), 1, "{:?}", data.files("outbox"));
+    let st = data.status();
+    let refused = &st["refused"][0]["refused"][0];
+    assert_eq!(refused["address"], "mortega@gcsu.example.edu", "{st:#}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("No such user"),
+        "{st:#}"
+    );
+    let (_, stdout, _) = data.run(&["status"]);
+    assert!(
+        stdout.contains("refused: mortega@gcsu.example.edu"),
+        "{stdout}"
+    );
+    // The help desk hears of it on the next pass, with what to fix in the catalog.
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let got = replies(&inbox);
+    let notice = got
+        .iter()
+        .find(|r| r.rcpt == ["alma-help@consortium.example.org"])
+        .unwrap_or_else(|| panic!("no notice to the help desk: {stderr}"));
+    assert!(
+        notice.subject.contains("mortega@gcsu.example.edu"),
+        "{}",
+        notice.subject
+    );
+    assert!(notice.text.contains("coordinators.toml"), "{}", notice.text);
+    assert!(notice.text.contains("Marcus Ortega"), "{}", notice.text);
+}

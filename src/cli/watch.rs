@@ -155,6 +155,11 @@ pub(super) fn status(data: &Path, json: bool) -> Result<Exit, String> {
         print_mail(&mut out, "waiting", &st.waiting);
         print_mail(&mut out, "held", &st.held);
         print_mail(&mut out, "dead", &st.dead);
+        for m in &st.refused {
+            for r in &m.refused {
+                let _ = writeln!(out, "  refused: {} for {}: {}", r.address, m.file, r.error);
+            }
+        }
     }
     Ok(if st.dead.is_empty() && st.held.is_empty() {
         Exit::Ok

@@ -29,6 +29,9 @@ pub struct Status {
     pub dead: Vec<QueuedMail>,
     /// Replies held back by the per-sender rate limit, until `outbox retry`.
     pub held: Vec<QueuedMail>,
+    /// Messages with a recipient the mail server refused for good (the others got them):
+    /// each refused address with the server's words in `refused`.
+    pub refused: Vec<QueuedMail>,
     /// The last submissions processed, newest first.
     pub last_processed: Vec<Recent>,
     /// The last files that could not be read (in `quarantine/`), newest first.
@@ -81,6 +84,7 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
         waiting: ledger.mails(&[MailState::Pending, MailState::Sending])?,
         dead: ledger.mails(&[MailState::Dead])?,
         held: ledger.mails(&[MailState::Held])?,
+        refused: ledger.with_refused()?,
         last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
         quarantined: ledger
             .recent_with_status(&[Outcome::Quarantined, Outcome::Unreadable], 10)?

@@ -193,8 +193,8 @@ impl Watcher<'_> {
         Ok((result, mails, reply_to))
     }
 
-    /// Writes a message into `outbox/<key>.eml` (overwriting a copy a crash left behind:
-    /// the row is what counts) and returns the row to record with the outcome.
+    /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
+    /// outcome.
     pub(super) fn queue_file(
         &self,
         key: &str,
@@ -202,26 +202,7 @@ impl Watcher<'_> {
         mail: &Mail,
         now: &jiff::Zoned,
     ) -> Result<NewMail, WatchError> {
-        let file = format!(
-            "{}.eml",
-            fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
-        );
-        let path = self.layout.dir("outbox").join(&file);
-        write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(NewMail {
-            key: key.to_string(),
-            submission_id: submission.map(str::to_string),
-            message_id: mail.message_id().to_string(),
-            subject: mail.subject().to_string(),
-            recipients: mail.recipients(),
-            file,
-            created_at: now.timestamp().to_string(),
-            created_ms: wall_ms(),
-            held: false,
-        })
+        queue_file(&self.layout.root, key, submission, mail, now)
     }
 
     pub(super) fn rate_limited(&self, mail: &Mail) -> Result<bool, WatchError> {
