@@ -1130,3 +1130,30 @@ fn a_dead_coordinator_address_costs_nobody_else_the_reply_and_the_help_desk_is_t
     assert!(notice.text.contains("coordinators.toml"), "{}", notice.text);
     assert!(notice.text.contains("Marcus Ortega"), "{}", notice.text);
 }
+
+#[test]
+fn temporary_files_a_killed_run_left_are_removed_on_the_next_start_but_not_in_the_inbox() {
+    let data = Data::new(None);
+    // What a `kill -9` leaves: a reply half-written beside the results, an outbox message.
+    // No process has the id 999999999 (above the kernel's pid_max).
+    let left = [
+        "archive/2026-11-24/20261124-0123456789/.clean-batch-reply.eml.999999999.tmp",
+        "archive/2026-11-24/20261124-0123456789/20261124-9876543210/.x-result.xlsx.999999999.tmp",
+        "outbox/.20261124-0123456789-reply.0.eml.999999999.tmp",
+        "quarantine/.20261124-0123456789-notes.txt.reason.txt.999999999.tmp",
+    ];
+    for rel in left {
+        let path = data.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"half a file").unwrap();
+    }
+    // Someone's copy in progress, the drop convention.
+    std::fs::write(data.path("inbox/.copy.xlsx.tmp"), b"still copying").unwrap();
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    for rel in left {
+        assert!(!data.path(rel).exists(), "{rel} is still there");
+    }
+    assert!(data.path("inbox/.copy.xlsx.tmp").exists());
+    assert!(stderr.contains("removed temporary files"), "{stderr}");
+}
