@@ -838,6 +838,18 @@ mod tests {
         Ledger::from_connection(crate::db::open_in_memory().unwrap())
     }
 
+    fn submission() -> NewSubmission<'static> {
+        NewSubmission {
+            id: "s1",
+            sha256: "abc",
+            kind: Kind::File,
+            parent: None,
+            file_name: "a.xlsx",
+            received_at: "2026-01-01T00:00:00Z",
+            origin: None,
+        }
+    }
+
     fn mail(key: &str) -> NewMail {
         NewMail {
             key: key.into(),
@@ -855,15 +867,7 @@ mod tests {
     #[test]
     fn a_submission_goes_received_processed_filed_and_queuing_twice_is_a_no_op() {
         let mut l = ledger();
-        let new = NewSubmission {
-            id: "s1",
-            sha256: "abc",
-            kind: Kind::File,
-            parent: None,
-            file_name: "a.xlsx",
-            received_at: "2026-01-01T00:00:00Z",
-            origin: None,
-        };
+        let new = submission();
         l.insert_received(&new).unwrap();
         l.insert_received(&new).unwrap();
         assert_eq!(l.unfinished().unwrap().len(), 1);
@@ -902,15 +906,7 @@ mod tests {
     #[test]
     fn a_word_the_ledger_does_not_know_is_an_error_not_a_default() {
         let mut l = ledger();
-        let new = NewSubmission {
-            id: "s1",
-            sha256: "abc",
-            kind: Kind::File,
-            parent: None,
-            file_name: "a.xlsx",
-            received_at: "2026-01-01T00:00:00Z",
-            origin: None,
-        };
+        let new = submission();
         l.insert_received(&new).unwrap();
         l.record_outcome("s1", &Recorded::default(), &[mail("m")])
             .unwrap();
