@@ -1156,3 +1156,26 @@ fn temporary_files_a_killed_run_left_are_removed_on_the_next_start_but_not_in_th
     assert!(data.path("inbox/.copy.xlsx.tmp").exists());
     assert!(stderr.contains("removed temporary files"), "{stderr}");
 }
+
+#[test]
+fn a_file_whose_outputs_cannot_be_written_is_retried_later_and_later_never_in_a_loop() {
+    let data = Data::new(None);
+    // The archive's folder for the day is a file: nothing for this day can be written
+    // there (root ignores permissions, not this).
+    std::fs::create_dir_all(data.path("archive")).unwrap();
+    std::fs::write(data.path("archive/2026-11-24"), b"not a folder").unwrap();
+    data.drop_file("batch.xlsx", &sample("clean-batch.xlsx"));
+    let child = data.spawn();
+    std::thread::sleep(Duration::from_millis(3500));
+    terminate(child);
+    let log = data.log();
+    let tries = log.matches("will retry").count();
+    // With a rescan every 300 ms this was about a dozen attempts; with the backoff (1 s,
+    // then 2 s) it is three: at once, after 1 s and after 3 s.
+    assert!(
+        (1..=3).contains(&tries),
+        "{tries} attempts in 3.5 s:\n{log}"
+    );
+    assert!(log.contains("retry_in_ms=1000"), "{log}");
+    assert_eq!(data.files("inbox"), ["batch.xlsx"], "left in the inbox");
+}
