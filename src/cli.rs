@@ -452,7 +452,7 @@ struct Report {
 #[derive(Serialize)]
 struct SkippedEntry {
     path: PathBuf,
-    reason: String,
+    reason: crate::intake::SkipReason,
 }
 
 use crate::intake::SUBMISSION_EXTENSIONS;
@@ -509,7 +509,7 @@ fn process(
             .and_then(|e| e.to_str())
             .is_some_and(|e| SUBMISSION_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if named_like_submission && skipped.path.is_file() {
-            todo.push((skipped.path, None, skipped.reason));
+            todo.push((skipped.path, None, skipped.reason.to_string()));
         } else {
             report.skipped.push(SkippedEntry {
                 path: skipped.path,
@@ -519,9 +519,9 @@ fn process(
     }
     // Skipped files one line each, but a folder's many text files (a catalog, scripts) as one
     // line per reason, so that the submissions stand out.
-    let mut reasons: Vec<(&str, Vec<&Path>)> = Vec::new();
+    let mut reasons: Vec<(&crate::intake::SkipReason, Vec<&Path>)> = Vec::new();
     for s in &report.skipped {
-        match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
+        match reasons.iter_mut().find(|(r, _)| **r == s.reason) {
             Some((_, paths)) => paths.push(&s.path),
             None => reasons.push((&s.reason, vec![&s.path])),
         }

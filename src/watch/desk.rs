@@ -256,7 +256,7 @@ fn reprocess_one(
         format!("{base}/reprocess-{n}")
     };
     let key = format!("{}-reprocess-{n}", s.id);
-    let format = intake::sniff(&original);
+    let format = intake::sniff(&original).map_err(|r| r.to_string());
     let placement = Placement {
         folder: root.join(&folder),
         submission_id: s.id.clone(),

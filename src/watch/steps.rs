@@ -87,7 +87,7 @@ impl Watcher<'_> {
     pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
         let now = (self.services.now)();
         let folder = self.folder_of(s);
-        let format = intake::sniff(path);
+        let format = intake::sniff(path).map_err(|r| r.to_string());
         if let Err(reason) = &format
             && !has_extension(path, SUBMISSION_EXTENSIONS)
         {
@@ -385,7 +385,7 @@ impl Watcher<'_> {
                 path: path.clone(),
                 source,
             })?;
-            let format = intake::sniff(&path);
+            let format = intake::sniff(&path).map_err(|r| r.to_string());
             if let Err(reason) = &format
                 && !has_extension(&path, SUBMISSION_EXTENSIONS)
             {
