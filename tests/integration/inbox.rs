@@ -1179,3 +1179,49 @@ fn a_file_whose_outputs_cannot_be_written_is_retried_later_and_later_never_in_a_
     assert!(log.contains("retry_in_ms=1000"), "{log}");
     assert_eq!(data.files("inbox"), ["batch.xlsx"], "left in the inbox");
 }
+
+/// `clean-batch.xlsx` with its requester's address replaced by `address` (in the shared
+/// strings, where the worksheet keeps it).
+fn worksheet_from(address: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(sample("clean-batch.xlsx"))).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut entry = zin.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains("dwhitfield@gcsu.example.edu") {
+            bytes = text
+                .replace("dwhitfield@gcsu.example.edu", address)
+                .into_bytes();
+        }
+        let name = entry.name().unwrap().to_string();
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_requester_address_no_reply_can_go_to_is_no_requester_and_the_file_ends_in_one_pass() {
+    // Before, the reply could not be composed ("invalid email address") and the file stayed
+    // in the inbox, tried again and again.
+    let data = Data::new(None);
+    data.drop_file("literal.xlsx", &worksheet_from("evil@[192.0.2.1]"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("will retry"), "{stderr}");
+    assert_eq!(data.files("inbox"), Vec::<String>::new());
+    let st = data.status();
+    assert_eq!(st["submissions"]["rejected"], 1, "{st:#}");
+    // With no requester to answer, the reply goes to the help desk.
+    let outbox = data.files("outbox");
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    let reply = std::fs::read_to_string(data.path("outbox").join(&outbox[0])).unwrap();
+    assert!(
+        reply.contains("alma-help@consortium.example.org"),
+        "{reply}"
+    );
+}
