@@ -307,6 +307,32 @@ fn one_refused_cc_does_not_cost_the_others_their_copy_and_is_recorded() {
 }
 
 #[test]
+fn a_reply_sent_directly_reaches_every_recipient_the_server_accepts() {
+    // `rolecall process` with [smtp]: no queue, the same rule.
+    let (port, inbox) = smtp_server_refusing("sam.patel@gcsu.example");
+    let delivery = plain_smtp(port).send(&compose_default()).unwrap();
+    let Delivery::Sent { server_reply } = delivery else {
+        panic!("{delivery:?}")
+    };
+    assert!(
+        server_reply.contains("refused: sam.patel@gcsu.example"),
+        "{server_reply}"
+    );
+    assert!(server_reply.contains("No such user here"), "{server_reply}");
+    let mut rcpt: Vec<String> = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.rcpt.clone())
+        .collect();
+    rcpt.sort();
+    assert_eq!(
+        rcpt,
+        ["dana.whitfield@gcsu.example", "lee.ortiz@gcsu.example"]
+    );
+}
+
+#[test]
 fn a_message_sent_again_after_a_crash_keeps_its_message_id() {
     // The one duplicate window: the whole message went out, and the watcher died before it
     // recorded the server's 250 (the row is still `sending`). The copy sent again is the
