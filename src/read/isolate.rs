@@ -7,9 +7,10 @@
 //! `ROLECALL_SMTP_PASSWORD`, nothing else the parent holds), in a scratch folder of its own
 //! that is removed after it, and before reading sets its own limits: address space, CPU time
 //! (the wall-clock timeout stays in the parent), a handful of open files, and a file size of
-//! zero, so that it can write no file anywhere (its only output is the pipe). Setting limits
-//! from the child itself keeps `unsafe` out (a `pre_exec` hook would need it); Landlock would
-//! need a dependency and a kernel that has it, and the zero file size already stops writes.
+//! zero, so that it can write no file anywhere (its only output is the pipe); where the
+//! kernel has Landlock, it may not even create, remove or rename a file outside its scratch
+//! folder. Setting limits from the child itself keeps `unsafe` out (a `pre_exec` hook would
+//! need it).
 //!
 //! calamine can abort the whole process on a tiny hostile file (an allocation failure is an
 //! abort, not a panic, so `catch_unwind` cannot stop it), and so can a stack overflow or an
@@ -110,6 +111,10 @@ pub fn run_child_if_requested() -> Option<ExitCode> {
     };
     let number = |i: usize| args.get(i).and_then(|m| m.parse::<u64>().ok());
     limit_child(number(3), number(4));
+    // The parent starts the child in its scratch folder: the one place it may write to.
+    if let Ok(scratch) = std::env::current_dir() {
+        confine_writes(&scratch);
+    }
     let mut out = std::io::stdout().lock();
     let written = if format == Format::Pdf {
         let reply: FormReply = form::read_form_file_here(Path::new(path));
@@ -144,6 +149,28 @@ fn limit_child(memory_mb: Option<u64>, cpu_secs: Option<u64>) {
 
 #[cfg(not(unix))]
 fn limit_child(_memory_mb: Option<u64>, _cpu_secs: Option<u64>) {}
+
+/// Landlock, where the kernel has it: from here on this process may create, remove, rename
+/// or write files only under `scratch` (reading stays allowed: the file to read is
+/// elsewhere). Best effort: a kernel without Landlock leaves the other limits in place.
+#[cfg(target_os = "linux")]
+pub fn confine_writes(scratch: &Path) -> bool {
+    use landlock::{
+        ABI, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
+    };
+    let abi = ABI::V3;
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_write(abi))
+        .and_then(|r| r.create())
+        .and_then(|r| r.add_rules(path_beneath_rules([scratch], AccessFs::from_write(abi))))
+        .and_then(|r| r.restrict_self());
+    matches!(status, Ok(s) if s.ruleset != RulesetStatus::NotEnforced)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn confine_writes(_scratch: &Path) -> bool {
+    false
+}
 
 /// An empty folder of one child's own, removed when the run ends.
 struct Scratch(PathBuf);
@@ -452,6 +479,54 @@ mod tests {
         // Writing one byte past the file-size limit of zero ends the process (SIGXFSZ).
         assert!(!text.contains("probe: written"), "{text}");
         assert_eq!(out.status.signal(), Some(25), "{:?}\n{text}", out.status);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn under_landlock_the_child_changes_nothing_outside_its_scratch_folder() {
+        let exe = std::env::current_exe().unwrap();
+        let out = Command::new(exe)
+            .args(["--exact", "read::isolate::tests::landlock_probe"])
+            .args(["--ignored", "--nocapture", "--test-threads=1"])
+            .env("ROLECALL_PROBE", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("probe: landlock not enforced") {
+            // An older kernel: the file-size limit above still holds.
+            return;
+        }
+        assert!(text.contains("probe: inside created"), "{text}");
+        assert!(text.contains("probe: outside refused"), "{text}");
+        assert!(text.contains("probe: removal refused"), "{text}");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    #[ignore = "run by under_landlock_the_child_changes_nothing_outside_its_scratch_folder"]
+    fn landlock_probe() {
+        if std::env::var_os("ROLECALL_PROBE").is_none() {
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("rolecall-landlock-{}", std::process::id()));
+        let (scratch, outside) = (base.join("scratch"), base.join("outside"));
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let victim = outside.join("keep.txt");
+        std::fs::write(&victim, b"keep").unwrap();
+        if !confine_writes(&scratch) {
+            println!("probe: landlock not enforced");
+            return;
+        }
+        if std::fs::create_dir(scratch.join("inside")).is_ok() {
+            println!("probe: inside created");
+        }
+        if std::fs::create_dir(outside.join("new")).is_err() {
+            println!("probe: outside refused");
+        }
+        if std::fs::remove_file(&victim).is_err() {
+            println!("probe: removal refused");
+        }
     }
 
     #[test]
