@@ -17,6 +17,7 @@ pub const FILE_NAME: &str = "rolecall.db";
 const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
+    ("alma-1", crate::alma::journal::SCHEMA),
     ("ledger-2", crate::ledger::SCHEMA_2),
 ];
 
