@@ -9,6 +9,10 @@ use crate::changeset::{self, SubmissionInfo};
 use crate::deliver::{self, Delivery, Envelope, Mail, MailContext, Transport};
 use crate::document::{Document, Format, Value, ValueKind};
 use crate::finding::{Finding, Rule};
+use crate::fsx::hash_file;
+/// Results are written durably (the folder is flushed after the rename: a power cut never
+/// leaves half a file, nor loses a renamed one); the watcher records an outcome only after.
+pub use crate::fsx::write_durably as write_atomically;
 use crate::intake;
 use crate::layout::RequesterField;
 use crate::location::Location;
@@ -344,21 +348,8 @@ impl<'a> Processor<'a> {
     /// One folder per submission, named after the file (`clean-batch.xlsx` →
     /// `clean-batch-xlsx`), unique within the run.
     fn folder_name(&mut self, file_name: &str) -> String {
-        let base: String = file_name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let base = if base.is_empty() {
-            "submission".to_string()
-        } else {
-            base
-        };
+        // Room for the `-NN` a second file of the same name gets.
+        let base = crate::fsx::safe_name(file_name, crate::fsx::Charset::Word, 200, "submission");
         let mut name = base.clone();
         let mut n = 2;
         while !self.used_names.insert(name.clone()) {
@@ -622,36 +613,6 @@ fn unreadable(message: String) -> Document {
         findings: vec![Finding::error(Rule::Unreadable, Location::File, message)],
         ..Document::default()
     }
-}
-
-/// SHA-256 of a file, streamed: a huge file costs time, not memory.
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-/// Writes through a temporary file, flushed to disk, and a rename, so a crash (or a power
-/// cut) never leaves half a file: the watcher records an outcome only after its files are
-/// written.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -18,4 +18,5 @@ mod pdf_hostile;
 mod pdf_mutations;
 mod reader;
 mod report;
+mod senders;
 mod state;

@@ -24,7 +24,7 @@ pub enum InspectReport {
 
 /// Runs `inspect`.
 pub fn run(args: InspectArgs) -> InspectReport {
-    match crate::read::form::read_form_file(&args.file, &Isolation::child_default()) {
+    match crate::read::read_form_file(&args.file, &Isolation::child_default()) {
         Ok(form) => InspectReport::Fields(form),
         Err(mut failure) => {
             if failure.kind == FormFailKind::NotPdf {

@@ -33,7 +33,7 @@ pub struct ProcessReport {
 #[derive(Serialize)]
 struct SkippedEntry {
     path: PathBuf,
-    reason: String,
+    reason: crate::intake::SkipReason,
 }
 
 /// One file to answer.
@@ -138,7 +138,7 @@ fn plan(paths: &[PathBuf]) -> (Vec<Todo>, Vec<SkippedEntry>) {
             .and_then(|e| e.to_str())
             .is_some_and(|e| SUBMISSION_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if named_like_submission && s.path.is_file() {
-            todo.push(Todo::Unrecognised(s.path, s.reason));
+            todo.push(Todo::Unrecognised(s.path, s.reason.to_string()));
         } else {
             skipped.push(SkippedEntry {
                 path: s.path,
@@ -192,9 +192,9 @@ impl Report for ProcessReport {
 /// Skipped files one line each, but a folder's many text files (a catalog, scripts) as one
 /// line per reason, so that the submissions stand out.
 fn skipped_lines(skipped: &[SkippedEntry]) -> Vec<String> {
-    let mut reasons: Vec<(&str, Vec<&Path>)> = Vec::new();
+    let mut reasons: Vec<(&crate::intake::SkipReason, Vec<&Path>)> = Vec::new();
     for s in skipped {
-        match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
+        match reasons.iter_mut().find(|(r, _)| **r == s.reason) {
             Some((_, paths)) => paths.push(&s.path),
             None => reasons.push((&s.reason, vec![&s.path])),
         }

@@ -66,7 +66,7 @@ impl Report for ReprocessReport {
                 "{} {}: {} -> {} ({} accepted, {} need approval, {} rejected){}",
                 r.id,
                 r.file_name,
-                r.before.as_deref().unwrap_or("-"),
+                r.before.map_or("-", |s| s.as_str()),
                 r.after,
                 r.accepted,
                 r.needs_approval,
@@ -101,7 +101,11 @@ impl Report for ReprocessReport {
     }
 
     fn exit(&self) -> Exit {
-        if self.submissions.iter().all(|r| r.after == "accepted") {
+        if self
+            .submissions
+            .iter()
+            .all(|r| r.after == crate::ledger::Status::Accepted)
+        {
             Exit::Ok
         } else {
             Exit::Attention

@@ -37,7 +37,7 @@ impl Report for StatusReport {
                 s.processed_at.as_deref().unwrap_or(""),
                 s.id,
                 s.file_name,
-                s.status.as_deref().unwrap_or("")
+                s.status.map_or("", |s| s.as_str())
             )?;
         }
         for s in &st.quarantined {
@@ -47,7 +47,13 @@ impl Report for StatusReport {
                 s.id, s.file_name, s.id, s.file_name
             )?;
         }
-        write_mail(out, &st.waiting, &st.held, &st.dead)
+        write_mail(out, &st.waiting, &st.held, &st.dead)?;
+        for m in &st.refused {
+            for r in &m.refused {
+                writeln!(out, "  refused: {} for {}: {}", r.address, m.file, r.error)?;
+            }
+        }
+        Ok(())
     }
 
     fn write_json(&self, out: &mut dyn Write) -> Result<(), serde_json::Error> {
