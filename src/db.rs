@@ -17,6 +17,7 @@ pub const FILE_NAME: &str = "rolecall.db";
 const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
+    ("state-2", crate::state::SCHEMA_2),
 ];
 
 /// The database could not be opened or migrated.

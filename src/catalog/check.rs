@@ -237,6 +237,17 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ),
             ));
         }
+        if let Some(param) = &r.parameter
+            && *param.get_ref() == ParameterKind::MetadataType
+        {
+            problems.push(CatalogProblem::error(
+                f,
+                line_of(part, param),
+                format!(
+                    "role {code}: a MetadataType parameter is set in Alma, not asked for by a request: write CirculationDesk or ServiceUnit, or leave it out"
+                ),
+            ));
+        }
         if code == PATRON_CODE && r.named_user {
             problems.push(CatalogProblem::warning(
                 f,

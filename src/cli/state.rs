@@ -57,6 +57,12 @@ pub(super) fn run(
                             let _ = writeln!(stdout, "  skipped {s}");
                             exit = Exit::Attention;
                         }
+                        for s in &r.not_in_catalog {
+                            let _ = writeln!(stdout, "  not in the catalog, kept: {s}");
+                        }
+                        for s in &r.notes {
+                            let _ = writeln!(stdout, "  note: {s}");
+                        }
                     }
                     Err(e) => {
                         eprintln!("rolecall: error: {e}");
@@ -186,9 +192,7 @@ pub(super) fn run(
                 }
                 let notice = AuditNotice {
                     id: format!("inactive-{inst}-{date}"),
-                    subject: format!(
-                        "Alma staff roles suspended for inactivity: {n} account(s) of {inst}"
-                    ),
+                    subject: inactive::notice_subject(&inst, n),
                     text: inactive::notice_text(&audit, &inst, catalog),
                     attachment_name: name.clone(),
                     attachment: book,
@@ -221,9 +225,11 @@ pub(super) fn run(
             }
             let _ = writeln!(
                 stdout,
-                "{} accounts to suspend ({} exempt by the allow-list); change set {}",
+                "{} accounts to suspend ({} exempt by the allow-list, {} created or given roles in the last {} days); change set {}",
                 audit.inactive.len(),
                 audit.exempt.len(),
+                audit.in_grace.len(),
+                catalog.policy.inactivity_grace_days,
                 cs_path.display()
             );
             Ok(exit)

@@ -9,7 +9,9 @@
 //! The same code previews a change set (inside a savepoint that is rolled back) for the
 //! before/after sheet and the Alma payloads.
 
-use super::{Account, Assignment, State, StateError, put_account, put_role, roles_of};
+use super::{
+    Account, Assignment, ParameterKnowledge, State, StateError, put_account, put_role, roles_of,
+};
 use crate::catalog::PATRON_CODE;
 use crate::changeset::{ChangeSet, Operation, RoleGrant};
 use crate::validate::{AccountType, Parameter, Scope};
@@ -177,6 +179,7 @@ fn patron(inst: &str) -> Assignment {
         active: true,
         expiry: None,
         suspended_by: None,
+        parameters_known: ParameterKnowledge::Known,
     }
 }
 
@@ -312,6 +315,7 @@ pub(crate) fn apply_op(
                 active: true,
                 expiry: expiry.clone(),
                 suspended_by: None,
+                parameters_known: ParameterKnowledge::Known,
             };
             let held = roles_of(conn, inst, id)?;
             if held.contains(&want) {
@@ -395,13 +399,7 @@ pub fn describe(op: &Operation) -> String {
     let (inst, id) = op.account();
     let params = |ps: &[Parameter]| {
         ps.iter()
-            .map(|p| {
-                let kind = match p.kind {
-                    crate::catalog::ParameterKind::CirculationDesk => "desk",
-                    crate::catalog::ParameterKind::ServiceUnit => "service unit",
-                };
-                format!(", {kind} {}", p.value)
-            })
+            .map(|p| format!(", {} {}", super::short_kind(p), p.value))
             .collect::<String>()
     };
     let list = |gs: &[RoleGrant]| gs.iter().map(grant_words).collect::<Vec<_>>().join("; ");

@@ -242,10 +242,9 @@ pub fn reconcile(
                     }
                 }
                 Change::Remove => {
-                    let found = held
-                        .iter()
-                        .filter(matches)
-                        .any(|a| params.is_empty() || a.parameters == params);
+                    let found = held.iter().filter(matches).any(|a| {
+                        params.is_empty() || a.parameters_unknown() || a.parameters == params
+                    });
                     if !found {
                         findings.push(
                             Finding::warning(
