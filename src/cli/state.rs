@@ -240,10 +240,13 @@ pub(super) fn run(
                 .map_err(|e| e.to_string())?;
             let _ = writeln!(
                 stdout,
-                "{} user bodies, {} ID lists; requests in {}",
-                done.users.len(),
+                "{} roles files ({}), {} ID lists for the Update/Notify Users job, {} operations for the API only; calls in {}, how to use them in {}",
+                done.roles.len(),
+                crate::state::alma::ROLES_ONLY,
                 done.id_lists.len(),
-                done.requests.display()
+                done.api_only.len(),
+                done.requests.display(),
+                done.readme.display()
             );
             Ok(Exit::Ok)
         }

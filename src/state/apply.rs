@@ -346,6 +346,11 @@ pub(crate) fn apply_op(
                     n += delete_role(conn, inst, id, a.code, &a.scope, Some(&a.parameters))?;
                 }
             }
+            // Roles known only by name are staff roles too (Patron is always in the catalog).
+            n += conn.execute(
+                "DELETE FROM state_role_unmatched WHERE institution = ?1 AND primary_id = ?2",
+                params![inst, id],
+            )?;
             if n == 0 {
                 return note(format!("{id} has no staff roles"));
             }

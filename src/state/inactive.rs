@@ -323,7 +323,7 @@ pub fn notice_text(audit: &Audit, institution: &str, catalog: &Catalog) -> Strin
         .filter(|i| i.account.institution == institution)
         .collect();
     let mut text = format!(
-        "Hello,\n\nUnder the consortium's policy, the Alma staff roles of accounts that never logged in, or have not logged in for more than {} days, are suspended. As of {}, {} account(s) of {name} ({institution}) are due for suspension, and the help desk will suspend their staff roles next:\n\n",
+        "Hello,\n\nThe consortium's policy is to suspend the Alma staff roles of accounts that never logged in, or have not logged in for more than {} days. As of {}, {} account(s) of {name} ({institution}) are due for suspension; the help desk will suspend their staff roles next:\n\n",
         audit.days,
         audit.as_of,
         mine.len()
@@ -338,7 +338,7 @@ pub fn notice_text(audit: &Audit, institution: &str, catalog: &Catalog) -> Strin
         ));
     }
     text.push_str(&format!(
-        "\nThe attached workbook lists the roles each account will have suspended. To keep an account's roles, ask the person to log in to Alma before the help desk acts. Once they are suspended, send the help desk an Accounts Worksheet with a line whose Action is \"Restore\" and whose Primary ID is the account's, and its roles are put back exactly as they were.\n\n{}\n{}\n",
+        "\nThe attached workbook lists the roles each account will have suspended. After the suspension, send the help desk an Accounts Worksheet with a line whose Action is \"Restore\" and whose Primary ID is the account's, and its roles are put back exactly as they were.\n\n{}\n{}\n",
         catalog.policy.help_desk_name, catalog.policy.help_desk_email
     ));
     text

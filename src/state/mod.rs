@@ -353,19 +353,7 @@ impl State {
         institution: &str,
         primary_id: &str,
     ) -> Result<Vec<UnmatchedRole>, StateError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT role_name, scope, status, expiry FROM state_role_unmatched
-             WHERE institution = ?1 AND primary_id = ?2 ORDER BY role_name, scope",
-        )?;
-        let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
-            Ok(UnmatchedRole {
-                name: r.get(0)?,
-                scope: r.get(1)?,
-                active: r.get::<_, String>(2)? == "ACTIVE",
-                expiry: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        unmatched_of(&self.conn, institution, primary_id)
     }
 
     /// The connection, for the sub-modules.
@@ -543,6 +531,26 @@ pub(crate) fn put_role(
         !a.parameters_unknown(),
     ])?;
     Ok(())
+}
+
+pub(crate) fn unmatched_of(
+    conn: &Connection,
+    institution: &str,
+    primary_id: &str,
+) -> Result<Vec<UnmatchedRole>, StateError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT role_name, scope, status, expiry FROM state_role_unmatched
+         WHERE institution = ?1 AND primary_id = ?2 ORDER BY role_name, scope",
+    )?;
+    let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
+        Ok(UnmatchedRole {
+            name: r.get(0)?,
+            scope: r.get(1)?,
+            active: r.get::<_, String>(2)? == "ACTIVE",
+            expiry: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Inserts one role the catalog does not know by name (the account must exist).
