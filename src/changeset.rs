@@ -208,6 +208,15 @@ impl std::fmt::Display for StateRef {
     }
 }
 
+/// Which state a result was diffed against, in words: "rolecall.db (version 7)", or that
+/// none was (the text output, the Summary sheet).
+pub fn state_words(state: Option<&StateRef>) -> String {
+    match state {
+        Some(s) => s.to_string(),
+        None => "none: not compared with what Alma holds (no --db or [state] db given)".into(),
+    }
+}
+
 /// Builds the change set from the accepted and needs-approval lines of an outcome.
 ///
 /// Lines of one person are merged: one `create_account`, one operation per distinct role,

@@ -318,11 +318,9 @@ fn run(cli: Cli) -> Result<Exit, String> {
             let out = out
                 .or(config.out.clone())
                 .unwrap_or_else(|| PathBuf::from("rolecall-out"));
-            // Loose files are diffed against the account state when there is one.
-            let db = db_path(&cli.data, &config);
-            let state = match db.exists() || cli.db.is_some() {
-                true => Some(State::open(&db).map_err(|e| e.to_string())?),
-                false => None,
+            let state = match process_db(&cli.data, &config) {
+                Some(db) => Some(State::open(&db).map_err(|e| e.to_string())?),
+                None => None,
             };
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
@@ -374,6 +372,20 @@ fn diff_options(config: &Config) -> Result<DiffOptions, String> {
             }
         },
     })
+}
+
+/// The account state `process` diffs against: only one that was asked for, so that the
+/// results never depend on the folder it runs from. `--db` or `[state] db`; else the
+/// database of a data folder named by `--data` or `data =` in the configuration, when it
+/// exists; else none (`./rolecall-data` is not looked at).
+fn process_db(data: &Option<PathBuf>, config: &Config) -> Option<PathBuf> {
+    if let Some(db) = &config.state.db {
+        return Some(db.clone());
+    }
+    data.as_ref()
+        .or(config.data.as_ref())
+        .map(|d| d.join(crate::db::FILE_NAME))
+        .filter(|db| db.exists())
 }
 
 /// Where the account state is: `--db` (or `[state] db`), else `rolecall.db` in the data
@@ -485,6 +497,15 @@ fn process(
     if let Some(state) = state {
         processor = processor.with_state(state, diff_options(config)?);
     }
+    let state_line = match state {
+        None => format!("account state: {}", crate::changeset::state_words(None)),
+        Some(s) => match s.reference().map_err(|e| e.to_string())? {
+            r if r.version == 0 => {
+                format!("account state: {r}: nothing imported or applied yet, so not compared")
+            }
+            r => format!("account state: {r}"),
+        },
+    };
 
     let collected = intake::collect(paths);
     let mut report = Report {
@@ -497,6 +518,7 @@ fn process(
             let _ = writeln!(stdout, "{line}");
         }
     };
+    print(state_line);
     let mut todo: Vec<(PathBuf, Option<crate::document::Format>, String)> = collected
         .submissions
         .into_iter()

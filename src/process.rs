@@ -40,6 +40,8 @@ pub struct Processed {
     pub changeset: Option<PathBuf>,
     /// Emails written to the outbox (or copies of those sent by SMTP).
     pub emails: Vec<PathBuf>,
+    /// The account state the change set was diffed against (file and version), or `null`.
+    pub state: Option<crate::changeset::StateRef>,
     /// Output that could not be written or sent, in words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -278,6 +280,7 @@ impl<'a> Processor<'a> {
             workbook: None,
             changeset: None,
             emails: Vec::new(),
+            state: changeset.state.clone(),
             errors: state_errors,
             unreadable_reason: (outcome.status() == SubmissionStatus::Unreadable)
                 .then(|| {

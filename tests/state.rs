@@ -1366,3 +1366,97 @@ fn the_inactivity_audit_spares_new_accounts_and_refuses_a_date_before_the_last_c
         early.stderr
     );
 }
+
+/// Runs the binary in `dir` with exactly these arguments (no `--db`).
+fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .args(args)
+        .current_dir(dir)
+        .env("ROLECALL_NOW", NOW)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The Summary sheet's value for a label.
+fn summary_value(result: &Path, label: &str) -> String {
+    sheet(result, "Summary")
+        .into_iter()
+        .find(|r| r.first().is_some_and(|c| c == label))
+        .and_then(|r| r.get(1).cloned())
+        .unwrap_or_else(|| panic!("no {label} row"))
+}
+
+#[test]
+fn process_uses_only_the_state_it_is_told_about_and_says_which() {
+    let desk = Desk::imported();
+    // A folder that happens to hold a data folder with a state in it.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("rolecall-data")).unwrap();
+    std::fs::copy(
+        desk.path("rolecall.db"),
+        work.path().join("rolecall-data/rolecall.db"),
+    )
+    .unwrap();
+    let batch = sample("clean-batch.xlsx").display().to_string();
+    let changeset = |out: &str| -> Json {
+        let p = work
+            .path()
+            .join(out)
+            .join("clean-batch-xlsx/clean-batch-changeset.json");
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let result = |out: &str| {
+        work.path()
+            .join(out)
+            .join("clean-batch-xlsx/clean-batch-result.xlsx")
+    };
+
+    // Not asked for: not used, and every output says so.
+    let text = run_in(work.path(), &["process", &batch, "--out", "plain"]);
+    assert!(text.code <= 1, "{}\n{}", text.stdout, text.stderr);
+    assert!(
+        text.stdout.starts_with("account state: none"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(changeset("plain")["state"], Json::Null);
+    assert!(changeset("plain").get("state_version").is_none());
+    assert!(summary_value(&result("plain"), "Account state").starts_with("none"));
+    let json = run_in(
+        work.path(),
+        &["process", &batch, "--out", "plain", "--json"],
+    );
+    let doc: Json = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["submissions"][0]["state"], Json::Null, "{doc:#}");
+
+    // Asked for: used, named with its version (5 imports made version 5).
+    let db = "rolecall-data/rolecall.db";
+    let text = run_in(
+        work.path(),
+        &["--db", db, "process", &batch, "--out", "told"],
+    );
+    assert!(text.code <= 1, "{}\n{}", text.stdout, text.stderr);
+    assert!(
+        text.stdout
+            .starts_with("account state: rolecall-data/rolecall.db (version 5)"),
+        "{}",
+        text.stdout
+    );
+    let cs = changeset("told");
+    assert_eq!(cs["state"], serde_json::json!({ "path": db, "version": 5 }));
+    assert_eq!(
+        summary_value(&result("told"), "Account state"),
+        "rolecall-data/rolecall.db (version 5)"
+    );
+    let json = run_in(
+        work.path(),
+        &["--db", db, "process", &batch, "--out", "told", "--json"],
+    );
+    let doc: Json = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["submissions"][0]["state"]["version"], 5, "{doc:#}");
+}

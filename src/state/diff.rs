@@ -478,6 +478,7 @@ pub fn complete(
     catalog: &Catalog,
 ) -> Result<Vec<PersonRoles>, StateError> {
     changeset.state_version = Some(state.version()?);
+    changeset.state = Some(state.reference()?);
     for op in &mut changeset.operations {
         if let Operation::RestoreRoles {
             institution,
