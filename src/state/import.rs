@@ -124,6 +124,18 @@ struct ImportedUser {
     unmatched: Vec<UnmatchedRole>,
 }
 
+impl ImportedUser {
+    /// Keeps a role the catalog does not know by name, and says so in the report (`at`:
+    /// where the file lists it).
+    fn keep_by_name(&mut self, role: UnmatchedRole, at: &str, report: &mut ImportReport) {
+        report.not_in_catalog.push(format!(
+            "{at}: \"{}\" is not a role in the catalog; kept by name (at {})",
+            role.name, role.scope
+        ));
+        self.unmatched.push(role);
+    }
+}
+
 /// One login read from a Staff Login Report: (primary ID, institution or "", date).
 type Login = (String, String, String);
 

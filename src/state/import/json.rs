@@ -124,15 +124,14 @@ fn alma_role(
     let code = match role_text(catalog, &code_text) {
         RoleText::Code(code) => code,
         RoleText::Unmatched(name) => {
-            report.not_in_catalog.push(format!(
-                "{id}: role \"{name}\" at {scope_text} is not in the catalog; kept by name"
-            ));
-            user.unmatched.push(UnmatchedRole {
+            let at = id.clone();
+            let role = UnmatchedRole {
                 name,
                 scope: scope_text,
                 active,
                 expiry,
-            });
+            };
+            user.keep_by_name(role, &at, report);
             return;
         }
     };

@@ -233,15 +233,13 @@ fn role_row(
     let code = match role_text(catalog, role_text_cell) {
         RoleText::Code(code) => code,
         RoleText::Unmatched(name) => {
-            report.not_in_catalog.push(format!(
-                "row {row}: \"{name}\" is not a role in the catalog; kept by name"
-            ));
-            user.unmatched.push(UnmatchedRole {
+            let role = UnmatchedRole {
                 name,
                 scope: scope_text.to_string(),
                 active,
                 expiry,
-            });
+            };
+            user.keep_by_name(role, &format!("row {row}"), report);
             return Ok(());
         }
     };
