@@ -227,6 +227,7 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
         require_text(part, f, &r.area, "area", problems);
         if let Some(param) = &r.parameter
             && *r.scope.get_ref() == RawScope::Institution
+            && *param.get_ref() != ParameterKind::MetadataType
         {
             problems.push(CatalogProblem::error(
                 f,
