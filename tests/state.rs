@@ -1460,3 +1460,76 @@ fn process_uses_only_the_state_it_is_told_about_and_says_which() {
     let doc: Json = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["submissions"][0]["state"]["version"], 5, "{doc:#}");
 }
+
+/// A one-line worksheet of Gulf Coast from its coordinator: (header, value) pairs.
+fn worksheet(path: &Path, cells: &[(&str, &str)]) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
+    for (row, (label, value)) in [
+        ("Requester name", "Dana Whitfield"),
+        ("Requester email", "dwhitfield@gcsu.example.edu"),
+        ("Institution", GCSU),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1 + row as u32, 0, *label).unwrap();
+        ws.write_string(1 + row as u32, 1, *value).unwrap();
+    }
+    for (c, (h, v)) in cells.iter().enumerate() {
+        ws.write_string(7, c as u16, *h).unwrap();
+        ws.write_string(8, c as u16, *v).unwrap();
+    }
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn a_delete_removes_roles_known_only_by_name_and_the_roles_sheet_shows_them() {
+    let desk = Desk::empty();
+    std::fs::write(
+        desk.path("analytics.csv"),
+        "Primary Identifier,Last Name,Role Type,Role Status,Role Scope,Institution Code\n\
+         00455997,Okafor,Patron,Active,01FALSC_GCSU,01FALSC_GCSU\n\
+         00455997,Okafor,Printout Queue Operator,Active,MAIN,01FALSC_GCSU\n",
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "analytics.csv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // Only a role the catalog does not know: still a named user (to be safe).
+    let licence = desk.run(&["audit", "licence", "-o", "licence.xlsx"]);
+    assert!(
+        licence.stdout.contains("01FALSC_GCSU: 1 named users"),
+        "{}",
+        licence.stdout
+    );
+
+    let sheet_path = desk.path("delete.xlsx");
+    worksheet(
+        &sheet_path,
+        &[
+            ("Action", "Delete"),
+            ("Primary ID", "00455997"),
+            ("Last name", "Okafor"),
+        ],
+    );
+    let cs = desk.process(&sheet_path, "out");
+    assert_eq!(
+        ops(&cs),
+        [("remove_all_staff_roles".to_string(), "00455997".to_string())]
+    );
+    let rows = sheet(&desk.path("out/delete-xlsx/delete-result.xlsx"), "Roles");
+    let person = rows
+        .iter()
+        .find(|r| r.get(1).is_some_and(|c| c == "00455997"))
+        .unwrap();
+    assert!(
+        person[3].contains("Printout Queue Operator at MAIN (not in the catalog)"),
+        "{person:?}"
+    );
+    assert!(!person[4].contains("Printout Queue Operator"), "{person:?}");
+
+    let path = desk.changeset_path("delete.xlsx", "out");
+    assert_eq!(desk.run(&["apply", &path]).code, 0);
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    assert!(state.unmatched_roles(GCSU, "00455997").unwrap().is_empty());
+}

@@ -230,21 +230,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     })
 }
 
-/// The accounts the change set touches, in its order, each once.
-fn people(cs: &ChangeSet) -> Vec<(String, String)> {
-    let mut people: Vec<(String, String)> = Vec::new();
-    for op in &cs.operations {
-        let (i, p) = op.account();
-        if !people
-            .iter()
-            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
-        {
-            people.push((i.to_string(), p.to_string()));
-        }
-    }
-    people
-}
-
 /// True when the change set creates this account. Decided from the change set, not the
 /// state, so that exporting after `apply` gives the same files.
 fn creates(cs: &ChangeSet, inst: &str, id: &str) -> bool {
@@ -256,7 +241,7 @@ fn creates(cs: &ChangeSet, inst: &str, id: &str) -> bool {
 
 /// Every account of the change set as the state would hold it after it.
 fn after_changeset(state: &State, cs: &ChangeSet) -> Result<Vec<After>, StateError> {
-    let people = people(cs);
+    let people = super::accounts_touched(cs);
     preview(state.conn(), &cs.operations, &cs.submission.id, |conn| {
         people
             .iter()

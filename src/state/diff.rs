@@ -18,7 +18,7 @@
 //! puts back, the state version) and returns each person's roles before and after.
 
 use super::apply::preview;
-use super::{Account, Assignment, State, StateError, roles_of};
+use super::{Account, Assignment, State, StateError, UnmatchedRole, roles_of, unmatched_of};
 use crate::catalog::Catalog;
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::finding::{Finding, Rule, Severity};
@@ -135,7 +135,14 @@ impl LineContext<'_> {
         if account.account_type == AccountType::External {
             findings.extend(self.external_changes(&request, &account));
         }
-        if let Some(stop) = self.action(&mut request, &account, &held, noted_exists) {
+        // Roles the catalog does not know by name are staff roles too.
+        let has_staff = held.iter().any(|r| r.is_staff())
+            || !unmatched_of(state.conn(), &account.institution, &account.primary_id)?.is_empty();
+        let facts = Held {
+            roles: &held,
+            has_staff,
+        };
+        if let Some(stop) = self.action(&mut request, &account, &facts, noted_exists) {
             findings.push(stop.finding);
             if stop.nothing_to_do {
                 return Ok((None, findings));
@@ -222,12 +229,12 @@ impl LineContext<'_> {
         &self,
         request: &mut Request,
         account: &Account,
-        held: &[Assignment],
+        held: &Held,
         noted_exists: &mut HashSet<(String, String)>,
     ) -> Option<ActionNote> {
         let id = request.person.primary_id.trim().to_string();
         let inst_name = self.institution_name(&request.institution);
-        let has_staff = held.iter().any(|r| r.is_staff());
+        let (has_staff, held) = (held.has_staff, held.roles);
         match request.action {
             Action::Add => {
                 // An existing account (even patron-only) is not created again.
@@ -333,6 +340,13 @@ impl LineContext<'_> {
     }
 }
 
+/// What an account holds, as the action check needs it.
+struct Held<'a> {
+    roles: &'a [Assignment],
+    /// A role other than Patron, including roles known only by name.
+    has_staff: bool,
+}
+
 /// A finding about the line's action, and whether it leaves nothing to do.
 struct ActionNote {
     finding: Finding,
@@ -376,15 +390,24 @@ fn named_after(
         if !people.contains_key(&key) {
             first_seen.push(key.clone());
             let held = roles_of(state.conn(), &r.institution, r.person.primary_id.trim())?;
-            let before = held.iter().any(|a| a.is_named(catalog));
+            // Roles known only by name count as the licence audit counts them; they have no
+            // code, so they are keyed apart from every code (a request never names them).
+            let by_name: BTreeSet<(u32, String)> =
+                unmatched_of(state.conn(), &r.institution, r.person.primary_id.trim())?
+                    .iter()
+                    .filter(|u| super::licence::unmatched_is_named(u))
+                    .map(|u| (u32::MAX, format!("{}@{}", u.name, u.scope)))
+                    .collect();
+            let before = held.iter().any(|a| a.is_named(catalog)) || !by_name.is_empty();
             // Active after the request: what is active now, and for a Restore what was
             // suspended.
-            let set = held
+            let mut set: BTreeSet<(u32, String)> = held
                 .iter()
                 .filter(|a| a.active || (r.action == Action::Restore && a.suspended_by.is_some()))
                 .filter(|a| super::named_code(catalog, a.code))
                 .map(|a| (a.code, format!("{:?}", a.scope)))
                 .collect();
+            set.extend(by_name);
             people.insert(key.clone(), (before, set));
         }
         let entry = people.get_mut(&key).expect("inserted above");
@@ -584,38 +607,33 @@ pub fn complete(
                 .collect();
         }
     }
-    let mut people: Vec<(String, String)> = Vec::new();
-    for op in &changeset.operations {
-        let (i, p) = op.account();
-        if !people
+    let people = super::accounts_touched(changeset);
+    // Each person's account and roles in words (roles known only by name included).
+    let words = |conn: &rusqlite::Connection, inst: &str, id: &str| {
+        let mut list: Vec<String> = roles_of(conn, inst, id)?
             .iter()
-            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
-        {
-            people.push((i.to_string(), p.to_string()));
-        }
-    }
-    let describe = |roles: &[Assignment]| -> Vec<String> {
-        roles.iter().map(|a| a.describe(catalog)).collect()
+            .map(|a| a.describe(catalog))
+            .collect();
+        list.extend(
+            unmatched_of(conn, inst, id)?
+                .iter()
+                .map(UnmatchedRole::describe),
+        );
+        Ok((State::account_in(conn, inst, id)?, list))
     };
-    let mut out = Vec::new();
-    let mut before = Vec::new();
-    for (inst, id) in &people {
-        let account = state.account(inst, id)?;
-        before.push((account, roles_of(state.conn(), inst, id)?));
-    }
+    let before: Vec<(Option<Account>, Vec<String>)> = people
+        .iter()
+        .map(|(inst, id)| words(state.conn(), inst, id))
+        .collect::<Result<_, StateError>>()?;
     let tag = changeset.submission.id.clone();
-    let after: Vec<(Option<Account>, Vec<Assignment>)> =
+    let after: Vec<(Option<Account>, Vec<String>)> =
         preview(state.conn(), &changeset.operations, &tag, |conn| {
             people
                 .iter()
-                .map(|(inst, id)| {
-                    Ok((
-                        super::State::account_in(conn, inst, id)?,
-                        roles_of(conn, inst, id)?,
-                    ))
-                })
+                .map(|(inst, id)| words(conn, inst, id))
                 .collect()
         })?;
+    let mut out = Vec::new();
     for (((inst, id), (acct_before, roles_before)), (acct_after, roles_after)) in
         people.iter().zip(before).zip(after)
     {
@@ -627,8 +645,8 @@ pub fn complete(
             institution: inst.clone(),
             primary_id: id.clone(),
             name,
-            before: describe(&roles_before),
-            after: describe(&roles_after),
+            before: roles_before,
+            after: roles_after,
         });
     }
     Ok(out)

@@ -10,6 +10,18 @@ use std::collections::BTreeMap;
 /// Role names that never make a named user (PRODUCT.md §3), for roles known only by name.
 const NOT_NAMED: &[&str] = &["Patron", "Instructor", "Trial Participant"];
 
+fn named_name(name: &str) -> bool {
+    !NOT_NAMED
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name.trim()))
+}
+
+/// True when a role known only by name makes a named user: active, and not one of the
+/// roles the licence never counts.
+pub(crate) fn unmatched_is_named(u: &super::UnmatchedRole) -> bool {
+    u.active && named_name(&u.name)
+}
+
 /// Named users per institution code, from the state.
 pub fn named_counts(state: &State, catalog: &Catalog) -> Result<BTreeMap<String, u32>, StateError> {
     let mut stmt = state.conn().prepare(
@@ -43,10 +55,7 @@ pub fn named_counts(state: &State, catalog: &Catalog) -> Result<BTreeMap<String,
     })?;
     for row in rows {
         let (inst, id, name) = row?;
-        if !NOT_NAMED
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(name.trim()))
-        {
+        if named_name(&name) {
             named.entry(inst).or_default().insert(id.to_lowercase());
         }
     }

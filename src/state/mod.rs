@@ -310,6 +310,35 @@ pub struct UnmatchedRole {
     pub expiry: Option<String>,
 }
 
+impl UnmatchedRole {
+    /// In words: "Printout Queue Operator at MAIN (not in the catalog)".
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} at {} (not in the catalog)", self.name, self.scope);
+        if let Some(e) = &self.expiry {
+            text.push_str(&format!(", until {e}"));
+        }
+        if !self.active {
+            text.push_str(" [inactive]");
+        }
+        text
+    }
+}
+
+/// The accounts a change set touches (institution, primary ID), in its order, each once.
+pub(crate) fn accounts_touched(cs: &crate::changeset::ChangeSet) -> Vec<(String, String)> {
+    let mut people: Vec<(String, String)> = Vec::new();
+    for op in &cs.operations {
+        let (i, p) = op.account();
+        if !people
+            .iter()
+            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
+        {
+            people.push((i.to_string(), p.to_string()));
+        }
+    }
+    people
+}
+
 /// The account state in one database.
 pub struct State {
     conn: Connection,
