@@ -112,7 +112,7 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, CatalogError> {
 /// with no flags. Its `dir` is `samples/catalog`.
 pub fn bundled() -> Catalog {
     let files = bundled_sources();
-    // The bundled files are fixed at compile time and `tests/catalog.rs` checks them clean,
+    // The bundled files are fixed at compile time and `tests/integration/catalog.rs` checks them clean,
     // so this cannot fail in a released binary.
     load_sources(PathBuf::from("samples/catalog"), &files)
         .unwrap_or_else(|e| panic!("the bundled sample catalog is invalid: {e}"))
