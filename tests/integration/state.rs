@@ -1459,6 +1459,26 @@ fn process_uses_only_the_state_it_is_told_about_and_says_which() {
     );
     let doc: Json = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["submissions"][0]["state"]["version"], 5, "{doc:#}");
+
+    // A data folder named on the command line is asked for too: its database is used.
+    let text = run_in(
+        work.path(),
+        &[
+            "--data",
+            "rolecall-data",
+            "process",
+            &batch,
+            "--out",
+            "data",
+        ],
+    );
+    assert!(
+        text.stdout
+            .starts_with("account state: rolecall-data/rolecall.db (version 5)"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(changeset("data")["state"]["version"], 5);
 }
 
 /// A one-line worksheet of Gulf Coast from its coordinator: (header, value) pairs.
