@@ -122,6 +122,9 @@ struct ImportedUser {
     roles: Vec<Assignment>,
     /// Roles named by a name the catalog does not know.
     unmatched: Vec<UnmatchedRole>,
+    /// False when the file does not list the user's roles at all (a JSON user without
+    /// `user_role`, as a brief view gives it): the state's roles are kept, not emptied.
+    roles_listed: bool,
 }
 
 impl ImportedUser {
@@ -240,8 +243,23 @@ fn store_user(
     report: &mut ImportReport,
 ) -> Result<(), StateError> {
     let (inst, id) = (&user.account.institution, &user.account.primary_id);
+    if !user.roles_listed {
+        // A partial record: it updates what it gives, and keeps the roles, the account
+        // type and the status on record.
+        let account = match State::account_in(conn, inst, id)? {
+            Some(old) => fill_in(&user.account, old),
+            None => user.account.clone(),
+        };
+        put_account(conn, &account, name)?;
+        report.accounts += 1;
+        report.notes.push(format!(
+            "{id}: the file lists no user_role (a brief view?): the roles on record are kept"
+        ));
+        return Ok(());
+    }
     let old = roles_of(conn, inst, id)?;
     put_account(conn, &user.account, name)?;
+    report.accounts += 1;
     conn.execute(
         "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2",
         params![inst, id],
@@ -267,8 +285,18 @@ fn store_user(
         put_unmatched(conn, inst, id, u)?;
         report.roles += 1;
     }
-    report.accounts += 1;
     Ok(())
+}
+
+/// `old` with the names and email `new` gives (the ones it leaves empty stay as they were).
+fn fill_in(new: &Account, old: Account) -> Account {
+    let pick = |n: &str, o: String| if n.is_empty() { o } else { n.to_string() };
+    Account {
+        first_name: pick(&new.first_name, old.first_name),
+        last_name: pick(&new.last_name, old.last_name),
+        email: pick(&new.email, old.email),
+        ..old
+    }
 }
 
 /// Collapses duplicate entries (same code, scope and parameters): an active entry wins,

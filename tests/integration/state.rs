@@ -1553,3 +1553,38 @@ fn a_delete_removes_roles_known_only_by_name_and_the_roles_sheet_shows_them() {
     let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
     assert!(state.unmatched_roles(GCSU, "00455997").unwrap().is_empty());
 }
+
+#[test]
+fn a_user_without_user_role_keeps_the_roles_on_record() {
+    let desk = Desk::empty();
+    std::fs::write(desk.path("get.json"), rich_get().to_string()).unwrap();
+    assert_eq!(desk.run(&["state", "import", "get.json"]).code, 0);
+    let before = {
+        let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+        state.roles(GCSU, "00455999").unwrap()
+    };
+    assert_eq!(before.len(), 7);
+    // A brief view has no user_role: that is not "no roles".
+    std::fs::write(
+        desk.path("brief.json"),
+        r#"{"user": [{"primary_id": "00455999", "first_name": "Eric", "last_name": "Ramos-Diaz"}]}"#,
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "brief.json", "--institution", GCSU]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the roles on record are kept"),
+        "{}",
+        run.stdout
+    );
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    assert_eq!(state.roles(GCSU, "00455999").unwrap(), before);
+    let account = state.account(GCSU, "00455999").unwrap().unwrap();
+    assert_eq!(account.last_name, "Ramos-Diaz");
+    // What the brief record does not give stays as it was.
+    assert_eq!(
+        account.account_type,
+        rolecall::validate::AccountType::External
+    );
+    assert_eq!(account.email, "eric.ramos@gcsu.example.edu");
+}

@@ -100,6 +100,7 @@ fn alma_user(
         },
         roles: Vec::new(),
         unmatched: Vec::new(),
+        roles_listed: user.get("user_role").is_some_and(|r| !r.is_null()),
     };
     for r in roles_json {
         alma_role(r, catalog, inst, &mut out, report);

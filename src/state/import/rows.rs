@@ -200,6 +200,7 @@ fn user_of(
         },
         roles: Vec::new(),
         unmatched: Vec::new(),
+        roles_listed: true,
     };
     for (row, cells) in rows.iter().map(|r| (r.0, &r.1)) {
         if let Err(why) = role_row(row, cells, c, catalog, inst, &mut user, report) {
