@@ -159,7 +159,7 @@ fn roles_file(after: &After, cs: &ChangeSet, catalog: &Catalog) -> Json {
             "first_name": a.first_name,
             "last_name": a.last_name,
             "email": a.email,
-            "account_type": format!("{:?}", a.account_type).to_ascii_uppercase(),
+            "account_type": super::account_type_code(a.account_type),
         });
     }
     file

@@ -605,6 +605,14 @@ pub(crate) fn put_unmatched(
     Ok(())
 }
 
+/// Alma's code of an account type, as the state and the Users API write it.
+pub(crate) fn account_type_code(t: AccountType) -> &'static str {
+    match t {
+        AccountType::Internal => "INTERNAL",
+        AccountType::External => "EXTERNAL",
+    }
+}
+
 /// Inserts an account, or updates its person fields when it exists.
 pub(crate) fn put_account(conn: &Connection, a: &Account, by: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -622,10 +630,7 @@ pub(crate) fn put_account(conn: &Connection, a: &Account, by: &str) -> rusqlite:
         a.first_name,
         a.last_name,
         a.email,
-        match a.account_type {
-            AccountType::Internal => "INTERNAL",
-            AccountType::External => "EXTERNAL",
-        },
+        account_type_code(a.account_type),
         a.status,
         by,
     ])?;
