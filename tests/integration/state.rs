@@ -675,32 +675,16 @@ fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() 
     };
     let new_email = "new.address@gcsu.example.edu";
     let path = desk.path("new-email.xlsx");
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
-    for (row, (label, value)) in [
-        ("Requester name", "Dana Whitfield"),
-        ("Requester email", "dwhitfield@gcsu.example.edu"),
-        ("Institution", GCSU),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(1 + row as u32, 0, *label).unwrap();
-        ws.write_string(1 + row as u32, 1, *value).unwrap();
-    }
-    let header = ["Action", "Primary ID", "Last name", "Email", "Role"];
-    let values = [
-        "Modify",
-        account.primary_id.as_str(),
-        account.last_name.as_str(),
-        new_email,
-        "Cataloger",
-    ];
-    for (c, (h, v)) in header.iter().zip(values).enumerate() {
-        ws.write_string(7, c as u16, *h).unwrap();
-        ws.write_string(8, c as u16, v).unwrap();
-    }
-    wb.save(&path).unwrap();
+    worksheet(
+        &path,
+        &[
+            ("Action", "Modify"),
+            ("Primary ID", account.primary_id.as_str()),
+            ("Last name", account.last_name.as_str()),
+            ("Email", new_email),
+            ("Role", "Cataloger"),
+        ],
+    );
 
     let cs = desk.process(&path, "out");
     let updates: Vec<&Json> = cs["operations"]
