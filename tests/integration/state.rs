@@ -925,6 +925,16 @@ fn role_op(op: &str, id: &str, code: u32, name: &str, scope: Json, params: Json)
     o
 }
 
+/// Exports a hand-written change set to `alma/` and reads the roles file of GCSU's `id`.
+fn export_roles(desk: &Desk, cs: &Json, id: &str) -> (Out, Json) {
+    std::fs::write(desk.path("cs.json"), cs.to_string()).unwrap();
+    let run = desk.run(&["export", "cs.json", "--alma", "alma"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let path = desk.path(&format!("alma/{GCSU}/{id}.roles.json"));
+    let file = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (run, file)
+}
+
 /// A role as the merge compares it: code, scope, status and sorted parameters (`desc`s are
 /// names, which Alma ignores on input).
 fn norm_role(r: &Json) -> (String, String, String, Vec<(String, String, String)>) {
@@ -1019,18 +1029,12 @@ fn an_export_merged_into_a_rich_get_as_documented_drops_no_field_and_no_role() {
             serde_json::json!([])
         ),
     ]));
-    std::fs::write(desk.path("cs.json"), cs.to_string()).unwrap();
-    let run = desk.run(&["export", "cs.json", "--alma", "alma"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let (run, file) = export_roles(&desk, &cs, "00455999");
     assert!(
         run.stdout.contains("roles only — merge into a GET"),
         "{}",
         run.stdout
     );
-    let file: Json = serde_json::from_str(
-        &std::fs::read_to_string(desk.path("alma/01FALSC_GCSU/00455999.roles.json")).unwrap(),
-    )
-    .unwrap();
     for whole_user_field in [
         "first_name",
         "last_name",
@@ -1124,13 +1128,7 @@ fn analytics_without_parameters_marks_them_unknown_and_the_merge_keeps_desks_and
         serde_json::json!({ "kind": "institution", "code": GCSU }),
         serde_json::json!([])
     )]));
-    std::fs::write(desk.path("cs.json"), cs.to_string()).unwrap();
-    let run = desk.run(&["export", "cs.json", "--alma", "alma"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let file: Json = serde_json::from_str(
-        &std::fs::read_to_string(desk.path("alma/01FALSC_GCSU/00455998.roles.json")).unwrap(),
-    )
-    .unwrap();
+    let (_, file) = export_roles(&desk, &cs, "00455998");
     // What Alma holds: the desks the report did not show, and the roles it named by name
     // (their codes are not public: the placeholders here are matched by name, as documented).
     let get = serde_json::json!({
