@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
     ("state-2", crate::state::SCHEMA_2),
+    ("alma-1", crate::alma::journal::SCHEMA),
 ];
 
 /// The database could not be opened or migrated.

@@ -319,6 +319,18 @@ pub(crate) struct RawInstitution {
     pub named_user_allotment: Spanned<u32>,
     #[serde(default)]
     pub library: Vec<Spanned<RawLibrary>>,
+    /// `[institution.create]`: defaults of accounts the push creates.
+    #[serde(default)]
+    pub create: Option<RawCreate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCreate {
+    pub record_type: Option<String>,
+    pub user_group: Spanned<String>,
+    pub job_category: Option<String>,
+    pub preferred_language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -598,6 +610,12 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
                     }
                 })
                 .collect(),
+            create: i.create.map(|c| crate::catalog::CreateDefaults {
+                record_type: c.record_type.unwrap_or_else(|| "STAFF".to_string()),
+                user_group: text(c.user_group),
+                job_category: c.job_category,
+                preferred_language: c.preferred_language,
+            }),
         })
         .collect();
     let coordinators = parsed

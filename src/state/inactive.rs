@@ -109,6 +109,34 @@ fn applied(state: &State) -> Result<Vec<(Date, String, String)>, StateError> {
     Ok(out)
 }
 
+/// Accounts a push wrote to Alma and recorded (the `alma_journal` of migration `alma-1`):
+/// (date, change set fingerprint, institution, primary ID). A push records accounts without
+/// `apply`, so these count as changes too; which operations they carried is not kept, so
+/// every account written counts as given roles (the grace may spare an account that only
+/// lost some: it is audited again next month).
+fn pushed(state: &State) -> Result<Vec<(Date, String, String, String)>, StateError> {
+    let mut stmt = state.conn().prepare(
+        "SELECT updated_at, changeset, institution, primary_id FROM alma_journal
+         WHERE step = 'recorded'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (at, cs, inst, id) = row?;
+        if let Some(date) = date_of(&at) {
+            out.push((date, cs, inst, id));
+        }
+    }
+    Ok(out)
+}
+
 /// Refuses an audit date before the newest change set applied.
 fn check_as_of(changes: &[(Date, String, String)], as_of: Date) -> Result<(), AuditError> {
     match changes.iter().max_by_key(|(d, _, _)| *d) {
@@ -154,9 +182,15 @@ fn days_before(date: Date, days: u32) -> Date {
 
 /// Finds the accounts to suspend as of `as_of`.
 pub fn audit(state: &State, catalog: &Catalog, as_of: Date) -> Result<Audit, AuditError> {
-    let changes = applied(state)?;
+    let mut changes = applied(state)?;
+    let pushes = pushed(state)?;
+    let mut granted = granted(&changes);
+    for (date, cs, inst, id) in pushes {
+        let e = granted.entry((inst, id.to_lowercase())).or_insert(date);
+        *e = (*e).max(date);
+        changes.push((date, format!("pushed {cs}"), String::new()));
+    }
     check_as_of(&changes, as_of)?;
-    let granted = granted(&changes);
     let days = catalog.policy.inactivity_days;
     let cutoff = days_before(as_of, days);
     let grace_from = days_before(as_of, catalog.policy.inactivity_grace_days);

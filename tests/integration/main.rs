@@ -4,6 +4,7 @@
 
 mod support;
 
+mod alma;
 mod catalog;
 mod cli;
 mod deliver;

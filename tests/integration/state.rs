@@ -1570,3 +1570,40 @@ fn a_user_without_user_role_keeps_the_roles_on_record() {
     );
     assert_eq!(account.email, "eric.ramos@gcsu.example.edu");
 }
+
+#[test]
+fn an_account_a_push_wrote_gets_the_grace_period_too() {
+    let desk = Desk::imported();
+    // 00600015 of Gulf Coast never logged in (the generator's truth): audited as inactive.
+    assert!(Truth::load().inactive()[GCSU].contains("00600015"));
+    // A push recorded it on 2026-11-20 (what `push` writes in its journal).
+    let conn = rusqlite::Connection::open(desk.path("rolecall.db")).unwrap();
+    conn.execute(
+        "INSERT INTO alma_journal (changeset, institution, primary_id, step, updated_at)
+         VALUES ('f00d', ?1, '00600015', 'recorded', '2026-11-20T10:00:00Z')",
+        [GCSU],
+    )
+    .unwrap();
+    drop(conn);
+    let run = desk.run(&["audit", "inactive", "--as-of", AS_OF, "--out", "audit"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let cs: Json = serde_json::from_str(
+        &std::fs::read_to_string(desk.path("audit/suspend-changeset.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(!ops(&cs).iter().any(|(_, id)| id == "00600015"), "{cs:#}");
+    let early = desk.run(&[
+        "audit",
+        "inactive",
+        "--as-of",
+        "2026-11-19",
+        "--out",
+        "early",
+    ]);
+    assert_eq!(early.code, 2, "{}\n{}", early.stdout, early.stderr);
+    assert!(
+        early.stderr.contains("use --as-of 2026-11-20 or later"),
+        "{}",
+        early.stderr
+    );
+}
