@@ -5,8 +5,8 @@
 //! A live role is kept as the JSON Alma returned (every field it has, including ones this
 //! program does not know), and only the roles an operation names are touched. Roles are
 //! compared by [`RoleKey`]: code, scope, status, expiry and the parameters the state can
-//! hold (a `MetadataType` parameter is kept in Alma but not compared, the state has no
-//! place for it yet).
+//! hold (`CirculationDesk`, `ServiceUnit`, `MetadataType`; another type is kept in Alma
+//! but not compared).
 
 use crate::catalog::{Catalog, PATRON_CODE, ParameterKind};
 use crate::changeset::{Operation, RoleGrant};
