@@ -19,6 +19,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("state-1", crate::state::SCHEMA),
     ("state-2", crate::state::SCHEMA_2),
     ("alma-1", crate::alma::journal::SCHEMA),
+    ("ledger-2", crate::ledger::SCHEMA_2),
 ];
 
 /// The database could not be opened or migrated.

@@ -1500,7 +1500,7 @@ fn a_delete_removes_roles_known_only_by_name_and_the_roles_sheet_shows_them() {
     // Only a role the catalog does not know: still a named user (to be safe).
     let licence = desk.run(&["audit", "licence", "-o", "licence.xlsx"]);
     assert!(
-        licence.stdout.contains("01FALSC_GCSU: 1 named users"),
+        licence.stdout.contains("01FALSC_GCSU: 1 named user,"),
         "{}",
         licence.stdout
     );
