@@ -365,10 +365,17 @@ pub(crate) struct RawPolicy {
     pub help_desk_name: Spanned<String>,
     pub help_desk_email: Spanned<String>,
     pub inactivity_days: Spanned<u32>,
+    #[serde(default = "default_grace_days")]
+    pub inactivity_grace_days: u32,
     #[serde(default)]
     pub generic_patterns: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_list: Vec<Spanned<String>>,
+}
+
+/// `inactivity_grace_days` when `policy.toml` does not say.
+fn default_grace_days() -> u32 {
+    30
 }
 
 /// Parses one file's text into its top-level table, reporting every syntax error.
@@ -637,6 +644,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
                 .collect(),
             allow_list: p.allow_list.into_iter().map(text).collect(),
             inactivity_days: p.inactivity_days.into_inner(),
+            inactivity_grace_days: p.inactivity_grace_days,
         });
     Catalog {
         dir,
@@ -652,6 +660,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             generic_patterns: Vec::new(),
             allow_list: Vec::new(),
             inactivity_days: 90,
+            inactivity_grace_days: default_grace_days(),
         }),
     }
 }

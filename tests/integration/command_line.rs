@@ -162,12 +162,12 @@ fn every_command_that_prints_takes_json_and_prints_the_documented_fields() {
     let alma = dir.join("alma").display().to_string();
     let run = json_run(dir, &["--db", db, "export", cs_path, "-o", &alma]);
     let export = check(&docs, "export", &run);
-    // One body per account the change set touches, counted here from the change set.
+    // One roles file per account the change set touches, counted here from the change set.
     let accounts: BTreeSet<&str> = operations
         .iter()
         .filter_map(|op| op["primary_id"].as_str())
         .collect();
-    assert_eq!(export["users"].as_array().unwrap().len(), accounts.len());
+    assert_eq!(export["roles"].as_array().unwrap().len(), accounts.len());
 
     let licence = dir.join("licence.xlsx").display().to_string();
     let run = json_run(dir, &["--db", db, "audit", "licence", "-o", &licence]);
@@ -372,12 +372,18 @@ fn quiet_prints_nothing_and_counts_agree_in_number() {
     let clean = sample("clean-batch.xlsx");
     let run = Run::new(&["process", &clean]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    // The submission's line (printed as it was done) once, then the closing line.
-    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    // Which account state is used (none), the submission's line (printed as it was done)
+    // once, then the closing line.
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("account state: none"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
             .contains("clean-batch.xlsx: accepted")
     );
