@@ -211,20 +211,39 @@ fn files_that_are_not_worksheets_get_a_result_and_the_others_are_processed() {
 
 #[test]
 fn processing_the_samples_folder_skips_the_catalog_with_a_reason() {
-    let run = Run::new(&[
-        "process",
-        "--json",
-        &repo().join("samples").display().to_string(),
-    ]);
-    assert_eq!(run.code, 1, "the samples include mistakes: {}", run.stderr);
-    let json = run.json();
-    let skipped = json["skipped"].as_array().unwrap();
-    let roles = skipped
+    let samples = repo().join("samples").display().to_string();
+    let run = Test::new()
+        .args(&["process", "--json", &samples])
+        .code(1) // the samples include mistakes
+        .run();
+    let report = run.process();
+    let roles = report
+        .skipped
         .iter()
-        .find(|s| s["path"].as_str().unwrap().ends_with("roles.toml"))
+        .find(|s| s.path.ends_with("roles.toml"))
         .expect("roles.toml skipped");
-    assert!(!roles["reason"].as_str().unwrap().is_empty());
-    assert!(json["submissions"].as_array().unwrap().len() >= 4);
+    assert!(!roles.reason.is_empty());
+    // 5 worksheets and 3 forms (samples/make_samples.py, samples/forms/make_forms.py).
+    assert_eq!(report.submissions.len(), 8, "{}", run.stdout);
+    let status = |name: &str| {
+        let sub = report.submissions.iter().find(|s| s.source.ends_with(name));
+        sub.unwrap_or_else(|| panic!("no {name}")).status
+    };
+    assert_eq!(status("clean-batch.xlsx"), run::StatusJson::Accepted);
+    assert_ne!(status("mistakes.xlsx"), run::StatusJson::Accepted);
+}
+
+#[test]
+fn the_readme_documents_the_process_json_that_process_prints() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the README's process --json example");
+    let example: run::ProcessJson = serde_json::from_str(block)
+        .unwrap_or_else(|e| panic!("the README's example does not parse: {e}\n{block}"));
+    assert_eq!(example.submissions[0].status, run::StatusJson::Accepted);
 }
 
 #[test]

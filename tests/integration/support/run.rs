@@ -156,3 +156,69 @@ pub fn problems(workbook: &Path) -> BTreeSet<(String, String)> {
         .map(|p| (p.rule, p.location))
         .collect()
 }
+
+/// `process --json` as the README and `docs/json.md` document it, written here by hand from
+/// the docs: a field they do not show fails to parse (`deny_unknown_fields`), and so does a
+/// status word they do not list.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessJson {
+    pub submissions: Vec<SubmissionJson>,
+    pub skipped: Vec<SkippedJson>,
+}
+
+/// One submission of [`ProcessJson`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionJson {
+    pub source: String,
+    pub submission_id: String,
+    pub status: StatusJson,
+    pub accepted: usize,
+    pub needs_approval: usize,
+    pub rejected: usize,
+    pub workbook: Option<String>,
+    pub changeset: Option<String>,
+    pub emails: Vec<String>,
+    pub state: Option<StateJson>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// The documented submission statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusJson {
+    Accepted,
+    NeedsAttention,
+    Rejected,
+    Unreadable,
+}
+
+/// The account state a change set was diffed against.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateJson {
+    pub path: String,
+    pub version: i64,
+}
+
+/// A skipped file of [`ProcessJson`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedJson {
+    pub path: String,
+    pub reason: String,
+}
+
+impl Run {
+    /// Standard output as the documented `process --json` document.
+    pub fn process(&self) -> ProcessJson {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "process --json does not match the documented schema ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
