@@ -323,7 +323,7 @@ fn options(doc: &Document, opt: Option<&Object>) -> Vec<(String, String)> {
 }
 
 /// Reads every terminal field of a loaded, decrypted document.
-pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
+pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
     let root = doc
         .trailer
         .get(b"Root")
@@ -341,9 +341,43 @@ pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
     };
     let has_xfa = acro.has(b"XFA");
     let top = get_array(doc, acro, b"Fields").unwrap_or(&[]);
+    let (order, chains) = walk_tree(doc, top)?;
+    let mut fields = Vec::new();
+    for (n, chain) in order.iter().zip(&chains) {
+        if !is_container(doc, n.dict) {
+            fields.push(terminal_field(doc, n, chain)?);
+        }
+    }
+    if fields.is_empty() && !top.is_empty() && !top.iter().any(|f| node(doc, f).is_some()) {
+        // /Fields lists fields, but none of them could be read: the objects are damaged
+        // (or beyond the parser's limits), which is not the same as "no form".
+        return Err(FormFailure::damaged());
+    }
+    if fields.is_empty() {
+        return Err(if has_xfa {
+            FormFailure::xfa_only()
+        } else {
+            FormFailure::no_fields()
+        });
+    }
+    Ok(Form {
+        fields,
+        has_xfa,
+        encrypted: doc.was_encrypted(),
+        producer,
+    })
+}
 
-    // Depth-first, pre-order, with an explicit stack: kids are pushed in reverse. Every
-    // push counts against MAX_NODES, so one huge /Kids array cannot fill memory either.
+/// The named nodes of the field tree under `top`, each with its chain of parents, in
+/// document order; a name seen twice (as pypdf keys it) keeps its last node.
+///
+/// Depth-first, pre-order, with an explicit stack: kids are pushed in reverse. Every push
+/// counts against MAX_NODES, so one huge /Kids array cannot fill memory either.
+#[allow(clippy::type_complexity)]
+fn walk_tree<'a>(
+    doc: &'a Document,
+    top: &'a [Object],
+) -> Result<(Vec<Node<'a>>, Vec<Vec<Node<'a>>>), FormFailure> {
     let too_many = || FormFailure::too_large(&format!("more than {MAX_NODES} form field entries"));
     let mut stack: Vec<(Node, usize)> = Vec::new();
     let mut pushed = 0usize;
@@ -392,60 +426,42 @@ pub(super) fn read_fields<'a>(doc: &'a Document) -> Result<Form, FormFailure> {
             push_all(&mut stack, kids, depth + 1)?;
         }
     }
+    Ok((order, chains))
+}
 
-    let mut fields = Vec::new();
-    for (n, chain) in order.iter().zip(&chains) {
-        if is_container(doc, n.dict) {
-            continue;
-        }
-        let ft = match inherited(doc, chain, b"FT") {
-            Some(Object::Name(ft)) => Some(ft.as_slice()),
-            _ => None,
-        };
-        let ff = inherited(doc, chain, b"Ff").and_then(number).unwrap_or(0);
-        let kind = kind_of(ft, ff);
-        let mut shown = None;
-        let value = match kind {
-            Some(FieldKind::Signature) => None,
-            Some(FieldKind::Checkbox | FieldKind::Radio) => match value_of(doc, n.dict)? {
-                Some(v) => Some(v),
-                None => {
-                    // No value of its own: some tools only set the widgets' /AS.
-                    shown = shown_state(doc, n.dict);
-                    Some(FieldValue::Text("Off".into()))
-                }
-            },
-            _ => value_of(doc, n.dict)?,
-        };
-        let states = match kind {
-            Some(FieldKind::Checkbox | FieldKind::Radio) => on_states(doc, n.dict),
-            _ => Vec::new(),
-        };
-        fields.push(FormField {
-            name: full_name(doc, chain),
-            kind,
-            value,
-            states,
-            shown,
-            options: options(doc, inherited(doc, chain, b"Opt")),
-        });
-    }
-    if fields.is_empty() && !top.is_empty() && !top.iter().any(|f| node(doc, f).is_some()) {
-        // /Fields lists fields, but none of them could be read: the objects are damaged
-        // (or beyond the parser's limits), which is not the same as "no form".
-        return Err(FormFailure::damaged());
-    }
-    if fields.is_empty() {
-        return Err(if has_xfa {
-            FormFailure::xfa_only()
+/// One terminal field: its kind from the inherited `/FT` and `/Ff`, its value, and for
+/// buttons their on-states and (when a tool set only the widgets' `/AS`) what they show.
+fn terminal_field(doc: &Document, n: &Node, chain: &[Node]) -> Result<FormField, FormFailure> {
+    let ft = match inherited(doc, chain, b"FT") {
+        Some(Object::Name(ft)) => Some(ft.as_slice()),
+        _ => None,
+    };
+    let ff = inherited(doc, chain, b"Ff").and_then(number).unwrap_or(0);
+    let kind = kind_of(ft, ff);
+    let button = matches!(kind, Some(FieldKind::Checkbox | FieldKind::Radio));
+    let mut shown = None;
+    let value = match kind {
+        Some(FieldKind::Signature) => None,
+        _ if button => match value_of(doc, n.dict)? {
+            Some(v) => Some(v),
+            None => {
+                // No value of its own: some tools only set the widgets' /AS.
+                shown = shown_state(doc, n.dict);
+                Some(FieldValue::Text("Off".into()))
+            }
+        },
+        _ => value_of(doc, n.dict)?,
+    };
+    Ok(FormField {
+        name: full_name(doc, chain),
+        kind,
+        value,
+        states: if button {
+            on_states(doc, n.dict)
         } else {
-            FormFailure::no_fields()
-        });
-    }
-    Ok(Form {
-        fields,
-        has_xfa,
-        encrypted: doc.was_encrypted(),
-        producer,
+            Vec::new()
+        },
+        shown,
+        options: options(doc, inherited(doc, chain, b"Opt")),
     })
 }
