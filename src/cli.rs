@@ -606,6 +606,9 @@ fn summary_line(p: &Processed) -> String {
         p.needs_approval,
         p.rejected
     );
+    if p.not_read > 0 {
+        line.insert_str(line.len() - 1, &format!(", {} not read", p.not_read));
+    }
     if let Some(wb) = &p.workbook {
         line.push_str(&format!(" -> {}", wb.display()));
     }

@@ -34,6 +34,9 @@ pub struct Processed {
     pub needs_approval: usize,
     /// Rejected lines.
     pub rejected: usize,
+    /// Request lines past the line cap, counted but not read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_read: usize,
     /// The result workbook, once written.
     pub workbook: Option<PathBuf>,
     /// The change set, once written.
@@ -275,6 +278,7 @@ impl<'a> Processor<'a> {
             accepted: counts.accepted,
             needs_approval: counts.needs_approval,
             rejected: counts.rejected,
+            not_read: counts.not_read,
             workbook: None,
             changeset: None,
             emails: Vec::new(),
@@ -438,6 +442,10 @@ fn unreadable(message: String) -> Document {
         findings: vec![Finding::error(Rule::Unreadable, Location::File, message)],
         ..Document::default()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// SHA-256 of a file, streamed: a huge file costs time, not memory.

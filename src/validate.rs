@@ -190,6 +190,9 @@ pub struct Counts {
     pub needs_approval: usize,
     /// Rejected lines.
     pub rejected: usize,
+    /// Request lines past the line cap, counted but not read (so neither accepted nor
+    /// rejected: the requester must send them again).
+    pub not_read: usize,
 }
 
 /// The validated submission.
@@ -212,7 +215,10 @@ pub struct Outcome {
 impl Outcome {
     /// Line counts by status.
     pub fn counts(&self) -> Counts {
-        let mut c = Counts::default();
+        let mut c = Counts {
+            not_read: self.document.unread_lines,
+            ..Counts::default()
+        };
         for line in &self.lines {
             match line.status {
                 LineStatus::Accepted => c.accepted += 1,
@@ -234,7 +240,8 @@ impl Outcome {
     }
 
     /// The verdict: it speaks of the lines, not of warnings (those are listed, and the lines
-    /// they are on are still carried out).
+    /// they are on are still carried out). A submission with an error of its own (lines
+    /// left unread, an unknown institution in the requester block) is never "accepted".
     pub fn status(&self) -> SubmissionStatus {
         let c = self.counts();
         if self.lines.is_empty() {
@@ -245,9 +252,10 @@ impl Outcome {
                 SubmissionStatus::Rejected
             };
         }
+        let submission_error = self.findings.iter().any(Finding::is_error);
         if c.accepted + c.needs_approval == 0 {
             SubmissionStatus::Rejected
-        } else if c.rejected > 0 || c.needs_approval > 0 {
+        } else if c.rejected > 0 || c.needs_approval > 0 || c.not_read > 0 || submission_error {
             SubmissionStatus::NeedsAttention
         } else {
             SubmissionStatus::Accepted

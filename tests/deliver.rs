@@ -28,6 +28,7 @@ fn context() -> MailContext {
             accepted: 5,
             needs_approval: 1,
             rejected: 2,
+            not_read: 0,
         },
         requester_name: Some("Dana Whitfield".into()),
         institution_code: Some("01FALSC_GCSU".into()),
@@ -449,6 +450,7 @@ fn subjects_say_the_outcome_in_words() {
             accepted,
             needs_approval,
             rejected,
+            not_read: 0,
         };
         compose(&ctx, &envelope(), workbook(), date())
             .unwrap()
@@ -587,6 +589,7 @@ fn an_accepted_file_gets_a_short_reply() {
         accepted: 8,
         needs_approval: 0,
         rejected: 0,
+        not_read: 0,
     };
     ctx.problems.clear();
     ctx.requester_name = None;

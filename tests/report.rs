@@ -193,6 +193,7 @@ fn document(rows: Vec<RequestRow>) -> Document {
         extra_columns: vec![],
         rows,
         findings: vec![],
+        unread_lines: 0,
     }
 }
 

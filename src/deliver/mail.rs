@@ -527,6 +527,9 @@ fn counts_phrase(c: Counts) -> String {
     if c.rejected > 0 {
         parts.push(format!("{} rejected", c.rejected));
     }
+    if c.not_read > 0 {
+        parts.push(format!("{} not read", c.not_read));
+    }
     parts.join(", ")
 }
 
@@ -661,7 +664,15 @@ mod tests {
             accepted: 5,
             needs_approval: 2,
             rejected: 0,
+            not_read: 0,
         };
         assert_eq!(counts_phrase(c), "5 accepted, 2 need approval");
+        let c = Counts {
+            accepted: 1,
+            rejected: 1,
+            not_read: 90_000,
+            ..Counts::default()
+        };
+        assert_eq!(counts_phrase(c), "1 accepted, 1 rejected, 90000 not read");
     }
 }

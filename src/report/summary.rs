@@ -146,9 +146,14 @@ pub fn write(
         ("Lines accepted", counts.accepted),
         ("Lines needing approval", counts.needs_approval),
         ("Lines rejected", counts.rejected),
+        ("Lines not read", counts.not_read),
         ("Errors", errors),
         ("Warnings", warnings),
-    ] {
+    ]
+    .into_iter()
+    // Lines not read are rare and alarming: the row is there only when there are some.
+    .filter(|(label, n)| *n > 0 || *label != "Lines not read")
+    {
         text(ws, row, 0, label, &styles.label)?;
         ws.write_number_with_format(
             row,

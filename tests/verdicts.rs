@@ -1,0 +1,93 @@
+//! What Rolecall accepts is right: verdicts that never say "accepted" over an error, account
+//! creations that wait with their privileged roles, primary IDs checked against the
+//! institution's pattern. The real binary on worksheets written here with rust_xlsxwriter.
+
+#[path = "support/run.rs"]
+mod run;
+
+use run::{Run, problem_rows};
+use std::path::{Path, PathBuf};
+
+const HEADINGS: [&str; 6] = [
+    "Action",
+    "Primary ID",
+    "Last name",
+    "First name",
+    "Email",
+    "Role",
+];
+
+/// A worksheet from Dana Whitfield (a GCSU coordinator) with these request lines, each
+/// `[action, id, last, first, email, role]`; an ID written as a number when it parses.
+fn worksheet(dir: &Path, name: &str, lines: &[[&str; 6]]) -> PathBuf {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
+    for (row, (label, value)) in [
+        ("Requester name", "Dana Whitfield"),
+        ("Requester email", "dwhitfield@gcsu.example.edu"),
+        ("Institution", "01FALSC_GCSU"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(row as u32 + 1, 0, *label).unwrap();
+        ws.write_string(row as u32 + 1, 1, *value).unwrap();
+    }
+    for (col, h) in HEADINGS.iter().enumerate() {
+        ws.write_string(7, col as u16, *h).unwrap();
+    }
+    for (i, line) in lines.iter().enumerate() {
+        for (col, text) in line.iter().enumerate() {
+            if text.is_empty() {
+                continue;
+            }
+            ws.write_string(8 + i as u32, col as u16, *text).unwrap();
+        }
+    }
+    let path = dir.join(name);
+    wb.save(&path).unwrap();
+    path
+}
+
+fn process(dir: tempfile::TempDir, file: &Path) -> Run {
+    let file = file.display().to_string();
+    Run::in_dir(dir, &["process", "--json", "--out", "out", &file])
+}
+
+#[test]
+fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10,000 lines are read; the 37 after them are not.
+    let ids: Vec<String> = (0..10_037).map(|i| format!("G{i:07}")).collect();
+    let lines: Vec<[&str; 6]> = ids
+        .iter()
+        .map(|id| {
+            [
+                "Add",
+                id.as_str(),
+                "Okafor",
+                "Chidi",
+                "cokafor@gcsu.example.edu",
+                "Cataloger",
+            ]
+        })
+        .collect();
+    let file = worksheet(dir.path(), "huge.xlsx", &lines);
+    let run = process(dir, &file);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let sub = run.submission("huge.xlsx");
+    assert_eq!(sub["status"], "needs_attention");
+    assert_eq!(sub["not_read"], 37);
+    assert_eq!(sub["accepted"], 10_000);
+    let eml = std::fs::read_to_string(run.output(&sub["emails"][0])).unwrap();
+    let subject = eml.lines().find(|l| l.starts_with("Subject:")).unwrap();
+    assert!(subject.contains("needs attention"), "{subject}");
+    assert!(subject.contains("37 not read"), "{subject}");
+    let problems = problem_rows(&run.output(&sub["workbook"]));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.rule == "file-too-large" && p.message.contains("37 more were not read")),
+        "{problems:?}"
+    );
+}
