@@ -328,6 +328,7 @@ fn changeset() -> ChangeSet {
                 last_name: "Doe".into(),
                 email: "jane.doe@gcsu.edu".into(),
                 account_type: AccountType::Internal,
+                needs_approval: false,
                 lines: vec!["Accounts!9:9".into()],
             },
             Operation::AddRole {

@@ -91,3 +91,53 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
         "{problems:?}"
     );
 }
+
+fn changeset(run: &Run, sub: &serde_json::Value) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.output(&sub["changeset"])).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn an_account_made_for_privileged_roles_only_waits_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = worksheet(
+        dir.path(),
+        "admins.xlsx",
+        &[
+            // Only a privileged role: the account waits with it.
+            [
+                "Add",
+                "G0000101",
+                "Nakamura",
+                "Aiko",
+                "anakamura@gcsu.example.edu",
+                "General System Administrator",
+            ],
+            // A privileged role and an ordinary one: the account is created now.
+            [
+                "Add",
+                "G0000102",
+                "Ferreira",
+                "Luis",
+                "lferreira@gcsu.example.edu",
+                "User Manager",
+            ],
+            ["Add", "G0000102", "", "", "", "Cataloger"],
+        ],
+    );
+    let run = process(dir, &file);
+    let sub = run.submission("admins.xlsx");
+    assert_eq!(sub["needs_approval"], 2, "{}", run.stdout);
+    let cs = changeset(&run, &sub);
+    let create = |id: &str| {
+        cs["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["op"] == "create_account" && o["primary_id"] == id)
+            .unwrap_or_else(|| panic!("no create_account {id} in {cs:#}"))
+            .clone()
+    };
+    assert_eq!(create("G0000101")["needs_approval"], true);
+    assert!(create("G0000102").get("needs_approval").is_none());
+}
