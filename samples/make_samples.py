@@ -216,9 +216,10 @@ MISTAKES = [
     # A date that no reading makes valid (there is no 31 June, and no month 31).
     (person(6, "Mokoena", "Thandiwe", expiry="31/06/2027"),
      [("invalid-date", "Expiry date", "error")]),
-    # A Primary ID typed as a number: Excel dropped its leading zero.
+    # A Primary ID typed as a number: Excel dropped its leading zero, so it no longer has
+    # the institution's form (primary_id_pattern): refused, with 05510007 suggested.
     (person(7, "Sorensen", "Ingrid", id=5510007),
-     [("id-leading-zeros", "Primary ID", "warning")]),
+     [("invalid-primary-id", "Primary ID", "error")]),
     (person(8, "Adeyemi", "Folake", institution="01FALSC_GCU"),
      [("unknown-institution", "Institution", "error")]),
     # NORTH is a library of Cypress Lakes, not of Gulf Coast.

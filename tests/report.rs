@@ -90,6 +90,7 @@ fn catalog() -> Catalog {
                 code: "01FALSC_GCSU".into(),
                 name: "Gulf Coast State University".into(),
                 named_user_allotment: 40,
+                primary_id: Default::default(),
                 libraries: vec![
                     Library {
                         code: "MAIN".into(),
@@ -112,6 +113,7 @@ fn catalog() -> Catalog {
                 code: "01FALSC_UNF".into(),
                 name: "University of North Florida".into(),
                 named_user_allotment: 60,
+                primary_id: Default::default(),
                 libraries: vec![Library {
                     code: "MAIN".into(),
                     name: "Carpenter Library".into(),

@@ -58,7 +58,7 @@ fn process(dir: tempfile::TempDir, file: &Path) -> Run {
 fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read() {
     let dir = tempfile::tempdir().unwrap();
     // 10,000 lines are read; the 37 after them are not.
-    let ids: Vec<String> = (0..10_037).map(|i| format!("G{i:07}")).collect();
+    let ids: Vec<String> = (0..10_037).map(|i| format!("G{i:08}")).collect();
     let lines: Vec<[&str; 6]> = ids
         .iter()
         .map(|id| {
@@ -107,7 +107,7 @@ fn an_account_made_for_privileged_roles_only_waits_with_them() {
             // Only a privileged role: the account waits with it.
             [
                 "Add",
-                "G0000101",
+                "G00000101",
                 "Nakamura",
                 "Aiko",
                 "anakamura@gcsu.example.edu",
@@ -116,13 +116,13 @@ fn an_account_made_for_privileged_roles_only_waits_with_them() {
             // A privileged role and an ordinary one: the account is created now.
             [
                 "Add",
-                "G0000102",
+                "G00000102",
                 "Ferreira",
                 "Luis",
                 "lferreira@gcsu.example.edu",
                 "User Manager",
             ],
-            ["Add", "G0000102", "", "", "", "Cataloger"],
+            ["Add", "G00000102", "", "", "", "Cataloger"],
         ],
     );
     let run = process(dir, &file);
@@ -138,6 +138,99 @@ fn an_account_made_for_privileged_roles_only_waits_with_them() {
             .unwrap_or_else(|| panic!("no create_account {id} in {cs:#}"))
             .clone()
     };
-    assert_eq!(create("G0000101")["needs_approval"], true);
-    assert!(create("G0000102").get("needs_approval").is_none());
+    assert_eq!(create("G00000101")["needs_approval"], true);
+    assert!(create("G00000102").get("needs_approval").is_none());
+}
+
+#[test]
+fn the_sample_id_that_lost_its_zeros_is_refused_with_the_padded_form() {
+    let file = run::repo().join("samples/worksheets/mistakes.xlsx");
+    let run = process(tempfile::tempdir().unwrap(), &file);
+    let sub = run.submission("mistakes.xlsx");
+    let problems = problem_rows(&run.output(&sub["workbook"]));
+    let id = problems
+        .iter()
+        .find(|p| p.location == "Accounts!B15")
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(id.rule, "invalid-primary-id");
+    assert_eq!(id.severity, "error");
+    let accounts = run::sheet(&run.output(&sub["workbook"]), "Accounts");
+    let status = run::col(&accounts[7], "Status");
+    assert_eq!(accounts[14][status], "Rejected");
+    // The suggestion: 5510007 as GCSU writes its IDs, a 0 and seven digits.
+    let rows = run::sheet(&run.output(&sub["workbook"]), "Problems");
+    let suggestion = run::col(&rows[0], "Suggestion");
+    let row = rows
+        .iter()
+        .find(|r| r.contains(&"Accounts!B15".to_string()))
+        .unwrap();
+    assert!(
+        row[suggestion].contains("Did you mean 05510007?"),
+        "{row:?}"
+    );
+    let cs = changeset(&run, &sub);
+    assert!(
+        !cs["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["primary_id"] == "5510007"),
+        "{cs:#}"
+    );
+}
+
+#[test]
+fn text_that_looks_like_a_formula_is_not_a_primary_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = worksheet(
+        dir.path(),
+        "formula.xlsx",
+        &[
+            [
+                "Add",
+                "=cmd|' /C calc'!A0",
+                "Okafor",
+                "Chidi",
+                "cokafor@gcsu.example.edu",
+                "Cataloger",
+            ],
+            [
+                "Add",
+                "@SUM(A1)",
+                "Okafor",
+                "Ada",
+                "aokafor@gcsu.example.edu",
+                "Cataloger",
+            ],
+            [
+                "Add",
+                "0041277",
+                "Okafor",
+                "Ngozi",
+                "nokafor@gcsu.example.edu",
+                "Cataloger",
+            ],
+        ],
+    );
+    let run = process(dir, &file);
+    let sub = run.submission("formula.xlsx");
+    assert_eq!(sub["rejected"], 2, "{}", run.stdout);
+    assert_eq!(sub["accepted"], 1);
+    let problems = problem_rows(&run.output(&sub["workbook"]));
+    for cell in ["Accounts!B9", "Accounts!B10"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.rule == "invalid-primary-id" && p.location == cell),
+            "{cell}: {problems:?}"
+        );
+    }
+    let cs = changeset(&run, &sub);
+    let ids: Vec<&str> = cs["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["primary_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id == "0041277"), "{ids:?}");
 }

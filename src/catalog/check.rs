@@ -405,6 +405,7 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 format!("institution {code} has a named-user allotment of 0: nobody there can be given a staff role within it"),
             ));
         }
+        check_id_rule(part, i, problems);
         if i.library.is_empty() {
             problems.push(CatalogProblem::warning(
                 f,
@@ -455,6 +456,42 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 }
             }
         }
+    }
+}
+
+/// An institution's primary-ID length and pattern: a pattern that compiles, a length that
+/// an Alma ID can have, and the two agreeing.
+fn check_id_rule(
+    part: &Part<load::RawInstitution>,
+    i: &load::RawInstitution,
+    problems: &mut Vec<CatalogProblem>,
+) {
+    let f = INSTITUTIONS_FILE;
+    let code = i.code.get_ref().trim();
+    if let Some(n) = &i.primary_id_length
+        && !(1..=255).contains(n.get_ref())
+    {
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, n),
+            format!(
+                "institution {code}: primary_id_length must be between 1 and 255 (Alma's limit), not {}",
+                n.get_ref()
+            ),
+        ));
+    }
+    if let Some(p) = &i.primary_id_pattern
+        && let Err(e) = load::compile_id_pattern(p.get_ref())
+    {
+        let why = e.to_string();
+        let why = why.lines().last().unwrap_or_default().trim();
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, p),
+            format!(
+                "institution {code}: primary_id_pattern is not a valid regular expression: {why}"
+            ),
+        ));
     }
 }
 

@@ -8,7 +8,7 @@
 use super::check::{self, CatalogProblem};
 use super::{
     Catalog, Coordinator, EntryParameter, EntryScope, Institution, Library, ParameterKind, Policy,
-    Profile, ProfileEntry, Role, ScopeKind, Unit,
+    PrimaryIdRule, Profile, ProfileEntry, Role, ScopeKind, Unit,
 };
 use regex::RegexBuilder;
 use serde::Deserialize;
@@ -318,6 +318,10 @@ pub(crate) struct RawInstitution {
     pub name: Spanned<String>,
     pub named_user_allotment: Spanned<u32>,
     #[serde(default)]
+    pub primary_id_length: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub primary_id_pattern: Option<Spanned<String>>,
+    #[serde(default)]
     pub library: Vec<Spanned<RawLibrary>>,
 }
 
@@ -578,6 +582,13 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             code: text(i.code),
             name: text(i.name),
             named_user_allotment: i.named_user_allotment.into_inner(),
+            primary_id: PrimaryIdRule {
+                length: i.primary_id_length.map(|n| n.into_inner() as usize),
+                // The checks compiled the pattern already; it does not fail here.
+                pattern: i
+                    .primary_id_pattern
+                    .and_then(|p| compile_id_pattern(p.get_ref()).ok()),
+            },
             libraries: i
                 .library
                 .into_iter()
@@ -643,6 +654,14 @@ pub(crate) fn compile_pattern(pattern: &str) -> Result<regex::Regex, regex::Erro
     RegexBuilder::new(pattern)
         .case_insensitive(true)
         // Patterns are short; a tight limit keeps a careless one from slowing every request.
+        .size_limit(1 << 20)
+        .build()
+}
+
+/// Compiles an institution's primary-ID pattern: anchored, so that the whole ID must match
+/// (a pattern written `\d{8}` must not accept `x12345678y`).
+pub fn compile_id_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .build()
 }

@@ -10,7 +10,7 @@ pub mod check;
 pub mod load;
 
 pub use check::{CatalogProblem, check_catalog};
-pub use load::{CatalogError, bundled, load_catalog};
+pub use load::{CatalogError, bundled, compile_id_pattern, load_catalog};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -168,8 +168,53 @@ pub struct Institution {
     pub name: String,
     /// Named-user licence allotment.
     pub named_user_allotment: u32,
+    /// What its primary IDs look like, when the catalog says.
+    pub primary_id: PrimaryIdRule,
     /// Its libraries.
     pub libraries: Vec<Library>,
+}
+
+/// The shape of an institution's primary IDs (`primary_id_length`, `primary_id_pattern` in
+/// institutions.toml): an ID that does not fit is refused, never made into a new account.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrimaryIdRule {
+    /// Exact number of characters.
+    pub length: Option<usize>,
+    /// A regular expression the whole ID must match.
+    #[serde(serialize_with = "pattern_text")]
+    pub pattern: Option<Regex>,
+}
+
+fn pattern_text<S: serde::Serializer>(p: &Option<Regex>, s: S) -> Result<S::Ok, S::Error> {
+    p.as_ref().map(Regex::as_str).serialize(s)
+}
+
+/// Longest zero padding tried for a suggestion: Excel drops at most the zeros an ID began
+/// with, and no ID scheme has more than a dozen.
+const MAX_PADDING: usize = 12;
+
+impl PrimaryIdRule {
+    /// True when `id` has the institution's form (always, when the catalog says nothing).
+    pub fn fits(&self, id: &str) -> bool {
+        self.length.is_none_or(|n| id.chars().count() == n)
+            && self.pattern.as_ref().is_none_or(|p| p.is_match(id))
+    }
+
+    /// The zero-padded form of an all-digit `id` that fits: what a spreadsheet that dropped
+    /// the leading zeros had.
+    pub fn padded(&self, id: &str) -> Option<String> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        (1..=MAX_PADDING)
+            .map(|n| format!("{}{id}", "0".repeat(n)))
+            .find(|padded| self.fits(padded))
+    }
+
+    /// True when the catalog gives no rule.
+    pub fn is_empty(&self) -> bool {
+        self.length.is_none() && self.pattern.is_none()
+    }
 }
 
 impl Institution {

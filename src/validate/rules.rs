@@ -9,7 +9,7 @@ use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
 };
-use crate::catalog::{Catalog, EntryScope, Institution, Library, Role, ScopeKind};
+use crate::catalog::{Catalog, EntryScope, Institution, Library, Policy, Role, ScopeKind};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
 use crate::layout::{Field, RequesterField};
@@ -224,7 +224,7 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
         }
     };
 
-    // Primary ID
+    // Primary ID (its form is checked once the institution is known)
     let primary_id = match row.values.get(&Field::PrimaryId) {
         None => {
             f.push(
@@ -237,22 +237,7 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             );
             None
         }
-        Some(v) => {
-            if v.kind == ValueKind::Number {
-                f.push(
-                    Finding::warning(
-                        Rule::IdLeadingZeros,
-                        v.location.clone(),
-                        format!(
-                            "The Primary ID {} is stored as a number. If it began with zeros, the spreadsheet has removed them.",
-                            v.text
-                        ),
-                    )
-                    .suggest("Format the Primary ID column as Text and type the ID again, leading zeros included."),
-                );
-            }
-            Some(v.text.clone())
-        }
+        Some(v) => Some(v.text.clone()),
     };
 
     // Account type
@@ -310,6 +295,10 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             cx.block_institution
         }
     };
+
+    if let Some(v) = row.values.get(&Field::PrimaryId) {
+        f.extend(check_primary_id(v, institution, &catalog.policy));
+    }
 
     // Who asks: refused unless a registered coordinator of this line's institution.
     match (&cx.authority, institution) {
@@ -959,6 +948,62 @@ fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
             return;
         }
     }
+}
+
+/// Longest primary ID Alma stores.
+const MAX_ID_CHARS: usize = 255;
+
+/// A primary ID's characters, then its form for the institution: an ID that does not fit is
+/// an error (never a new account); a number that fits may still have lost zeros (a warning).
+fn check_primary_id(
+    v: &Value,
+    institution: Option<&Institution>,
+    policy: &Policy,
+) -> Option<Finding> {
+    let id = v.text.as_str();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !starts_well || !id.chars().all(plain) || id.chars().count() > MAX_ID_CHARS {
+        return Some(
+            Finding::error(
+                Rule::InvalidPrimaryId,
+                v.location.clone(),
+                format!("\"{id}\" is not a primary ID: an ID begins with a letter or digit and holds only letters, digits and . _ - @."),
+            )
+            .suggest("Write the person's Alma primary identifier, as Alma shows it."),
+        );
+    }
+    // A generic ID (`circdesk1`) gets the generic-account error, which says what to do.
+    let generic = policy.generic_patterns.iter().any(|p| p.is_match(id));
+    if let Some(inst) = institution
+        && !inst.primary_id.fits(id)
+        && !generic
+    {
+        let finding = Finding::error(
+            Rule::InvalidPrimaryId,
+            v.location.clone(),
+            format!(
+                "The Primary ID {id} is not a {} ({}) primary ID.",
+                inst.name, inst.code
+            ),
+        );
+        return Some(match inst.primary_id.padded(id) {
+            Some(padded) => finding.suggest(format!(
+                "Did you mean {padded}? Spreadsheets drop leading zeros: format the Primary ID column as Text and type the ID again."
+            )),
+            None => finding.suggest("Check the ID in Alma and type it as Alma shows it."),
+        });
+    }
+    (v.kind == ValueKind::Number).then(|| {
+        Finding::warning(
+            Rule::IdLeadingZeros,
+            v.location.clone(),
+            format!(
+                "The Primary ID {id} is stored as a number. If it began with zeros, the spreadsheet has removed them."
+            ),
+        )
+        .suggest("Format the Primary ID column as Text and type the ID again, leading zeros included.")
+    })
 }
 
 fn unknown_institution(catalog: &Catalog, v: &Value) -> Finding {
