@@ -7,7 +7,7 @@
 //! fatal or usage error (no catalog, output not writable, bad flags).
 
 use crate::catalog::{self, Catalog};
-use crate::config::Config;
+use crate::config::{CatalogChoice, Config};
 use crate::deliver::{OutboxFolder, Smtp, Transport};
 use crate::intake;
 use crate::process::{Processed, Processor};
@@ -30,7 +30,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "rolecall", version, about, max_term_width = 100)]
 struct Cli {
-    /// Catalog folder [default: the bundled sample catalog]
+    /// Catalog folder, or `sample` for the bundled sample catalog [default: the sample,
+    /// unless the configuration has [smtp]]
     #[arg(long, global = true, value_name = "DIR")]
     catalog: Option<PathBuf>,
 
@@ -256,11 +257,11 @@ fn run(cli: Cli) -> Result<Exit, String> {
     if cli.db.is_some() {
         config.state.db = cli.db.clone();
     }
-    let catalog_dir = cli.catalog.clone().or_else(|| config.catalog.clone());
+    let catalog_dir = CatalogChoice::new(cli.catalog.as_deref(), &config);
     match cli.command {
         Command::Catalog {
             command: CatalogCommand::Check,
-        } => check_catalog(catalog_dir.as_deref()),
+        } => check_catalog(&catalog_dir),
         Command::Template {
             command:
                 TemplateCommand::Worksheet {
@@ -268,7 +269,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
                     institution,
                 },
         } => {
-            let catalog = one_institution(load_catalog(catalog_dir.as_deref())?, institution)?;
+            let catalog = one_institution(load_catalog(&catalog_dir)?, institution)?;
             template::write_worksheet(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",
@@ -284,7 +285,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
                     institution,
                 },
         } => {
-            let catalog = one_institution(load_catalog(catalog_dir.as_deref())?, institution)?;
+            let catalog = one_institution(load_catalog(&catalog_dir)?, institution)?;
             template::form::write_form(&catalog, &output).map_err(|e| e.to_string())?;
             println!(
                 "wrote {} (catalog version {})",
@@ -295,7 +296,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
         }
         Command::Inspect { file, json } => inspect(&file, json),
         Command::Watch { once } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = load_catalog(&catalog_dir)?;
             let data = data_dir(&cli.data, &config);
             watch::run(&catalog, &config, &data, once)
         }
@@ -304,17 +305,23 @@ fn run(cli: Cli) -> Result<Exit, String> {
             watch::status(&data, json)
         }
         Command::Outbox { command } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = load_catalog(&catalog_dir)?;
             let data = data_dir(&cli.data, &config);
             watch::outbox(&catalog, &config, &data, command.is_some())
         }
         Command::Reprocess { target, dry_run } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = load_catalog(&catalog_dir)?;
             let data = data_dir(&cli.data, &config);
             watch::reprocess(&catalog, &config, &data, &target, dry_run)
         }
         Command::Process { paths, out, json } => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = load_catalog(&catalog_dir)?;
+            // On standard error, so that `--json` stays one document on standard output.
+            eprintln!(
+                "rolecall: checking requests against {} (version {})",
+                catalog.source(),
+                catalog.version
+            );
             let out = out
                 .or(config.out.clone())
                 .unwrap_or_else(|| PathBuf::from("rolecall-out"));
@@ -327,7 +334,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
         command => {
-            let catalog = load_catalog(catalog_dir.as_deref())?;
+            let catalog = load_catalog(&catalog_dir)?;
             let db = db_path(&cli.data, &config);
             if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -410,20 +417,28 @@ fn one_institution(catalog: Catalog, institution: Option<String>) -> Result<Cata
     })
 }
 
-fn load_catalog(dir: Option<&Path>) -> Result<Catalog, String> {
-    match dir {
-        Some(dir) => catalog::load_catalog(dir).map_err(|e| e.to_string()),
-        None => Ok(catalog::load::bundled()),
+fn load_catalog(choice: &CatalogChoice) -> Result<Catalog, String> {
+    match choice {
+        CatalogChoice::Folder(dir) => catalog::load_catalog(dir).map_err(|e| e.to_string()),
+        CatalogChoice::Sample => Ok(catalog::load::bundled()),
+        CatalogChoice::Unnamed => Err(UNNAMED_CATALOG.to_string()),
     }
 }
 
-fn check_catalog(dir: Option<&Path>) -> Result<Exit, String> {
-    let (problems, name) = match dir {
-        Some(dir) => (catalog::check_catalog(dir), dir.display().to_string()),
-        None => (
+/// Why a configuration with `[smtp]` and no catalog is refused.
+const UNNAMED_CATALOG: &str = "the configuration has an [smtp] section but names no catalog: \
+     replies would go out checked against the bundled sample catalog, whose coordinators \
+     and allotments are fiction. Add `catalog = \"FOLDER\"` to the configuration (or give \
+     --catalog FOLDER); `catalog = \"sample\"` uses the sample on purpose";
+
+fn check_catalog(choice: &CatalogChoice) -> Result<Exit, String> {
+    let (problems, name) = match choice {
+        CatalogChoice::Folder(dir) => (catalog::check_catalog(dir), dir.display().to_string()),
+        CatalogChoice::Sample => (
             catalog::check::check_sources(&catalog::load::bundled_sources()),
             "bundled sample catalog".to_string(),
         ),
+        CatalogChoice::Unnamed => return Err(UNNAMED_CATALOG.to_string()),
     };
     let mut out = std::io::stdout().lock();
     for p in &problems {

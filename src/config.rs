@@ -110,6 +110,34 @@ pub enum ConfigError {
     },
 }
 
+/// Which catalog a run uses: the bundled sample only when asked for by name, or when
+/// nothing is configured at all (the README's demo); a named folder otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogChoice {
+    /// The sample catalog compiled into the binary.
+    Sample,
+    /// A catalog folder.
+    Folder(PathBuf),
+    /// Nothing named, with `[smtp]` configured: real replies would go out from a fictional
+    /// catalog's coordinators and allotments, so loading it is refused.
+    Unnamed,
+}
+
+/// The word that asks for the bundled sample catalog (`--catalog sample`, `catalog = "sample"`).
+pub const SAMPLE_CATALOG: &str = "sample";
+
+impl CatalogChoice {
+    /// The choice for a run: the `--catalog` flag, else the configuration's `catalog`.
+    pub fn new(flag: Option<&Path>, config: &Config) -> CatalogChoice {
+        match flag.or(config.catalog.as_deref()) {
+            Some(p) if p == Path::new(SAMPLE_CATALOG) => CatalogChoice::Sample,
+            Some(p) => CatalogChoice::Folder(p.to_path_buf()),
+            None if config.smtp.is_some() => CatalogChoice::Unnamed,
+            None => CatalogChoice::Sample,
+        }
+    }
+}
+
 impl Config {
     /// Reads a configuration file; relative paths in it become relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -125,11 +153,13 @@ impl Config {
             message: e.message().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        // `catalog = "sample"` names the bundled catalog, not a folder beside the file.
+        let sample = config.catalog.as_deref() == Some(Path::new(SAMPLE_CATALOG));
         for p in [
-            &mut config.catalog,
-            &mut config.out,
-            &mut config.state.db,
-            &mut config.data,
+            config.catalog.as_mut().filter(|_| !sample),
+            config.out.as_mut(),
+            config.state.db.as_mut(),
+            config.data.as_mut(),
         ]
         .into_iter()
         .flatten()

@@ -61,6 +61,7 @@ fn catalog() -> Catalog {
     admin.privileged = true;
     Catalog {
         dir: "samples/catalog".into(),
+        bundled: true,
         version: "c0ffee12".into(),
         roles: vec![
             desk,

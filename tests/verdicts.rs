@@ -234,3 +234,78 @@ fn text_that_looks_like_a_formula_is_not_a_primary_id() {
         .collect();
     assert!(ids.iter().all(|id| *id == "0041277"), "{ids:?}");
 }
+
+#[test]
+fn with_smtp_and_no_catalog_named_the_sample_catalog_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rolecall.toml"),
+        "[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n",
+    )
+    .unwrap();
+    let clean = run::repo().join("samples/worksheets/clean-batch.xlsx");
+    let clean = clean.display().to_string();
+    let run = Run::in_dir(
+        dir,
+        &[
+            "--config",
+            "rolecall.toml",
+            "process",
+            "--out",
+            "out",
+            &clean,
+        ],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("names no catalog"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("catalog = \"sample\""),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.path("out").exists(), "nothing is written");
+}
+
+#[test]
+fn every_run_names_its_catalog_first_and_the_summary_says_which() {
+    let clean = run::repo().join("samples/worksheets/clean-batch.xlsx");
+    let clean = clean.display().to_string();
+    let run = Run::new(&[
+        "--catalog",
+        "sample",
+        "process",
+        "--json",
+        "--out",
+        "out",
+        &clean,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("the bundled sample catalog"),
+        "{}",
+        run.stderr
+    );
+    let sub = run.submission("clean-batch.xlsx");
+    let summary = run::sheet(&run.output(&sub["workbook"]), "Summary");
+    let row = summary
+        .iter()
+        .find(|r| r[0] == "Catalog")
+        .expect("a Catalog row");
+    assert_eq!(row[1], "the bundled sample catalog");
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = run::repo().join("samples/catalog");
+    let catalog = catalog.display().to_string();
+    std::fs::create_dir_all(dir.path().join("data/inbox")).unwrap();
+    let watch = Run::in_dir(
+        dir,
+        &["--catalog", &catalog, "watch", "--data", "data", "--once"],
+    );
+    let first = watch.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&format!("catalog {catalog}")),
+        "first log line: {first}\n{}",
+        watch.stderr
+    );
+}

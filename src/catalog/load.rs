@@ -114,8 +114,10 @@ pub fn bundled() -> Catalog {
     let files = bundled_sources();
     // The bundled files are fixed at compile time and `tests/catalog.rs` checks them clean,
     // so this cannot fail in a released binary.
-    load_sources(PathBuf::from("samples/catalog"), &files)
-        .unwrap_or_else(|e| panic!("the bundled sample catalog is invalid: {e}"))
+    let mut catalog = load_sources(PathBuf::from("samples/catalog"), &files)
+        .unwrap_or_else(|e| panic!("the bundled sample catalog is invalid: {e}"));
+    catalog.bundled = true;
+    catalog
 }
 
 /// The bundled catalog's files as `(name, text)` pairs.
@@ -633,6 +635,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
         });
     Catalog {
         dir,
+        bundled: false,
         version,
         roles,
         profiles,

@@ -21,6 +21,9 @@ use std::path::PathBuf;
 pub struct Catalog {
     /// Folder the catalog was loaded from.
     pub dir: PathBuf,
+    /// True for the sample catalog compiled into the binary (its coordinators and allotments
+    /// are fiction: every run says so).
+    pub bundled: bool,
     /// Short content hash of all catalog files: stamped into every template and change set.
     pub version: String,
     /// Alma roles, in file order.
@@ -292,6 +295,16 @@ fn norm(s: &str) -> String {
 }
 
 impl Catalog {
+    /// Which catalog this is, for log lines and the Summary sheet: `the bundled sample
+    /// catalog` or `catalog /srv/rolecall/catalog`.
+    pub fn source(&self) -> String {
+        if self.bundled {
+            "the bundled sample catalog".to_string()
+        } else {
+            format!("catalog {}", self.dir.display())
+        }
+    }
+
     /// A role by code (`32`), name (`Circulation Desk Operator`, any case and spacing) or
     /// `Name (32)` as the templates list it.
     pub fn role(&self, text: &str) -> Option<&Role> {

@@ -15,6 +15,15 @@ use std::sync::atomic::AtomicBool;
 
 /// Logs to standard error, one line per event; `ROLECALL_LOG` filters (`debug`,
 /// `rolecall=info`, ...), default `info`.
+/// The first log line of every run: which catalog requests are checked against.
+fn log_catalog(catalog: &Catalog) {
+    tracing::info!(
+        "checking requests against {} (version {})",
+        catalog.source(),
+        catalog.version
+    );
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROLECALL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -79,6 +88,7 @@ pub(super) fn run(
     once: bool,
 ) -> Result<Exit, String> {
     init_logging();
+    log_catalog(catalog);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // A second signal while the first is being honoured stops at once.
@@ -191,6 +201,7 @@ pub(super) fn outbox(
     retry: bool,
 ) -> Result<Exit, String> {
     init_logging();
+    log_catalog(catalog);
     let stop = Arc::new(AtomicBool::new(false));
     with_watcher(catalog, config, data, stop, |w, locked| {
         let mut out = std::io::stdout().lock();
@@ -244,6 +255,7 @@ pub(super) fn reprocess(
     dry_run: bool,
 ) -> Result<Exit, String> {
     init_logging();
+    log_catalog(catalog);
     let stop = Arc::new(AtomicBool::new(false));
     with_watcher(catalog, config, data, stop, |w, locked| {
         let all = desk::reprocess(w, target, dry_run)?;

@@ -129,6 +129,7 @@ pub fn write(
                 .unwrap_or_default(),
         ),
         ("Institution", institution),
+        ("Catalog", catalog.source()),
         ("Catalog version", changeset.catalog_version.clone()),
     ];
 
