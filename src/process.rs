@@ -361,6 +361,11 @@ impl<'a> Processor<'a> {
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
             workbook_name,
             notes: origin.map(|o| o.notes.clone()).unwrap_or_default(),
+            places: outcome
+                .all_findings()
+                .map(|f| (f.location.to_string(), self.catalog.place(&f.location)))
+                .collect(),
+            accepted: outcome.accepted_people(),
         };
         let reply_to = origin
             .and_then(|o| o.reply_to.clone())

@@ -151,6 +151,10 @@ pub struct Line {
     pub status: LineStatus,
     /// Findings about this line.
     pub findings: Vec<Finding>,
+    /// Set when an error about the person (a wrong email on a form, shared by every role
+    /// line) was reported on the person's first line with it: this line is rejected for it
+    /// too, pointing there, without repeating the message. The first line's location.
+    pub rejected_with: Option<crate::location::Location>,
     /// The typed request, unless the line is rejected.
     pub request: Option<Request>,
 }
@@ -229,6 +233,37 @@ impl Outcome {
         c
     }
 
+    /// The people and roles that will be carried out, one line per person in file order:
+    /// `Sofia Alvarez (00412345), Add: Circulation Desk Operator (MAIN, DEFAULT_CIRC_DESK)`;
+    /// roles waiting for approval say so.
+    pub fn accepted_people(&self) -> Vec<String> {
+        let mut people: Vec<(String, Vec<String>)> = Vec::new();
+        for request in self.lines.iter().filter_map(|l| l.request.as_ref()) {
+            let p = &request.person;
+            let name = [p.first_name.as_deref(), p.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let who = match name.is_empty() {
+                true => format!("{}, {}", p.primary_id, action_word(request.action)),
+                false => format!("{name} ({}), {}", p.primary_id, action_word(request.action)),
+            };
+            let roles = request.roles.iter().map(role_words);
+            match people.iter_mut().find(|(w, _)| *w == who) {
+                Some((_, list)) => list.extend(roles),
+                None => people.push((who, roles.collect())),
+            }
+        }
+        people
+            .into_iter()
+            .map(|(who, roles)| match roles.is_empty() {
+                true => who,
+                false => format!("{who}: {}", roles.join("; ")),
+            })
+            .collect()
+    }
+
     /// Every finding, submission-level first, then by line; a finding repeated on several
     /// lines (the requester is not a coordinator) is listed once.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
@@ -267,4 +302,34 @@ impl Outcome {
 /// dates in the past) so that nothing here reads the clock.
 pub fn validate(document: Document, catalog: &Catalog, today: jiff::civil::Date) -> Outcome {
     rules::validate(document, catalog, today)
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Add => "Add",
+        Action::Modify => "Modify",
+        Action::Delete => "Delete (all staff roles removed)",
+        Action::Restore => "Restore (suspended roles put back)",
+    }
+}
+
+/// `Remove Circulation Desk Operator (MAIN, DEFAULT_CIRC_DESK)`, `Cataloger, waits for approval`.
+fn role_words(role: &RoleRequest) -> String {
+    let verb = match role.change {
+        Change::Add => "",
+        Change::Remove => "remove ",
+    };
+    let mut place: Vec<&str> = Vec::new();
+    if let Scope::Library(code) = &role.scope {
+        place.push(code);
+    }
+    place.extend(role.parameters.iter().map(|p| p.value.as_str()));
+    let mut words = format!("{verb}{}", role.name);
+    if !place.is_empty() {
+        words.push_str(&format!(" ({})", place.join(", ")));
+    }
+    if role.needs_approval {
+        words.push_str(", waits for approval");
+    }
+    words
 }

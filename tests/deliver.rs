@@ -55,6 +55,8 @@ fn context() -> MailContext {
         help_desk_email: "help@flvc.example".into(),
         workbook_name: "gcsu-batch-result.xlsx".into(),
         notes: vec![],
+        places: Default::default(),
+        accepted: vec![],
     }
 }
 
@@ -344,7 +346,7 @@ fn the_outbox_file_is_the_whole_message_and_is_never_overwritten() {
     assert!(
         msg.body_html(0)
             .unwrap()
-            .contains("<li><strong>Accounts!H7</strong>")
+            .contains("font-weight: bold;\">Error</span> <strong>Accounts!H7</strong>")
     );
     let rows = open_workbook(msg.attachment(0).unwrap().contents());
     assert_eq!(rows[0][1], Data::String("needs attention".into()));

@@ -264,6 +264,7 @@ fn outcome() -> Outcome {
             Line {
                 row: jane,
                 status: LineStatus::Accepted,
+                rejected_with: None,
                 findings: vec![Finding::warning(
                     Rule::IdLeadingZeros,
                     at(9, Field::PrimaryId),
@@ -274,6 +275,7 @@ fn outcome() -> Outcome {
             Line {
                 row: omar,
                 status: LineStatus::Rejected,
+                rejected_with: None,
                 findings: vec![
                     Finding::error(
                         Rule::UnknownRole,
@@ -287,6 +289,7 @@ fn outcome() -> Outcome {
             Line {
                 row: lee,
                 status: LineStatus::Rejected,
+                rejected_with: None,
                 findings: vec![
                     Finding::error(
                         Rule::ParameterRequired,
@@ -929,6 +932,7 @@ fn a_line_far_down_the_sheet_is_moved_up_not_padded_with_a_million_rows() {
         row: far,
         status: LineStatus::Rejected,
         findings: vec![],
+        rejected_with: None,
         request: None,
     });
     let bytes = result_bytes(&outcome, &changeset(), &catalog()).unwrap();
@@ -1038,6 +1042,7 @@ fn text_that_looks_like_a_formula_stays_text() {
                 Finding::error(Rule::UnknownAction, at(9, Field::Action), nasty[4])
                     .suggest(nasty[3]),
             ],
+            rejected_with: None,
             request: None,
         }],
         requester_name: Some(nasty[0].into()),

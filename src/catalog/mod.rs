@@ -323,6 +323,20 @@ impl Catalog {
         self.roles.iter().find(|r| norm(&r.name) == key)
     }
 
+    /// Where something is, in the words of the person who filled it: a form field by the
+    /// label the form prints (`Circulation Desk Manager — Remove`), anything else as it is.
+    pub fn place(&self, location: &crate::location::Location) -> String {
+        match location {
+            crate::location::Location::FormField { name } => {
+                crate::layout::form::label(name, |code| {
+                    self.role_by_code(code).map(|r| r.name.clone())
+                })
+                .unwrap_or_else(|| location.to_string())
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// A role by its code.
     pub fn role_by_code(&self, code: u32) -> Option<&Role> {
         self.roles.iter().find(|r| r.code == code)

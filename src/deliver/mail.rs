@@ -52,6 +52,11 @@ pub struct MailContext {
     pub workbook_name: String,
     /// What else the email held and why it was not read (empty for a loose file).
     pub notes: Vec<String>,
+    /// Where each problem is, in the requester's words (a form field by its printed label),
+    /// by the location's text; a location not here is shown as it is.
+    pub places: std::collections::BTreeMap<String, String>,
+    /// The people and roles accepted (or waiting for approval), one line each.
+    pub accepted: Vec<String>,
 }
 
 /// Who the email is from and to, and what it answers.
@@ -296,6 +301,8 @@ pub fn compose_notice(
         help_desk_email: notice.help_desk_email.clone(),
         workbook_name: String::new(),
         notes: Vec::new(),
+        places: Default::default(),
+        accepted: Vec::new(),
     };
     let (to, cc) = recipients(&ctx, envelope)?;
     let file_stem = file_stem(&notice.key);
@@ -550,6 +557,7 @@ struct View<'a> {
     help_desk_email: &'a str,
     workbook_name: &'a str,
     notes: &'a [String],
+    accepted: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -568,7 +576,10 @@ fn view(ctx: &MailContext) -> View<'_> {
         .iter()
         .take(LISTED_PROBLEMS)
         .map(|f| ProblemView {
-            location: f.location.to_string(),
+            location: {
+                let at = f.location.to_string();
+                ctx.places.get(&at).cloned().unwrap_or(at)
+            },
             warning: !f.is_error(),
             message: f.message.clone(),
             suggestion: f.suggestion.clone(),
@@ -599,6 +610,7 @@ fn view(ctx: &MailContext) -> View<'_> {
         help_desk_email: &ctx.help_desk_email,
         workbook_name: &ctx.workbook_name,
         notes: &ctx.notes,
+        accepted: &ctx.accepted,
     }
 }
 

@@ -160,11 +160,15 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         .map(|row| check_row(row, &cx))
         .collect();
     let people = check_people(&mut drafts, &cx);
+    let rejected_with = fold_repeated_errors(&mut drafts);
 
     let lines = drafts
         .into_iter()
         .enumerate()
-        .map(|(index, draft)| finish_line(draft, people.get(&index)))
+        .map(|(index, draft)| {
+            let with = rejected_with.get(&index).cloned();
+            finish_line(draft, people.get(&index), with)
+        })
         .collect::<Vec<_>>();
 
     let institution = block_institution.map(|i| i.code.clone()).or_else(|| {
@@ -713,9 +717,8 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// The person pass: the lines of one person (same institution and primary ID) together.
-/// Returns, for each line with a primary ID, the person its lines describe together.
-fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
+/// The lines of each person (same institution and primary ID), in file order.
+fn person_groups(drafts: &[Draft]) -> BTreeMap<(String, String), Vec<usize>> {
     let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
         if let Some(id) = &d.primary_id {
@@ -723,6 +726,34 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
             groups.entry((inst, id.to_lowercase())).or_default().push(i);
         }
     }
+    groups
+}
+
+/// An error repeated on several lines of one person (the same finding: a form's person
+/// fields are shared by every role line) stays on the first line only; the later lines are
+/// rejected with it, pointing at the first. Returns those lines and the first line's location.
+fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
+    let mut rejected_with = HashMap::new();
+    for indices in person_groups(drafts).values() {
+        let first = indices[0];
+        let mut said: HashSet<Finding> = HashSet::new();
+        for &i in indices {
+            let before = drafts[i].findings.len();
+            drafts[i]
+                .findings
+                .retain(|f| !f.is_error() || said.insert(f.clone()) || i == first);
+            if drafts[i].findings.len() < before {
+                rejected_with.insert(i, drafts[first].row.location.clone());
+            }
+        }
+    }
+    rejected_with
+}
+
+/// The person pass: the lines of one person (same institution and primary ID) together.
+/// Returns, for each line with a primary ID, the person its lines describe together.
+fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
+    let groups = person_groups(drafts);
 
     let mut facts = HashMap::new();
     for indices in groups.values() {
@@ -794,16 +825,23 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
             for field in [Field::LastName, Field::FirstName, Field::Email] {
                 if !merged.contains_key(&field) {
                     let location = drafts[first].row.location_of(field, cx.columns);
+                    // A form has one person block: its own words, not the worksheet's rows.
+                    let suggestion = match &location {
+                        Location::FormField { .. } => {
+                            format!("Fill in the {} field of the form.", field.header())
+                        }
+                        _ => format!(
+                            "Fill in the {} on the person's first line.",
+                            field.header().to_lowercase()
+                        ),
+                    };
                     drafts[first].findings.push(
                         Finding::error(
                             Rule::MissingField,
                             location,
                             format!("{} is empty; a new account needs it.", field.header()),
                         )
-                        .suggest(format!(
-                            "Fill in the {} on the person's first line.",
-                            field.header().to_lowercase()
-                        )),
+                        .suggest(suggestion),
                     );
                 }
             }
@@ -872,10 +910,10 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
 }
 
 /// Status and typed request for one line.
-fn finish_line(draft: Draft, person: Option<&Person>) -> Line {
+fn finish_line(draft: Draft, person: Option<&Person>, rejected_with: Option<Location>) -> Line {
     let mut findings = draft.findings;
     dedup(&mut findings);
-    let status = if findings.iter().any(Finding::is_error) {
+    let status = if findings.iter().any(Finding::is_error) || rejected_with.is_some() {
         LineStatus::Rejected
     } else if findings.iter().any(|f| f.rule == Rule::NeedsApproval) {
         LineStatus::NeedsApproval
@@ -896,6 +934,7 @@ fn finish_line(draft: Draft, person: Option<&Person>) -> Line {
         row: draft.row.clone(),
         status,
         findings,
+        rejected_with,
         request,
     }
 }
