@@ -371,15 +371,7 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
 /// How requests are diffed against the account state (`[state]` in the config).
 fn diff_options(config: &Config) -> Result<DiffOptions, String> {
     Ok(DiffOptions {
-        over_allotment: match config.state.over_allotment.as_deref() {
-            Some("warn") => crate::finding::Severity::Warning,
-            None | Some("refuse") => crate::finding::Severity::Error,
-            Some(other) => {
-                return Err(format!(
-                    "[state] over_allotment = \"{other}\": write \"refuse\" or \"warn\""
-                ));
-            }
-        },
+        over_allotment: config.state.over_allotment.severity(),
     })
 }
 

@@ -37,8 +37,30 @@ pub struct Config {
 pub struct StateConfig {
     /// The database file; `process` diffs against it when set (or with `--db`).
     pub db: Option<PathBuf>,
-    /// `"refuse"` (default) or `"warn"`: what a request past the named-user allotment gets.
-    pub over_allotment: Option<String>,
+    /// What a request past the named-user allotment gets (default: refused).
+    #[serde(default)]
+    pub over_allotment: OverAllotment,
+}
+
+/// `over_allotment = "refuse" | "warn"`: any other word is an error when the file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverAllotment {
+    /// The line is rejected (`over-allotment` is an error).
+    #[default]
+    Refuse,
+    /// The line is carried out with a warning.
+    Warn,
+}
+
+impl OverAllotment {
+    /// The severity of the `over-allotment` finding.
+    pub fn severity(self) -> crate::finding::Severity {
+        match self {
+            OverAllotment::Refuse => crate::finding::Severity::Error,
+            OverAllotment::Warn => crate::finding::Severity::Warning,
+        }
+    }
 }
 
 /// Mail settings.
@@ -147,10 +169,12 @@ impl Config {
         })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
+            // The catalog's line index: a span starting a line is on that line, not the one
+            // before (counting the lines before the span was one short there).
             line: e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].lines().count().max(1)
+                crate::catalog::load::LineIndex::new(&text).line(s.start)
             }),
-            message: e.message().to_string(),
+            message: e.message().trim().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         // `catalog = "sample"` names the bundled catalog, not a folder beside the file.

@@ -309,3 +309,25 @@ fn every_run_names_its_catalog_first_and_the_summary_says_which() {
         watch.stderr
     );
 }
+
+#[test]
+fn the_configuration_reports_an_unknown_key_and_a_wrong_word_on_their_own_lines() {
+    for (text, line, words) in [
+        ("out = \"x\"\n\nsmpt = 1\n", 3, "smpt"),
+        (
+            "out = \"x\"\n[state]\nover_allotment = \"warm\"\n",
+            3,
+            "warm",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+        let run = Run::in_dir(dir, &["--config", "bad.toml", "catalog", "check"]);
+        assert_eq!(run.code, 2, "{text}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("bad.toml:{line}: ")) && run.stderr.contains(words),
+            "{text}: {}",
+            run.stderr
+        );
+    }
+}
