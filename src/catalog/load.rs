@@ -170,7 +170,11 @@ pub fn load_sources(origin: PathBuf, files: &[(&str, &str)]) -> Result<Catalog, 
 }
 
 /// The catalog version: the first 12 hex digits of SHA-256 over the files sorted by name,
-/// each as name, NUL, content, NUL. Templates and change sets carry it.
+/// each as name, NUL, its meaning, NUL. A file's meaning is its parsed TOML as compact JSON
+/// with sorted keys, so that a comment, blank lines, the order of keys in a table or the
+/// quoting of a string do not change the version (and outstanding worksheets get no
+/// catalog-version warning for them); the order of `[[...]]` items is kept. Templates and
+/// change sets carry it; `samples/make_samples.py` computes the same.
 pub fn version(files: &[(&str, &str)]) -> String {
     let mut sorted: Vec<&(&str, &str)> = files.iter().collect();
     sorted.sort_by_key(|(name, _)| *name);
@@ -178,7 +182,7 @@ pub fn version(files: &[(&str, &str)]) -> String {
     for (name, text) in sorted {
         hash.update(name.as_bytes());
         hash.update([0]);
-        hash.update(text.as_bytes());
+        hash.update(meaning(text).as_bytes());
         hash.update([0]);
     }
     hash.finalize()
@@ -186,6 +190,15 @@ pub fn version(files: &[(&str, &str)]) -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A file's TOML as compact JSON with sorted keys (serde_json's map is ordered); the text
+/// itself when it is no TOML (such a catalog does not load anyway).
+fn meaning(text: &str) -> String {
+    text.parse::<toml::Table>()
+        .ok()
+        .and_then(|table| serde_json::to_value(table).ok())
+        .map_or_else(|| text.to_string(), |json| json.to_string())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -691,5 +704,17 @@ mod tests {
         assert_eq!(a.len(), 12);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, version(&[("a.toml", "y"), ("b.toml", "z")]));
+    }
+
+    #[test]
+    fn version_covers_the_meaning_not_the_bytes() {
+        let plain = version(&[("roles.toml", "[[role]]\ncode = 32\nname = \"Circ\"\n")]);
+        let commented = version(&[(
+            "roles.toml",
+            "# Roles.\n\n[[role]]\nname = 'Circ'   # Alma's name\ncode = 32\n",
+        )]);
+        assert_eq!(plain, commented);
+        let renamed = version(&[("roles.toml", "[[role]]\ncode = 32\nname = \"Circ2\"\n")]);
+        assert_ne!(plain, renamed);
     }
 }
