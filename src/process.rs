@@ -363,7 +363,12 @@ impl<'a> Processor<'a> {
             notes: origin.map(|o| o.notes.clone()).unwrap_or_default(),
             places: outcome
                 .all_findings()
-                .map(|f| (f.location.to_string(), self.catalog.place(&f.location)))
+                .map(|f| {
+                    (
+                        f.location.to_string(),
+                        crate::layout::form::place(&f.location, self.catalog),
+                    )
+                })
                 .collect(),
             accepted: outcome.accepted_people(),
         };

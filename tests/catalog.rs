@@ -430,3 +430,19 @@ fn an_institution_is_found_by_the_drop_down_text_of_the_worksheet_and_the_form()
     }
     assert!(catalog.institution("01FALSC_NOPE — Nowhere").is_none());
 }
+
+#[test]
+fn a_renamed_role_keeps_its_old_name_as_an_alias() {
+    // The role-aliases case without its mistakes: Cataloger renamed Cataloguer.
+    let dir = assemble(Path::new(FIXTURES).join("role-aliases").as_path());
+    let roles = fs::read_to_string(dir.path().join("roles.toml")).unwrap();
+    let roles = roles.replace(", \"circ desk operator\", \"\"", "");
+    fs::write(dir.path().join("roles.toml"), roles).unwrap();
+    let catalog = load_catalog(dir.path()).unwrap();
+    assert_eq!(catalog.role("Cataloger").map(|r| r.code), Some(204));
+    assert_eq!(catalog.role("cataloguer").map(|r| r.code), Some(204));
+    assert_eq!(catalog.role("Circ desk operator").map(|r| r.code), Some(32));
+    // The bundled catalog knows role 220 by its common misspelling too.
+    let bundled = catalog::bundled();
+    assert_eq!(bundled.role("Designs Analytics").map(|r| r.code), Some(220));
+}

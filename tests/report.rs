@@ -26,6 +26,7 @@ fn role(code: u32, name: &str, area: &str, scope: ScopeKind) -> Role {
     Role {
         code,
         name: name.into(),
+        aliases: vec![],
         area: area.into(),
         scope,
         parameter: None,
@@ -78,6 +79,7 @@ fn catalog() -> Catalog {
         ],
         profiles: vec![Profile {
             name: "Circulation Student Worker".into(),
+            aliases: vec![],
             description: "Front desk student: check-in and check-out at one desk".into(),
             entries: vec![ProfileEntry {
                 role: 32,

@@ -132,13 +132,7 @@ pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
     (parsed, problems)
 }
 
-/// Names compared the way look-ups compare them: no case, spaces or punctuation.
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::catalog::lookup_key as norm;
 
 /// The 1-based line of a spanned value.
 fn line_of<T, U>(part: &Part<U>, s: &Spanned<T>) -> usize {
@@ -224,6 +218,22 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
             }
         }
+        for alias in &r.aliases {
+            let line = line_of(part, alias);
+            if !require_text(part, f, alias, "role alias", problems) {
+                continue;
+            }
+            if let Some(first) = names.check(norm(alias.get_ref()), line) {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "role alias \"{}\" is already a role's name or alias (line {first})",
+                        alias.get_ref().trim()
+                    ),
+                ));
+            }
+        }
         require_text(part, f, &r.area, "area", problems);
         if let Some(param) = &r.parameter
             && *r.scope.get_ref() == RawScope::Institution
@@ -278,6 +288,21 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                     f,
                     name_line,
                     format!("duplicate profile name \"{name}\" (first defined at line {first})"),
+                ));
+            }
+        }
+        for alias in &p.aliases {
+            let alias_line = line_of(part, alias);
+            if require_text(part, f, alias, "profile alias", problems)
+                && let Some(first) = names.check(norm(alias.get_ref()), alias_line)
+            {
+                problems.push(CatalogProblem::error(
+                    f,
+                    alias_line,
+                    format!(
+                        "profile alias \"{}\" is already a profile's name or alias (line {first})",
+                        alias.get_ref().trim()
+                    ),
                 ));
             }
         }

@@ -289,6 +289,8 @@ impl From<RawScope> for ScopeKind {
 pub(crate) struct RawRole {
     pub code: Spanned<u32>,
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub aliases: Vec<Spanned<String>>,
     pub area: Spanned<String>,
     pub scope: Spanned<RawScope>,
     #[serde(default)]
@@ -311,6 +313,8 @@ pub(crate) enum RawEntryScope {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawProfile {
     pub name: Spanned<String>,
+    #[serde(default)]
+    pub aliases: Vec<Spanned<String>>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -544,6 +548,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
         .map(|Item { value: r, .. }| Role {
             code: r.code.into_inner(),
             name: text(r.name),
+            aliases: r.aliases.into_iter().map(text).collect(),
             area: text(r.area),
             scope: r.scope.into_inner().into(),
             parameter: r.parameter.map(Spanned::into_inner),
@@ -557,6 +562,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
         .into_iter()
         .map(|Item { value: p, .. }| Profile {
             name: text(p.name),
+            aliases: p.aliases.into_iter().map(text).collect(),
             description: p.description.trim().to_string(),
             entries: p
                 .role

@@ -76,6 +76,8 @@ pub struct Role {
     pub code: u32,
     /// Alma's name, e.g. "Circulation Desk Operator".
     pub name: String,
+    /// Other names requests may use: a former name after a rename, a common misspelling.
+    pub aliases: Vec<String>,
     /// Functional area, for grouping in forms ("Fulfillment", "Acquisitions", ...).
     pub area: String,
     /// Where it may be scoped.
@@ -108,6 +110,8 @@ pub const PATRON_CODE: u32 = 200;
 pub struct Profile {
     /// Name shown in lists, e.g. "Circulation Student Worker".
     pub name: String,
+    /// Other names requests may use (a former name).
+    pub aliases: Vec<String>,
     /// What it is for.
     pub description: String,
     /// The roles it grants.
@@ -287,12 +291,18 @@ pub struct Policy {
     pub inactivity_days: u32,
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
+/// The one look-up key for names people type: letters and digits only, lower case, so that
+/// `Circulation desk operator`, `CIRCULATION-DESK OPERATOR` and `circulationdeskoperator`
+/// are one name. Used for catalog look-ups, the catalog's duplicate checks, the reader's
+/// headings and the validator's words.
+pub fn lookup_key(text: &str) -> String {
+    text.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
 }
+
+use lookup_key as norm;
 
 impl Catalog {
     /// Which catalog this is, for log lines and the Summary sheet: `the bundled sample
@@ -320,21 +330,11 @@ impl Catalog {
             return Some(role);
         }
         let key = norm(text);
-        self.roles.iter().find(|r| norm(&r.name) == key)
-    }
-
-    /// Where something is, in the words of the person who filled it: a form field by the
-    /// label the form prints (`Circulation Desk Manager — Remove`), anything else as it is.
-    pub fn place(&self, location: &crate::location::Location) -> String {
-        match location {
-            crate::location::Location::FormField { name } => {
-                crate::layout::form::label(name, |code| {
-                    self.role_by_code(code).map(|r| r.name.clone())
-                })
-                .unwrap_or_else(|| location.to_string())
-            }
-            other => other.to_string(),
-        }
+        let named = |name: &String| norm(name) == key;
+        self.roles
+            .iter()
+            .find(|r| named(&r.name))
+            .or_else(|| self.roles.iter().find(|r| r.aliases.iter().any(named)))
     }
 
     /// A role by its code.
@@ -345,7 +345,11 @@ impl Catalog {
     /// A profile by name (any case and spacing).
     pub fn profile(&self, text: &str) -> Option<&Profile> {
         let key = norm(text);
-        self.profiles.iter().find(|p| norm(&p.name) == key)
+        let named = |name: &String| norm(name) == key;
+        self.profiles
+            .iter()
+            .find(|p| named(&p.name))
+            .or_else(|| self.profiles.iter().find(|p| p.aliases.iter().any(named)))
     }
 
     /// An institution by code, or by full name (any case).

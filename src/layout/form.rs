@@ -203,6 +203,18 @@ pub fn label(name: &str, role_name: impl Fn(u32) -> Option<String>) -> Option<St
     Some(format!("{role} \u{2014} {part}"))
 }
 
+/// Where something is, in the words of the person who filled it: a form field by the label
+/// the form prints (`Circulation Desk Manager — Remove`), anything else as it is.
+pub fn place(location: &crate::location::Location, catalog: &crate::catalog::Catalog) -> String {
+    match location {
+        crate::location::Location::FormField { name } => label(name, |code| {
+            catalog.role_by_code(code).map(|r| r.name.clone())
+        })
+        .unwrap_or_else(|| location.to_string()),
+        other => other.to_string(),
+    }
+}
+
 /// Every fixed (not per-role) field name, for "is this our form?" checks and the docs.
 pub const FIXED_FIELDS: [&str; 19] = [
     REQUESTER_NAME,

@@ -359,7 +359,7 @@ fn accounts_content(outcome: &Outcome, catalog: &Catalog) -> Content {
         if let (Some(first), Some(list)) = (&line.rejected_with, messages.get_mut(i)) {
             list.push(format!(
                 "error: rejected for the problem with this person reported on its first line ({}).",
-                catalog.place(first)
+                crate::layout::form::place(first, catalog)
             ));
         }
     }

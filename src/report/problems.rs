@@ -33,7 +33,7 @@ pub fn write(
         text(ws, row, 0, &finding.severity.to_string(), &severity)?;
         text(ws, row, 1, finding.rule.code(), &styles.text)?;
         let at = finding.location.to_string();
-        let place = catalog.place(&finding.location);
+        let place = crate::layout::form::place(&finding.location, catalog);
         let location = match place == at {
             true => at,
             false => format!("{at}\n{place}"),
