@@ -446,3 +446,15 @@ fn a_renamed_role_keeps_its_old_name_as_an_alias() {
     let bundled = catalog::bundled();
     assert_eq!(bundled.role("Designs Analytics").map(|r| r.code), Some(220));
 }
+
+#[test]
+fn one_toml_error_does_not_hide_the_cross_file_errors_when_loading() {
+    let dir = assemble(&Path::new(FIXTURES).join("typo-does-not-hide-cross-file"));
+    let text = load_catalog(dir.path()).expect_err("invalid").to_string();
+    assert!(text.starts_with("the catalog has 3 errors"), "{text}");
+    assert!(text.contains("policy.toml:2: error: TOML syntax"), "{text}");
+    assert!(
+        text.contains("profiles.toml:12: error: profile \"Cataloger\" names unknown role code 999"),
+        "{text}"
+    );
+}

@@ -257,15 +257,21 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
-/// Roles by code, when roles.toml could be read completely (otherwise `None`, and the
-/// cross-file checks that need it are skipped).
-fn role_index(parsed: &Parsed) -> Option<HashMap<u32, &RawRole>> {
-    parsed.roles.complete.then(|| {
-        parsed
-            .roles
-            .items
-            .iter()
-            .map(|i| (*i.value.code.get_ref(), &i.value))
+/// Roles by code, when every role's code could be read (otherwise `None`, and the
+/// cross-file checks that need it are skipped). A role whose other keys could not be read is
+/// known by its code alone (`None`): profiles may name it, its scope is not checked.
+fn role_index(parsed: &Parsed) -> Option<HashMap<u32, Option<&RawRole>>> {
+    let roles = &parsed.roles;
+    roles.ids_known().then(|| {
+        let strays = roles.stray_ids.iter().filter_map(|id| id.parse().ok());
+        strays
+            .map(|code| (code, None))
+            .chain(
+                roles
+                    .items
+                    .iter()
+                    .map(|i| (*i.value.code.get_ref(), Some(&i.value))),
+            )
             .collect()
     })
 }
@@ -338,7 +344,7 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
             }
             let Some(roles) = &roles else { continue };
-            let Some(role) = roles.get(&code) else {
+            let Some(&known) = roles.get(&code) else {
                 problems.push(CatalogProblem::error(
                     f,
                     line,
@@ -348,6 +354,7 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
                 continue;
             };
+            let Some(role) = known else { continue };
             let needs_library =
                 *role.scope.get_ref() == RawScope::Library || role.parameter.is_some();
             match scope {
@@ -524,11 +531,17 @@ fn check_coordinators(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     let part = &parsed.coordinators;
     let f = COORDINATORS_FILE;
     let institutions = &parsed.institutions;
-    let known = institutions.complete.then(|| {
+    let known = institutions.ids_known().then(|| {
         institutions
             .items
             .iter()
             .map(|i| i.value.code.get_ref().trim().to_ascii_uppercase())
+            .chain(
+                institutions
+                    .stray_ids
+                    .iter()
+                    .map(|id| id.trim().to_ascii_uppercase()),
+            )
             .collect::<Vec<_>>()
     });
     let mut emails = Seen::new();

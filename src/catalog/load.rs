@@ -10,6 +10,7 @@ use super::{
     Catalog, Coordinator, EntryParameter, EntryScope, Institution, Library, ParameterKind, Policy,
     PrimaryIdRule, Profile, ProfileEntry, Role, ScopeKind, Unit,
 };
+use crate::location::Location;
 use regex::RegexBuilder;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -144,30 +145,35 @@ pub fn bundled_sources() -> [(&'static str, &'static str); 5] {
 }
 
 /// Parses, checks and builds a catalog from `(file name, text)` pairs; `origin` becomes
-/// [`Catalog::dir`]. A missing file or a TOML syntax error is returned as its own error;
-/// any error-level problem as [`CatalogError::Invalid`] listing them all.
+/// [`Catalog::dir`]. A missing file is returned as its own error, and so is a TOML syntax
+/// error when it is the only error; otherwise every problem, as [`CatalogError::Invalid`]:
+/// a syntax error in one file does not hide what the other files can still be checked for.
 pub fn load_sources(origin: PathBuf, files: &[(&str, &str)]) -> Result<Catalog, CatalogError> {
-    for name in FILES {
-        let Some((_, text)) = files.iter().find(|(n, _)| *n == name) else {
-            return Err(CatalogError::Missing {
-                path: origin.join(name),
-            });
-        };
-        if let Err(e) = DeTable::parse(text) {
-            let lines = LineIndex::new(text);
-            return Err(CatalogError::Syntax {
-                file: name.to_string(),
-                line: e.span().map_or(1, |s| lines.line(s.start)),
-                message: e.message().trim().to_string(),
-            });
-        }
+    if let Some(name) = FILES.iter().find(|f| !files.iter().any(|(n, _)| n == *f)) {
+        return Err(CatalogError::Missing {
+            path: origin.join(name),
+        });
     }
     let (parsed, problems) = check::analyse(files);
-    if problems.iter().any(CatalogProblem::is_error) {
-        return Err(CatalogError::Invalid { problems });
+    let errors: Vec<&CatalogProblem> = problems.iter().filter(|p| p.is_error()).collect();
+    match errors.as_slice() {
+        [] => Ok(build(origin, version(files), parsed)),
+        [only] if only.message.starts_with(SYNTAX) => {
+            let Location::Line { file, line } = &only.location else {
+                return Err(CatalogError::Invalid { problems });
+            };
+            Err(CatalogError::Syntax {
+                file: file.clone(),
+                line: *line,
+                message: only.message[SYNTAX.len()..].trim().to_string(),
+            })
+        }
+        _ => Err(CatalogError::Invalid { problems }),
     }
-    Ok(build(origin, version(files), parsed))
 }
+
+/// How a TOML syntax problem's message starts.
+const SYNTAX: &str = "TOML syntax:";
 
 /// The catalog version: the first 12 hex digits of SHA-256 over the files sorted by name,
 /// each as name, NUL, its meaning, NUL. A file's meaning is its parsed TOML as compact JSON
@@ -230,6 +236,12 @@ impl LineIndex {
 pub(crate) struct Part<T> {
     pub items: Vec<Item<T>>,
     pub complete: bool,
+    /// The identifying key (a role's code, an institution's code) of each item that could not
+    /// be read as a whole, when it could still be read on its own: enough for the cross-file
+    /// checks ("is role 32 defined?") to run despite a typo elsewhere in the item.
+    pub stray_ids: Vec<String>,
+    /// True when every item's identifying key is known (read, or in `stray_ids`).
+    pub ids_complete: bool,
     pub lines: LineIndex,
 }
 
@@ -238,8 +250,28 @@ impl<T> Part<T> {
         Part {
             items: Vec::new(),
             complete: false,
+            stray_ids: Vec::new(),
+            ids_complete: false,
             lines,
         }
+    }
+
+    /// True when the cross-file checks against this file can run: every item, or at least
+    /// every item's identifying key, was read.
+    pub fn ids_known(&self) -> bool {
+        self.complete || self.ids_complete
+    }
+}
+
+/// The identifying key of an item that did not deserialize: its `key` value as text.
+fn stray_id(item: &DeValue<'_>, key: &str) -> Option<String> {
+    let DeValue::Table(table) = item else {
+        return None;
+    };
+    match table.get(key)?.get_ref() {
+        DeValue::String(s) => Some(s.to_string()),
+        DeValue::Integer(i) => Some(i.as_str().to_string()),
+        _ => None,
     }
 }
 
@@ -398,7 +430,7 @@ fn parse_table<'i>(
         problems.push(CatalogProblem::error(
             file,
             line,
-            format!("TOML syntax: {}", e.message().trim()),
+            format!("{SYNTAX} {}", e.message().trim()),
         ));
     }
     None
@@ -409,7 +441,7 @@ fn parse_table<'i>(
 fn parse_items<T: DeserializeOwned>(
     file: &str,
     text: &str,
-    key: &str,
+    (key, id_key): (&str, &str),
     problems: &mut Vec<CatalogProblem>,
 ) -> Part<T> {
     let lines = LineIndex::new(text);
@@ -419,6 +451,8 @@ fn parse_items<T: DeserializeOwned>(
     let mut part = Part {
         items: Vec::new(),
         complete: true,
+        stray_ids: Vec::new(),
+        ids_complete: true,
         lines,
     };
     let mut found = false;
@@ -434,6 +468,7 @@ fn parse_items<T: DeserializeOwned>(
                 ),
             ));
             part.complete = false;
+            part.ids_complete = false;
             continue;
         }
         found = true;
@@ -444,6 +479,7 @@ fn parse_items<T: DeserializeOwned>(
                 format!("`{key}` must be written as [[{key}]] tables"),
             ));
             part.complete = false;
+            part.ids_complete = false;
             continue;
         };
         for item in array.iter() {
@@ -458,6 +494,10 @@ fn parse_items<T: DeserializeOwned>(
                         format!("[[{key}]]: {}", e.message().trim()),
                     ));
                     part.complete = false;
+                    match stray_id(item.get_ref(), id_key) {
+                        Some(id) => part.stray_ids.push(id),
+                        None => part.ids_complete = false,
+                    }
                 }
             }
         }
@@ -470,6 +510,7 @@ fn parse_items<T: DeserializeOwned>(
         } else {
             problems.push(CatalogProblem::error(file, 1, message));
             part.complete = false;
+            part.ids_complete = false;
         }
     }
     part
@@ -485,6 +526,8 @@ fn parse_policy(file: &str, text: &str, problems: &mut Vec<CatalogProblem>) -> P
         Ok(value) => Part {
             items: vec![Item { line: 1, value }],
             complete: true,
+            stray_ids: Vec::new(),
+            ids_complete: true,
             lines,
         },
         Err(e) => {
@@ -515,16 +558,16 @@ pub(crate) fn parse_sources(files: &[(&str, &str)], problems: &mut Vec<CatalogPr
     }
     Parsed {
         roles: one(files, ROLES_FILE, problems, |t, p| {
-            parse_items(ROLES_FILE, t, "role", p)
+            parse_items(ROLES_FILE, t, ("role", "code"), p)
         }),
         profiles: one(files, PROFILES_FILE, problems, |t, p| {
-            parse_items(PROFILES_FILE, t, "profile", p)
+            parse_items(PROFILES_FILE, t, ("profile", "name"), p)
         }),
         institutions: one(files, INSTITUTIONS_FILE, problems, |t, p| {
-            parse_items(INSTITUTIONS_FILE, t, "institution", p)
+            parse_items(INSTITUTIONS_FILE, t, ("institution", "code"), p)
         }),
         coordinators: one(files, COORDINATORS_FILE, problems, |t, p| {
-            parse_items(COORDINATORS_FILE, t, "coordinator", p)
+            parse_items(COORDINATORS_FILE, t, ("coordinator", "email"), p)
         }),
         policy: one(files, POLICY_FILE, problems, |t, p| {
             parse_policy(POLICY_FILE, t, p)
