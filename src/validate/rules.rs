@@ -196,252 +196,25 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
 /// The per-line pass.
 fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
     let mut f = Vec::new();
-    let at = |field: Field| row.location_of(field, cx.columns);
-    let catalog = cx.catalog;
-
-    // Action
-    let action = match row.values.get(&Field::Action) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::Action),
-                    "The Action is empty.",
-                )
-                .suggest("Choose Add, Modify or Delete."),
-            );
-            None
-        }
-        Some(v) => {
-            let parsed = parse_action(&v.text);
-            if parsed.is_none() {
-                f.push(
-                    Finding::error(
-                        Rule::UnknownAction,
-                        v.location.clone(),
-                        format!("\"{}\" is not an action Rolecall knows.", v.text),
-                    )
-                    .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
-                );
-            }
-            parsed
-        }
-    };
-
-    // Primary ID (its form is checked once the institution is known)
-    let primary_id = match row.values.get(&Field::PrimaryId) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::PrimaryId),
-                    "The Primary ID is empty.",
-                )
-                .suggest("Every line needs the person's Alma primary identifier."),
-            );
-            None
-        }
-        Some(v) => Some(v.text.clone()),
-    };
-
-    // Account type
-    let account_type = row.values.get(&Field::AccountType).and_then(|v| {
-        let parsed = parse_account_type(&v.text);
-        if parsed.is_none() {
-            f.push(
-                Finding::error(
-                    Rule::InvalidAccountType,
-                    v.location.clone(),
-                    format!("\"{}\" is not an account type.", v.text),
-                )
-                .suggest("Choose Internal (managed in Alma) or External (loaded from the campus system)."),
-            );
-        }
-        parsed
-    });
-
-    // Email syntax
-    if let Some(v) = row.values.get(&Field::Email)
-        && !v.text.validate_email()
-    {
-        f.push(
-            Finding::error(
-                Rule::InvalidEmail,
-                v.location.clone(),
-                format!("\"{}\" is not a valid email address.", v.text),
-            )
-            .suggest("Write the person's own address, like jdoe@library.example.edu."),
-        );
-    }
-
-    // Institution: the line's own, else the requester block's.
-    let institution = match row.values.get(&Field::Institution) {
-        Some(v) => match catalog.institution(&v.text) {
-            Some(inst) => Some(inst),
-            None => {
-                f.push(unknown_institution(catalog, v));
-                None
-            }
-        },
-        None => {
-            if let Some(err) = &cx.block_institution_error {
-                f.push(err.clone());
-            } else if cx.block_institution.is_none() {
-                f.push(
-                    Finding::error(
-                        Rule::MissingField,
-                        at(Field::Institution),
-                        "No institution is given for this line.",
-                    )
-                    .suggest("Fill in the Institution in the requester block or on the line."),
-                );
-            }
-            cx.block_institution
-        }
-    };
-
+    let action = check_action(row, cx, &mut f);
+    let primary_id = check_primary_id_given(row, cx, &mut f);
+    let account_type = check_account_type(row, &mut f);
+    check_email(row, &mut f);
+    let institution = check_institution(row, cx, &mut f);
     if let Some(v) = row.values.get(&Field::PrimaryId) {
-        f.extend(check_primary_id(v, institution, &catalog.policy));
+        f.extend(check_primary_id(v, institution, &cx.catalog.policy));
     }
-
-    // Who asks: refused unless a registered coordinator of this line's institution.
-    match (&cx.authority, institution) {
-        (Authority::Unknown(finding), _) => f.push(finding.clone()),
-        (Authority::Known(email), Some(inst)) if !catalog.is_coordinator(email, &inst.code) => {
-            let names: Vec<String> = catalog
-                .coordinators_for(&inst.code)
-                .map(|c| format!("{} <{}>", c.name, c.email))
-                .collect();
-            let mut finding = Finding::error(
-                Rule::NotCoordinator,
-                cx.requester_email_location.clone(),
-                format!(
-                    "{email} is not a registered coordinator of {} ({}); only its coordinators may request account changes.",
-                    inst.name, inst.code
-                ),
-            );
-            if !names.is_empty() {
-                finding =
-                    finding.suggest(format!("Ask {} to send the request.", names.join(" or ")));
-            }
-            f.push(finding);
-        }
-        _ => {}
-    }
-
-    // Library
-    let library = match (row.values.get(&Field::Library), institution) {
-        (Some(v), Some(inst)) => match find_library(inst, &v.text) {
-            Some(lib) => Some(lib),
-            None => {
-                f.push(unknown_library(catalog, inst, v));
-                None
-            }
-        },
-        _ => None,
-    };
+    check_authority(cx, institution, &mut f);
+    let library = check_library(row, cx, institution, &mut f);
     let library_given = row.values.contains_key(&Field::Library);
-
-    // Expiry date
-    let expiry = row.values.get(&Field::Expiry).and_then(|v| match parse_date(&v.text) {
-        None => {
-            f.push(
-                Finding::error(Rule::InvalidDate, v.location.clone(), format!("\"{}\" is not a date Rolecall can read.", v.text))
-                    .suggest("Write the date as YYYY-MM-DD, e.g. 2027-06-30, or leave it empty for no expiry."),
-            );
-            None
-        }
-        Some(d) if d < cx.today => {
-            f.push(
-                Finding::error(Rule::InvalidDate, v.location.clone(), format!("The expiry date {d} is in the past."))
-                    .suggest("Give a future date, or leave it empty for no expiry."),
-            );
-            None
-        }
-        Some(d) => Some(d.to_string()),
-    });
-
-    // Add or remove
-    let change = match row.values.get(&Field::Change) {
-        None => Change::Add,
-        Some(v) => match parse_change(&v.text) {
-            Some(Change::Remove) if action == Some(Action::Add) => {
-                f.push(
-                    Finding::error(
-                        Rule::InvalidChange,
-                        v.location.clone(),
-                        "Add creates an account with roles; it cannot remove a role.",
-                    )
-                    .suggest("Use Modify to remove a role from an existing account."),
-                );
-                Change::Remove
-            }
-            Some(c) => c,
-            None => {
-                f.push(
-                    Finding::error(
-                        Rule::InvalidChange,
-                        v.location.clone(),
-                        format!("\"{}\" is neither Add nor Remove.", v.text),
-                    )
-                    .suggest("Write Add or Remove, or leave it empty to add the role."),
-                );
-                Change::Add
-            }
-        },
-    };
-
-    // Roles and profile
+    let expiry = check_expiry(row, cx, &mut f);
+    let change = check_change(row, action, &mut f);
     let role_value = row.values.get(&Field::Role);
     let profile_value = row.values.get(&Field::Profile);
-    let mut roles: Vec<&Role> = Vec::new();
-    if let Some(v) = role_value {
-        for text in split_roles(&v.text) {
-            match catalog.role(text) {
-                Some(role) if role.is_patron() => f.push(
-                    Finding::warning(
-                        Rule::PatronImplicit,
-                        v.location.clone(),
-                        "Patron is kept on every account automatically; it is not added or removed here.",
-                    )
-                    .suggest("Leave Patron out of the request."),
-                ),
-                Some(role) => roles.push(role),
-                None => {
-                    let mut finding = Finding::error(
-                        Rule::UnknownRole,
-                        v.location.clone(),
-                        format!("\"{text}\" is not an Alma role in the catalog."),
-                    );
-                    match Catalog::closest(text, catalog.roles.iter().map(|r| r.name.as_str())) {
-                        Some(best) => finding = finding.suggest(format!("Did you mean {best}?")),
-                        None => {
-                            finding = finding.suggest("Pick a role from the drop-down list, or see the Roles sheet of the blank worksheet.")
-                        }
-                    }
-                    f.push(finding);
-                }
-            }
-        }
-    }
-    let profile = profile_value.and_then(|v| {
-        let found = catalog.profile(&v.text);
-        if found.is_none() {
-            let mut finding = Finding::error(
-                Rule::UnknownProfile,
-                v.location.clone(),
-                format!("\"{}\" is not a role profile in the catalog.", v.text),
-            );
-            if let Some(best) =
-                Catalog::closest(&v.text, catalog.profiles.iter().map(|p| p.name.as_str()))
-            {
-                finding = finding.suggest(format!("Did you mean {best}?"));
-            }
-            f.push(finding);
-        }
-        found
-    });
-
+    let roles = check_roles(role_value, cx, &mut f);
+    let profile = check_profile(profile_value, cx, &mut f);
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
     let mut requests = Vec::new();
     match action {
         Some(action @ (Action::Delete | Action::Restore)) => {
@@ -553,6 +326,292 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
         account_type,
         roles: requests,
     }
+}
+
+/// The Action column.
+fn check_action(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<Action> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    match row.values.get(&Field::Action) {
+        None => {
+            f.push(
+                Finding::error(
+                    Rule::MissingField,
+                    at(Field::Action),
+                    "The Action is empty.",
+                )
+                .suggest("Choose Add, Modify or Delete."),
+            );
+            None
+        }
+        Some(v) => {
+            let parsed = parse_action(&v.text);
+            if parsed.is_none() {
+                f.push(
+                    Finding::error(
+                        Rule::UnknownAction,
+                        v.location.clone(),
+                        format!("\"{}\" is not an action Rolecall knows.", v.text),
+                    )
+                    .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
+                );
+            }
+            parsed
+        }
+    }
+}
+
+/// The Primary ID column: present (its form is checked once the institution is known).
+fn check_primary_id_given(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    match row.values.get(&Field::PrimaryId) {
+        None => {
+            f.push(
+                Finding::error(
+                    Rule::MissingField,
+                    at(Field::PrimaryId),
+                    "The Primary ID is empty.",
+                )
+                .suggest("Every line needs the person's Alma primary identifier."),
+            );
+            None
+        }
+        Some(v) => Some(v.text.clone()),
+    }
+}
+
+/// The Account type column.
+fn check_account_type(row: &RequestRow, f: &mut Vec<Finding>) -> Option<AccountType> {
+    row.values.get(&Field::AccountType).and_then(|v| {
+        let parsed = parse_account_type(&v.text);
+        if parsed.is_none() {
+            f.push(
+                Finding::error(
+                    Rule::InvalidAccountType,
+                    v.location.clone(),
+                    format!("\"{}\" is not an account type.", v.text),
+                )
+                .suggest("Choose Internal (managed in Alma) or External (loaded from the campus system)."),
+            );
+        }
+        parsed
+    })
+}
+
+/// The Email column's syntax.
+fn check_email(row: &RequestRow, f: &mut Vec<Finding>) {
+    if let Some(v) = row.values.get(&Field::Email)
+        && !v.text.validate_email()
+    {
+        f.push(
+            Finding::error(
+                Rule::InvalidEmail,
+                v.location.clone(),
+                format!("\"{}\" is not a valid email address.", v.text),
+            )
+            .suggest("Write the person's own address, like jdoe@library.example.edu."),
+        );
+    }
+}
+
+/// The line's institution: its own, else the requester block's.
+fn check_institution<'a>(
+    row: &RequestRow,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a Institution> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
+    match row.values.get(&Field::Institution) {
+        Some(v) => match catalog.institution(&v.text) {
+            Some(inst) => Some(inst),
+            None => {
+                f.push(unknown_institution(catalog, v));
+                None
+            }
+        },
+        None => {
+            if let Some(err) = &cx.block_institution_error {
+                f.push(err.clone());
+            } else if cx.block_institution.is_none() {
+                f.push(
+                    Finding::error(
+                        Rule::MissingField,
+                        at(Field::Institution),
+                        "No institution is given for this line.",
+                    )
+                    .suggest("Fill in the Institution in the requester block or on the line."),
+                );
+            }
+            cx.block_institution
+        }
+    }
+}
+
+/// Who asks: refused unless a registered coordinator of this line's institution.
+fn check_authority(cx: &Context, institution: Option<&Institution>, f: &mut Vec<Finding>) {
+    let catalog = cx.catalog;
+    match (&cx.authority, institution) {
+        (Authority::Unknown(finding), _) => f.push(finding.clone()),
+        (Authority::Known(email), Some(inst)) if !catalog.is_coordinator(email, &inst.code) => {
+            let names: Vec<String> = catalog
+                .coordinators_for(&inst.code)
+                .map(|c| format!("{} <{}>", c.name, c.email))
+                .collect();
+            let mut finding = Finding::error(
+                Rule::NotCoordinator,
+                cx.requester_email_location.clone(),
+                format!(
+                    "{email} is not a registered coordinator of {} ({}); only its coordinators may request account changes.",
+                    inst.name, inst.code
+                ),
+            );
+            if !names.is_empty() {
+                finding =
+                    finding.suggest(format!("Ask {} to send the request.", names.join(" or ")));
+            }
+            f.push(finding);
+        }
+        _ => {}
+    }
+}
+
+/// The Library column, a library of the line's institution.
+fn check_library<'a>(
+    row: &RequestRow,
+    cx: &Context,
+    institution: Option<&'a Institution>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a Library> {
+    let catalog = cx.catalog;
+    match (row.values.get(&Field::Library), institution) {
+        (Some(v), Some(inst)) => match find_library(inst, &v.text) {
+            Some(lib) => Some(lib),
+            None => {
+                f.push(unknown_library(catalog, inst, v));
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
+/// The Expiry date column: a date Rolecall can read, not in the past.
+fn check_expiry(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
+    row.values.get(&Field::Expiry).and_then(|v| match parse_date(&v.text) {
+        None => {
+            f.push(
+                Finding::error(Rule::InvalidDate, v.location.clone(), format!("\"{}\" is not a date Rolecall can read.", v.text))
+                    .suggest("Write the date as YYYY-MM-DD, e.g. 2027-06-30, or leave it empty for no expiry."),
+            );
+            None
+        }
+        Some(d) if d < cx.today => {
+            f.push(
+                Finding::error(Rule::InvalidDate, v.location.clone(), format!("The expiry date {d} is in the past."))
+                    .suggest("Give a future date, or leave it empty for no expiry."),
+            );
+            None
+        }
+        Some(d) => Some(d.to_string()),
+    })
+}
+
+/// The Add or remove column (Add when empty; never Remove on an Add line).
+fn check_change(row: &RequestRow, action: Option<Action>, f: &mut Vec<Finding>) -> Change {
+    match row.values.get(&Field::Change) {
+        None => Change::Add,
+        Some(v) => match parse_change(&v.text) {
+            Some(Change::Remove) if action == Some(Action::Add) => {
+                f.push(
+                    Finding::error(
+                        Rule::InvalidChange,
+                        v.location.clone(),
+                        "Add creates an account with roles; it cannot remove a role.",
+                    )
+                    .suggest("Use Modify to remove a role from an existing account."),
+                );
+                Change::Remove
+            }
+            Some(c) => c,
+            None => {
+                f.push(
+                    Finding::error(
+                        Rule::InvalidChange,
+                        v.location.clone(),
+                        format!("\"{}\" is neither Add nor Remove.", v.text),
+                    )
+                    .suggest("Write Add or Remove, or leave it empty to add the role."),
+                );
+                Change::Add
+            }
+        },
+    }
+}
+
+/// The Role column: each role it names (Patron aside), in the catalog.
+fn check_roles<'a>(
+    role_value: Option<&Value>,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Vec<&'a Role> {
+    let catalog = cx.catalog;
+    let mut roles: Vec<&Role> = Vec::new();
+    if let Some(v) = role_value {
+        for text in split_roles(&v.text) {
+            match catalog.role(text) {
+                Some(role) if role.is_patron() => f.push(
+                    Finding::warning(
+                        Rule::PatronImplicit,
+                        v.location.clone(),
+                        "Patron is kept on every account automatically; it is not added or removed here.",
+                    )
+                    .suggest("Leave Patron out of the request."),
+                ),
+                Some(role) => roles.push(role),
+                None => {
+                    let mut finding = Finding::error(
+                        Rule::UnknownRole,
+                        v.location.clone(),
+                        format!("\"{text}\" is not an Alma role in the catalog."),
+                    );
+                    match Catalog::closest(text, catalog.roles.iter().map(|r| r.name.as_str())) {
+                        Some(best) => finding = finding.suggest(format!("Did you mean {best}?")),
+                        None => {
+                            finding = finding.suggest("Pick a role from the drop-down list, or see the Roles sheet of the blank worksheet.")
+                        }
+                    }
+                    f.push(finding);
+                }
+            }
+        }
+    }
+    roles
+}
+
+/// The Role profile column: a profile in the catalog.
+fn check_profile<'a>(
+    profile_value: Option<&Value>,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a crate::catalog::Profile> {
+    let catalog = cx.catalog;
+    profile_value.and_then(|v| {
+        let found = catalog.profile(&v.text);
+        if found.is_none() {
+            let mut finding = Finding::error(
+                Rule::UnknownProfile,
+                v.location.clone(),
+                format!("\"{}\" is not a role profile in the catalog.", v.text),
+            );
+            if let Some(best) =
+                Catalog::closest(&v.text, catalog.profiles.iter().map(|p| p.name.as_str()))
+            {
+                finding = finding.suggest(format!("Did you mean {best}?"));
+            }
+            f.push(finding);
+        }
+        found
+    })
 }
 
 /// Resolves one role of a line into a [`RoleRequest`]: scope, desk or service unit.
