@@ -7,85 +7,14 @@
 use rolecall::catalog;
 use rolecall::changeset::{self, SubmissionInfo};
 use rolecall::document::Format;
-use rolecall::layout::{Field, HEADER_ROW, RequesterField};
 use rolecall::read::{Isolation, read_document};
 use rolecall::{report, validate};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-fn write_worksheet(path: &Path, lines: u32) {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("Accounts").unwrap();
-    let block = [
-        (RequesterField::Name, "Dana Whitfield"),
-        (RequesterField::Email, "dwhitfield@gcsu.example.edu"),
-        (RequesterField::Institution, "01FALSC_GCSU"),
-    ];
-    for (field, value) in block {
-        ws.write_string(field.template_row() - 1, 0, field.label())
-            .unwrap();
-        ws.write_string(field.template_row() - 1, 1, value).unwrap();
-    }
-    for field in Field::ALL {
-        ws.write_string(
-            HEADER_ROW - 1,
-            (field.template_col() - 1) as u16,
-            field.header(),
-        )
-        .unwrap();
-    }
-    let kinds: [&[(Field, &str)]; 3] = [
-        &[
-            (Field::Action, "Add"),
-            (Field::Profile, "Circulation Student Worker"),
-            (Field::Library, "MAIN"),
-            (Field::Unit, "DEFAULT_CIRC_DESK"),
-        ],
-        &[
-            (Field::Action, "Add"),
-            (Field::Role, "Cataloger; Physical Inventory Operator"),
-            (Field::Library, "LAW"),
-        ],
-        &[
-            (Field::Action, "Add"),
-            (Field::Role, "Receiving Operator"),
-            (Field::Library, "MAIN"),
-            (Field::Unit, "ACQ_RECEIVING"),
-        ],
-    ];
-    for i in 0..lines {
-        let row = HEADER_ROW + i;
-        let id = format!("{:08}", 1_000_000 + i);
-        let person = [
-            (Field::PrimaryId, id.as_str()),
-            (Field::LastName, "Alvarez"),
-            (Field::FirstName, "Sam"),
-            (Field::Email, &*format!("s{i}@gcsu.example.edu")),
-        ];
-        for (field, value) in person.iter().chain(kinds[i as usize % 3]) {
-            ws.write_string(row, (field.template_col() - 1) as u16, *value)
-                .unwrap();
-        }
-    }
-    wb.save(path).unwrap();
-}
-
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..runs {
-        let start = Instant::now();
-        last = Some(f());
-        times.push(start.elapsed());
-    }
-    (median(times), last.unwrap())
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::{time, write_worksheet};
 
 fn main() {
     let catalog = catalog::bundled();

@@ -6,7 +6,7 @@
 openpyxl writes the .xlsx files; LibreOffice (headless) converts the clean batch to .ods and
 .xls, so the reader is tested on files made by the programs coordinators actually use, not by
 Rolecall's own writer. Rerun it after editing samples/catalog/: every sheet carries the
-catalog version, and tests/catalog.rs fails when the stamp no longer matches.
+catalog version, and tests/integration/catalog.rs fails when the stamp no longer matches.
 
 Outputs:
   clean-batch.xlsx / .ods / .xls   a valid batch: no errors, no warnings.

@@ -18,7 +18,9 @@ use crate::template;
 use crate::validate::SubmissionStatus;
 use clap::{Parser, Subcommand};
 
+mod push;
 mod state;
+mod sync;
 mod watch;
 use serde::Serialize;
 use std::io::Write;
@@ -138,6 +140,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Carry a change set into Alma (Users API): GET, merge, PUT, account by account
+    Push(push::PushArgs),
     /// Write a change set as Alma Users API payloads
     Export {
         /// The change set (`*-changeset.json`)
@@ -161,6 +165,8 @@ enum StateCommand {
         #[arg(long, value_name = "CODE")]
         institution: Option<String>,
     },
+    /// Refresh accounts from Alma by GET: roles with parameters, account type
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,7 +267,7 @@ fn run(cli: Cli) -> Result<Exit, String> {
     match cli.command {
         Command::Catalog {
             command: CatalogCommand::Check,
-        } => check_catalog(&catalog_dir),
+        } => check_catalog(&catalog_dir, config.alma.is_some()),
         Command::Template {
             command:
                 TemplateCommand::Worksheet {
@@ -333,14 +339,13 @@ fn run(cli: Cli) -> Result<Exit, String> {
             };
             process(&catalog, &config, &paths, &out, json, state.as_ref())
         }
+        command @ (Command::Push(_)
+        | Command::State {
+            command: StateCommand::Sync(_),
+        }) => alma_command(command, &catalog_dir, &cli.data, &config),
         command => {
             let catalog = load_catalog(&catalog_dir)?;
-            let db = db_path(&cli.data, &config);
-            if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            let mut state = State::open(&db).map_err(|e| e.to_string())?;
+            let mut state = open_state(&cli.data, &config)?;
             state::run(command, &catalog, &config, &mut state)
         }
     }
@@ -366,6 +371,34 @@ fn inspect(file: &Path, json: bool) -> Result<Exit, String> {
             Ok(Exit::Attention)
         }
     }
+}
+
+/// `push` and `state sync`: the commands that talk to Alma (`[alma]` in the configuration).
+fn alma_command(
+    command: Command,
+    catalog_dir: &CatalogChoice,
+    data: &Option<PathBuf>,
+    config: &Config,
+) -> Result<Exit, String> {
+    let catalog = load_catalog(catalog_dir)?;
+    let state = open_state(data, config)?;
+    match command {
+        Command::Push(args) => push::run(args, &catalog, config, &state, &data_dir(data, config)),
+        Command::State {
+            command: StateCommand::Sync(args),
+        } => sync::run(args, &catalog, config, &state),
+        _ => Err("this command does not talk to Alma".to_string()),
+    }
+}
+
+/// The account state (created, with its folder, when missing).
+fn open_state(data: &Option<PathBuf>, config: &Config) -> Result<State, String> {
+    let db = db_path(data, config);
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    State::open(&db).map_err(|e| e.to_string())
 }
 
 /// How requests are diffed against the account state (`[state]` in the config).
@@ -423,8 +456,8 @@ const UNNAMED_CATALOG: &str = "the configuration has an [smtp] section but names
      and allotments are fiction. Add `catalog = \"FOLDER\"` to the configuration (or give \
      --catalog FOLDER); `catalog = \"sample\"` uses the sample on purpose";
 
-fn check_catalog(choice: &CatalogChoice) -> Result<Exit, String> {
-    let (problems, name) = match choice {
+fn check_catalog(choice: &CatalogChoice, alma: bool) -> Result<Exit, String> {
+    let (mut problems, name) = match choice {
         CatalogChoice::Folder(dir) => (catalog::check_catalog(dir), dir.display().to_string()),
         CatalogChoice::Sample => (
             catalog::check::check_sources(&catalog::load::bundled_sources()),
@@ -432,6 +465,9 @@ fn check_catalog(choice: &CatalogChoice) -> Result<Exit, String> {
         ),
         CatalogChoice::Unnamed => return Err(UNNAMED_CATALOG.to_string()),
     };
+    if alma && let Ok(catalog) = load_catalog(choice) {
+        problems.extend(push::catalog_problems(&catalog));
+    }
     let mut out = std::io::stdout().lock();
     for p in &problems {
         let _ = writeln!(out, "{p}");

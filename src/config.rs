@@ -29,6 +29,8 @@ pub struct Config {
     /// Account state settings.
     #[serde(default)]
     pub state: StateConfig,
+    /// The Alma Users API (`rolecall push`, `state sync`); without it those commands stop.
+    pub alma: Option<crate::alma::AlmaConfig>,
 }
 
 /// `[state]`: the account state database and how the diff treats licences.

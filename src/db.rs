@@ -17,6 +17,7 @@ pub const FILE_NAME: &str = "rolecall.db";
 const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
+    ("alma-1", crate::alma::journal::SCHEMA),
 ];
 
 /// The database could not be opened or migrated.

@@ -11,6 +11,7 @@
 //! [`process`] runs one submission through all of them; the command line in [`cli`] and the
 //! tests compose the same stage functions.
 
+pub mod alma;
 pub mod catalog;
 pub mod changeset;
 pub mod cli;

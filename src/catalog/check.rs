@@ -5,7 +5,7 @@
 
 use super::load::{
     self, COORDINATORS_FILE, FILES, INSTITUTIONS_FILE, Item, POLICY_FILE, PROFILES_FILE, Parsed,
-    Part, ROLES_FILE, RawEntryScope, RawRole, RawScope,
+    Part, ROLES_FILE, RawEntryScope, RawInstitution, RawRole, RawScope,
 };
 use super::{PATRON_CODE, ParameterKind};
 use crate::finding::Severity;
@@ -401,6 +401,25 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
+/// `[institution.create]`, when given: the user group Alma's Create user call needs must not
+/// be blank. (An institution without the table is reported by `rolecall catalog check` when
+/// `[alma]` is configured: only the push needs it.)
+fn check_create(
+    part: &Part<RawInstitution>,
+    i: &RawInstitution,
+    problems: &mut Vec<CatalogProblem>,
+) {
+    if let Some(c) = &i.create {
+        require_text(
+            part,
+            INSTITUTIONS_FILE,
+            &c.user_group,
+            "create user_group",
+            problems,
+        );
+    }
+}
+
 fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     let part = &parsed.institutions;
     let f = INSTITUTIONS_FILE;
@@ -438,6 +457,7 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
             ));
         }
         check_id_rule(part, i, problems);
+        check_create(part, i, problems);
         if i.library.is_empty() {
             problems.push(CatalogProblem::warning(
                 f,

@@ -113,7 +113,7 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, CatalogError> {
 /// with no flags. Its `dir` is `samples/catalog`.
 pub fn bundled() -> Catalog {
     let files = bundled_sources();
-    // The bundled files are fixed at compile time and `tests/catalog.rs` checks them clean,
+    // The bundled files are fixed at compile time and `tests/integration/catalog.rs` checks them clean,
     // so this cannot fail in a released binary.
     let mut catalog = load_sources(PathBuf::from("samples/catalog"), &files)
         .unwrap_or_else(|e| panic!("the bundled sample catalog is invalid: {e}"));
@@ -374,6 +374,18 @@ pub(crate) struct RawInstitution {
     pub primary_id_pattern: Option<Spanned<String>>,
     #[serde(default)]
     pub library: Vec<Spanned<RawLibrary>>,
+    /// `[institution.create]`: defaults of accounts the push creates.
+    #[serde(default)]
+    pub create: Option<RawCreate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCreate {
+    pub record_type: Option<String>,
+    pub user_group: Spanned<String>,
+    pub job_category: Option<String>,
+    pub preferred_language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -666,6 +678,12 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
                     }
                 })
                 .collect(),
+            create: i.create.map(|c| crate::catalog::CreateDefaults {
+                record_type: c.record_type.unwrap_or_else(|| "STAFF".to_string()),
+                user_group: text(c.user_group),
+                job_category: c.job_category,
+                preferred_language: c.preferred_language,
+            }),
         })
         .collect();
     let coordinators = parsed

@@ -179,6 +179,24 @@ pub struct Institution {
     pub primary_id: PrimaryIdRule,
     /// Its libraries.
     pub libraries: Vec<Library>,
+    /// What `rolecall push` gives an account it creates there (`[institution.create]`);
+    /// `None`: accounts cannot be created there by the push.
+    pub create: Option<CreateDefaults>,
+}
+
+/// The fields of a new staff account that the request does not give (`[institution.create]`
+/// in `institutions.toml`): Alma's Create user call needs `record_type` and `user_group`, and
+/// each institution may make more fields mandatory (`docs/alma.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateDefaults {
+    /// Alma record type code; `STAFF` unless the catalog says otherwise.
+    pub record_type: String,
+    /// User group code (the institution's code table `UserGroups`).
+    pub user_group: String,
+    /// Job category code, when the institution requires one.
+    pub job_category: Option<String>,
+    /// Preferred language code, e.g. `en`.
+    pub preferred_language: Option<String>,
 }
 
 /// The shape of an institution's primary IDs (`primary_id_length`, `primary_id_pattern` in

@@ -11,7 +11,7 @@ use crate::state::{State, apply, import, inactive, licence};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn read_changeset(path: &Path) -> Result<ChangeSet, String> {
+pub(super) fn read_changeset(path: &Path) -> Result<ChangeSet, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let cs: ChangeSet = serde_json::from_str(&text)

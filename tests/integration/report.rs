@@ -94,6 +94,7 @@ fn catalog() -> Catalog {
                 name: "Gulf Coast State University".into(),
                 named_user_allotment: 40,
                 primary_id: Default::default(),
+                create: None,
                 libraries: vec![
                     Library {
                         code: "MAIN".into(),
@@ -117,6 +118,7 @@ fn catalog() -> Catalog {
                 name: "University of North Florida".into(),
                 named_user_allotment: 60,
                 primary_id: Default::default(),
+                create: None,
                 libraries: vec![Library {
                     code: "MAIN".into(),
                     name: "Carpenter Library".into(),

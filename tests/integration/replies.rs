@@ -2,8 +2,7 @@
 //! person's problem said once, the accepted people and roles listed, a Summary a coordinator
 //! reads. The real binary on the bundled samples; results read back cell by cell.
 
-#[path = "support/run.rs"]
-mod run;
+use crate::support::run;
 
 use run::{Run, col, repo, sheet};
 use serde_json::Value as Json;

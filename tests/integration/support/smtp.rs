@@ -1,5 +1,5 @@
 //! A real SMTP server on 127.0.0.1 for the tests: mailin's protocol state machine over a
-//! TcpListener, recording what it receives. Shared by `tests/deliver.rs` and `tests/cli.rs`.
+//! TcpListener, recording what it receives. Shared by the `deliver`, `cli` and `inbox` test modules.
 #![allow(dead_code)]
 
 use mailin::{Action, Handler, Response, SessionBuilder};

@@ -2,8 +2,7 @@
 //! bundled samples (made by openpyxl and LibreOffice, see `samples/make_samples.py`) and on
 //! files written here. Results are read back cell by cell, never compared as bytes.
 
-#[path = "support/run.rs"]
-mod run;
+use crate::support::run;
 
 use run::{Run, col, problems, repo, sheet};
 use serde_json::Value as Json;
@@ -357,8 +356,7 @@ fn every_rule_is_documented() {
     }
 }
 
-#[path = "support/smtp.rs"]
-mod smtp;
+use crate::support::smtp;
 
 #[test]
 fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {

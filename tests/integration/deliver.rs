@@ -106,8 +106,7 @@ fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-#[path = "support/smtp.rs"]
-mod smtp;
+use crate::support::smtp;
 use smtp::{TlsMode, smtp_server, smtp_tls_server};
 
 fn plain_smtp(port: u16) -> Smtp {

@@ -1,7 +1,7 @@
 //! Running the real `rolecall` binary in a temporary folder and reading what it wrote, for
 //! the end-to-end tests. Results are read back cell by cell, never compared as bytes.
 
-#![allow(dead_code)] // each test binary uses its own part of it
+#![allow(dead_code)] // each test module uses its own part of it
 
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value as Json;

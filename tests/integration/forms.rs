@@ -3,8 +3,7 @@
 //! that cannot be read. Each gets a result workbook and an email that say what happened, and
 //! none stops the others.
 
-#[path = "support/run.rs"]
-mod run;
+use crate::support::run;
 
 use run::{Run, problem_rows, problems, process_json, repo, sheet};
 use serde_json::Value as Json;

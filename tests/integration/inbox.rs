@@ -3,8 +3,7 @@
 //! (`fixtures/eml/make_eml.py`) dropped into the inbox the way the help desk drops them
 //! (write, then rename), and the replies checked as a mail client sees them.
 
-#[path = "support/smtp.rs"]
-mod smtp;
+use crate::support::smtp;
 
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value as Json;

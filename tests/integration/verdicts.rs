@@ -2,8 +2,7 @@
 //! creations that wait with their privileged roles, primary IDs checked against the
 //! institution's pattern. The real binary on worksheets written here with rust_xlsxwriter.
 
-#[path = "support/run.rs"]
-mod run;
+use crate::support::run;
 
 use run::{Run, problem_rows};
 use std::path::{Path, PathBuf};

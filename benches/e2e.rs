@@ -1,0 +1,305 @@
+//! `cargo bench --bench e2e`: the whole `rolecall` process on the inputs a help desk sees,
+//! the rows of the table in `docs/benchmarks.md`.
+//!
+//! Every figure is a whole process (start-up, reading, validation, result workbook, change set,
+//! reply, fsyncs), the median of 3 runs after one warm-up, with its CPU time (user + system)
+//! and peak memory (maximum resident set) as GNU time reports them. Inputs are generated into
+//! a temporary folder: worksheets for the bundled catalog, copies of the sample form with a
+//! different primary ID each (so that the watcher sees different submissions), and an account
+//! state of 50,000 Alma users. `ROLECALL_NOW` is fixed so every run does the same work.
+//!
+//! `cargo bench --bench e2e -- forms` (or `drop`, `10k`, `100k`, `state`) runs one row.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{median, person_id, write_worksheet};
+
+const NOW: &str = "2026-11-24T15:00:00Z";
+const RUNS: usize = 3;
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rolecall"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What one whole process cost.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_mb: f64,
+}
+
+impl Cost {
+    fn show(&self) -> String {
+        let mut text = format!("{:>8.2} s wall", self.wall.as_secs_f64());
+        if !self.cpu.is_zero() {
+            text += &format!(
+                " {:>7.2} s CPU {:>6.0} MB",
+                self.cpu.as_secs_f64(),
+                self.max_rss_mb
+            );
+        }
+        text
+    }
+}
+
+/// Runs `rolecall ARGS` once under GNU time (when the machine has it) and returns its cost.
+fn run_once(args: &[&str]) -> Cost {
+    let gnu_time = Path::new("/usr/bin/time");
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut command = if gnu_time.exists() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-f").arg("%e %U %S %M").arg("-o").arg(report.path());
+        c.arg(exe());
+        c
+    } else {
+        Command::new(exe())
+    };
+    let started = Instant::now();
+    let status = command
+        .args(args)
+        .env("ROLECALL_NOW", NOW)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("rolecall runs");
+    let wall = started.elapsed();
+    assert!(
+        status.code().is_some_and(|c| c <= 1),
+        "rolecall {args:?} failed: {status}"
+    );
+    let text = fs::read_to_string(report.path()).unwrap_or_default();
+    let fields: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    match fields[..] {
+        [_, user, sys, rss_kb] => Cost {
+            wall,
+            cpu: Duration::from_secs_f64(user + sys),
+            max_rss_mb: rss_kb / 1024.0,
+        },
+        _ => Cost {
+            wall,
+            ..Cost::default()
+        },
+    }
+}
+
+/// One warm-up, then the median of `RUNS` runs (by wall time), `prepare` untimed before each.
+fn measure(mut prepare: impl FnMut(), args: &[&str]) -> Cost {
+    prepare();
+    run_once(args);
+    let mut costs: Vec<Cost> = (0..RUNS)
+        .map(|_| {
+            prepare();
+            run_once(args)
+        })
+        .collect();
+    costs.sort_by_key(|c| c.wall);
+    costs[costs.len() / 2]
+}
+
+/// `n` copies of the sample form, each with its own primary ID. The ID is 7 digits in the
+/// sample and appears twice uncompressed (the field's `/V` and its appearance stream), so a
+/// same-length replacement keeps every xref offset right.
+fn write_forms(dir: &Path, n: u32) {
+    let sample = fs::read(repo().join("samples/forms/clean.pdf")).unwrap();
+    let old = b"0041277";
+    assert_eq!(
+        sample.windows(old.len()).filter(|w| w == old).count(),
+        2,
+        "the sample form changed: update write_forms"
+    );
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let id = format!("{:07}", 5_000_000 + i);
+        let mut bytes = sample.clone();
+        let mut at = 0;
+        while let Some(pos) = bytes[at..].windows(7).position(|w| w == old) {
+            bytes[at + pos..at + pos + 7].copy_from_slice(id.as_bytes());
+            at += pos + 7;
+        }
+        fs::write(dir.join(format!("form-{i:04}.pdf")), bytes).unwrap();
+    }
+}
+
+/// An Alma Users API export (`{"user": [...]}`) of `n` patron-only Gulf Coast accounts, the
+/// people of the generated worksheets among them.
+fn write_state_export(path: &Path, n: u32) {
+    let users: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "primary_id": person_id(i),
+                "first_name": "Sam",
+                "last_name": format!("Alvarez{i}"),
+                "account_type": {"value": "INTERNAL", "desc": "Internal"},
+                "status": {"value": "ACTIVE", "desc": "Active"},
+                "contact_info": {"email": [{"email_address": format!("s{i}@gcsu.example.edu"), "preferred": true}]},
+                "user_role": [{
+                    "status": {"value": "ACTIVE", "desc": "Active"},
+                    "scope": {"value": "01FALSC_GCSU", "desc": "Gulf Coast State University"},
+                    "role_type": {"value": "200", "desc": "Patron"},
+                    "parameter": []
+                }]
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "user": users });
+    fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+fn fresh(dir: &Path) {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+}
+
+fn copy_all(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn forms(tmp: &Path) {
+    let forms = tmp.join("forms");
+    write_forms(&forms, 1_000);
+    let out = tmp.join("forms-out");
+    let cost = measure(|| fresh(&out), &["process", s(&forms), "--out", s(&out)]);
+    println!("1,000 forms, process          {}", cost.show());
+    let data = tmp.join("forms-data");
+    let inbox = data.join("inbox");
+    let cost = measure(
+        || {
+            fresh(&data);
+            copy_all(&forms, &inbox);
+        },
+        &["watch", "--data", s(&data), "--once"],
+    );
+    println!("1,000 forms, watch --once     {}", cost.show());
+}
+
+/// A running watcher; each form is renamed into the inbox (the drop convention) and timed
+/// until its reply is in the outbox.
+fn drop_latency(tmp: &Path) {
+    let forms = tmp.join("drop-forms");
+    write_forms(&forms, 21);
+    let data = tmp.join("drop-data");
+    fresh(&data);
+    fs::create_dir_all(data.join("inbox")).unwrap();
+    let mut watcher = Command::new(exe())
+        .args(["watch", "--data", s(&data)])
+        .env("ROLECALL_NOW", NOW)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let replies = |data: &Path| {
+        fs::read_dir(data.join("outbox"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut times = Vec::new();
+    for i in 0..21 {
+        let name = format!("form-{i:04}.pdf");
+        let staged = data.join(format!(".{name}.part"));
+        fs::copy(forms.join(&name), &staged).unwrap();
+        let before = replies(&data);
+        let started = Instant::now();
+        fs::rename(&staged, data.join("inbox").join(&name)).unwrap();
+        while replies(&data) == before {
+            assert!(started.elapsed() < Duration::from_secs(30), "no reply");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if i > 0 {
+            times.push(started.elapsed());
+        }
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let m = median(times);
+    println!(
+        "one form dropped -> reply     {:>8.0} ms (median of 20 drops)",
+        m.as_secs_f64() * 1000.0
+    );
+}
+
+fn worksheet(tmp: &Path, lines: u32, label: &str) {
+    let path = tmp.join(format!("ws-{lines}.xlsx"));
+    write_worksheet(&path, lines);
+    let out = tmp.join(format!("ws-{lines}-out"));
+    let cost = measure(|| fresh(&out), &["process", s(&path), "--out", s(&out)]);
+    println!("{label} {}", cost.show());
+}
+
+fn state(tmp: &Path) {
+    let path = tmp.join("ws-10000.xlsx");
+    if !path.exists() {
+        write_worksheet(&path, 10_000);
+    }
+    let export = tmp.join("users-50000.json");
+    write_state_export(&export, 50_000);
+    let db = tmp.join("state.db");
+    let status = Command::new(exe())
+        .args(["state", "import", s(&export), "--db", s(&db)])
+        .env("ROLECALL_NOW", NOW)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "state import failed");
+    let out = tmp.join("state-out");
+    let none = measure(|| fresh(&out), &["process", s(&path), "--out", s(&out)]);
+    let with = measure(
+        || fresh(&out),
+        &["process", s(&path), "--out", s(&out), "--db", s(&db)],
+    );
+    println!("10,000 lines, no state        {}", none.show());
+    println!(
+        "10,000 lines, 50,000 accounts {}  ({:.1} x)",
+        with.show(),
+        with.wall.as_secs_f64() / none.wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument names the rows to run.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runs = |row: &str| wanted.is_empty() || wanted.iter().any(|w| w == row);
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    if runs("forms") {
+        forms(tmp);
+    }
+    if runs("drop") {
+        drop_latency(tmp);
+    }
+    if runs("10k") {
+        worksheet(tmp, 10_000, "10,000-line worksheet        ");
+    }
+    if runs("100k") {
+        worksheet(tmp, 100_000, "100,000-line worksheet       ");
+    }
+    if runs("state") {
+        state(tmp);
+    }
+}
