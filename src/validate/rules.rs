@@ -549,123 +549,144 @@ fn line_requests<'a>(
     asked: &Asked<'a>,
     f: &mut Vec<Finding>,
 ) -> Vec<(RoleRequest, Location)> {
-    let at = |field: Field| row.location_of(field, cx.columns);
-    let catalog = cx.catalog;
-    let Asked {
-        role_value,
-        profile_value,
-        roles,
-        profile,
-        change,
-        expiry,
-        library,
-        library_given,
-    } = asked;
-    let (role_value, profile_value, profile, change, library, library_given) = (
-        *role_value,
-        *profile_value,
-        *profile,
-        *change,
-        *library,
-        *library_given,
-    );
-    let mut requests = Vec::new();
     match action {
         Some(action @ (Action::Delete | Action::Restore)) => {
-            if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
-                let message = if action == Action::Delete {
-                    "Delete removes every staff role; it cannot also give roles."
-                } else {
-                    "Restore puts back exactly the roles that were suspended; it names no roles."
-                };
-                f.push(
-                    Finding::error(
-                        Rule::DeleteWithRoles,
-                        v.location.clone(),
-                        message,
-                    )
-                    .suggest(if action == Action::Delete {
-                        "Leave the role and profile empty on a Delete line, or use Modify to change some roles."
-                    } else {
-                        "Leave the role and profile empty on a Restore line; to give other roles, add a Modify line."
-                    }),
-                );
-            }
+            check_names_no_roles(action, asked, f);
+            Vec::new()
         }
         Some(Action::Add | Action::Modify) => {
-            if role_value.is_none() && profile_value.is_none() {
+            if asked.role_value.is_none() && asked.profile_value.is_none() {
                 f.push(
                     Finding::error(
                         Rule::MissingField,
-                        at(Field::Role),
+                        row.location_of(Field::Role, cx.columns),
                         "No role or role profile is given.",
                     )
                     .suggest("Choose a role (or a role profile) for this line."),
                 );
             }
-            if let Some(inst) = institution {
-                let role_location = role_value
-                    .or(profile_value)
-                    .map(|v| v.location.clone())
-                    .unwrap_or_else(|| at(Field::Role));
-                let mut wanted: Vec<(&Role, Option<EntryScope>, Option<String>)> =
-                    roles.iter().map(|r| (*r, None, None)).collect();
-                if let Some(p) = profile {
-                    for entry in &p.entries {
-                        if let Some(role) = catalog.role_by_code(entry.role) {
-                            wanted.push((role, Some(entry.scope.clone()), Some(p.name.clone())));
-                        }
-                    }
-                }
-                let mut resolver = Resolver {
-                    findings: f,
-                    row,
-                    cx,
-                    institution: inst,
-                    library,
-                    library_given,
-                    scope_reported: false,
-                    parameter_reported: false,
-                    parameter_used: false,
-                };
-                for (role, entry_scope, from_profile) in wanted {
-                    if let Some(request) =
-                        resolver.resolve(role, entry_scope, change, expiry.clone(), from_profile)
-                    {
-                        requests.push((request, role_location.clone()));
-                    }
-                }
-                let parameter_used = resolver.parameter_used;
-                if let Some(v) = row.values.get(&Field::Unit)
-                    && !parameter_used
-                    && !requests.is_empty()
-                {
-                    f.push(
-                            Finding::warning(
-                                Rule::UnexpectedParameter,
-                                v.location.clone(),
-                                format!("No role on this line takes a circulation desk or service unit, so \"{}\" is not used.", v.text),
-                            )
-                            .suggest("Leave it empty, or check the role."),
-                        );
-                }
-                for (request, location) in &requests {
-                    if request.needs_approval && request.change == Change::Add {
-                        f.push(
-                            Finding::warning(
-                                Rule::NeedsApproval,
-                                location.clone(),
-                                format!("{} is a privileged role: it is granted only after the help desk approves it.", request.name),
-                            )
-                            .suggest("Nothing to do: the help desk will contact you if it has questions."),
-                        );
-                    }
-                }
+            let Some(inst) = institution else {
+                return Vec::new();
+            };
+            let requests = resolve_requests(row, cx, inst, asked, f);
+            approval_warnings(&requests, f);
+            requests
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Delete and Restore name no roles: the account state says which go or come back.
+fn check_names_no_roles(action: Action, asked: &Asked, f: &mut Vec<Finding>) {
+    let (role_value, profile_value, roles) = (asked.role_value, asked.profile_value, &asked.roles);
+    if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
+        let message = if action == Action::Delete {
+            "Delete removes every staff role; it cannot also give roles."
+        } else {
+            "Restore puts back exactly the roles that were suspended; it names no roles."
+        };
+        f.push(
+            Finding::error(
+                Rule::DeleteWithRoles,
+                v.location.clone(),
+                message,
+            )
+            .suggest(if action == Action::Delete {
+                "Leave the role and profile empty on a Delete line, or use Modify to change some roles."
+            } else {
+                "Leave the role and profile empty on a Restore line; to give other roles, add a Modify line."
+            }),
+        );
+    }
+}
+
+/// The roles of an Add or Modify line (its own and its profile's), each resolved against
+/// the institution: scope, desk or service unit.
+fn resolve_requests<'a>(
+    row: &'a RequestRow,
+    cx: &Context<'a>,
+    inst: &'a Institution,
+    asked: &Asked<'a>,
+    f: &mut Vec<Finding>,
+) -> Vec<(RoleRequest, Location)> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
+    let (role_value, profile_value, roles, profile) = (
+        asked.role_value,
+        asked.profile_value,
+        &asked.roles,
+        asked.profile,
+    );
+    let (change, expiry, library, library_given) = (
+        asked.change,
+        &asked.expiry,
+        asked.library,
+        asked.library_given,
+    );
+    let mut requests = Vec::new();
+    let role_location = role_value
+        .or(profile_value)
+        .map(|v| v.location.clone())
+        .unwrap_or_else(|| at(Field::Role));
+    let mut wanted: Vec<(&Role, Option<EntryScope>, Option<String>)> =
+        roles.iter().map(|r| (*r, None, None)).collect();
+    if let Some(p) = profile {
+        for entry in &p.entries {
+            if let Some(role) = catalog.role_by_code(entry.role) {
+                wanted.push((role, Some(entry.scope.clone()), Some(p.name.clone())));
             }
         }
-        None => {}
     }
+    let mut resolver = Resolver {
+        findings: f,
+        row,
+        cx,
+        institution: inst,
+        library,
+        library_given,
+        scope_reported: false,
+        parameter_reported: false,
+        parameter_used: false,
+    };
+    for (role, entry_scope, from_profile) in wanted {
+        if let Some(request) =
+            resolver.resolve(role, entry_scope, change, expiry.clone(), from_profile)
+        {
+            requests.push((request, role_location.clone()));
+        }
+    }
+    let parameter_used = resolver.parameter_used;
+    if let Some(v) = row.values.get(&Field::Unit)
+        && !parameter_used
+        && !requests.is_empty()
+    {
+        f.push(
+                Finding::warning(
+                    Rule::UnexpectedParameter,
+                    v.location.clone(),
+                    format!("No role on this line takes a circulation desk or service unit, so \"{}\" is not used.", v.text),
+                )
+                .suggest("Leave it empty, or check the role."),
+            );
+    }
+
     requests
+}
+
+/// A privileged role to add waits for the help desk: said where it was asked.
+fn approval_warnings(requests: &[(RoleRequest, Location)], f: &mut Vec<Finding>) {
+    for (request, location) in requests {
+        if request.needs_approval && request.change == Change::Add {
+            f.push(
+                Finding::warning(
+                    Rule::NeedsApproval,
+                    location.clone(),
+                    format!("{} is a privileged role: it is granted only after the help desk approves it.", request.name),
+                )
+                .suggest("Nothing to do: the help desk will contact you if it has questions."),
+            );
+        }
+    }
 }
 
 /// Resolves one role of a line into a [`RoleRequest`]: scope, desk or service unit.
