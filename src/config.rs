@@ -174,7 +174,7 @@ impl Config {
             // The catalog's line index: a span starting a line is on that line, not the one
             // before (counting the lines before the span was one short there).
             line: e.span().map_or(1, |s| {
-                crate::catalog::load::LineIndex::new(&text).line(s.start)
+                crate::catalog::raw::LineIndex::new(&text).line(s.start)
             }),
             message: e.message().trim().to_string(),
         })?;

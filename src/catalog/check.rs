@@ -3,90 +3,18 @@
 //! The loader runs the same checks (`analyse`) and refuses a catalog with any error, so a
 //! catalog that loads is one that checks clean. The list of checks is in `docs/catalog.md`.
 
-use super::load::{
+use super::raw::{
     self, COORDINATORS_FILE, FILES, INSTITUTIONS_FILE, Item, POLICY_FILE, PROFILES_FILE, Parsed,
     Part, ROLES_FILE, RawEntryScope, RawInstitution, RawRole, RawScope,
 };
 use super::{PATRON_CODE, ParameterKind};
-use crate::finding::Severity;
 use crate::location::Location;
-use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 use toml::Spanned;
 use validator::ValidateEmail;
 
-/// One mistake in the catalog files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CatalogProblem {
-    /// Errors stop the catalog from loading; warnings do not.
-    pub severity: Severity,
-    /// `Location::Line { file, line }`, or `Location::File` for a file that is missing.
-    pub location: Location,
-    /// What is wrong, in plain words.
-    pub message: String,
-}
-
-impl CatalogProblem {
-    /// An error at `file:line`.
-    pub fn error(file: &str, line: usize, message: impl Into<String>) -> Self {
-        Self::at(Severity::Error, file, line, message)
-    }
-
-    /// A warning at `file:line`.
-    pub fn warning(file: &str, line: usize, message: impl Into<String>) -> Self {
-        Self::at(Severity::Warning, file, line, message)
-    }
-
-    fn at(severity: Severity, file: &str, line: usize, message: impl Into<String>) -> Self {
-        CatalogProblem {
-            severity,
-            location: Location::Line {
-                file: file.to_string(),
-                line: line.max(1),
-            },
-            message: message.into(),
-        }
-    }
-
-    /// An error about a file as a whole (it is missing or unreadable); the message names it.
-    pub fn file_error(message: impl Into<String>) -> Self {
-        CatalogProblem {
-            severity: Severity::Error,
-            location: Location::File,
-            message: message.into(),
-        }
-    }
-
-    /// True for errors.
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
-    }
-
-    /// Sort key: file order of [`FILES`], then line.
-    fn sort_key(&self) -> (usize, usize) {
-        match &self.location {
-            Location::Line { file, line } => (
-                FILES.iter().position(|f| f == file).unwrap_or(FILES.len()),
-                *line,
-            ),
-            _ => (0, 0),
-        }
-    }
-}
-
-impl fmt::Display for CatalogProblem {
-    /// `roles.toml:12: error: duplicate role code 32 (first defined at line 4)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Location::Line { .. } => {
-                write!(f, "{}: {}: {}", self.location, self.severity, self.message)
-            }
-            _ => write!(f, "{}: {}", self.severity, self.message),
-        }
-    }
-}
+pub use super::raw::CatalogProblem;
 
 /// Checks the catalog in `dir`: every problem, errors and warnings, in file and line order.
 /// A missing or unreadable file is a problem too; the other files are still checked.
@@ -122,7 +50,7 @@ pub fn check_sources(files: &[(&str, &str)]) -> Vec<CatalogProblem> {
 /// Parses and checks: the raw catalog (for the loader to build from) and every problem.
 pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
     let mut problems = Vec::new();
-    let parsed = load::parse_sources(files, &mut problems);
+    let parsed = raw::parse_sources(files, &mut problems);
     check_roles(&parsed, &mut problems);
     check_profiles(&parsed, &mut problems);
     check_institutions(&parsed, &mut problems);
@@ -514,8 +442,8 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
 /// An institution's primary-ID length and pattern: a pattern that compiles, a length that
 /// an Alma ID can have, and the two agreeing.
 fn check_id_rule(
-    part: &Part<load::RawInstitution>,
-    i: &load::RawInstitution,
+    part: &Part<RawInstitution>,
+    i: &RawInstitution,
     problems: &mut Vec<CatalogProblem>,
 ) {
     let f = INSTITUTIONS_FILE;
@@ -533,7 +461,7 @@ fn check_id_rule(
         ));
     }
     if let Some(p) = &i.primary_id_pattern
-        && let Err(e) = load::compile_id_pattern(p.get_ref())
+        && let Err(e) = raw::compile_id_pattern(p.get_ref())
     {
         let why = e.to_string();
         let why = why.lines().last().unwrap_or_default().trim();
@@ -659,7 +587,7 @@ fn check_policy(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
     for pattern in &p.generic_patterns {
         let line = line_of(part, pattern);
-        match load::compile_pattern(pattern.get_ref()) {
+        match raw::compile_pattern(pattern.get_ref()) {
             Err(e) => {
                 // regex's messages span several lines with a caret; keep the last, the reason.
                 let reason = e.to_string();

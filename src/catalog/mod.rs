@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod load;
+pub mod raw;
 
 pub use check::{CatalogProblem, check_catalog};
 pub use load::{CatalogError, bundled, compile_id_pattern, load_catalog};
