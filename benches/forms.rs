@@ -4,7 +4,8 @@
 //! Prints the median of several runs; figures are kept in `docs/benchmarks.md`.
 
 use rolecall::catalog;
-use rolecall::read::form::{read_form, read_form_file};
+use rolecall::read::form::read_form;
+use rolecall::read::read_form_file;
 use rolecall::read::{Isolation, request_form};
 use rolecall::template::form::form_bytes;
 use std::path::PathBuf;

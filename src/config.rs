@@ -1,4 +1,5 @@
-//! Configuration: a TOML file (`--config FILE`) for paths and mail; flags override it.
+//! Configuration: a TOML file (`--config FILE`, `ROLECALL_CONFIG`, or `rolecall.toml` in
+//! the data folder) for paths and mail; flags override it.
 //!
 //! Everything has a default, so Rolecall runs with no file at all: the bundled sample
 //! catalog, `./rolecall-out`, and email written to the outbox folder. See `docs/config.md`.
@@ -162,7 +163,24 @@ impl CatalogChoice {
     }
 }
 
+/// The configuration file's name in a data folder.
+pub const FILE_NAME: &str = "rolecall.toml";
+
 impl Config {
+    /// The configuration in use: `explicit` (`--config` or `ROLECALL_CONFIG`), else
+    /// `rolecall.toml` in the data folder `data` when it holds one, else the defaults. Only a
+    /// data folder that was named counts: results never depend on the folder Rolecall runs
+    /// from.
+    pub fn find(explicit: Option<&Path>, data: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        match data.map(|d| d.join(FILE_NAME)).filter(|p| p.is_file()) {
+            Some(path) => Config::load(&path),
+            None => Ok(Config::default()),
+        }
+    }
+
     /// Reads a configuration file; relative paths in it become relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
@@ -195,5 +213,30 @@ impl Config {
             }
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_is_the_named_file_else_the_data_folders_else_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("desk");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join(FILE_NAME), "out = \"replies\"\n").unwrap();
+        let named = dir.path().join("named.toml");
+        std::fs::write(&named, "out = \"named-out\"\n").unwrap();
+
+        // Relative paths are taken from the file's folder: the data folder here.
+        let found = Config::find(None, Some(&data)).unwrap();
+        assert_eq!(found.out, Some(data.join("replies")));
+        let explicit = Config::find(Some(&named), Some(&data)).unwrap();
+        assert_eq!(explicit.out, Some(dir.path().join("named-out")));
+        assert!(Config::find(None, None).unwrap().out.is_none());
+        assert!(Config::find(None, Some(dir.path())).unwrap().out.is_none());
+        let missing = Config::find(Some(&dir.path().join("nope.toml")), Some(&data));
+        assert!(matches!(missing, Err(ConfigError::Io { .. })));
     }
 }

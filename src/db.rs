@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
     ("alma-1", crate::alma::journal::SCHEMA),
+    ("ledger-2", crate::ledger::SCHEMA_2),
 ];
 
 /// The database could not be opened or migrated.

@@ -87,6 +87,14 @@ rules! {
     /// The worksheet came by email from another address than its requester block names; the
     /// sender is taken as the requester.
     RequesterNotSender = "requester-not-sender",
+    /// An email whose sender cannot be established: several `From` fields, several mailboxes
+    /// in one `From` without a `Sender`, or a `Sender` that is not the `From` address. The
+    /// message is quarantined; no line of it is read.
+    SenderAmbiguous = "sender-ambiguous",
+    /// An email whose sender (or `Reply-To`) address cannot be answered: a domain literal,
+    /// a quoted or routed local part, an empty label, a control or invisible character. The
+    /// message is quarantined; no line of it is read.
+    SenderUnanswerable = "sender-unanswerable",
     // --- fields of one request line ---
     /// A field that the action needs is empty.
     MissingField = "missing-field",

@@ -6,6 +6,7 @@
 //! that is the reader's job, behind its own limits (see [`crate::read`]).
 
 pub mod email;
+pub mod sender;
 
 use crate::document::Format;
 use sha2::{Digest, Sha256};
@@ -20,18 +21,126 @@ const OLE_SCAN_LIMIT: u64 = 64 * 1024 * 1024;
 /// A zip with more entries than this is not an office document worth opening.
 const ZIP_MAX_ENTRIES: usize = 20_000;
 
-/// What kind of submission a file is, judged by its content.
-///
-/// Returns the reason in plain words when it is not one Rolecall reads.
-pub fn sniff(path: &Path) -> Result<Format, String> {
-    let mut file = File::open(path).map_err(|e| format!("it could not be opened ({e})"))?;
+/// Why a path is not a submission Rolecall reads: a typed reason (grouped by value, not by
+/// its words), which says itself in plain words through `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// The path does not exist.
+    Missing,
+    /// A folder that could not be listed (the system's words).
+    FolderUnreadable(String),
+    /// A file that could not be opened (the system's words).
+    Unopenable(String),
+    /// A file that could not be read (the system's words).
+    Unreadable(String),
+    /// An empty file.
+    Empty,
+    /// A web page saved with a workbook name.
+    WebPage,
+    /// A picture.
+    Image,
+    /// A rich-text document.
+    RichText,
+    /// An email message, by content or name.
+    EmailMessage,
+    /// An `.eml` file given to `process` (the watcher reads those).
+    EmlFile,
+    /// A CSV text file.
+    Csv,
+    /// Any other text file.
+    Text,
+    /// Content not recognised at all.
+    Unknown,
+    /// A zip archive that cannot be opened.
+    DamagedZip,
+    /// A zip with more entries than a workbook has.
+    TooManyEntries,
+    /// A Word document (zip or OLE2).
+    Word,
+    /// A PowerPoint presentation (zip or OLE2).
+    PowerPoint,
+    /// An OpenDocument text.
+    OpenDocumentText,
+    /// An OpenDocument presentation.
+    OpenDocumentPresentation,
+    /// An OpenDocument spreadsheet template.
+    OpenDocumentTemplate,
+    /// Another OpenDocument file.
+    OpenDocumentOther,
+    /// A zip that is none of the above.
+    OtherZip,
+    /// An Outlook `.msg` message.
+    OutlookMessage,
+    /// An OLE2 file with no workbook in it.
+    OtherOle,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use SkipReason as R;
+        let words = match self {
+            R::Missing => "no such file or folder",
+            R::FolderUnreadable(e) => return write!(f, "the folder could not be read ({e})"),
+            R::Unopenable(e) => return write!(f, "it could not be opened ({e})"),
+            R::Unreadable(e) => return write!(f, "it could not be read ({e})"),
+            R::Empty => "an empty file",
+            R::WebPage => {
+                // Some systems export "Excel" files that are really web pages.
+                "a web page (HTML) saved with a workbook name, not a real workbook: open it in \
+                 Excel and save it as an Excel Workbook (.xlsx)"
+            }
+            R::Image => "an image, not a workbook or PDF form",
+            R::RichText => "a rich-text (RTF) document, not a workbook or PDF form",
+            R::EmailMessage => "an email message, not a workbook or PDF form",
+            R::EmlFile => {
+                "an email message: drop it into the inbox of `rolecall watch`, which reads \
+                 its attachments and answers the sender"
+            }
+            R::Csv => {
+                "a CSV text file: Rolecall reads the Accounts Worksheet (.xlsx, .xls, .xlsb, \
+                 .ods) or the PDF form"
+            }
+            R::Text => "a text file, not a workbook or PDF form",
+            R::Unknown => "not a workbook or PDF form (its content is not recognised)",
+            R::DamagedZip => "a damaged zip archive, not a workbook that can be opened",
+            R::TooManyEntries => "a zip archive with too many entries to be a workbook",
+            R::Word => "a Word document, not a workbook or PDF form",
+            R::PowerPoint => "a PowerPoint presentation, not a workbook or PDF form",
+            R::OpenDocumentText => "an OpenDocument text, not a spreadsheet",
+            R::OpenDocumentPresentation => "an OpenDocument presentation, not a spreadsheet",
+            R::OpenDocumentTemplate => {
+                "an OpenDocument spreadsheet template: save it as a spreadsheet (.ods) first"
+            }
+            R::OpenDocumentOther => "an OpenDocument file that is not a spreadsheet",
+            R::OtherZip => "a zip archive that is not a workbook",
+            R::OutlookMessage => {
+                "an Outlook message (.msg), not a workbook or PDF form: save its attachment \
+                 and send that"
+            }
+            R::OtherOle => "an old-style Office file that holds no Excel workbook",
+        };
+        f.write_str(words)
+    }
+}
+
+impl serde::Serialize for SkipReason {
+    /// As its words: the `--json` schema keeps a sentence.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What kind of submission a file is, judged by its content; why not, when it is not one
+/// Rolecall reads.
+pub fn sniff(path: &Path) -> Result<Format, SkipReason> {
+    let mut file = File::open(path).map_err(|e| SkipReason::Unopenable(e.to_string()))?;
     let mut head = Vec::with_capacity(1024);
     (&mut file)
         .take(1024)
         .read_to_end(&mut head)
-        .map_err(|e| format!("it could not be read ({e})"))?;
+        .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     if head.is_empty() {
-        return Err("an empty file".into());
+        return Err(SkipReason::Empty);
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return sniff_zip(file);
@@ -46,7 +155,7 @@ pub fn sniff(path: &Path) -> Result<Format, String> {
 }
 
 /// Names what a file is that is neither a zip, an OLE2 file nor a PDF.
-fn describe_other(head: &[u8], path: &Path) -> String {
+fn describe_other(head: &[u8], path: &Path) -> SkipReason {
     let lower: Vec<u8> = head.iter().take(512).map(u8::to_ascii_lowercase).collect();
     let trimmed = lower.trim_ascii_start();
     let ext = path
@@ -58,32 +167,25 @@ fn describe_other(head: &[u8], path: &Path) -> String {
         || trimmed.starts_with(b"<html")
         || contains(trimmed, b"<table")
     {
-        // Some systems export "Excel" files that are really web pages.
-        return "a web page (HTML) saved with a workbook name, not a real workbook: open it in \
-                Excel and save it as an Excel Workbook (.xlsx)"
-            .into();
+        return SkipReason::WebPage;
     }
     if head.starts_with(b"\x89PNG")
         || head.starts_with(b"\xFF\xD8\xFF")
         || head.starts_with(b"GIF8")
     {
-        return "an image, not a workbook or PDF form".into();
+        return SkipReason::Image;
     }
     if head.starts_with(b"{\\rtf") {
-        return "a rich-text (RTF) document, not a workbook or PDF form".into();
+        return SkipReason::RichText;
     }
     if ext == "eml" || (is_text(head) && looks_like_email(&lower)) {
-        return "an email message, not a workbook or PDF form".into();
+        return SkipReason::EmailMessage;
     }
-    if is_text(head) {
-        if ext == "csv" {
-            return "a CSV text file: Rolecall reads the Accounts Worksheet (.xlsx, .xls, .xlsb, \
-                    .ods) or the PDF form"
-                .into();
-        }
-        return "a text file, not a workbook or PDF form".into();
+    match (is_text(head), ext == "csv") {
+        (true, true) => SkipReason::Csv,
+        (true, false) => SkipReason::Text,
+        _ => SkipReason::Unknown,
     }
-    "not a workbook or PDF form (its content is not recognised)".into()
 }
 
 /// True when the bytes look like text: valid UTF-8 (allowing a cut character at the end)
@@ -114,11 +216,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Zip-based formats: xlsx, xlsb and ods, told apart by their parts.
-fn sniff_zip(file: File) -> Result<Format, String> {
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|_| "a damaged zip archive, not a workbook that can be opened".to_string())?;
+fn sniff_zip(file: File) -> Result<Format, SkipReason> {
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|_| SkipReason::DamagedZip)?;
     if zip.len() > ZIP_MAX_ENTRIES {
-        return Err("a zip archive with too many entries to be a workbook".into());
+        return Err(SkipReason::TooManyEntries);
     }
     let has = |name: &str| zip.index_for_name(name).is_some();
     if has("xl/workbook.xml") {
@@ -128,10 +229,10 @@ fn sniff_zip(file: File) -> Result<Format, String> {
         return Ok(Format::Xlsb);
     }
     if has("word/document.xml") {
-        return Err("a Word document, not a workbook or PDF form".into());
+        return Err(SkipReason::Word);
     }
     if has("ppt/presentation.xml") {
-        return Err("a PowerPoint presentation, not a workbook or PDF form".into());
+        return Err(SkipReason::PowerPoint);
     }
     if let Some(i) = zip.index_for_name("mimetype") {
         let mut mime = String::new();
@@ -141,20 +242,17 @@ fn sniff_zip(file: File) -> Result<Format, String> {
         let mime = mime.trim();
         return match mime {
             "application/vnd.oasis.opendocument.spreadsheet" => Ok(Format::Ods),
-            "application/vnd.oasis.opendocument.text" => {
-                Err("an OpenDocument text, not a spreadsheet".into())
-            }
+            "application/vnd.oasis.opendocument.text" => Err(SkipReason::OpenDocumentText),
             "application/vnd.oasis.opendocument.presentation" => {
-                Err("an OpenDocument presentation, not a spreadsheet".into())
+                Err(SkipReason::OpenDocumentPresentation)
             }
-            "application/vnd.oasis.opendocument.spreadsheet-template" => Err(
-                "an OpenDocument spreadsheet template: save it as a spreadsheet (.ods) first"
-                    .into(),
-            ),
-            _ => Err("an OpenDocument file that is not a spreadsheet".into()),
+            "application/vnd.oasis.opendocument.spreadsheet-template" => {
+                Err(SkipReason::OpenDocumentTemplate)
+            }
+            _ => Err(SkipReason::OpenDocumentOther),
         };
     }
-    Err("a zip archive that is not a workbook".into())
+    Err(SkipReason::OtherZip)
 }
 
 /// OLE2 compound files: `.xls` has a `Workbook` (or old `Book`) stream; `.doc` has a
@@ -164,9 +262,9 @@ fn sniff_zip(file: File) -> Result<Format, String> {
 /// directory entries: an entry starts with its UTF-16LE name and has the name's byte length at
 /// offset 64 and the object type (2 = stream) at offset 66. Cheap, bounded, and good enough to
 /// tell a workbook from a Word document; the reader does the real parsing.
-fn sniff_ole(mut file: File) -> Result<Format, String> {
+fn sniff_ole(mut file: File) -> Result<Format, SkipReason> {
     file.seek(SeekFrom::Start(0))
-        .map_err(|e| format!("it could not be read ({e})"))?;
+        .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let mut reader = BufReader::with_capacity(64 * 1024, file.take(OLE_SCAN_LIMIT));
     let mut block = [0u8; 128];
     let mut word = false;
@@ -185,15 +283,13 @@ fn sniff_ole(mut file: File) -> Result<Format, String> {
         }
     }
     Err(if word {
-        "a Word document, not a workbook or PDF form".into()
+        SkipReason::Word
     } else if powerpoint {
-        "a PowerPoint presentation, not a workbook or PDF form".into()
+        SkipReason::PowerPoint
     } else if outlook {
-        "an Outlook message (.msg), not a workbook or PDF form: save its attachment and send \
-         that"
-            .into()
+        SkipReason::OutlookMessage
     } else {
-        "an old-style Office file that holds no Excel workbook".into()
+        SkipReason::OtherOle
     })
 }
 
@@ -237,8 +333,8 @@ pub fn submission_id(date: jiff::civil::Date, sha256_hex: &str) -> String {
 pub struct Skipped {
     /// The file or folder.
     pub path: PathBuf,
-    /// Why it was skipped, in plain words.
-    pub reason: String,
+    /// Why it was skipped (in plain words through `Display`).
+    pub reason: SkipReason,
 }
 
 /// The submissions found among the paths given, and everything skipped.
@@ -274,7 +370,7 @@ pub fn collect(paths: &[PathBuf]) -> Collected {
         } else {
             out.skipped.push(Skipped {
                 path: path.clone(),
-                reason: "no such file or folder".into(),
+                reason: SkipReason::Missing,
             });
         }
     }
@@ -287,7 +383,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) {
         Err(e) => {
             skipped.push(Skipped {
                 path: dir.to_path_buf(),
-                reason: format!("the folder could not be read ({e})"),
+                reason: SkipReason::FolderUnreadable(e.to_string()),
             });
             return;
         }
@@ -303,7 +399,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) {
             Ok(_) => files.push(path),
             Err(e) => skipped.push(Skipped {
                 path,
-                reason: format!("it could not be read ({e})"),
+                reason: SkipReason::Unreadable(e.to_string()),
             }),
         }
     }
@@ -316,9 +412,7 @@ fn classify(path: &Path, out: &mut Collected) {
     if is_eml {
         out.skipped.push(Skipped {
             path: path.to_path_buf(),
-            reason: "an email message: drop it into the inbox of `rolecall watch`, which reads \
-                     its attachments and answers the sender"
-                .into(),
+            reason: SkipReason::EmlFile,
         });
         return;
     }
@@ -369,7 +463,7 @@ mod tests {
             std::fs::write(&p, bytes).unwrap();
             match sniff(&p) {
                 Ok(f) => assert_eq!((name, f), ("form.bin", Format::Pdf)),
-                Err(reason) => assert!(reason.starts_with(want), "{name}: {reason}"),
+                Err(reason) => assert!(reason.to_string().starts_with(want), "{name}: {reason}"),
             }
         }
     }
@@ -410,11 +504,18 @@ mod tests {
             // Extensions lie: every file is called .xlsx.
             let p = dir.path().join(format!("{i}.xlsx"));
             zip_with(&p, entries);
-            assert_eq!(sniff(&p), want.map_err(String::from), "{entries:?}");
+            let got = sniff(&p).map_err(|r| r.to_string());
+            assert_eq!(got, want.map_err(String::from), "{entries:?}");
         }
         let p = dir.path().join("letter.xlsx");
         zip_with(&p, &[("word/document.xml", "<w:document/>")]);
-        assert!(sniff(&p).unwrap_err().starts_with("a Word document"));
+        assert_eq!(sniff(&p), Err(SkipReason::Word));
+        assert!(
+            sniff(&p)
+                .unwrap_err()
+                .to_string()
+                .starts_with("a Word document")
+        );
     }
 
     #[test]

@@ -67,6 +67,76 @@ CREATE INDEX mail_due ON mail(state, next_attempt_ms);
 CREATE INDEX mail_rate ON mail(first_recipient, created_ms);
 ";
 
+/// Words stored in the database for an enum, read back strictly: a word this version does
+/// not know is an error (a newer version wrote it, or the file was edited), never a default
+/// that would, say, send a message again.
+macro_rules! db_words {
+    ($ty:ident { $($variant:ident = $word:literal,)* }) => {
+        impl $ty {
+            /// The word stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $word,)* }
+            }
+
+            /// The value of a stored word; `None` for a word this version does not know.
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($word => Some($ty::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let word = v.as_str()?;
+                $ty::parse(word).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(Box::new(UnknownWord {
+                        what: stringify!($ty),
+                        word: word.to_string(),
+                    }))
+                })
+            }
+        }
+    };
+}
+
+/// A word in the database that this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger holds {word:?} as a {what}, which this version of Rolecall does not know")]
+pub struct UnknownWord {
+    /// Which kind of value.
+    pub what: &'static str,
+    /// The word found.
+    pub word: String,
+}
+
+/// Migration `ledger-2`: per-recipient delivery. A server that refuses one recipient
+/// (a dead coordinator address) no longer kills the whole reply: each address is recorded as
+/// delivered or refused, and a retry goes only to the ones left.
+pub const SCHEMA_2: &str = "
+ALTER TABLE mail ADD COLUMN delivered TEXT NOT NULL DEFAULT '[]';  -- JSON list of addresses
+ALTER TABLE mail ADD COLUMN refused TEXT NOT NULL DEFAULT '[]';    -- JSON [{address, error}]
+";
+
+/// A recipient the mail server refused for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The address.
+    pub address: String,
+    /// The server's words.
+    pub error: String,
+}
+
 /// How far a submission has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,15 +149,11 @@ pub enum State {
     Filed,
 }
 
-impl State {
-    fn parse(s: &str) -> State {
-        match s {
-            "processed" => State::Processed,
-            "filed" => State::Filed,
-            _ => State::Received,
-        }
-    }
-}
+db_words!(State {
+    Received = "received",
+    Processed = "processed",
+    Filed = "filed",
+});
 
 /// What a submission came as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,20 +167,54 @@ pub enum Kind {
     Attachment,
 }
 
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Email => "email",
-            Kind::Attachment => "attachment",
-        }
-    }
+db_words!(Kind {
+    File = "file",
+    Email = "email",
+    Attachment = "attachment",
+});
 
-    fn parse(s: &str) -> Kind {
+/// What became of a submission, in one word (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every line accepted.
+    Accepted,
+    /// Some lines rejected or waiting for approval.
+    NeedsAttention,
+    /// No line can be carried out.
+    Rejected,
+    /// Not readable as a worksheet or form (the original is in `quarantine/`).
+    Unreadable,
+    /// Nobody can be answered about it (not a submission, a refused sender): in
+    /// `quarantine/` with a reason file.
+    Quarantined,
+    /// An automatic message (RFC 3834): archived, not answered.
+    Ignored,
+    /// An email with nothing to read; the sender was told.
+    NoAttachment,
+    /// An email whose attachments are submissions of their own.
+    Email,
+}
+
+db_words!(Status {
+    Accepted = "accepted",
+    NeedsAttention = "needs_attention",
+    Rejected = "rejected",
+    Unreadable = "unreadable",
+    Quarantined = "quarantined",
+    Ignored = "ignored",
+    NoAttachment = "no_attachment",
+    Email = "email",
+});
+
+impl From<crate::validate::SubmissionStatus> for Status {
+    fn from(s: crate::validate::SubmissionStatus) -> Status {
+        use crate::validate::SubmissionStatus as S;
         match s {
-            "email" => Kind::Email,
-            "attachment" => Kind::Attachment,
-            _ => Kind::File,
+            S::Accepted => Status::Accepted,
+            S::NeedsAttention => Status::NeedsAttention,
+            S::Rejected => Status::Rejected,
+            S::Unreadable => Status::Unreadable,
         }
     }
 }
@@ -139,7 +239,7 @@ pub struct Submission {
     /// How far it has got.
     pub state: State,
     /// The outcome in one word (`accepted`, `quarantined`, ...).
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// Outcome details (JSON).
     pub outcome: Option<String>,
     /// Where the original is kept, relative to the data folder.
@@ -174,8 +274,8 @@ pub struct NewSubmission<'a> {
 /// The recorded outcome of a submission.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
-    /// Outcome in one word.
-    pub status: String,
+    /// Outcome in one word; `None` only in tests of the queue.
+    pub status: Option<Status>,
     /// Details (JSON).
     pub outcome: String,
     /// Where the original will be kept, relative.
@@ -229,27 +329,15 @@ pub enum MailState {
     Held,
 }
 
+db_words!(MailState {
+    Pending = "pending",
+    Sending = "sending",
+    Sent = "sent",
+    Dead = "dead",
+    Held = "held",
+});
+
 impl MailState {
-    fn as_str(self) -> &'static str {
-        match self {
-            MailState::Pending => "pending",
-            MailState::Sending => "sending",
-            MailState::Sent => "sent",
-            MailState::Dead => "dead",
-            MailState::Held => "held",
-        }
-    }
-
-    fn parse(s: &str) -> MailState {
-        match s {
-            "sending" => MailState::Sending,
-            "sent" => MailState::Sent,
-            "dead" => MailState::Dead,
-            "held" => MailState::Held,
-            _ => MailState::Pending,
-        }
-    }
-
     /// The data-folder subfolder its file is in.
     pub fn folder(self) -> &'static str {
         match self {
@@ -287,6 +375,28 @@ pub struct QueuedMail {
     pub created_at: String,
     /// When the server accepted it.
     pub sent_at: Option<String>,
+    /// Recipients the server has accepted so far (when it was sent one by one).
+    pub delivered: Vec<String>,
+    /// Recipients the server refused for good.
+    pub refused: Vec<Refused>,
+}
+
+impl QueuedMail {
+    /// The recipients still to send to: neither delivered nor refused.
+    pub fn remaining(&self) -> Vec<String> {
+        let done = |r: &String| {
+            self.delivered.iter().any(|d| d.eq_ignore_ascii_case(r))
+                || self
+                    .refused
+                    .iter()
+                    .any(|x| x.address.eq_ignore_ascii_case(r))
+        };
+        self.recipients
+            .iter()
+            .filter(|r| !done(r))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Ledger errors are SQLite's.
@@ -304,12 +414,12 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
     Ok(Submission {
         id: r.get(0)?,
         sha256: r.get(1)?,
-        kind: Kind::parse(&r.get::<_, String>(2)?),
+        kind: r.get(2)?,
         parent: r.get(3)?,
         file_name: r.get(4)?,
         received_at: r.get(5)?,
         processed_at: r.get(6)?,
-        state: State::parse(&r.get::<_, String>(7)?),
+        state: r.get(7)?,
         status: r.get(8)?,
         outcome: r.get(9)?,
         original: r.get(10)?,
@@ -320,7 +430,7 @@ fn submission_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Submission> {
 }
 
 const MAIL_COLUMNS: &str = "key, submission_id, message_id, subject, recipients, file, state, \
-     attempts, next_attempt_ms, last_error, created_at, sent_at";
+     attempts, next_attempt_ms, last_error, created_at, sent_at, delivered, refused";
 
 fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
     let recipients: String = r.get(4)?;
@@ -331,12 +441,14 @@ fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
         subject: r.get(3)?,
         recipients: serde_json::from_str(&recipients).unwrap_or_default(),
         file: r.get(5)?,
-        state: MailState::parse(&r.get::<_, String>(6)?),
+        state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt_ms: r.get(8)?,
         last_error: r.get(9)?,
         created_at: r.get(10)?,
         sent_at: r.get(11)?,
+        delivered: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+        refused: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
     })
 }
 
@@ -388,7 +500,7 @@ impl Ledger {
             params![
                 s.id,
                 s.sha256,
-                s.kind.as_str(),
+                s.kind,
                 s.parent,
                 s.file_name,
                 s.received_at,
@@ -456,11 +568,8 @@ impl Ledger {
     }
 
     /// The most recent submissions with one of these outcomes, newest first.
-    pub fn recent_with_status(&self, statuses: &[&str], limit: usize) -> Result<Vec<Submission>> {
-        let list: Vec<String> = statuses
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "")))
-            .collect();
+    pub fn recent_with_status(&self, statuses: &[Status], limit: usize) -> Result<Vec<Submission>> {
+        let list: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE status IN ({})
              ORDER BY processed_at DESC, id DESC LIMIT ?1",
@@ -484,7 +593,7 @@ impl Ledger {
             .query_row(
                 "SELECT state FROM duplicates WHERE arrival = ?1",
                 [arrival],
-                |r| Ok(State::parse(&r.get::<_, String>(0)?)),
+                |r| r.get(0),
             )
             .optional()
     }
@@ -610,6 +719,43 @@ impl Ledger {
         )
     }
 
+    /// The server accepted this recipient (sending one by one).
+    pub fn mark_delivered_to(&self, key: &str, address: &str) -> Result<()> {
+        self.set_mail(
+            "UPDATE mail SET delivered = json_insert(delivered, '$[#]', ?2) WHERE key = ?1",
+            params![key, address],
+        )
+    }
+
+    /// The server refused this recipient for good.
+    pub fn mark_refused(&self, key: &str, address: &str, error: &str) -> Result<()> {
+        self.set_mail(
+            "UPDATE mail SET refused = json_insert(refused, '$[#]', json_object('address', ?2, 'error', ?3))
+             WHERE key = ?1",
+            params![key, address, error],
+        )
+    }
+
+    /// Messages with a recipient the server refused, oldest first (dead ones are listed as
+    /// dead).
+    pub fn with_refused(&self) -> Result<Vec<QueuedMail>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MAIL_COLUMNS} FROM mail WHERE refused != '[]' AND state != 'dead'
+             ORDER BY created_ms, key"
+        ))?;
+        stmt.query_map([], mail_row)?.collect()
+    }
+
+    /// Queues messages of no submission (a notice to the help desk); their files are in
+    /// `outbox/` already. Queuing the same key twice is a no-op.
+    pub fn queue(&mut self, mails: &[NewMail]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for m in mails {
+            insert_mail(&tx, m)?;
+        }
+        tx.commit()
+    }
+
     /// Given up.
     pub fn mark_dead(&self, key: &str, error: &str) -> Result<()> {
         self.set_mail(
@@ -630,7 +776,8 @@ impl Ledger {
             stmt.query_map([], mail_row)?.collect::<Result<_>>()?
         };
         tx.execute(
-            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1 WHERE state IN ('dead', 'held')",
+            "UPDATE mail SET state = 'pending', attempts = 0, next_attempt_ms = ?1, refused = '[]'
+             WHERE state IN ('dead', 'held')",
             [now_ms],
         )?;
         tx.execute(
@@ -691,6 +838,18 @@ mod tests {
         Ledger::from_connection(crate::db::open_in_memory().unwrap())
     }
 
+    fn submission() -> NewSubmission<'static> {
+        NewSubmission {
+            id: "s1",
+            sha256: "abc",
+            kind: Kind::File,
+            parent: None,
+            file_name: "a.xlsx",
+            received_at: "2026-01-01T00:00:00Z",
+            origin: None,
+        }
+    }
+
     fn mail(key: &str) -> NewMail {
         NewMail {
             key: key.into(),
@@ -708,20 +867,12 @@ mod tests {
     #[test]
     fn a_submission_goes_received_processed_filed_and_queuing_twice_is_a_no_op() {
         let mut l = ledger();
-        let new = NewSubmission {
-            id: "s1",
-            sha256: "abc",
-            kind: Kind::File,
-            parent: None,
-            file_name: "a.xlsx",
-            received_at: "2026-01-01T00:00:00Z",
-            origin: None,
-        };
+        let new = submission();
         l.insert_received(&new).unwrap();
         l.insert_received(&new).unwrap();
         assert_eq!(l.unfinished().unwrap().len(), 1);
         let rec = Recorded {
-            status: "accepted".into(),
+            status: Some(Status::Accepted),
             outcome: "{}".into(),
             processed_at: "2026-01-01T00:00:01Z".into(),
             ..Recorded::default()
@@ -750,5 +901,37 @@ mod tests {
         assert_eq!(revived.len(), 1);
         let due = l.due(10).unwrap();
         assert_eq!((due[0].state, due[0].attempts), (MailState::Pending, 0));
+    }
+
+    #[test]
+    fn a_word_the_ledger_does_not_know_is_an_error_not_a_default() {
+        let mut l = ledger();
+        let new = submission();
+        l.insert_received(&new).unwrap();
+        l.record_outcome("s1", &Recorded::default(), &[mail("m")])
+            .unwrap();
+        // Before, an unknown state read as `received` (processed again) and an unknown mail
+        // state as `pending` (sent again).
+        l.conn()
+            .execute("UPDATE submissions SET state = 'archived'", [])
+            .unwrap();
+        let err = l.by_id("s1").unwrap_err().to_string();
+        assert!(err.contains("\"archived\""), "{err}");
+        l.conn()
+            .execute("UPDATE mail SET state = 'bounced'", [])
+            .unwrap();
+        let read = l.conn().query_row(
+            &format!("SELECT {MAIL_COLUMNS} FROM mail WHERE key = 'm'"),
+            [],
+            mail_row,
+        );
+        let err = read.unwrap_err().to_string();
+        assert!(err.contains("\"bounced\""), "{err}");
+        assert!(l.due(i64::MAX).unwrap().is_empty(), "never sent as pending");
+        assert_eq!(MailState::parse("bounced"), None);
+        assert_eq!(
+            Status::parse("needs_attention"),
+            Some(Status::NeedsAttention)
+        );
     }
 }

@@ -20,6 +20,7 @@ pub mod db;
 pub mod deliver;
 pub mod document;
 pub mod finding;
+pub mod fsx;
 pub mod intake;
 pub mod layout;
 pub mod ledger;

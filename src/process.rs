@@ -6,9 +6,13 @@
 
 use crate::catalog::Catalog;
 use crate::changeset::{self, SubmissionInfo};
-use crate::deliver::{self, Delivery, Envelope, MailContext, Transport};
+use crate::deliver::{self, Delivery, Envelope, Mail, MailContext, Transport};
 use crate::document::{Document, Format, Value, ValueKind};
 use crate::finding::{Finding, Rule};
+use crate::fsx::hash_file;
+/// Results are written durably (the folder is flushed after the rename: a power cut never
+/// leaves half a file, nor loses a renamed one); the watcher records an outcome only after.
+pub use crate::fsx::write_durably as write_atomically;
 use crate::intake;
 use crate::layout::RequesterField;
 use crate::location::Location;
@@ -18,6 +22,7 @@ use crate::validate::{self, SubmissionStatus};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What one processed submission produced; one entry of `process --json`.
 #[derive(Debug, Clone, Serialize)]
@@ -43,9 +48,9 @@ pub struct Processed {
     pub changeset: Option<PathBuf>,
     /// Emails written to the outbox (or copies of those sent by SMTP).
     pub emails: Vec<PathBuf>,
-    /// Output that could not be written or sent, in words.
+    /// Output that could not be written or sent (in `--json`, in words).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    pub errors: Vec<OutputError>,
     /// When the file could not be read: why, in the words of the first error (for the
     /// watcher's quarantine reason file).
     #[serde(skip)]
@@ -184,6 +189,9 @@ impl<'a> Processor<'a> {
         crate::state::diff::complete(state, changeset, self.catalog)
     }
 
+    /// The pipeline for one submission, as named steps: hash, adopt the sender, validate,
+    /// diff against the state, build the change set, write the outputs, compose and send.
+    /// Each step's failure is reported on this submission only.
     fn finish(
         &mut self,
         path: &Path,
@@ -191,175 +199,117 @@ impl<'a> Processor<'a> {
         origin: Option<&Origin>,
         placement: Option<&Placement>,
     ) -> Processed {
-        let today = self.now.date();
-        let (mut document, sha256) = match hash_file(path) {
-            Ok(hash) => (document, hash),
-            Err(e) => (
-                unreadable(format!("The file could not be read from disk: {e}.")),
-                intake::sha256_hex(&[]),
-            ),
-        };
-        let submission_id = match placement {
-            Some(p) => p.submission_id.clone(),
-            None => intake::submission_id(today, &sha256),
-        };
-        // An email's sender is who is asking, whatever the worksheet's requester block says:
-        // the address in the block is typed by anyone, the mailbox is the coordinator's.
-        if let Some(from) = origin.and_then(|o| o.from.as_deref())
-            && !document.rows.is_empty()
-        {
-            let block = document.requester(RequesterField::Email).cloned();
-            let location = block
-                .as_ref()
-                .map(|v| v.location.clone())
-                .unwrap_or(Location::File);
-            if let Some(block) = block.filter(|v| !v.text.eq_ignore_ascii_case(from)) {
-                document.findings.push(
-                    Finding::warning(
-                        Rule::RequesterNotSender,
-                        location.clone(),
-                        format!(
-                            "The requester block names {}, but this file was emailed by {from}: Rolecall takes the sender as the requester.",
-                            block.text
-                        ),
-                    )
-                    .suggest("Put your own address in the requester block (on a form: Your email), or ask that person to send the file."),
-                );
-            }
-            document.requester.insert(
-                RequesterField::Email,
-                Value {
-                    text: from.to_string(),
-                    location,
-                    kind: ValueKind::Text,
-                },
-            );
-        }
-        let mut outcome = validate::validate(document, self.catalog, today);
-        let mut state_errors = Vec::new();
+        let (document, sha256) = hash_step(path, document);
+        let names = self.names(path, placement, &sha256);
+        let document = adopt_sender(document, origin);
+        let mut outcome = validate::validate(document, self.catalog, self.now.date());
+        let mut errors = Vec::new();
         let state = self.known_state();
-        if let Some((state, options)) = &state
-            && let Err(e) =
-                crate::state::diff::reconcile(state, &mut outcome, self.catalog, options)
-        {
-            state_errors.push(format!("cannot compare with the account state: {e}"));
+        if let Some((state, options)) = &state {
+            errors.extend(diff_step(state, &mut outcome, self.catalog, options).err());
         }
-        let file_name = match placement {
-            Some(p) => p.file_name.clone(),
-            None => path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        let info = self.submission_info(&names, sha256, &outcome);
+        let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
+        let roles = state.and_then(|(state, _)| {
+            self.complete_against(state, &mut outcome, &mut changeset)
+                .map_err(|e| errors.push(OutputError::state(e)))
+                .ok()
+        });
+        let mut processed = processed(path, &names, &outcome, errors);
+        let folder = self.folder(placement, &names.file_name);
+        let outputs = Outputs {
+            folder: &folder,
+            stem: names.stem(),
         };
-        let info = SubmissionInfo {
-            id: submission_id.clone(),
-            source: file_name.clone(),
+        let workbook = match outputs.write(&outcome, &changeset, self.catalog, roles.as_deref()) {
+            Ok(written) => processed.take(written),
+            Err(e) => {
+                processed.errors.push(e);
+                return processed;
+            }
+        };
+        let (context, envelope) = self.reply(&names, &outcome, origin, &outputs.workbook_name());
+        match deliver::compose(&context, &envelope, workbook, self.now.timestamp())
+            .map_err(|e| OutputError::Compose(Arc::new(e)))
+            .and_then(|mail| self.send_step(&mail, &outputs))
+        {
+            Ok(email) => processed.emails.push(email),
+            Err(e) => processed.errors.push(e),
+        }
+        processed
+    }
+
+    /// The submission's folder: the watcher's, else one named after the file in the output
+    /// folder.
+    fn folder(&mut self, placement: Option<&Placement>, file_name: &str) -> PathBuf {
+        match placement {
+            Some(p) => p.folder.clone(),
+            None => {
+                let name = self.folder_name(file_name);
+                self.out_dir.join(name)
+            }
+        }
+    }
+
+    /// The submission's id and file name: the watcher's, or made from the file.
+    fn names(&self, path: &Path, placement: Option<&Placement>, sha256: &str) -> Names {
+        match placement {
+            Some(p) => Names {
+                submission_id: p.submission_id.clone(),
+                file_name: p.file_name.clone(),
+            },
+            None => Names {
+                submission_id: intake::submission_id(self.now.date(), sha256),
+                file_name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The change set's provenance.
+    fn submission_info(
+        &self,
+        names: &Names,
+        sha256: String,
+        outcome: &validate::Outcome,
+    ) -> SubmissionInfo {
+        SubmissionInfo {
+            id: names.submission_id.clone(),
+            source: names.file_name.clone(),
             sha256,
             processed_at: self.now.timestamp().to_string(),
             requester_name: outcome.requester_name.clone(),
             requester_email: outcome.requester_email.clone(),
-        };
-        let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
-        let roles = match &state {
-            Some((state, _)) => match self.complete_against(state, &mut outcome, &mut changeset) {
-                Ok(roles) => Some(roles),
-                Err(e) => {
-                    state_errors.push(format!("cannot compare with the account state: {e}"));
-                    None
-                }
-            },
-            None => None,
-        };
-        let counts = outcome.counts();
-        let mut processed = Processed {
-            source: path.to_path_buf(),
-            submission_id: submission_id.clone(),
-            status: outcome.status(),
-            accepted: counts.accepted,
-            needs_approval: counts.needs_approval,
-            rejected: counts.rejected,
-            not_read: counts.not_read,
-            workbook: None,
-            changeset: None,
-            emails: Vec::new(),
-            errors: state_errors,
-            unreadable_reason: (outcome.status() == SubmissionStatus::Unreadable)
-                .then(|| {
-                    outcome
-                        .all_findings()
-                        .find(|f| f.is_error())
-                        .map(|f| f.message.clone())
-                })
-                .flatten(),
-        };
-
-        let folder = match placement {
-            Some(p) => p.folder.clone(),
-            None => {
-                let folder_name = self.folder_name(&file_name);
-                self.out_dir.join(folder_name)
-            }
-        };
-        if let Err(e) = std::fs::create_dir_all(&folder) {
-            processed
-                .errors
-                .push(format!("cannot create {}: {e}", folder.display()));
-            return processed;
         }
-        let stem = Path::new(&file_name)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    }
 
-        let workbook_name = format!("{stem}-result.xlsx");
-        let workbook = match report::result_bytes_with_roles(
-            &outcome,
-            &changeset,
-            self.catalog,
-            roles.as_deref(),
-        ) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                processed
-                    .errors
-                    .push(format!("cannot write the result workbook: {e}"));
-                return processed;
-            }
-        };
-        let workbook_path = folder.join(&workbook_name);
-        match write_atomically(&workbook_path, &workbook) {
-            Ok(()) => processed.workbook = Some(workbook_path),
-            Err(e) => processed
-                .errors
-                .push(format!("cannot write {}: {e}", workbook_path.display())),
-        }
-
-        let changeset_path = folder.join(format!("{stem}-changeset.json"));
-        let mut json = serde_json::to_vec_pretty(&changeset).unwrap_or_default();
-        json.push(b'\n');
-        match write_atomically(&changeset_path, &json) {
-            Ok(()) => processed.changeset = Some(changeset_path),
-            Err(e) => processed
-                .errors
-                .push(format!("cannot write {}: {e}", changeset_path.display())),
-        }
-
+    /// What the reply says and who gets it: the requester (the email's Reply-To, else the
+    /// requester block), the institution's coordinators in copy, in the sender's thread.
+    fn reply(
+        &self,
+        names: &Names,
+        outcome: &validate::Outcome,
+        origin: Option<&Origin>,
+        workbook_name: &str,
+    ) -> (MailContext, Envelope) {
         let institution = outcome
             .institution
             .as_deref()
             .and_then(|code| self.catalog.institution(code));
         let context = MailContext {
-            submission_id: submission_id.clone(),
-            source_name: file_name,
+            submission_id: names.submission_id.clone(),
+            source_name: names.file_name.clone(),
             status: outcome.status(),
-            counts,
+            counts: outcome.counts(),
             requester_name: outcome.requester_name.clone(),
             institution_code: institution.map(|i| i.code.clone()),
             institution_name: institution.map(|i| i.name.clone()),
             problems: outcome.all_findings().cloned().collect(),
             help_desk_name: self.catalog.policy.help_desk_name.clone(),
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
-            workbook_name,
+            workbook_name: workbook_name.to_string(),
             notes: origin.map(|o| o.notes.clone()).unwrap_or_default(),
             places: outcome
                 .all_findings()
@@ -375,60 +325,44 @@ impl<'a> Processor<'a> {
         let reply_to = origin
             .and_then(|o| o.reply_to.clone())
             .or_else(|| outcome.requester_email.clone());
+        let cc = institution
+            .map(|i| {
+                self.catalog
+                    .coordinators_for(&i.code)
+                    .map(|c| c.email.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         let envelope = Envelope {
             from: self.from.clone(),
             to: reply_to.into_iter().collect(),
-            cc: institution
-                .map(|i| {
-                    self.catalog
-                        .coordinators_for(&i.code)
-                        .map(|c| c.email.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            cc,
             in_reply_to: origin.and_then(|o| o.message_id.clone()),
             references: origin.map(|o| o.references.clone()).unwrap_or_default(),
         };
-        match deliver::compose(&context, &envelope, workbook, self.now.timestamp()) {
-            Err(e) => processed
-                .errors
-                .push(format!("cannot compose the reply: {e}")),
-            Ok(mail) => match self.transport.send(&mail) {
-                Ok(Delivery::Written(path)) => processed.emails.push(path),
-                Ok(Delivery::Sent { .. }) => {
-                    // Keep a copy beside the results: the help desk can see what went out.
-                    let copy = folder.join(format!("{stem}-reply.eml"));
-                    match write_atomically(&copy, &mail.to_eml()) {
-                        Ok(()) => processed.emails.push(copy),
-                        Err(e) => processed
-                            .errors
-                            .push(format!("sent, but cannot keep a copy: {e}")),
-                    }
-                }
-                Err(e) => processed.errors.push(format!("cannot send the reply: {e}")),
-            },
+        (context, envelope)
+    }
+
+    /// Sends the reply; returns the `.eml` written to the outbox, or for a message sent by
+    /// SMTP the copy kept beside the results, so the help desk can see what went out.
+    fn send_step(&self, mail: &Mail, outputs: &Outputs<'_>) -> Result<PathBuf, OutputError> {
+        match self.transport.send(mail) {
+            Ok(Delivery::Written(path)) => Ok(path),
+            Ok(Delivery::Sent { .. }) => {
+                let copy = outputs.path("reply.eml");
+                write_atomically(&copy, &mail.to_eml())
+                    .map_err(|e| OutputError::KeepCopy(Arc::new(e)))?;
+                Ok(copy)
+            }
+            Err(e) => Err(OutputError::Send(Arc::new(e))),
         }
-        processed
     }
 
     /// One folder per submission, named after the file (`clean-batch.xlsx` →
     /// `clean-batch-xlsx`), unique within the run.
     fn folder_name(&mut self, file_name: &str) -> String {
-        let base: String = file_name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let base = if base.is_empty() {
-            "submission".to_string()
-        } else {
-            base
-        };
+        // Room for the `-NN` a second file of the same name gets.
+        let base = crate::fsx::safe_name(file_name, crate::fsx::Charset::Word, 200, "submission");
         let mut name = base.clone();
         let mut n = 2;
         while !self.used_names.insert(name.clone()) {
@@ -436,6 +370,247 @@ impl<'a> Processor<'a> {
             n += 1;
         }
         name
+    }
+}
+
+/// A submission's id and its file name as received.
+struct Names {
+    submission_id: String,
+    file_name: String,
+}
+
+impl Names {
+    /// The stem every output is named after (`clean-batch.xlsx` → `clean-batch`).
+    fn stem(&self) -> String {
+        Path::new(&self.file_name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Why one submission's outputs could not be made, written or sent: reported on that
+/// submission (`errors` in `process --json`), and the run goes on. The causes are shared
+/// (`Arc`) so that a [`Processed`] can be cloned.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OutputError {
+    /// The account state could not be read for the diff.
+    #[error("cannot compare with the account state: {0}")]
+    State(Arc<crate::state::StateError>),
+    /// The submission's folder could not be made.
+    #[error("cannot create {}: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What the system said.
+        source: Arc<std::io::Error>,
+    },
+    /// The result workbook could not be built.
+    #[error("cannot write the result workbook: {0}")]
+    Workbook(Arc<report::ReportError>),
+    /// A result file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: Arc<std::io::Error>,
+    },
+    /// The reply could not be composed.
+    #[error("cannot compose the reply: {0}")]
+    Compose(Arc<deliver::DeliverError>),
+    /// The reply could not be sent.
+    #[error("cannot send the reply: {0}")]
+    Send(Arc<deliver::DeliverError>),
+    /// The reply went out, but its copy beside the results could not be written.
+    #[error("sent, but cannot keep a copy: {0}")]
+    KeepCopy(Arc<std::io::Error>),
+}
+
+impl OutputError {
+    fn state(e: crate::state::StateError) -> Self {
+        OutputError::State(Arc::new(e))
+    }
+
+    fn write(path: PathBuf, e: std::io::Error) -> Self {
+        OutputError::Write {
+            path,
+            source: Arc::new(e),
+        }
+    }
+}
+
+/// In `process --json`, an error is its message.
+impl Serialize for OutputError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Where one submission's outputs go: its folder, and the stem they are named after.
+struct Outputs<'a> {
+    folder: &'a Path,
+    stem: String,
+}
+
+/// The result workbook (its bytes, for the reply) and the files written.
+struct Written {
+    workbook_bytes: Vec<u8>,
+    workbook: Result<PathBuf, OutputError>,
+    changeset: Result<PathBuf, OutputError>,
+}
+
+impl Outputs<'_> {
+    /// `STEM-SUFFIX` in the submission's folder.
+    fn path(&self, suffix: &str) -> PathBuf {
+        self.folder.join(format!("{}-{suffix}", self.stem))
+    }
+
+    fn workbook_name(&self) -> String {
+        format!("{}-result.xlsx", self.stem)
+    }
+
+    /// Writes the result workbook and the change set. Without a folder or a workbook there
+    /// is nothing to send (`Err`); a file that cannot be written is reported, and the reply
+    /// still goes.
+    fn write(
+        &self,
+        outcome: &validate::Outcome,
+        changeset: &changeset::ChangeSet,
+        catalog: &Catalog,
+        roles: Option<&[report::PersonRoles]>,
+    ) -> Result<Written, OutputError> {
+        std::fs::create_dir_all(self.folder).map_err(|e| OutputError::Folder {
+            path: self.folder.to_path_buf(),
+            source: Arc::new(e),
+        })?;
+        let bytes = report::result_bytes_with_roles(outcome, changeset, catalog, roles)
+            .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
+        let workbook = self.folder.join(self.workbook_name());
+        let workbook = match write_atomically(&workbook, &bytes) {
+            Ok(()) => Ok(workbook),
+            Err(e) => Err(OutputError::write(workbook, e)),
+        };
+        let path = self.path("changeset.json");
+        let mut json = serde_json::to_vec_pretty(changeset).unwrap_or_default();
+        json.push(b'\n');
+        let changeset = match write_atomically(&path, &json) {
+            Ok(()) => Ok(path),
+            Err(e) => Err(OutputError::write(path, e)),
+        };
+        Ok(Written {
+            workbook_bytes: bytes,
+            workbook,
+            changeset,
+        })
+    }
+}
+
+impl Processed {
+    /// Records the files written (or why not); returns the workbook's bytes for the reply.
+    fn take(&mut self, written: Written) -> Vec<u8> {
+        match written.workbook {
+            Ok(path) => self.workbook = Some(path),
+            Err(e) => self.errors.push(e),
+        }
+        match written.changeset {
+            Ok(path) => self.changeset = Some(path),
+            Err(e) => self.errors.push(e),
+        }
+        written.workbook_bytes
+    }
+}
+
+/// The step before reading anything else: the content hash the submission id and the change
+/// set's provenance come from. A file that cannot be read from disk becomes a document that
+/// says so.
+fn hash_step(path: &Path, document: Document) -> (Document, String) {
+    match hash_file(path) {
+        Ok(hash) => (document, hash),
+        Err(e) => (
+            unreadable(format!("The file could not be read from disk: {e}.")),
+            intake::sha256_hex(&[]),
+        ),
+    }
+}
+
+/// An email's sender is who is asking, whatever the worksheet's requester block says: the
+/// address in the block is typed by anyone, the mailbox is the coordinator's.
+fn adopt_sender(mut document: Document, origin: Option<&Origin>) -> Document {
+    let Some(from) = origin.and_then(|o| o.from.as_deref()) else {
+        return document;
+    };
+    if document.rows.is_empty() {
+        return document;
+    }
+    let block = document.requester(RequesterField::Email).cloned();
+    let location = block
+        .as_ref()
+        .map(|v| v.location.clone())
+        .unwrap_or(Location::File);
+    if let Some(block) = block.filter(|v| !v.text.eq_ignore_ascii_case(from)) {
+        document.findings.push(
+            Finding::warning(
+                Rule::RequesterNotSender,
+                location.clone(),
+                format!(
+                    "The requester block names {}, but this file was emailed by {from}: Rolecall takes the sender as the requester.",
+                    block.text
+                ),
+            )
+            .suggest("Put your own address in the requester block (on a form: Your email), or ask that person to send the file."),
+        );
+    }
+    document.requester.insert(
+        RequesterField::Email,
+        Value {
+            text: from.to_string(),
+            location,
+            kind: ValueKind::Text,
+        },
+    );
+    document
+}
+
+/// Diffs the validated requests against the account state.
+fn diff_step(
+    state: &crate::state::State,
+    outcome: &mut validate::Outcome,
+    catalog: &Catalog,
+    options: &crate::state::diff::DiffOptions,
+) -> Result<(), OutputError> {
+    crate::state::diff::reconcile(state, outcome, catalog, options).map_err(OutputError::state)
+}
+
+/// The submission's entry of `process --json`, before any output is written.
+fn processed(
+    path: &Path,
+    names: &Names,
+    outcome: &validate::Outcome,
+    errors: Vec<OutputError>,
+) -> Processed {
+    let counts = outcome.counts();
+    let unreadable = outcome.status() == SubmissionStatus::Unreadable;
+    Processed {
+        source: path.to_path_buf(),
+        submission_id: names.submission_id.clone(),
+        status: outcome.status(),
+        accepted: counts.accepted,
+        needs_approval: counts.needs_approval,
+        rejected: counts.rejected,
+        not_read: counts.not_read,
+        workbook: None,
+        changeset: None,
+        emails: Vec::new(),
+        errors,
+        unreadable_reason: unreadable
+            .then(|| {
+                outcome
+                    .all_findings()
+                    .find(|f| f.is_error())
+                    .map(|f| f.message.clone())
+            })
+            .flatten(),
     }
 }
 
@@ -458,32 +633,102 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// SHA-256 of a file, streamed: a huge file costs time, not memory.
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
+#[cfg(test)]
+mod tests {
+    //! The steps that need no reader, catalog or transport, each on its own.
 
-/// Writes through a temporary file, flushed to disk, and a rename, so a crash (or a power
-/// cut) never leaves half a file: the watcher records an outcome only after its files are
-/// written.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn value(text: &str, location: Location) -> Value {
+        Value {
+            text: text.to_string(),
+            location,
+            kind: ValueKind::Text,
+        }
+    }
+
+    /// A worksheet with one request line and `email` in its requester block at `Accounts!B3`.
+    fn worksheet(email: &str) -> Document {
+        let mut document = Document::default();
+        document.requester.insert(
+            RequesterField::Email,
+            value(email, Location::cell("Accounts", 3, 2)),
+        );
+        document.rows.push(crate::document::RequestRow {
+            location: Location::File,
+            values: BTreeMap::new(),
+        });
+        document
+    }
+
+    fn from(address: &str) -> Origin {
+        Origin {
+            from: Some(address.to_string()),
+            ..Origin::default()
+        }
+    }
+
+    #[test]
+    fn an_emailed_file_is_asked_for_by_its_sender_and_a_different_block_is_warned_about() {
+        let document = adopt_sender(worksheet("someone@else.org"), Some(&from("dana@gcsu.edu")));
+        let email = document.requester(RequesterField::Email).unwrap();
+        assert_eq!(email.text, "dana@gcsu.edu");
+        assert_eq!(
+            email.location,
+            Location::cell("Accounts", 3, 2),
+            "kept where it was"
+        );
+        assert_eq!(document.findings.len(), 1);
+        assert_eq!(document.findings[0].rule, Rule::RequesterNotSender);
+        assert!(document.findings[0].message.contains("someone@else.org"));
+    }
+
+    #[test]
+    fn the_same_address_in_other_case_is_no_warning_and_a_loose_file_keeps_its_block() {
+        let document = adopt_sender(worksheet("Dana@GCSU.edu"), Some(&from("dana@gcsu.edu")));
+        assert!(document.findings.is_empty());
+        let document = adopt_sender(worksheet("someone@else.org"), None);
+        let email = document.requester(RequesterField::Email).unwrap();
+        assert_eq!(email.text, "someone@else.org");
+        // A file with no request lines has no requester to replace.
+        let empty = adopt_sender(Document::default(), Some(&from("dana@gcsu.edu")));
+        assert!(empty.requester.is_empty());
+    }
+
+    #[test]
+    fn outputs_that_cannot_have_a_folder_are_a_typed_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("a-file");
+        std::fs::write(&blocked, "not a folder").unwrap();
+        let folder = blocked.join("results");
+        let outputs = Outputs {
+            folder: &folder,
+            stem: "clean-batch".to_string(),
+        };
+        let outcome = validate::validate(
+            Document::default(),
+            &crate::catalog::bundled(),
+            jiff::civil::date(2026, 11, 24),
+        );
+        let info = SubmissionInfo {
+            id: "20261124-0000000000".into(),
+            source: "clean-batch.xlsx".into(),
+            sha256: intake::sha256_hex(&[]),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        };
+        let changeset = changeset::build(&outcome, info, "test");
+        let err = outputs
+            .write(&outcome, &changeset, &crate::catalog::bundled(), None)
+            .err()
+            .expect("no folder, no outputs");
+        assert!(matches!(&err, OutputError::Folder { path, .. } if *path == folder));
+        assert!(err.to_string().starts_with("cannot create "), "{err}");
+        assert_eq!(
+            outputs.path("reply.eml"),
+            folder.join("clean-batch-reply.eml")
+        );
+    }
 }

@@ -9,17 +9,17 @@
 //! finishes every file once (`docs/inbox.md` walks through the steps).
 
 use crate::catalog::Catalog;
-use crate::deliver::queue::{self, RawTransport, RetryPolicy, rename_durably};
+use crate::deliver::queue::{self, RawTransport, RetryPolicy};
 use crate::deliver::{self, DeliverError, Delivery, Envelope, Mail, Notice, Transport};
+use crate::fsx::{self, Charset, hash_file, rename_durably, write_durably};
 use crate::intake::{self, email};
-use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Submission};
+use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Status, Submission};
 use crate::process::{Origin, Placement, Processor};
 use crate::read::Isolation;
 use crate::validate::SubmissionStatus;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub mod desk;
 mod steps;
 
-use steps::{PipelineResult, status_word};
+use steps::PipelineResult;
 
 pub use crate::intake::SUBMISSION_EXTENSIONS;
 
@@ -166,6 +166,9 @@ pub struct Watcher<'a> {
     /// Files that failed in this run (our own output could not be written); retried on
     /// the next rescan.
     failures: usize,
+    /// Inbox files whose last attempt failed: (failed attempts, not before). A file that
+    /// keeps failing is tried again later and later, never in a tight loop.
+    backoff: HashMap<PathBuf, (u32, Instant)>,
     /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
     sender_thread: bool,
 }
@@ -194,6 +197,7 @@ impl<'a> Watcher<'a> {
             seen: HashMap::new(),
             vanished: Default::default(),
             failures: 0,
+            backoff: HashMap::new(),
             sender_thread: false,
         })
     }
@@ -223,17 +227,7 @@ impl<'a> Watcher<'a> {
                 }
             }
         };
-        // Temporary files a killed run left in the outbox (ours: `.<name>.<pid>.tmp`); only
-        // the watcher, one per data folder, cleans them. Never in the inbox: there a `.tmp`
-        // file is someone's copy in progress.
-        if let Ok(entries) = std::fs::read_dir(self.layout.dir("outbox")) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') && name.ends_with(".tmp") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
+        self.remove_stale_temps();
         tracing::info!(data = %self.layout.root.display(), "watching");
         // Mail goes out from a thread of its own, so that a slow or hung mail server never
         // holds up the inbox (`--once` keeps to one thread: take the inbox, then send).
@@ -245,9 +239,11 @@ impl<'a> Watcher<'a> {
                 let retry = self.settings.retry;
                 let stop = Arc::clone(&self.stop);
                 let now = self.services.now;
+                let desk = (self.services.catalog, self.services.from.clone());
                 let result = std::thread::scope(|scope| {
                     let sending = scope.spawn(|| {
-                        let sent = send_loop(&root, smtp, &retry, &stop, now);
+                        let desk = (desk.0, desk.1.as_str());
+                        let sent = send_loop(&root, smtp, (&retry, &stop), now, desk);
                         if let Err(e) = &sent {
                             // Without its sender the watcher would take files and never
                             // answer: stop it all, and let the service manager restart it.
@@ -326,6 +322,25 @@ impl<'a> Watcher<'a> {
         Ok(())
     }
 
+    /// Temporary files (`.<name>.<pid>.tmp`) a killed run left in the data folder's own
+    /// folders: only the watcher, one per data folder, cleans them, and only those of a
+    /// process that is gone. Never in the inbox: there a `.tmp` file is someone's copy in
+    /// progress.
+    pub fn remove_stale_temps(&self) {
+        let mut removed = 0;
+        for name in ["outbox", "sent", "dead", "quarantine"] {
+            removed += fsx::remove_stale_temps(&self.layout.dir(name), 1);
+        }
+        // archive/<date>/<email>/<attachment>/<file>: four levels at most.
+        removed += fsx::remove_stale_temps(&self.layout.dir("archive"), 4);
+        if removed > 0 {
+            tracing::info!(
+                files = removed,
+                "removed temporary files a stopped run left"
+            );
+        }
+    }
+
     /// Files that could not be finished in this run (each is logged, and stays in the
     /// inbox to be tried again).
     pub fn failures(&self) -> usize {
@@ -346,15 +361,23 @@ impl<'a> Watcher<'a> {
             && !self.sender_thread
         {
             queue::tidy(&self.layout.root, &self.ledger)?;
-            let stamp = (self.services.now)().timestamp().to_string();
-            queue::send_due(
+            let now = (self.services.now)();
+            let pass = queue::send_due(
                 &self.layout.root,
                 &self.ledger,
                 smtp,
                 &self.settings.retry,
                 wall_ms(),
-                &stamp,
+                &now.timestamp().to_string(),
                 &self.stop,
+            )?;
+            let desk = (self.services.catalog, self.services.from.as_str());
+            tell_help_desk(
+                &self.layout.root,
+                &mut self.ledger,
+                desk,
+                &now,
+                &pass.refused,
             )?;
         }
         Ok(settling)
@@ -407,10 +430,18 @@ impl<'a> Watcher<'a> {
         };
         files.sort();
         self.seen.retain(|p, _| files.contains(p));
+        self.backoff.retain(|p, _| files.contains(p));
         let mut settling: Option<Duration> = None;
         for path in files {
             if self.stopped() {
                 break;
+            }
+            if self
+                .backoff
+                .get(&path)
+                .is_some_and(|(_, not_before)| Instant::now() < *not_before)
+            {
+                continue;
             }
             match self.settled(&path) {
                 Ok(()) => {}
@@ -426,12 +457,29 @@ impl<'a> Watcher<'a> {
                 if let WatchError::Ledger(_) | WatchError::Db(_) = e {
                     return Err(e);
                 }
-                tracing::error!(file = %path.display(), error = %e, "will retry");
+                let wait = self.back_off(&path);
+                tracing::error!(file = %path.display(), error = %e,
+                    retry_in_ms = wait.as_millis() as u64, "will retry");
                 self.failures += 1;
+            } else {
+                self.backoff.remove(&path);
             }
             self.seen.remove(&path);
         }
         Ok(settling)
+    }
+
+    /// Records one more failed attempt at `path` and returns the wait before the next one:
+    /// one second, doubling up to five minutes.
+    fn back_off(&mut self, path: &Path) -> Duration {
+        let entry = self
+            .backoff
+            .entry(path.to_path_buf())
+            .or_insert((0, Instant::now()));
+        entry.0 += 1;
+        let wait = Duration::from_secs(1u64 << (entry.0 - 1).min(8)).min(Duration::from_secs(300));
+        entry.1 = Instant::now() + wait;
+        wait
     }
 
     /// `Ok` when a file has stopped changing; `Err(Some(wait))` while it may still be being
@@ -517,7 +565,7 @@ impl<'a> Watcher<'a> {
             tracing::info!(
                 submission = %submission.id,
                 file = %name,
-                status = %done.recorded.status,
+                status = %done.recorded.status.map_or("-", Status::as_str),
                 mails = done.mails.len(),
                 "processed"
             );
@@ -563,18 +611,6 @@ fn has_extension(path: &Path, list: &[&str]) -> bool {
         .is_some_and(|e| list.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn safe_key(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 fn rel(path: &Path, root: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
@@ -590,46 +626,23 @@ pub fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// Writes through a temporary file, flushed to disk, then renamed: the name appears whole
-/// or not at all, and survives a crash once this returns.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 /// The sender thread of [`Watcher::run`]: sends due mail through its own database
 /// connection until `stop`, looking again at least every 200 ms (a reply the intake just
 /// queued is due at once).
 fn send_loop(
     root: &Path,
     smtp: &(dyn RawTransport + Sync),
-    retry: &RetryPolicy,
-    stop: &AtomicBool,
+    (retry, stop): (&RetryPolicy, &AtomicBool),
     now: &(dyn Fn() -> jiff::Zoned + Sync),
+    desk: (&Catalog, &str),
 ) -> Result<(), WatchError> {
-    let ledger = Ledger::open(root)?;
+    let mut ledger = Ledger::open(root)?;
     while !stop.load(Ordering::SeqCst) {
         queue::tidy(root, &ledger)?;
-        let stamp = now().timestamp().to_string();
-        queue::send_due(root, &ledger, smtp, retry, wall_ms(), &stamp, stop)?;
+        let now = now();
+        let stamp = now.timestamp().to_string();
+        let pass = queue::send_due(root, &ledger, smtp, retry, wall_ms(), &stamp, stop)?;
+        tell_help_desk(root, &mut ledger, desk, &now, &pass.refused)?;
         let wait = match ledger.next_due_ms()? {
             Some(due) => (due - wall_ms()).clamp(20, 200),
             None => 200,
@@ -637,6 +650,108 @@ fn send_loop(
         std::thread::sleep(Duration::from_millis(wait as u64));
     }
     Ok(())
+}
+
+/// Tells the help desk (the catalog's help-desk address) of each recipient the mail server
+/// refused while others got the message: most often a coordinator address in the catalog
+/// that no longer exists, which would cost every reply to that institution its copy.
+fn tell_help_desk(
+    root: &Path,
+    ledger: &mut Ledger,
+    (catalog, from): (&Catalog, &str),
+    now: &jiff::Zoned,
+    refused: &[deliver::RefusedRecipient],
+) -> Result<(), WatchError> {
+    let policy = &catalog.policy;
+    let mut mails = Vec::new();
+    for r in refused {
+        let key = format!(
+            "{}-refused-{}",
+            r.key,
+            fsx::safe_name(&r.address, Charset::AsciiWord, 80, "address")
+        );
+        let mut text = format!(
+            "The mail server refused {} for the message \"{}\" (submission {}): {}\nThe other recipients got it.\n",
+            r.address,
+            r.subject,
+            r.submission_id.as_deref().unwrap_or("-"),
+            r.error
+        );
+        if let Some(c) = catalog
+            .coordinators
+            .iter()
+            .find(|c| c.email.eq_ignore_ascii_case(&r.address))
+        {
+            text.push_str(&format!(
+                "\n{} is in the catalog as the address of {}, coordinator of {}: correct or remove it in coordinators.toml, or every reply to that institution will lose this copy.\n",
+                r.address,
+                c.name,
+                c.institutions.join(", ")
+            ));
+        }
+        let notice = Notice {
+            key: key.clone(),
+            subject: format!("[Rolecall] The mail server refused {}", r.address),
+            text,
+            help_desk_name: policy.help_desk_name.clone(),
+            help_desk_email: policy.help_desk_email.clone(),
+        };
+        let envelope = Envelope {
+            from: from.to_string(),
+            to: vec![policy.help_desk_email.clone()],
+            cc: Vec::new(),
+            in_reply_to: None,
+            references: Vec::new(),
+        };
+        let mail = deliver::compose_notice(&notice, &envelope, now.timestamp()).map_err(|e| {
+            WatchError::Io {
+                path: PathBuf::from(&key),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        mails.push(queue_file(
+            root,
+            &key,
+            r.submission_id.as_deref(),
+            &mail,
+            now,
+        )?);
+    }
+    if !mails.is_empty() {
+        ledger.queue(&mails)?;
+    }
+    Ok(())
+}
+
+/// Writes a message into `outbox/<key>.eml` (overwriting a copy a crash left behind: the
+/// row is what counts) and returns the row to record.
+fn queue_file(
+    root: &Path,
+    key: &str,
+    submission: Option<&str>,
+    mail: &Mail,
+    now: &jiff::Zoned,
+) -> Result<NewMail, WatchError> {
+    let file = format!(
+        "{}.eml",
+        fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
+    );
+    let path = root.join("outbox").join(&file);
+    write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(NewMail {
+        key: key.to_string(),
+        submission_id: submission.map(str::to_string),
+        message_id: mail.message_id().to_string(),
+        subject: mail.subject().to_string(),
+        recipients: mail.recipients(),
+        file,
+        created_at: now.timestamp().to_string(),
+        created_ms: wall_ms(),
+        held: false,
+    })
 }
 
 #[cfg(test)]

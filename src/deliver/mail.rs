@@ -465,23 +465,7 @@ fn msg_id(s: &str) -> Option<String> {
 
 /// A stem that is safe as a file name and inside a Message-ID.
 pub(super) fn file_stem(submission_id: &str) -> String {
-    let stem: String = submission_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(80)
-        .collect();
-    let stem = stem.trim_matches('-');
-    if stem.is_empty() {
-        "reply".to_string()
-    } else {
-        stem.to_string()
-    }
+    crate::fsx::safe_name(submission_id, crate::fsx::Charset::AsciiWord, 80, "reply")
 }
 
 /// `[Rolecall] <file>: <outcome> (<counts>)`.

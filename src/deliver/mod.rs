@@ -18,7 +18,7 @@ pub use mail::{
     Envelope, Mail, MailContext, Notice, compose, compose_notice, render_html, render_text,
 };
 pub use outbox::OutboxFolder;
-pub use queue::{RawTransport, RetryPolicy};
+pub use queue::{RawTransport, RefusedRecipient, RetryPolicy};
 pub use smtp::{DEFAULT_PASSWORD_ENV, Security, Smtp, SmtpConfig};
 
 use serde::Serialize;

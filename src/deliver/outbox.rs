@@ -45,7 +45,7 @@ impl OutboxFolder {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = self
             .dir
-            .join(format!(".{stem}.{}.{n}.eml.tmp", std::process::id()));
+            .join(format!(".{stem}.{n}.eml.{}.tmp", std::process::id()));
         let result = (|| {
             let mut file = fs::OpenOptions::new()
                 .write(true)
@@ -99,6 +99,8 @@ impl Transport for OutboxFolder {
         fs::create_dir_all(&self.dir).map_err(self.io_error(&self.dir))?;
         let tmp = self.write_temp(mail.file_stem(), &mail.to_eml())?;
         let published = self.publish(&tmp, mail.file_stem());
+        // The new name survives a power cut only once the folder is on disk too.
+        crate::fsx::sync_dir(&self.dir);
         // After a hard link the temporary name is a second name for the same file; after a
         // rename it is gone already. Either way nothing is lost by removing it.
         let _ = fs::remove_file(&tmp);

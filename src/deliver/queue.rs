@@ -7,9 +7,17 @@
 //! marked `sending` (durable) before the SMTP transaction and `sent` after it; the file moves
 //! only after the row says where it belongs, and [`tidy`] finishes any move a crash
 //! interrupted. A row still `sending` after a restart is sent again: the one window where a
-//! message can go out twice is between the server's `250` and our commit (`docs/inbox.md`).
+//! message can go out twice is after the whole message was sent and before our commit of the
+//! server's `250` (`docs/inbox.md`). The bytes sent again are the file's, Message-ID
+//! included, so a receiving system that de-duplicates by Message-ID keeps one copy.
+//!
+//! A server that refuses one recipient fails the whole SMTP transaction, so a message the
+//! server refuses for good is sent again to each recipient on its own: the ones accepted get
+//! it, the refused ones are recorded ([`Pass::refused`], the ledger's `refused`), and a
+//! retry goes only to the recipients left.
 
 use super::{DeliverError, Delivery, Smtp};
+use crate::fsx::rename_durably;
 use crate::ledger::{Ledger, MailState, QueuedMail};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,12 +70,38 @@ impl RetryPolicy {
 /// What one pass over the queue did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pass {
-    /// Messages the server accepted.
+    /// Messages the server accepted (for at least one recipient).
     pub sent: usize,
     /// Messages that failed for now and wait for their next attempt.
     pub waiting: usize,
     /// Messages given up.
     pub dead: usize,
+    /// Recipients the server refused for good in this pass, while others got the message.
+    pub refused: Vec<RefusedRecipient>,
+}
+
+/// A recipient refused in a pass: the help desk should hear of it (a dead coordinator
+/// address in the catalog, most often).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRecipient {
+    /// The message's key.
+    pub key: String,
+    /// The submission it answers.
+    pub submission_id: Option<String>,
+    /// The message's subject.
+    pub subject: String,
+    /// The refused address.
+    pub address: String,
+    /// The server's words.
+    pub error: String,
+}
+
+/// How one attempt at one message ended.
+enum Attempt {
+    /// Accepted for every recipient left, or for some with the others refused for good.
+    Sent(String),
+    /// Failed for now or for good.
+    Failed(DeliverError),
 }
 
 /// Sends every message due at `now_ms`. Stops early (between messages) when `stop` is set.
@@ -97,60 +131,127 @@ pub fn send_due(
                 continue;
             }
         };
-        let from = envelope_from(&eml).unwrap_or_default();
         ledger.mark_sending(&mail.key)?;
-        let attempts = mail.attempts + 1;
-        match transport.send_raw(&from, &mail.recipients, &eml) {
+        let attempt = attempt(ledger, transport, &mail, &eml, &mut pass)?;
+        settle(
+            data,
+            ledger,
+            policy,
+            (now_ms, stamp),
+            &mail,
+            attempt,
+            &mut pass,
+        )?;
+    }
+    Ok(pass)
+}
+
+/// One attempt at a message: to every recipient left in one transaction, and when the
+/// server refuses that for good and there are several, to each on its own, so that one dead
+/// address (SMTP fails the whole transaction on one refused RCPT) does not cost the others
+/// their copy.
+fn attempt(
+    ledger: &Ledger,
+    transport: &dyn RawTransport,
+    mail: &QueuedMail,
+    eml: &[u8],
+    pass: &mut Pass,
+) -> Result<Attempt, rusqlite::Error> {
+    let from = envelope_from(eml).unwrap_or_default();
+    let left = mail.remaining();
+    if left.is_empty() && !mail.delivered.is_empty() {
+        // A crash after the last recipient and before the row said `sent`.
+        return Ok(Attempt::Sent("delivered before".into()));
+    }
+    let first = match transport.send_raw(&from, &left, eml) {
+        Ok(delivery) => return Ok(Attempt::Sent(reply_words(delivery))),
+        Err(e) if e.is_transient() || left.len() < 2 => return Ok(Attempt::Failed(e)),
+        Err(e) => e,
+    };
+    let (mut reply, mut transient, mut delivered) = (None, None, !mail.delivered.is_empty());
+    let mut refused = Vec::new();
+    for address in &left {
+        match transport.send_raw(&from, std::slice::from_ref(address), eml) {
             Ok(delivery) => {
-                let reply = match delivery {
-                    Delivery::Sent { server_reply } => server_reply,
-                    Delivery::Written(p) => format!("written to {}", p.display()),
-                };
-                ledger.mark_sent(&mail.key, stamp, &reply)?;
-                move_file(data, &mail, MailState::Sent);
-                tracing::info!(
-                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
-                    mail = %mail.key,
-                    to = %mail.recipients.join(", "),
-                    reply = %reply,
-                    "mail sent"
-                );
-                pass.sent += 1;
+                ledger.mark_delivered_to(&mail.key, address)?;
+                reply = Some(reply_words(delivery));
+                delivered = true;
             }
-            Err(e) if e.is_transient() && attempts < policy.max_attempts => {
-                let wait = policy.delay(attempts);
-                let next = now_ms + wait.as_millis() as i64;
-                ledger.mark_retry(&mail.key, &e.to_string(), next)?;
-                tracing::warn!(
-                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
-                    mail = %mail.key,
-                    attempt = attempts,
-                    retry_in_ms = wait.as_millis() as u64,
-                    error = %e,
-                    "mail waiting"
-                );
-                pass.waiting += 1;
-            }
+            Err(e) if e.is_transient() => transient = Some(e),
             Err(e) => {
-                let why = if e.is_transient() {
-                    format!("gave up after {attempts} attempts; last error: {e}")
-                } else {
-                    e.to_string()
-                };
-                ledger.mark_dead(&mail.key, &why)?;
-                move_file(data, &mail, MailState::Dead);
-                write_reason(data, &mail, &why);
-                tracing::error!(
-                    submission = %mail.submission_id.as_deref().unwrap_or("-"),
-                    mail = %mail.key,
-                    error = %why,
-                    "mail dead"
-                );
-                pass.dead += 1;
+                ledger.mark_refused(&mail.key, address, &e.to_string())?;
+                tracing::error!(mail = %mail.key, to = %address, error = %e, "recipient refused");
+                refused.push(RefusedRecipient {
+                    key: mail.key.clone(),
+                    submission_id: mail.submission_id.clone(),
+                    subject: mail.subject.clone(),
+                    address: address.clone(),
+                    error: e.to_string(),
+                });
             }
         }
     }
-    Ok(pass)
+    if transient.is_some() || delivered {
+        // Refused while others got it (or may yet): the help desk should hear of it. When
+        // every recipient is refused the message is dead, and listed as such.
+        pass.refused.extend(refused);
+    }
+    Ok(match (transient, delivered) {
+        (Some(e), _) => Attempt::Failed(e),
+        (None, true) => Attempt::Sent(reply.unwrap_or_else(|| "sent earlier".into())),
+        (None, false) => Attempt::Failed(first),
+    })
+}
+
+fn reply_words(delivery: Delivery) -> String {
+    match delivery {
+        Delivery::Sent { server_reply } => server_reply,
+        Delivery::Written(p) => format!("written to {}", p.display()),
+    }
+}
+
+/// Records how an attempt ended: sent, waiting for the next attempt, or dead.
+fn settle(
+    data: &Path,
+    ledger: &Ledger,
+    policy: &RetryPolicy,
+    (now_ms, stamp): (i64, &str),
+    mail: &QueuedMail,
+    attempt: Attempt,
+    pass: &mut Pass,
+) -> Result<(), rusqlite::Error> {
+    let attempts = mail.attempts + 1;
+    let submission = mail.submission_id.as_deref().unwrap_or("-");
+    match attempt {
+        Attempt::Sent(reply) => {
+            ledger.mark_sent(&mail.key, stamp, &reply)?;
+            move_file(data, mail, MailState::Sent);
+            tracing::info!(submission = %submission, mail = %mail.key,
+                to = %mail.recipients.join(", "), reply = %reply, "mail sent");
+            pass.sent += 1;
+        }
+        Attempt::Failed(e) if e.is_transient() && attempts < policy.max_attempts => {
+            let wait = policy.delay(attempts);
+            let next = now_ms + wait.as_millis() as i64;
+            ledger.mark_retry(&mail.key, &e.to_string(), next)?;
+            tracing::warn!(submission = %submission, mail = %mail.key, attempt = attempts,
+                retry_in_ms = wait.as_millis() as u64, error = %e, "mail waiting");
+            pass.waiting += 1;
+        }
+        Attempt::Failed(e) => {
+            let why = if e.is_transient() {
+                format!("gave up after {attempts} attempts; last error: {e}")
+            } else {
+                e.to_string()
+            };
+            ledger.mark_dead(&mail.key, &why)?;
+            move_file(data, mail, MailState::Dead);
+            write_reason(data, mail, &why);
+            tracing::error!(submission = %submission, mail = %mail.key, error = %why, "mail dead");
+            pass.dead += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Finishes moves that a crash interrupted: a sent or dead message whose file is still in
@@ -192,7 +293,7 @@ fn write_reason(data: &Path, mail: &QueuedMail, why: &str) {
         mail.recipients.join(", "),
         mail.subject
     );
-    let _ = crate::process::write_atomically(&reason_path(data, mail), text.as_bytes());
+    let _ = crate::fsx::write_durably(&reason_path(data, mail), text.as_bytes());
 }
 
 /// Moves a message's file to the folder of `state`, if it is not there yet.
@@ -204,21 +305,6 @@ fn move_file(data: &Path, mail: &QueuedMail, state: MailState) {
     {
         tracing::error!(mail = %mail.key, error = %e, "cannot move the message file");
     }
-}
-
-/// Renames `from` to `to` (creating `to`'s folder) and flushes both folders, so that the
-/// move survives a power cut as well as a crash.
-pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::rename(from, to)?;
-    for dir in [to.parent(), from.parent()].into_iter().flatten() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -208,12 +208,44 @@ fn server_reply(response: &lettre::transport::smtp::response::Response) -> Strin
 }
 
 impl Transport for Smtp {
+    /// Sends in one transaction; when the server refuses that for good and there are several
+    /// recipients (SMTP fails the whole transaction on one refused `RCPT`), sends to each on
+    /// its own, so that one dead address does not cost the others their copy. The server's
+    /// reply then names the refused addresses.
     fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
-        match self.transport.send(mail.message()) {
-            Ok(response) => Ok(Delivery::Sent {
-                server_reply: server_reply(&response),
+        let first = match self.transport.send(mail.message()) {
+            Ok(response) => {
+                return Ok(Delivery::Sent {
+                    server_reply: server_reply(&response),
+                });
+            }
+            Err(e) => smtp_error(&self.server, &e),
+        };
+        let recipients = mail.recipients();
+        if first.is_transient() || recipients.len() < 2 {
+            return Err(first);
+        }
+        let from = mail
+            .message()
+            .envelope()
+            .from()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let eml = mail.to_eml();
+        let mut accepted = None;
+        let mut refused = Vec::new();
+        for to in &recipients {
+            match self.send_bytes(&from, std::slice::from_ref(to), &eml) {
+                Ok(Delivery::Sent { server_reply }) => accepted = Some(server_reply),
+                Ok(Delivery::Written(_)) => {}
+                Err(e) => refused.push(format!("{to} ({e})")),
+            }
+        }
+        match accepted {
+            Some(reply) => Ok(Delivery::Sent {
+                server_reply: format!("{reply}; refused: {}", refused.join("; ")),
             }),
-            Err(e) => Err(smtp_error(&self.server, &e)),
+            None => Err(first),
         }
     }
 }

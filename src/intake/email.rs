@@ -2,14 +2,21 @@
 //! whether a robot sent them (RFC 3834), and their attachments.
 //!
 //! Parsing is mail-parser's (MIME, encodings, RFC 2047/2231 names). This module only decides:
-//! the sender's `From` address is who the requester is; replies go to `Reply-To`, else
-//! `From`; an automatic message (`Auto-Submitted` other than `no`, `Precedence: bulk`,
+//! the sender's one `From` address is who the requester is, and a message whose sender is in
+//! doubt is refused ([`super::sender`]); replies go to `Reply-To`, else `From`; an automatic message (`Auto-Submitted` other than `no`, `Precedence: bulk`,
 //! `junk` or `list`, a `List-Id`, a delivery report, a mailer-daemon or no-reply sender) gets
 //! no reply at all, so that two robots never mail each other forever. Attachments that cannot
 //! be submissions get a plain word for the reply instead: Outlook's `winmail.dat`, a message
 //! forwarded as an attachment, or another kind of file.
 
+use super::sender::{self, Refusal};
+use crate::fsx::{self, Charset};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+/// The longest attachment name kept, in bytes: the watcher adds up to 31 bytes around it
+/// (`<submission id>-<name>.reason.txt`, `<name>-changeset.json`), and a file system takes
+/// 255.
+pub const MAX_ATTACHMENT_NAME_BYTES: usize = 200;
 
 /// An attachment, as the watcher needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +30,8 @@ pub struct Attached {
 /// One parsed email message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Email {
-    /// The `From` address, bare (`a@b.org`): who the requester is.
+    /// The `From` address, bare (`a@b.org`): who the requester is. `None` when the message
+    /// has none, or when it is [`Email::refused`].
     pub from: Option<String>,
     /// Where replies go: `Reply-To`, else `From`.
     pub reply_to: Option<String>,
@@ -39,6 +47,9 @@ pub struct Email {
     pub attachments: Vec<Attached>,
     /// What the reply should say about attachments that cannot be submissions.
     pub notes: Vec<String>,
+    /// Why the sender cannot be taken as the requester, or cannot be answered: the message
+    /// is then neither read nor answered.
+    pub refused: Option<Refusal>,
 }
 
 /// Sender local parts that are robots (RFC 3834 §2 and common practice).
@@ -85,14 +96,10 @@ fn parse_unguarded(bytes: &[u8]) -> Result<Email, String> {
         .filter(|m| !m.headers().is_empty())
         .ok_or_else(|| "not an email message (no headers could be read)".to_string())?;
 
-    let first = |a: Option<&mail_parser::Address<'_>>| {
-        a.and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .map(|s| s.trim().to_string())
-            .filter(|s| s.contains('@'))
+    let (from, reply_to, refused) = match sender::establish(&message) {
+        Ok(s) => (s.from, s.reply_to, None),
+        Err(refusal) => (None, None, Some(refusal)),
     };
-    let from = first(message.from());
-    let reply_to = first(message.reply_to()).or_else(|| from.clone());
     let message_id = message.message_id().map(|id| format!("<{id}>"));
     let mut references: Vec<String> = match message.references() {
         mail_parser::HeaderValue::Text(t) => vec![format!("<{t}>")],
@@ -105,6 +112,7 @@ fn parse_unguarded(bytes: &[u8]) -> Result<Email, String> {
 
     let mut email = Email {
         automatic: automatic(&message, from.as_deref()),
+        refused,
         from,
         reply_to,
         message_id,
@@ -114,7 +122,14 @@ fn parse_unguarded(bytes: &[u8]) -> Result<Email, String> {
     };
 
     for (i, part) in message.attachments().enumerate() {
-        let declared = part.attachment_name().map(safe_name);
+        let declared = part.attachment_name().map(|n| {
+            fsx::safe_name(
+                n,
+                Charset::Printable,
+                MAX_ATTACHMENT_NAME_BYTES,
+                "attachment",
+            )
+        });
         let ctype = part
             .content_type()
             .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
@@ -196,36 +211,9 @@ fn automatic(message: &mail_parser::Message<'_>, from: Option<&str>) -> Option<S
     None
 }
 
-/// The last path component, without control characters: a name is data from a stranger.
-fn safe_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .trim_start_matches('.')
-        .chars()
-        .take(120)
-        .collect();
-    if clean.is_empty() {
-        "attachment".into()
-    } else {
-        clean
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_lose_their_folders_and_hidden_dots() {
-        assert_eq!(safe_name("../../etc/passwd"), "passwd");
-        assert_eq!(safe_name("C:\\x\\book.xlsx"), "book.xlsx");
-        assert_eq!(safe_name(".hidden"), "hidden");
-        assert_eq!(safe_name(""), "attachment");
-    }
 
     #[test]
     fn garbage_is_not_an_email() {

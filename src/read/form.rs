@@ -205,7 +205,7 @@ impl std::error::Error for FormFailure {}
 /// stream, [`MAX_DEPTH`] levels and [`MAX_NODES`] field dictionaries; reference cycles in
 /// `/Kids` and `/Parent` are cut. Never panics: a panic inside lopdf is caught and reported
 /// as a damaged file. An allocation failure or stack overflow would still abort the
-/// process, which is why [`read_form_file`] runs this in a child process by default.
+/// process, which is why `read::isolate::read_form_file` runs this in a child process by default.
 pub fn read_form(bytes: &[u8]) -> Result<Form, FormFailure> {
     std::panic::catch_unwind(|| read_form_unguarded(bytes))
         .unwrap_or_else(|_| Err(FormFailure::damaged()))
@@ -278,28 +278,9 @@ fn load_failure(e: &lopdf::Error) -> FormFailure {
     }
 }
 
-/// Reads a PDF file's form fields, with the parse isolated as `isolation` says.
-///
-/// Checks the file size before reading it. With [`crate::read::Isolation::Child`] the
-/// parse runs in `exe __read-cells pdf PATH` under an address-space limit and a timeout;
-/// a crash, timeout or out-of-memory of the child becomes a [`FormFailure`] (`Damaged` or
-/// `TooLarge`). Never panics.
-pub fn read_form_file(
-    path: &Path,
-    isolation: &crate::read::Isolation,
-) -> Result<Form, FormFailure> {
-    match isolation {
-        crate::read::Isolation::InProcess => read_form_file_here(path),
-        crate::read::Isolation::Child {
-            exe,
-            memory_mb,
-            timeout,
-        } => crate::read::isolate::read_form_in_child(exe, *memory_mb, *timeout, path),
-    }
-}
-
-/// [`read_form_file`] in this process: the size check, the read, [`read_form`].
-pub(crate) fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
+/// Reads a PDF file in this process: the size check, the read, [`read_form`]. The reading
+/// that is isolated ([`crate::read::isolate::read_form_file`]) runs this in the child.
+pub fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
     use std::io::Read;
     let unreadable = |e: std::io::Error| {
         FormFailure::new(

@@ -25,7 +25,7 @@ use form::FormFailKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use isolate::run_child_if_requested;
+pub use isolate::{read_form_file, run_child_if_requested};
 pub use worksheet::MAX_REQUEST_ROWS;
 
 /// Where the dangerous part of reading (calamine) runs.
@@ -81,7 +81,7 @@ pub fn read_submission(
 /// isolation asked for, then the mapping to request lines ([`request_form`]). A form that
 /// cannot be read becomes one finding that says what happened and what to do.
 pub fn read_form_document(path: &Path, isolation: &Isolation, catalog: &Catalog) -> Document {
-    match form::read_form_file(path, isolation) {
+    match isolate::read_form_file(path, isolation) {
         Ok(form) => std::panic::catch_unwind(|| request_form::build_document(&form, catalog))
             .unwrap_or_else(|_| {
                 failed(
@@ -113,14 +113,7 @@ pub fn read_document(path: &Path, format: Format, isolation: &Isolation) -> Docu
             "A PDF form is read with the catalog at hand: use read_submission.",
         );
     }
-    let reply = match isolation {
-        Isolation::InProcess => raw::read_raw(path, format),
-        Isolation::Child {
-            exe,
-            memory_mb,
-            timeout,
-        } => isolate::read_in_child(exe, *memory_mb, *timeout, path, format),
-    };
+    let reply = isolate::read_raw_file(path, format, isolation);
     match reply {
         Ok(wb) => {
             // The raw cells are plain data; still, nothing here may take the run down.

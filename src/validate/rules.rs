@@ -12,6 +12,7 @@ use super::{
 use crate::catalog::{Catalog, EntryScope, Institution, Library, Policy, Role, ScopeKind};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
+use crate::intake::sender::answerable;
 use crate::layout::{Field, RequesterField};
 use crate::location::Location;
 use jiff::civil::Date;
@@ -83,7 +84,9 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
             )
             .suggest("Fill in your email address in the requester block (it must be a registered coordinator's)."),
         ),
-        Some(v) if !v.text.validate_email() => Authority::Unknown(Finding::error(
+        // An address no reply can be sent to (a domain literal, a quoted local part) is no
+        // requester either: the reply could not be composed, and the file would never end.
+        Some(v) if !v.text.validate_email() || answerable(&v.text).is_err() => Authority::Unknown(Finding::error(
             Rule::InvalidEmail,
             v.location.clone(),
             format!("The requester's email \"{}\" is not a valid address, so no line can be carried out.", v.text),

@@ -2,10 +2,10 @@
 //! failed), `outbox` (mail waiting and dead letters; `retry`), `reprocess` (a submission
 //! again, after a catalog fix, say).
 
-use super::{Layout, PipelineResult, WatchError, Watcher, status_word};
+use super::{Layout, PipelineResult, WatchError, Watcher};
 use crate::deliver::queue;
 use crate::intake;
-use crate::ledger::{Kind, Ledger, MailState, QueuedMail, Recorded};
+use crate::ledger::{Kind, Ledger, MailState, QueuedMail, Recorded, Status as Outcome};
 use crate::process::{Origin, Placement};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,6 +29,9 @@ pub struct Status {
     pub dead: Vec<QueuedMail>,
     /// Replies held back by the per-sender rate limit, until `outbox retry`.
     pub held: Vec<QueuedMail>,
+    /// Messages with a recipient the mail server refused for good (the others got them):
+    /// each refused address with the server's words in `refused`.
+    pub refused: Vec<QueuedMail>,
     /// The last submissions processed, newest first.
     pub last_processed: Vec<Recent>,
     /// The last files that could not be read (in `quarantine/`), newest first.
@@ -43,7 +46,7 @@ pub struct Recent {
     /// File name.
     pub file_name: String,
     /// Outcome.
-    pub status: Option<String>,
+    pub status: Option<Outcome>,
     /// When.
     pub processed_at: Option<String>,
 }
@@ -81,9 +84,10 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
         waiting: ledger.mails(&[MailState::Pending, MailState::Sending])?,
         dead: ledger.mails(&[MailState::Dead])?,
         held: ledger.mails(&[MailState::Held])?,
+        refused: ledger.with_refused()?,
         last_processed: ledger.recent(5)?.into_iter().map(Recent::from).collect(),
         quarantined: ledger
-            .recent_with_status(&["quarantined", "unreadable"], 10)?
+            .recent_with_status(&[Outcome::Quarantined, Outcome::Unreadable], 10)?
             .into_iter()
             .map(Recent::from)
             .collect(),
@@ -153,9 +157,9 @@ pub struct Reprocessed {
     /// File name.
     pub file_name: String,
     /// Outcome recorded before.
-    pub before: Option<String>,
+    pub before: Option<Outcome>,
     /// Outcome now.
-    pub after: String,
+    pub after: Outcome,
     /// Line counts now.
     pub accepted: usize,
     /// Lines waiting for approval now.
@@ -180,29 +184,11 @@ pub fn reprocess(
     target: &str,
     dry_run: bool,
 ) -> Result<Vec<Reprocessed>, String> {
-    let ledger = &watcher.ledger;
-    let s = match ledger.by_id(target).map_err(|e| e.to_string())? {
-        Some(s) => s,
-        None if Path::new(target).is_file() => {
-            let bytes = std::fs::read(target).map_err(|e| format!("{target}: {e}"))?;
-            ledger
-                .by_hash(&intake::sha256_hex(&bytes))
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!(
-                        "{target} has never been processed (no submission has the same content)"
-                    )
-                })?
-        }
-        None => {
-            return Err(format!(
-                "no submission {target} (give a submission id or a file)"
-            ));
-        }
-    };
+    let s = find(&watcher.ledger, target)?;
     if s.kind == Kind::Email {
         // An email is its attachments: each is processed again, with its own reply.
-        let children: Vec<String> = ledger
+        let children: Vec<String> = watcher
+            .ledger
             .children(&s.id)
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -220,6 +206,35 @@ pub fn reprocess(
         }
         return Ok(all);
     }
+    reprocess_one(watcher, &s, dry_run).map(|r| vec![r])
+}
+
+/// The submission a `reprocess` target names: its id, or a file with the same content.
+fn find(ledger: &Ledger, target: &str) -> Result<crate::ledger::Submission, String> {
+    if let Some(s) = ledger.by_id(target).map_err(|e| e.to_string())? {
+        return Ok(s);
+    }
+    if !Path::new(target).is_file() {
+        return Err(format!(
+            "no submission {target} (give a submission id or a file)"
+        ));
+    }
+    let bytes = std::fs::read(target).map_err(|e| format!("{target}: {e}"))?;
+    ledger
+        .by_hash(&intake::sha256_hex(&bytes))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!("{target} has never been processed (no submission has the same content)")
+        })
+}
+
+/// One file submission through the pipeline again, into `reprocess-<n>` (or a dry-run
+/// folder that is removed), with what changed in its change set.
+fn reprocess_one(
+    watcher: &mut Watcher<'_>,
+    s: &crate::ledger::Submission,
+    dry_run: bool,
+) -> Result<Reprocessed, String> {
     let root = watcher.layout.root.clone();
     let original = root.join(s.original.as_deref().unwrap_or(""));
     if !original.is_file() {
@@ -233,15 +248,15 @@ pub fn reprocess(
         .origin
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok());
-    let base = s.folder.clone().unwrap_or_else(|| watcher.folder_of(&s));
-    let n = ledger.reprocess_count(&s.id).map_err(|e| e.to_string())? + 1;
+    let base = s.folder.clone().unwrap_or_else(|| watcher.folder_of(s));
+    let n = next_run(&watcher.ledger, &s.id)?;
     let folder = if dry_run {
         format!("{base}/.dry-run")
     } else {
         format!("{base}/reprocess-{n}")
     };
     let key = format!("{}-reprocess-{n}", s.id);
-    let format = intake::sniff(&original);
+    let format = intake::sniff(&original).map_err(|r| r.to_string());
     let placement = Placement {
         folder: root.join(&folder),
         submission_id: s.id.clone(),
@@ -258,54 +273,57 @@ pub fn reprocess(
     );
     let (result, mails, reply_to): (PipelineResult, _, _) = run.map_err(|e| e.to_string())?;
     let new_ops = operations(&root.join(&folder), &s.file_name);
-    let added: Vec<serde_json::Value> = new_ops
-        .iter()
-        .filter(|o| !old_ops.contains(o))
-        .cloned()
-        .collect();
-    let removed: Vec<serde_json::Value> = old_ops
-        .iter()
-        .filter(|o| !new_ops.contains(o))
-        .cloned()
-        .collect();
-    let after = status_word(result.status).to_string();
     let mut out = Reprocessed {
         id: s.id.clone(),
         file_name: s.file_name.clone(),
-        before: s.status.clone(),
-        after: after.clone(),
+        before: s.status,
+        after: Outcome::from(result.status),
         accepted: result.accepted,
         needs_approval: result.needs_approval,
         rejected: result.rejected,
-        added,
-        removed,
+        added: missing_from(&new_ops, &old_ops),
+        removed: missing_from(&old_ops, &new_ops),
         folder: None,
         mail: None,
     };
     if dry_run {
         let _ = std::fs::remove_dir_all(root.join(&folder));
-        return Ok(vec![out]);
+        return Ok(out);
     }
     out.mail = mails.first().map(|m| format!("outbox/{}", m.file));
     out.folder = Some(folder.clone());
     let stamp = (watcher.services.now)().timestamp().to_string();
+    let recorded = Recorded {
+        status: Some(out.after),
+        outcome: serde_json::to_string(&result).unwrap_or_default(),
+        original: s.original.clone(),
+        folder: Some(folder),
+        reply_to: reply_to.or(s.reply_to.clone()),
+        processed_at: stamp,
+    };
     watcher
         .ledger
-        .record_outcome(
-            &s.id,
-            &Recorded {
-                status: after,
-                outcome: serde_json::to_string(&result).unwrap_or_default(),
-                original: s.original.clone(),
-                folder: Some(folder),
-                reply_to: reply_to.or(s.reply_to.clone()),
-                processed_at: stamp,
-            },
-            &mails,
-        )
+        .record_outcome(&s.id, &recorded, &mails)
         .map_err(|e| e.to_string())?;
     tracing::info!(submission = %s.id, run = n, status = %out.after, "reprocessed");
-    Ok(vec![out])
+    Ok(out)
+}
+
+/// The number of the next reprocess run of a submission (1 for the first).
+fn next_run(ledger: &Ledger, id: &str) -> Result<i64, String> {
+    Ok(ledger.reprocess_count(id).map_err(|e| e.to_string())? + 1)
+}
+
+/// The operations of `these` that are not in `those`.
+fn missing_from(
+    these: &[serde_json::Value],
+    those: &[serde_json::Value],
+) -> Vec<serde_json::Value> {
+    these
+        .iter()
+        .filter(|o| !those.contains(o))
+        .cloned()
+        .collect()
 }
 
 /// The change-set operations written in `folder` for `file_name`, without their

@@ -18,6 +18,32 @@ impl Transport for Capture {
     }
 }
 
+/// An attachment saved in the archive that may be a submission.
+pub(super) struct Saved {
+    /// Its name in `attachments/` (and as a submission).
+    name: String,
+    /// Where it was saved.
+    path: PathBuf,
+    /// Its content hash.
+    sha256: String,
+    /// What it is, by content, or why it is none of the formats read.
+    format: Result<crate::document::Format, String>,
+}
+
+/// Reads and parses an `.eml` file; the inner `Err` says in words why it is not a message
+/// Rolecall reads. Sized before it is read: a huge file is never loaded into memory.
+fn read_email(path: &Path) -> Result<Result<email::Email, String>, WatchError> {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if let Some(why) = email::too_large(len) {
+        return Ok(Err(why));
+    }
+    let bytes = std::fs::read(path).map_err(|source| WatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(email::parse(&bytes))
+}
+
 /// What one submission came to, before it is recorded.
 pub(super) struct Done {
     pub(super) recorded: Recorded,
@@ -31,19 +57,24 @@ impl Watcher<'_> {
         format!("archive/{date}/{}", s.id)
     }
 
-    /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it.
+    /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it;
+    /// `rule` when a rule code names why (a refused sender).
     fn quarantined(
         &mut self,
         s: &Submission,
         words: &str,
-        reason: &str,
+        (reason, rule): (&str, Option<crate::finding::Rule>),
         processed_at: String,
     ) -> Result<Done, WatchError> {
         let kept = self.quarantine(s, words)?;
+        let mut outcome = serde_json::json!({ "reason": reason });
+        if let Some(rule) = rule {
+            outcome["rule"] = rule.code().into();
+        }
         Ok(Done {
             recorded: Recorded {
-                status: "quarantined".into(),
-                outcome: serde_json::json!({ "reason": reason }).to_string(),
+                status: Some(Status::Quarantined),
+                outcome: outcome.to_string(),
                 original: Some(kept),
                 processed_at,
                 ..Recorded::default()
@@ -56,7 +87,7 @@ impl Watcher<'_> {
     pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
         let now = (self.services.now)();
         let folder = self.folder_of(s);
-        let format = intake::sniff(path);
+        let format = intake::sniff(path).map_err(|r| r.to_string());
         if let Err(reason) = &format
             && !has_extension(path, SUBMISSION_EXTENSIONS)
         {
@@ -64,7 +95,7 @@ impl Watcher<'_> {
             return self.quarantined(
                 s,
                 &format!("This file is {reason}."),
-                reason,
+                (reason, None),
                 now.timestamp().to_string(),
             );
         }
@@ -75,7 +106,14 @@ impl Watcher<'_> {
             &Placement {
                 folder: self.layout.root.join(&folder),
                 submission_id: s.id.clone(),
-                file_name: s.file_name.clone(),
+                // The outputs add a suffix to the name (`-changeset.json`): keep it short
+                // enough in bytes for that.
+                file_name: fsx::safe_name(
+                    &s.file_name,
+                    Charset::Printable,
+                    email::MAX_ATTACHMENT_NAME_BYTES,
+                    "submission",
+                ),
             },
             &format!("{}-reply", s.id),
         )?;
@@ -86,7 +124,7 @@ impl Watcher<'_> {
         };
         Ok(Done {
             recorded: Recorded {
-                status: status_word(result.status).into(),
+                status: Some(result.status.into()),
                 outcome: serde_json::to_string(&result).unwrap_or_default(),
                 original: Some(original),
                 folder: Some(folder),
@@ -181,8 +219,8 @@ impl Watcher<'_> {
         Ok((result, mails, reply_to))
     }
 
-    /// Writes a message into `outbox/<key>.eml` (overwriting a copy a crash left behind:
-    /// the row is what counts) and returns the row to record with the outcome.
+    /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
+    /// outcome.
     pub(super) fn queue_file(
         &self,
         key: &str,
@@ -190,23 +228,7 @@ impl Watcher<'_> {
         mail: &Mail,
         now: &jiff::Zoned,
     ) -> Result<NewMail, WatchError> {
-        let file = format!("{}.eml", safe_key(key));
-        let path = self.layout.dir("outbox").join(&file);
-        write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(NewMail {
-            key: key.to_string(),
-            submission_id: submission.map(str::to_string),
-            message_id: mail.message_id().to_string(),
-            subject: mail.subject().to_string(),
-            recipients: mail.recipients(),
-            file,
-            created_at: now.timestamp().to_string(),
-            created_ms: wall_ms(),
-            held: false,
-        })
+        queue_file(&self.layout.root, key, submission, mail, now)
     }
 
     pub(super) fn rate_limited(&self, mail: &Mail) -> Result<bool, WatchError> {
@@ -220,11 +242,17 @@ impl Watcher<'_> {
     /// Moves a copy of the submission's file's reason into `quarantine/` and returns where
     /// the original will go: `quarantine/<id>-<name>` with `<id>-<name>.reason.txt` beside.
     pub(super) fn quarantine(&self, s: &Submission, reason: &str) -> Result<String, WatchError> {
-        let name = format!("{}-{}", s.id, s.file_name);
+        const REASON: &str = ".reason.txt";
+        let name = fsx::safe_name(
+            &format!("{}-{}", s.id, s.file_name),
+            Charset::Printable,
+            fsx::MAX_NAME_BYTES - REASON.len(),
+            &s.id,
+        );
         let reason_path = self
             .layout
             .dir("quarantine")
-            .join(format!("{name}.reason.txt"));
+            .join(format!("{name}{REASON}"));
         let text = format!(
             "{}\n\nsubmission: {}\nreceived: {}\nfile: {}\n",
             reason.trim(),
@@ -240,40 +268,29 @@ impl Watcher<'_> {
     }
 
     /// A whole email: each attachment becomes a submission of its own; the sender gets one
-    /// reply per attachment, or one short note when there is nothing usable.
+    /// reply per attachment, or one short note when there is nothing usable. A message that
+    /// cannot be read, or whose sender is in doubt, is quarantined; an automatic one is
+    /// archived unanswered.
     pub(super) fn email(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
         let now = (self.services.now)();
         let stamp = now.timestamp().to_string();
         let folder = self.folder_of(s);
-        // Sized before it is read: a huge file is never loaded into memory.
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let parsed = match email::too_large(len) {
-            Some(why) => Err(why),
-            None => {
-                let bytes = std::fs::read(path).map_err(|source| WatchError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                email::parse(&bytes)
-            }
-        };
-        let message = match parsed {
+        let message = match read_email(path)? {
             Ok(m) => m,
             Err(reason) => {
-                return self.quarantined(
-                    s,
-                    &format!("This .eml file is {reason}."),
-                    &reason,
-                    stamp,
-                );
+                let words = format!("This .eml file is {reason}.");
+                return self.quarantined(s, &words, (&reason, None), stamp);
             }
         };
+        if let Some(refusal) = &message.refused {
+            return self.refuse_sender(s, refusal, stamp);
+        }
         let original = Some(format!("{folder}/{}", s.file_name));
         if let Some(why) = &message.automatic {
             tracing::info!(submission = %s.id, reason = %why, "automatic message: no reply");
             return Ok(Done {
                 recorded: Recorded {
-                    status: "ignored".into(),
+                    status: Some(Status::Ignored),
                     outcome: serde_json::json!({ "reason": format!("not answered: {why}") })
                         .to_string(),
                     original,
@@ -284,34 +301,9 @@ impl Watcher<'_> {
                 mails: Vec::new(),
             });
         }
-        let attach_dir = self.layout.root.join(&folder).join("attachments");
         // First every attachment is saved and sorted out, so that each reply can also say
         // what else the message held and why it was not read (a screenshot, a note).
-        let mut notes = message.notes.clone();
-        let mut submissions = Vec::new();
-        let mut used = std::collections::HashSet::new();
-        for (i, att) in message.attachments.iter().enumerate() {
-            let mut name = att.name.clone();
-            if !used.insert(name.to_lowercase()) {
-                name = format!("{}-{}", i + 1, att.name);
-                used.insert(name.to_lowercase());
-            }
-            let att_path = attach_dir.join(&name);
-            write_durably(&att_path, &att.bytes).map_err(|source| WatchError::Io {
-                path: att_path.clone(),
-                source,
-            })?;
-            let format = intake::sniff(&att_path);
-            if let Err(reason) = &format
-                && !has_extension(&att_path, SUBMISSION_EXTENSIONS)
-            {
-                notes.push(format!(
-                    "{name} is {reason}, so it was not read. Rolecall reads the Accounts Worksheet (.xlsx, .xls, .xlsb, .ods) and the Staff User Request Form (PDF)."
-                ));
-                continue;
-            }
-            submissions.push((att, name, att_path, format));
-        }
+        let (saved, notes) = self.save_attachments(&message, &folder)?;
         let origin = Origin {
             from: message.from.clone(),
             reply_to: message.reply_to.clone(),
@@ -320,106 +312,22 @@ impl Watcher<'_> {
             subject: message.subject.clone(),
             notes: notes.clone(),
         };
-        let origin_json = serde_json::to_string(&origin).unwrap_or_default();
-        let reply_to_json = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
         let mut mails = Vec::new();
         let mut results = Vec::new();
-        for (att, name, att_path, format) in submissions {
-            let sha = intake::sha256_hex(&att.bytes);
-            let child = match self.ledger.by_hash(&sha)? {
-                Some(c) if c.parent.as_deref() == Some(s.id.as_str()) => c,
-                Some(c) => {
-                    // Sent before, by this email or another: say so rather than answer twice.
-                    let key = format!("{}-dup-{}", s.id, c.id);
-                    let mail = self.notice(
-                        &key,
-                        &format!("[Rolecall] {name}: already processed"),
-                        &already_processed_text(&name, &c),
-                        &origin,
-                        &[],
-                        &now,
-                    )?;
-                    mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
-                    results.push(serde_json::json!({ "file": name, "duplicate_of": c.id }));
-                    continue;
-                }
-                None => {
-                    let id = intake::submission_id(now.date(), &sha);
-                    self.ledger.insert_received(&NewSubmission {
-                        id: &id,
-                        sha256: &sha,
-                        kind: Kind::Attachment,
-                        parent: Some(&s.id),
-                        file_name: &name,
-                        received_at: &stamp,
-                        origin: Some(&origin_json),
-                    })?;
-                    self.ledger
-                        .by_hash(&sha)?
-                        .ok_or(rusqlite::Error::QueryReturnedNoRows)?
-                }
-            };
-            let child_folder = format!("{folder}/{}", child.id);
-            if child.state == State::Received {
-                let (result, child_mails, reply_to) = self.run_pipeline(
-                    &att_path,
-                    format.as_ref().map(|f| *f).map_err(String::as_str),
-                    Some(&origin),
-                    &Placement {
-                        folder: self.layout.root.join(&child_folder),
-                        submission_id: child.id.clone(),
-                        file_name: name.clone(),
-                    },
-                    &format!("{}-reply", child.id),
-                )?;
-                let kept = if result.status == SubmissionStatus::Unreadable {
-                    let q = self.quarantine(&child, &result.reason)?;
-                    let _ = std::fs::copy(&att_path, self.layout.root.join(&q));
-                    q
-                } else {
-                    format!("{folder}/attachments/{name}")
-                };
-                self.ledger.record_outcome(
-                    &child.id,
-                    &Recorded {
-                        status: status_word(result.status).into(),
-                        outcome: serde_json::to_string(&result).unwrap_or_default(),
-                        original: Some(kept),
-                        folder: Some(child_folder),
-                        reply_to,
-                        processed_at: stamp.clone(),
-                    },
-                    &child_mails,
-                )?;
-                tracing::info!(submission = %child.id, email = %s.id, file = %name,
-                    status = %status_word(result.status), "processed");
-            }
-            if child.state != State::Filed {
-                // An attachment's copy is in the archive already: recorded is filed.
-                self.ledger.mark_filed(&child.id)?;
-            }
-            results.push(serde_json::json!({ "file": name, "submission": child.id }));
+        for att in saved {
+            results.push(self.attachment(s, &folder, &origin, att, (&now, &mut mails))?);
         }
         let status = if results.is_empty() {
-            let key = format!("{}-no-attachment", s.id);
-            let mail = self.notice(
-                &key,
-                "[Rolecall] No worksheet or form found in your message",
-                &no_attachment_text(message.subject.as_deref(), &notes),
-                &origin,
-                &[],
-                &now,
-            )?;
-            if !self.rate_limited(&mail)? {
-                mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
-            }
-            "no_attachment"
+            let text = no_attachment_text(message.subject.as_deref(), &notes);
+            self.no_attachment(s, &origin, &text, (&now, &mut mails))?;
+            Status::NoAttachment
         } else {
-            "email"
+            Status::Email
         };
+        let reply_to = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
         Ok(Done {
             recorded: Recorded {
-                status: status.into(),
+                status: Some(status),
                 outcome: serde_json::json!({
                     "from": origin.from,
                     "subject": origin.subject,
@@ -429,11 +337,185 @@ impl Watcher<'_> {
                 .to_string(),
                 original,
                 folder: Some(folder),
-                reply_to: Some(reply_to_json),
+                reply_to: Some(reply_to),
                 processed_at: stamp,
             },
             mails,
         })
+    }
+
+    /// A message whose sender is in doubt: quarantined with the rule and the reason, nothing
+    /// of it read, nobody answered (a reply to a forged address reaches the person it
+    /// imitates).
+    fn refuse_sender(
+        &mut self,
+        s: &Submission,
+        refusal: &crate::intake::sender::Refusal,
+        stamp: String,
+    ) -> Result<Done, WatchError> {
+        tracing::warn!(submission = %s.id, rule = %refusal.rule, reason = %refusal.reason,
+            "sender refused: quarantined");
+        let words = format!(
+            "{}\n\nNo attachment of this message was read and no reply was sent. If the message is genuine, ask the sender to send it again from their own mailbox, with one address in From.",
+            refusal.reason
+        );
+        self.quarantined(s, &words, (&refusal.reason, Some(refusal.rule)), stamp)
+    }
+
+    /// Saves every attachment under `<folder>/attachments/` (a second one of the same name
+    /// gets its position in front) and returns those that may be submissions, with the notes
+    /// for the others.
+    fn save_attachments(
+        &self,
+        message: &email::Email,
+        folder: &str,
+    ) -> Result<(Vec<Saved>, Vec<String>), WatchError> {
+        let attach_dir = self.layout.root.join(folder).join("attachments");
+        let mut notes = message.notes.clone();
+        let mut saved = Vec::new();
+        let mut used = std::collections::HashSet::new();
+        for (i, att) in message.attachments.iter().enumerate() {
+            let mut name = att.name.clone();
+            if !used.insert(name.to_lowercase()) {
+                name = format!("{}-{}", i + 1, att.name);
+                used.insert(name.to_lowercase());
+            }
+            let path = attach_dir.join(&name);
+            write_durably(&path, &att.bytes).map_err(|source| WatchError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let format = intake::sniff(&path).map_err(|r| r.to_string());
+            if let Err(reason) = &format
+                && !has_extension(&path, SUBMISSION_EXTENSIONS)
+            {
+                notes.push(format!(
+                    "{name} is {reason}, so it was not read. Rolecall reads the Accounts Worksheet (.xlsx, .xls, .xlsb, .ods) and the Staff User Request Form (PDF)."
+                ));
+                continue;
+            }
+            saved.push(Saved {
+                sha256: intake::sha256_hex(&att.bytes),
+                name,
+                path,
+                format,
+            });
+        }
+        Ok((saved, notes))
+    }
+
+    /// One attachment of email `s`: processed as a submission of its own (recorded and
+    /// filed), or, when the same bytes were processed before, answered "already processed".
+    /// Returns the line for the email's outcome.
+    fn attachment(
+        &mut self,
+        s: &Submission,
+        folder: &str,
+        origin: &Origin,
+        att: Saved,
+        (now, mails): (&jiff::Zoned, &mut Vec<NewMail>),
+    ) -> Result<serde_json::Value, WatchError> {
+        let stamp = now.timestamp().to_string();
+        let child = match self.ledger.by_hash(&att.sha256)? {
+            Some(c) if c.parent.as_deref() == Some(s.id.as_str()) => c,
+            Some(c) => {
+                // Sent before, by this email or another: say so rather than answer twice.
+                let key = format!("{}-dup-{}", s.id, c.id);
+                let subject = format!("[Rolecall] {}: already processed", att.name);
+                let text = already_processed_text(&att.name, &c);
+                let mail = self.notice(&key, &subject, &text, origin, &[], now)?;
+                mails.push(self.queue_file(&key, Some(&s.id), &mail, now)?);
+                return Ok(serde_json::json!({ "file": att.name, "duplicate_of": c.id }));
+            }
+            None => {
+                let id = intake::submission_id(now.date(), &att.sha256);
+                self.ledger.insert_received(&NewSubmission {
+                    id: &id,
+                    sha256: &att.sha256,
+                    kind: Kind::Attachment,
+                    parent: Some(&s.id),
+                    file_name: &att.name,
+                    received_at: &stamp,
+                    origin: Some(&serde_json::to_string(origin).unwrap_or_default()),
+                })?;
+                self.ledger
+                    .by_hash(&att.sha256)?
+                    .ok_or(rusqlite::Error::QueryReturnedNoRows)?
+            }
+        };
+        if child.state == State::Received {
+            self.process_attachment(s, folder, origin, &child, &att, &stamp)?;
+        }
+        if child.state != State::Filed {
+            // An attachment's copy is in the archive already: recorded is filed.
+            self.ledger.mark_filed(&child.id)?;
+        }
+        Ok(serde_json::json!({ "file": att.name, "submission": child.id }))
+    }
+
+    /// Runs an attachment through the pipeline and records its outcome with its reply; an
+    /// unreadable one is copied into `quarantine/` with its reason.
+    fn process_attachment(
+        &mut self,
+        s: &Submission,
+        folder: &str,
+        origin: &Origin,
+        child: &Submission,
+        att: &Saved,
+        stamp: &str,
+    ) -> Result<(), WatchError> {
+        let child_folder = format!("{folder}/{}", child.id);
+        let (result, child_mails, reply_to) = self.run_pipeline(
+            &att.path,
+            att.format.as_ref().map(|f| *f).map_err(String::as_str),
+            Some(origin),
+            &Placement {
+                folder: self.layout.root.join(&child_folder),
+                submission_id: child.id.clone(),
+                file_name: att.name.clone(),
+            },
+            &format!("{}-reply", child.id),
+        )?;
+        let kept = if result.status == SubmissionStatus::Unreadable {
+            let q = self.quarantine(child, &result.reason)?;
+            let _ = std::fs::copy(&att.path, self.layout.root.join(&q));
+            q
+        } else {
+            format!("{folder}/attachments/{}", att.name)
+        };
+        self.ledger.record_outcome(
+            &child.id,
+            &Recorded {
+                status: Some(result.status.into()),
+                outcome: serde_json::to_string(&result).unwrap_or_default(),
+                original: Some(kept),
+                folder: Some(child_folder),
+                reply_to,
+                processed_at: stamp.to_string(),
+            },
+            &child_mails,
+        )?;
+        tracing::info!(submission = %child.id, email = %s.id, file = %att.name,
+            status = %Status::from(result.status), "processed");
+        Ok(())
+    }
+
+    /// The one short reply to a message with nothing to read (unless the sender's hourly
+    /// limit is reached).
+    fn no_attachment(
+        &mut self,
+        s: &Submission,
+        origin: &Origin,
+        text: &str,
+        (now, mails): (&jiff::Zoned, &mut Vec<NewMail>),
+    ) -> Result<(), WatchError> {
+        let key = format!("{}-no-attachment", s.id);
+        let subject = "[Rolecall] No worksheet or form found in your message";
+        let mail = self.notice(&key, subject, text, origin, &[], now)?;
+        if !self.rate_limited(&mail)? {
+            mails.push(self.queue_file(&key, Some(&s.id), &mail, now)?);
+        }
+        Ok(())
     }
 
     /// A short plain-text message in the sender's thread.
@@ -489,54 +571,19 @@ impl Watcher<'_> {
         let tag = &intake::sha256_hex(arrival.as_bytes())[..10];
         let name = file_name(path);
         let folder = s.folder.clone().unwrap_or_else(|| self.folder_of(s));
-        let kept = format!("{folder}/duplicates/{tag}-{name}");
+        let kept = format!(
+            "{folder}/duplicates/{}",
+            fsx::safe_name(
+                &format!("{tag}-{name}"),
+                Charset::Printable,
+                fsx::MAX_NAME_BYTES,
+                tag
+            )
+        );
         if self.ledger.duplicate_state(&arrival)?.is_none() {
             let now = (self.services.now)();
-            let mut mails = Vec::new();
-            let reply: Option<serde_json::Value> = s
-                .reply_to
-                .as_deref()
-                .and_then(|r| serde_json::from_str(r).ok());
-            let list = |v: &serde_json::Value, k: &str| -> Vec<String> {
-                v[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            if let Some(reply) = reply
-                && !list(&reply, "to").is_empty()
-            {
-                let key = format!("{}-dup-{tag}", s.id);
-                // A message dropped again is answered in its own thread.
-                let threading = if s.kind == Kind::Email {
-                    std::fs::read(path)
-                        .ok()
-                        .and_then(|b| email::parse(&b).ok())
-                        .filter(|m| m.automatic.is_none())
-                } else {
-                    None
-                };
-                let origin = Origin {
-                    reply_to: list(&reply, "to").first().cloned(),
-                    message_id: threading.as_ref().and_then(|m| m.message_id.clone()),
-                    references: threading.map(|m| m.references).unwrap_or_default(),
-                    ..Origin::default()
-                };
-                let mail = self.notice(
-                    &key,
-                    &format!("[Rolecall] {name}: already processed"),
-                    &already_processed_text(&name, s),
-                    &origin,
-                    &list(&reply, "cc"),
-                    &now,
-                )?;
-                if !self.rate_limited(&mail)? {
-                    mails.push(self.queue_file(&key, Some(&s.id), &mail, &now)?);
-                }
-            }
+            let key = format!("{}-dup-{tag}", s.id);
+            let mails = self.duplicate_notice(path, s, &key, &now)?;
             self.ledger.record_duplicate(
                 &arrival,
                 &s.id,
@@ -559,6 +606,63 @@ impl Watcher<'_> {
     }
 }
 
+impl Watcher<'_> {
+    /// The "already processed" notice for the same bytes again, to whoever got the first
+    /// reply (none when nobody did, or the sender's hourly limit is reached).
+    fn duplicate_notice(
+        &self,
+        path: &Path,
+        s: &Submission,
+        key: &str,
+        now: &jiff::Zoned,
+    ) -> Result<Vec<NewMail>, WatchError> {
+        let reply: Option<serde_json::Value> = s
+            .reply_to
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok());
+        let list = |v: &serde_json::Value, k: &str| -> Vec<String> {
+            v[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let Some(reply) = reply.filter(|r| !list(r, "to").is_empty()) else {
+            return Ok(Vec::new());
+        };
+        // A message dropped again is answered in its own thread.
+        let threading = if s.kind == Kind::Email {
+            std::fs::read(path)
+                .ok()
+                .and_then(|b| email::parse(&b).ok())
+                .filter(|m| m.automatic.is_none() && m.refused.is_none())
+        } else {
+            None
+        };
+        let origin = Origin {
+            reply_to: list(&reply, "to").first().cloned(),
+            message_id: threading.as_ref().and_then(|m| m.message_id.clone()),
+            references: threading.map(|m| m.references).unwrap_or_default(),
+            ..Origin::default()
+        };
+        let name = file_name(path);
+        let mail = self.notice(
+            key,
+            &format!("[Rolecall] {name}: already processed"),
+            &already_processed_text(&name, s),
+            &origin,
+            &list(&reply, "cc"),
+            now,
+        )?;
+        if self.rate_limited(&mail)? {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.queue_file(key, Some(&s.id), &mail, now)?])
+    }
+}
+
 /// What the ledger keeps of a pipeline run.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct PipelineResult {
@@ -569,15 +673,6 @@ pub(super) struct PipelineResult {
     /// Why it could not be read, for the quarantine reason file.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) reason: String,
-}
-
-pub(super) fn status_word(s: SubmissionStatus) -> &'static str {
-    match s {
-        SubmissionStatus::Accepted => "accepted",
-        SubmissionStatus::NeedsAttention => "needs_attention",
-        SubmissionStatus::Rejected => "rejected",
-        SubmissionStatus::Unreadable => "unreadable",
-    }
 }
 
 /// Why an unreadable submission could not be read, for the quarantine reason file.

@@ -327,6 +327,8 @@ fn push_changes_the_requested_roles_and_nothing_else() {
     let dry_json = env.run(&["push", cs, "--dry-run", "--json"]);
     let report: Json = serde_json::from_str(&dry_json.stdout).unwrap();
     assert_eq!(report["accounts"][1]["outcome"], "would_change");
+    let docs = crate::command_line::documented();
+    crate::command_line::only_documented_fields("push", &report, &docs["push"][0]);
     assert!(env.writes().is_empty());
 
     let out = env.run(&["push", cs]);
@@ -845,6 +847,11 @@ fn sync_keeps_roles_outside_the_catalog_and_processing_again_changes_nothing() {
     let missing = env.run(&["state", "sync", "--institution", GCSU, "nobody"]);
     assert_eq!(missing.code, 1, "{}", missing.stdout);
     assert!(missing.stdout.contains("not in Alma"), "{}", missing.stdout);
+    let listed = env.run(&["--json", "state", "sync"]);
+    let report: Json = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(report["refreshed"], 2, "{report}");
+    let docs = crate::command_line::documented();
+    crate::command_line::only_documented_fields("state sync", &report, &docs["state sync"][0]);
     let cs = env.changeset(
         "twice",
         json!([add_role("jdoe", 46, "Selector", None, None)]),

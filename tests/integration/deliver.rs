@@ -107,7 +107,7 @@ fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
 }
 
 use crate::support::smtp;
-use smtp::{TlsMode, smtp_server, smtp_tls_server};
+use smtp::{TlsMode, smtp_server, smtp_server_refusing, smtp_tls_server};
 
 fn plain_smtp(port: u16) -> Smtp {
     Smtp::new(&SmtpConfig {
@@ -224,6 +224,133 @@ fn a_mailbox_refused_with_550_is_a_permanent_error() {
     );
     assert!(err.to_string().contains("No such user"), "{err}");
     assert!(inbox.lock().unwrap().is_empty());
+}
+
+/// The mail queue of a data folder holding one composed reply: (folder, ledger, key).
+fn queued(mail: &Mail) -> (tempfile::TempDir, rolecall::ledger::Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("outbox")).unwrap();
+    std::fs::write(dir.path().join("outbox/reply.eml"), mail.to_eml()).unwrap();
+    let mut ledger = rolecall::ledger::Ledger::open(dir.path()).unwrap();
+    ledger
+        .queue(&[rolecall::ledger::NewMail {
+            key: "s1-reply".into(),
+            submission_id: Some("s1".into()),
+            message_id: mail.message_id().to_string(),
+            subject: mail.subject().to_string(),
+            recipients: mail.recipients(),
+            file: "reply.eml".into(),
+            created_at: "2025-03-04T14:05:00Z".into(),
+            created_ms: 0,
+            held: false,
+        }])
+        .unwrap();
+    (dir, ledger)
+}
+
+fn send_queue(
+    dir: &std::path::Path,
+    ledger: &rolecall::ledger::Ledger,
+    port: u16,
+) -> rolecall::deliver::queue::Pass {
+    let policy = rolecall::deliver::RetryPolicy::default();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    rolecall::deliver::queue::send_due(dir, ledger, &plain_smtp(port), &policy, 1, "now", &stop)
+        .unwrap()
+}
+
+fn header(data: &[u8], name: &str) -> String {
+    let text = String::from_utf8_lossy(data);
+    let prefix = format!("{name}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn one_refused_cc_does_not_cost_the_others_their_copy_and_is_recorded() {
+    // The server says 550 to one coordinator's address: SMTP fails the whole transaction on
+    // it, and before, the whole reply went to dead/ and nobody got it.
+    let (port, inbox) = smtp_server_refusing("sam.patel@gcsu.example");
+    let mail = compose_default();
+    let (dir, ledger) = queued(&mail);
+    let pass = send_queue(dir.path(), &ledger, port);
+    assert_eq!((pass.sent, pass.waiting, pass.dead), (1, 0, 0), "{pass:?}");
+    assert_eq!(pass.refused.len(), 1, "{pass:?}");
+    assert_eq!(pass.refused[0].address, "sam.patel@gcsu.example");
+    assert!(
+        pass.refused[0].error.contains("No such user here"),
+        "{pass:?}"
+    );
+    // The requester and the other coordinator each got the message, the same message.
+    let got = inbox.lock().unwrap().clone();
+    let mut rcpt: Vec<String> = got.iter().flat_map(|r| r.rcpt.clone()).collect();
+    rcpt.sort();
+    assert_eq!(
+        rcpt,
+        ["dana.whitfield@gcsu.example", "lee.ortiz@gcsu.example"]
+    );
+    for r in &got {
+        assert_eq!(
+            header(&r.data, "Message-ID"),
+            mail.message_id(),
+            "one Message-ID"
+        );
+    }
+    // Recorded: the message is sent, with the refused address and the server's words.
+    assert!(dir.path().join("sent/reply.eml").exists());
+    let refused = ledger.with_refused().unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].refused[0].address, "sam.patel@gcsu.example");
+    // Nothing is sent again.
+    let again = send_queue(dir.path(), &ledger, port);
+    assert_eq!((again.sent, again.refused.len()), (0, 0));
+    assert_eq!(inbox.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_reply_sent_directly_reaches_every_recipient_the_server_accepts() {
+    // `rolecall process` with [smtp]: no queue, the same rule.
+    let (port, inbox) = smtp_server_refusing("sam.patel@gcsu.example");
+    let delivery = plain_smtp(port).send(&compose_default()).unwrap();
+    let Delivery::Sent { server_reply } = delivery else {
+        panic!("{delivery:?}")
+    };
+    assert!(
+        server_reply.contains("refused: sam.patel@gcsu.example"),
+        "{server_reply}"
+    );
+    assert!(server_reply.contains("No such user here"), "{server_reply}");
+    let mut rcpt: Vec<String> = inbox
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.rcpt.clone())
+        .collect();
+    rcpt.sort();
+    assert_eq!(
+        rcpt,
+        ["dana.whitfield@gcsu.example", "lee.ortiz@gcsu.example"]
+    );
+}
+
+#[test]
+fn a_message_sent_again_after_a_crash_keeps_its_message_id() {
+    // The one duplicate window: the whole message went out, and the watcher died before it
+    // recorded the server's 250 (the row is still `sending`). The copy sent again is the
+    // same bytes, Message-ID included, so a receiving system can keep one.
+    let (port, inbox) = smtp_server(None);
+    let mail = compose_default();
+    let (dir, ledger) = queued(&mail);
+    ledger.mark_sending("s1-reply").unwrap();
+    let pass = send_queue(dir.path(), &ledger, port);
+    assert_eq!(pass.sent, 1);
+    let got = inbox.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(header(&got[0].data, "Message-ID"), mail.message_id());
+    let stored = std::fs::read(dir.path().join("sent/reply.eml")).unwrap();
+    assert_eq!(header(&stored, "Message-ID"), mail.message_id());
 }
 
 #[test]

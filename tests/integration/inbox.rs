@@ -889,7 +889,7 @@ fn one_watcher_per_data_folder_and_a_flood_of_replies_is_held_back() {
     let (code, stdout, stderr) = data.run(&["outbox", "retry"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.contains("1 held replies back in the queue"),
+        stdout.contains("1 held reply back in the queue"),
         "{stdout}"
     );
     let st = data.status();
@@ -1086,4 +1086,142 @@ fn reprocessing_an_email_reprocesses_each_of_its_attachments() {
         "{stdout}"
     );
     assert!(stdout.contains("[dry run: nothing kept]"), "{stdout}");
+}
+
+#[test]
+fn a_dead_coordinator_address_costs_nobody_else_the_reply_and_the_help_desk_is_told() {
+    // The server refuses one coordinator's mailbox (550 5.1.1) and takes every other.
+    let (port, inbox) = smtp::smtp_server_refusing("mortega@gcsu.example.edu");
+    let data = Data::new(Some(port));
+    data.drop_file("request.eml", &eml("with-worksheet"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    // The requester got the reply; the refused Cc is recorded and shown.
+    let got = replies(&inbox);
+    assert_eq!(got.len(), 1, "{stderr}");
+    assert_eq!(got[0].rcpt, ["dwhitfield@gcsu.example.edu"]);
+    assert_eq!(data.files("sent").len(), 1, "{:?}", data.files("outbox"));
+    let st = data.status();
+    let refused = &st["refused"][0]["refused"][0];
+    assert_eq!(refused["address"], "mortega@gcsu.example.edu", "{st:#}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("No such user"),
+        "{st:#}"
+    );
+    let (_, stdout, _) = data.run(&["status"]);
+    assert!(
+        stdout.contains("refused: mortega@gcsu.example.edu"),
+        "{stdout}"
+    );
+    // The help desk hears of it on the next pass, with what to fix in the catalog.
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let got = replies(&inbox);
+    let notice = got
+        .iter()
+        .find(|r| r.rcpt == ["alma-help@consortium.example.org"])
+        .unwrap_or_else(|| panic!("no notice to the help desk: {stderr}"));
+    assert!(
+        notice.subject.contains("mortega@gcsu.example.edu"),
+        "{}",
+        notice.subject
+    );
+    assert!(notice.text.contains("coordinators.toml"), "{}", notice.text);
+    assert!(notice.text.contains("Marcus Ortega"), "{}", notice.text);
+}
+
+#[test]
+fn temporary_files_a_killed_run_left_are_removed_on_the_next_start_but_not_in_the_inbox() {
+    let data = Data::new(None);
+    // What a `kill -9` leaves: a reply half-written beside the results, an outbox message.
+    // No process has the id 999999999 (above the kernel's pid_max).
+    let left = [
+        "archive/2026-11-24/20261124-0123456789/.clean-batch-reply.eml.999999999.tmp",
+        "archive/2026-11-24/20261124-0123456789/20261124-9876543210/.x-result.xlsx.999999999.tmp",
+        "outbox/.20261124-0123456789-reply.0.eml.999999999.tmp",
+        "quarantine/.20261124-0123456789-notes.txt.reason.txt.999999999.tmp",
+    ];
+    for rel in left {
+        let path = data.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"half a file").unwrap();
+    }
+    // Someone's copy in progress, the drop convention.
+    std::fs::write(data.path("inbox/.copy.xlsx.tmp"), b"still copying").unwrap();
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    for rel in left {
+        assert!(!data.path(rel).exists(), "{rel} is still there");
+    }
+    assert!(data.path("inbox/.copy.xlsx.tmp").exists());
+    assert!(stderr.contains("removed temporary files"), "{stderr}");
+}
+
+#[test]
+fn a_file_whose_outputs_cannot_be_written_is_retried_later_and_later_never_in_a_loop() {
+    let data = Data::new(None);
+    // The archive's folder for the day is a file: nothing for this day can be written
+    // there (root ignores permissions, not this).
+    std::fs::create_dir_all(data.path("archive")).unwrap();
+    std::fs::write(data.path("archive/2026-11-24"), b"not a folder").unwrap();
+    data.drop_file("batch.xlsx", &sample("clean-batch.xlsx"));
+    let child = data.spawn();
+    std::thread::sleep(Duration::from_millis(3500));
+    terminate(child);
+    let log = data.log();
+    let tries = log.matches("will retry").count();
+    // With a rescan every 300 ms this was about a dozen attempts; with the backoff (1 s,
+    // then 2 s) it is three: at once, after 1 s and after 3 s.
+    assert!(
+        (1..=3).contains(&tries),
+        "{tries} attempts in 3.5 s:\n{log}"
+    );
+    assert!(log.contains("retry_in_ms=1000"), "{log}");
+    assert_eq!(data.files("inbox"), ["batch.xlsx"], "left in the inbox");
+}
+
+/// `clean-batch.xlsx` with its requester's address replaced by `address` (in the shared
+/// strings, where the worksheet keeps it).
+fn worksheet_from(address: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(sample("clean-batch.xlsx"))).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut entry = zin.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains("dwhitfield@gcsu.example.edu") {
+            bytes = text
+                .replace("dwhitfield@gcsu.example.edu", address)
+                .into_bytes();
+        }
+        let name = entry.name().unwrap().to_string();
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_requester_address_no_reply_can_go_to_is_no_requester_and_the_file_ends_in_one_pass() {
+    // Before, the reply could not be composed ("invalid email address") and the file stayed
+    // in the inbox, tried again and again.
+    let data = Data::new(None);
+    data.drop_file("literal.xlsx", &worksheet_from("evil@[192.0.2.1]"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("will retry"), "{stderr}");
+    assert_eq!(data.files("inbox"), Vec::<String>::new());
+    let st = data.status();
+    assert_eq!(st["submissions"]["rejected"], 1, "{st:#}");
+    // With no requester to answer, the reply goes to the help desk.
+    let outbox = data.files("outbox");
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    let reply = std::fs::read_to_string(data.path("outbox").join(&outbox[0])).unwrap();
+    assert!(
+        reply.contains("alma-help@consortium.example.org"),
+        "{reply}"
+    );
 }

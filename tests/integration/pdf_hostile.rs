@@ -4,9 +4,8 @@
 //! (`read_form_file` with `Isolation::Child`, the built binary as the child).
 
 use rolecall::read::Isolation;
-use rolecall::read::form::{
-    FieldKind, FieldValue, Form, FormFailKind, FormFailure, read_form, read_form_file,
-};
+use rolecall::read::form::{FieldKind, FieldValue, Form, FormFailKind, FormFailure, read_form};
+use rolecall::read::read_form_file;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

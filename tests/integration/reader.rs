@@ -219,7 +219,8 @@ fn a_workbook_without_the_headings_names_the_headings_it_needs() {
 #[test]
 fn a_renamed_text_file_is_not_a_submission() {
     let err = intake::sniff(&fixture("renamed_text.xlsx")).unwrap_err();
-    assert_eq!(err, "a text file, not a workbook or PDF form");
+    assert_eq!(err, intake::SkipReason::Text);
+    assert_eq!(err.to_string(), "a text file, not a workbook or PDF form");
     // Even if a caller insists, the reader gives a finding, not a panic.
     let doc = read_document(&fixture("renamed_text.xlsx"), Format::Xlsx, &child());
     assert_eq!(only_finding(&doc).rule, Rule::Unreadable);
@@ -372,7 +373,7 @@ fn a_folder_with_hostile_files_still_reads_the_good_one() {
     let skipped: Vec<(String, String)> = collected
         .skipped
         .iter()
-        .map(|s| (names(&s.path), s.reason.clone()))
+        .map(|s| (names(&s.path), s.reason.to_string()))
         .collect();
     assert_eq!(
         skipped,

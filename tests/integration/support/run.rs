@@ -33,11 +33,21 @@ impl Run {
 
     /// Runs `rolecall ARGS` in `dir`.
     pub fn in_dir(dir: tempfile::TempDir, args: &[&str]) -> Run {
+        Run::in_dir_with_env(dir, args, &[])
+    }
+
+    /// Runs `rolecall ARGS` in `dir` with these environment variables set (and none of
+    /// Rolecall's own path variables unless given here).
+    pub fn in_dir_with_env(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
             .args(args)
             .current_dir(dir.path())
             .env("ROLECALL_NOW", NOW)
             .env_remove("ROLECALL_SMTP_PASSWORD")
+            .env_remove("ROLECALL_CONFIG")
+            .env_remove("ROLECALL_DATA")
+            .env_remove("ROLECALL_CATALOG")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run {

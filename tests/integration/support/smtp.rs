@@ -21,6 +21,8 @@ pub struct Received {
 struct Recorder {
     /// When set, every RCPT gets this reply.
     rcpt_reply: Option<(u16, &'static str)>,
+    /// When set, RCPT of this one address gets `550 5.1.1` (a dead mailbox among live ones).
+    refuse: Option<&'static str>,
     /// When set, the end of DATA gets this reply and the message is not kept (a server
     /// that fails for a while); the test can change it while the server runs.
     data_reply: Arc<Mutex<Option<(u16, &'static str)>>>,
@@ -40,6 +42,9 @@ impl Handler for Recorder {
     fn rcpt(&mut self, to: &str) -> Response {
         if let Some((code, text)) = self.rcpt_reply {
             return Response::custom(code, text.to_string());
+        }
+        if self.refuse.is_some_and(|r| r.eq_ignore_ascii_case(to)) {
+            return Response::custom(550, "5.1.1 No such user here".to_string());
         }
         self.current.rcpt.push(to.to_string());
         mailin::response::OK
@@ -66,7 +71,21 @@ pub fn smtp_server(rcpt_reply: Option<(u16, &'static str)>) -> (u16, Arc<Mutex<V
     let inbox = Arc::new(Mutex::new(Vec::new()));
     serve(
         listener,
-        rcpt_reply,
+        (rcpt_reply, None),
+        Arc::new(Mutex::new(None)),
+        Arc::clone(&inbox),
+    );
+    (port, inbox)
+}
+
+/// Starts a server that refuses RCPT of `address` with a 550 and accepts every other.
+pub fn smtp_server_refusing(address: &'static str) -> (u16, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    serve(
+        listener,
+        (None, Some(address)),
         Arc::new(Mutex::new(None)),
         Arc::clone(&inbox),
     );
@@ -98,7 +117,12 @@ pub fn start_server_on(port: u16) -> Server {
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let data_reply = Arc::new(Mutex::new(None));
-    serve(listener, None, Arc::clone(&data_reply), Arc::clone(&inbox));
+    serve(
+        listener,
+        (None, None),
+        Arc::clone(&data_reply),
+        Arc::clone(&inbox),
+    );
     Server {
         port,
         inbox,
@@ -108,12 +132,13 @@ pub fn start_server_on(port: u16) -> Server {
 
 fn serve(
     listener: TcpListener,
-    rcpt_reply: Option<(u16, &'static str)>,
+    (rcpt_reply, refuse): (Option<(u16, &'static str)>, Option<&'static str>),
     data_reply: Arc<Mutex<Option<(u16, &'static str)>>>,
     inbox: Arc<Mutex<Vec<Received>>>,
 ) {
     let handler = Recorder {
         rcpt_reply,
+        refuse,
         data_reply,
         current: Received::default(),
         inbox,
@@ -190,6 +215,7 @@ pub fn smtp_tls_server(mode: TlsMode) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let handler = Recorder {
         rcpt_reply: None,
+        refuse: None,
         data_reply: Arc::new(Mutex::new(None)),
         current: Received::default(),
         inbox: Arc::clone(&inbox),

@@ -1,0 +1,286 @@
+//! The file-system chores every part of Rolecall shares: the durable write (a temporary
+//! file, flushed, renamed, and the folder flushed after the rename), the durable move, the
+//! content hash of a file, the one file-name sanitiser (capped in bytes, at a character
+//! boundary), and the clean-up of temporary files a killed run left behind.
+//!
+//! One place, so that every output gets the same guarantees: a name appears whole or not at
+//! all, survives a power cut once the call returns, and is never longer than a file system
+//! takes (255 bytes on ext4, XFS, APFS and NTFS alike, counted in bytes, not characters).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The longest name most file systems take, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The longest extension [`safe_name`] keeps when it has to shorten a name (`.xlsx`).
+const MAX_KEPT_EXTENSION_BYTES: usize = 16;
+
+/// What a sanitised name may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// Any printable character: a person's file name (an attachment), with its folders,
+    /// control characters and leading dots removed.
+    Printable,
+    /// Letters and digits of any script, `-` and `_`; anything else becomes `-`. Folder names
+    /// made from file names (`clean-batch.xlsx` → `clean-batch-xlsx`).
+    Word,
+    /// ASCII letters and digits, `-` and `_`; anything else becomes `-`. Names that also go
+    /// into a Message-ID or an outbox key.
+    AsciiWord,
+}
+
+/// The one file-name sanitiser: `name` made safe as a single path component of at most
+/// `max_bytes` bytes (cut at a character boundary, keeping a short extension), or
+/// `fallback` when nothing is left.
+pub fn safe_name(name: &str, charset: Charset, max_bytes: usize, fallback: &str) -> String {
+    let clean = match charset {
+        Charset::Printable => {
+            let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            let kept: String = last.chars().filter(|c| !c.is_control()).collect();
+            kept.trim().trim_start_matches('.').trim().to_string()
+        }
+        Charset::Word | Charset::AsciiWord => {
+            let ascii = charset == Charset::AsciiWord;
+            let mapped: String = name
+                .chars()
+                .map(|c| {
+                    let letter = if ascii {
+                        c.is_ascii_alphanumeric()
+                    } else {
+                        c.is_alphanumeric()
+                    };
+                    if letter || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            mapped.trim_matches('-').to_string()
+        }
+    };
+    let capped = cap_bytes(&clean, max_bytes);
+    if capped.is_empty() {
+        fallback.to_string()
+    } else {
+        capped
+    }
+}
+
+/// `name` cut to at most `max` bytes at a character boundary; a short extension (`.xlsx`)
+/// is kept, so that the file is still recognised by its name.
+fn cap_bytes(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= MAX_KEPT_EXTENSION_BYTES && e.len() < max);
+    let ext = ext.unwrap_or("");
+    let stem_max = max - ext.len();
+    let mut end = stem_max.min(name.len() - ext.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ext}", name[..end].trim_end())
+}
+
+/// The temporary name [`write_durably`] uses for `path`: `.<name>.<pid>.tmp` beside it.
+fn temp_path(path: &Path) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The temporary name is longer than the final one: keep it under the limit too.
+    let name = cap_bytes(&name, MAX_NAME_BYTES - 24);
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// True for a name [`write_durably`] (or the outbox) gives its temporary files.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Writes through a temporary file, flushed to disk, then renamed, and flushes the folder:
+/// the name appears whole or not at all, and survives a crash or a power cut once this
+/// returns.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Renames `from` to `to` (creating `to`'s folder) and flushes both folders, so that the
+/// move survives a power cut as well as a crash.
+pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(from, to)?;
+    for dir in [to.parent(), from.parent()].into_iter().flatten() {
+        sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// Flushes a folder's entries (the rename itself) to disk. Best effort: some file systems
+/// cannot open a folder for this, and the data is already safe in the file.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Lower-case hex SHA-256 of a file, streamed: a huge file costs time, not memory.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// A temporary name of a process that is gone: `.<name>.<pid>.tmp` whose process no longer
+/// runs (a `rolecall reprocess` at work beside the watcher keeps its own).
+fn is_stale_temp(name: &str) -> bool {
+    if !is_temp_name(name) {
+        return false;
+    }
+    let pid = name
+        .strip_suffix(".tmp")
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, pid)| pid.parse::<u32>().ok());
+    !pid.is_some_and(process_runs)
+}
+
+/// True when a process with this id runs (on Linux, by `/proc`; elsewhere Rolecall cannot
+/// tell without `unsafe`, and says no: its temporary files are then removed).
+fn process_runs(pid: u32) -> bool {
+    cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes the temporary files (`.<name>.<pid>.tmp`) that a killed run left in `dir` and,
+/// with `depth` above 1, in its subfolders that deep. Returns how many were removed. Only
+/// for folders nobody else writes into: in the inbox a `.tmp` file is someone's copy in
+/// progress.
+pub fn remove_stale_temps(dir: &Path, depth: usize) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() && depth > 1 {
+            removed += remove_stale_temps(&e.path(), depth - 1);
+        } else if kind.is_file()
+            && is_stale_temp(&e.file_name().to_string_lossy())
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_names_lose_their_folders_controls_and_hidden_dots() {
+        let p = |s| safe_name(s, Charset::Printable, 200, "attachment");
+        assert_eq!(p("../../etc/passwd"), "passwd");
+        assert_eq!(p("C:\\x\\book.xlsx"), "book.xlsx");
+        assert_eq!(p(".hidden"), "hidden");
+        assert_eq!(p("a\u{0}b\r\n.xlsx"), "ab.xlsx");
+        assert_eq!(p(""), "attachment");
+    }
+
+    #[test]
+    fn word_names_keep_letters_of_any_script_ascii_names_only_ascii() {
+        assert_eq!(
+            safe_name("clean-batch.xlsx", Charset::Word, 200, "x"),
+            "clean-batch-xlsx"
+        );
+        assert_eq!(safe_name("表格.xlsx", Charset::Word, 200, "x"), "表格-xlsx");
+        assert_eq!(
+            safe_name("../../etc/passwd", Charset::AsciiWord, 80, "reply"),
+            "etc-passwd"
+        );
+        assert_eq!(safe_name("///", Charset::AsciiWord, 80, "reply"), "reply");
+    }
+
+    #[test]
+    fn long_names_are_cut_in_bytes_at_a_character_boundary_keeping_the_extension() {
+        // 105 Chinese characters are 315 bytes in UTF-8; each is 3 bytes.
+        let name = format!("{}.xlsx", "表".repeat(105));
+        let cut = safe_name(&name, Charset::Printable, 200, "attachment");
+        assert!(cut.len() <= 200, "{} bytes", cut.len());
+        assert!(cut.ends_with(".xlsx"), "{cut}");
+        // 195 bytes are left for the stem: 65 characters of 3 bytes.
+        assert_eq!(cut, format!("{}.xlsx", "表".repeat(65)));
+        let ascii = "a".repeat(300);
+        assert_eq!(cap_bytes(&ascii, 10), "a".repeat(10));
+    }
+
+    #[test]
+    fn a_durable_write_replaces_the_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        write_durably(&path, b"one").unwrap();
+        write_durably(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["out.txt"]);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_to_the_depth_asked_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("2026-11-24/20261124-abc");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join(".a-reply.eml.999999999.tmp"), b"half").unwrap();
+        std::fs::write(deep.join("a-reply.eml"), b"whole").unwrap();
+        std::fs::write(dir.path().join(".top.999999998.tmp"), b"half").unwrap();
+        // One of a process that still runs (this one) is in use: it stays.
+        let mine = dir
+            .path()
+            .join(format!(".busy.xlsx.{}.tmp", std::process::id()));
+        std::fs::write(&mine, b"writing").unwrap();
+        assert_eq!(remove_stale_temps(dir.path(), 1), 1);
+        assert!(deep.join(".a-reply.eml.999999999.tmp").exists());
+        assert_eq!(remove_stale_temps(dir.path(), 3), 1);
+        assert!(deep.join("a-reply.eml").exists());
+        assert!(mine.exists() || !cfg!(target_os = "linux"));
+    }
+
+    #[test]
+    fn hashes_match_sha256sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        // `printf abc | sha256sum`
+        assert_eq!(
+            hash_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
