@@ -187,9 +187,38 @@ pub struct ChangeSet {
     /// state); `apply` re-checks a change set made against an older state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_version: Option<i64>,
+    /// The account state it was diffed against: its database file and version, or `null`
+    /// when it was made without one (`docs/changeset.md`). Absent in change sets written
+    /// before Rolecall said so, which reads as `null`.
+    #[serde(default)]
+    pub state: Option<StateRef>,
     /// Operations in a stable order: by institution, primary ID, then create, remove-all,
     /// remove, add; then role code and scope.
     pub operations: Vec<Operation>,
+}
+
+/// Which account state a change set was diffed against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRef {
+    /// The database file, as given (`--db`, `[state] db`, or the data folder's).
+    pub path: String,
+    /// Its version when the change set was made (as `state_version`).
+    pub version: i64,
+}
+
+impl std::fmt::Display for StateRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (version {})", self.path, self.version)
+    }
+}
+
+/// Which state a result was diffed against, in words: "rolecall.db (version 7)", or that
+/// none was (the text output, the Summary sheet).
+pub fn state_words(state: Option<&StateRef>) -> String {
+    match state {
+        Some(s) => s.to_string(),
+        None => "none: not compared with what Alma holds (no --db or [state] db given)".into(),
+    }
 }
 
 /// Builds the change set from the accepted and needs-approval lines of an outcome.
@@ -281,6 +310,7 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         submission,
         catalog_version: catalog_version.to_string(),
         state_version: None,
+        state: None,
         operations,
     }
 }

@@ -17,6 +17,7 @@ pub const FILE_NAME: &str = "rolecall.db";
 const MIGRATIONS: &[(&str, &str)] = &[
     ("ledger-1", crate::ledger::SCHEMA),
     ("state-1", crate::state::SCHEMA),
+    ("state-2", crate::state::SCHEMA_2),
     ("alma-1", crate::alma::journal::SCHEMA),
     ("ledger-2", crate::ledger::SCHEMA_2),
 ];
@@ -105,5 +106,39 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_state_made_before_state_2_keeps_its_roles_with_their_parameters_known() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT '');",
+        )
+        .unwrap();
+        for (name, sql) in MIGRATIONS
+            .iter()
+            .filter(|(n, _)| ["ledger-1", "state-1"].contains(n))
+        {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO state_account (institution, primary_id) VALUES ('I', '1');
+             INSERT INTO state_role (institution, primary_id, role_code, scope_kind, scope, parameters)
+             VALUES ('I', '1', 32, 'library', 'MAIN', '[]');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let known: i64 = conn
+            .query_row("SELECT params_known FROM state_role", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(known, 1, "an export with parameters said what it had");
+        let unmatched: i64 = conn
+            .query_row("SELECT COUNT(*) FROM state_role_unmatched", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(unmatched, 0);
     }
 }

@@ -30,5 +30,6 @@ pub mod read;
 pub mod report;
 pub mod state;
 pub mod template;
+pub mod textcells;
 pub mod validate;
 pub mod watch;

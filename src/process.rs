@@ -48,6 +48,8 @@ pub struct Processed {
     pub changeset: Option<PathBuf>,
     /// Emails written to the outbox (or copies of those sent by SMTP).
     pub emails: Vec<PathBuf>,
+    /// The account state the change set was diffed against (file and version), or `null`.
+    pub state: Option<crate::changeset::StateRef>,
     /// Output that could not be written or sent (in `--json`, in words).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<OutputError>,
@@ -216,6 +218,7 @@ impl<'a> Processor<'a> {
                 .ok()
         });
         let mut processed = processed(path, &names, &outcome, errors);
+        processed.state = changeset.state.clone();
         let folder = self.folder(placement, &names.file_name);
         let outputs = Outputs {
             folder: &folder,
@@ -602,6 +605,7 @@ fn processed(
         workbook: None,
         changeset: None,
         emails: Vec::new(),
+        state: None,
         errors,
         unreadable_reason: unreadable
             .then(|| {

@@ -568,6 +568,7 @@ fn suspended_grants(ops: &[&Operation]) -> Vec<Assignment> {
                     active: false,
                     expiry: g.expiry.clone(),
                     suspended_by: None,
+                    parameters_known: crate::state::ParameterKnowledge::Known,
                 });
             }
         }

@@ -59,6 +59,11 @@ pub(crate) fn record_user(
         "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2",
         params![institution, account.primary_id],
     )?;
+    // The live list names every role by code: roles an export knew only by name are in it.
+    conn.execute(
+        "DELETE FROM state_role_unmatched WHERE institution = ?1 AND primary_id = ?2",
+        params![institution, account.primary_id],
+    )?;
     for r in &roles {
         put_role(conn, institution, &account.primary_id, r)?;
     }

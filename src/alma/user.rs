@@ -5,8 +5,8 @@
 //! A live role is kept as the JSON Alma returned (every field it has, including ones this
 //! program does not know), and only the roles an operation names are touched. Roles are
 //! compared by [`RoleKey`]: code, scope, status, expiry and the parameters the state can
-//! hold (a `MetadataType` parameter is kept in Alma but not compared, the state has no
-//! place for it yet).
+//! hold (`CirculationDesk`, `ServiceUnit`, `MetadataType`; another type is kept in Alma
+//! but not compared).
 
 use crate::catalog::{Catalog, PATRON_CODE, ParameterKind};
 use crate::changeset::{Operation, RoleGrant};
@@ -54,6 +54,7 @@ fn state_kind(kind: &str) -> Option<ParameterKind> {
     match kind {
         "CirculationDesk" => Some(ParameterKind::CirculationDesk),
         "ServiceUnit" => Some(ParameterKind::ServiceUnit),
+        "MetadataType" => Some(ParameterKind::MetadataType),
         _ => None,
     }
 }
@@ -62,6 +63,7 @@ fn kind_word(kind: ParameterKind) -> &'static str {
     match kind {
         ParameterKind::CirculationDesk => "CirculationDesk",
         ParameterKind::ServiceUnit => "ServiceUnit",
+        ParameterKind::MetadataType => "MetadataType",
     }
 }
 
@@ -123,11 +125,10 @@ pub fn key_of_assignment(a: &Assignment) -> RoleKey {
     }
 }
 
-/// Whether the state knows this role's parameters. Migration `state-2` adds the flag (an
-/// Analytics import has no parameter column); until then every role's are known. This is
-/// the one place the drift check asks.
-pub fn params_known(_a: &Assignment) -> bool {
-    true
+/// Whether the state knows this role's parameters (migration `state-2`: an Analytics
+/// import has no parameter column). This is the one place the drift check asks.
+pub fn params_known(a: &Assignment) -> bool {
+    !a.parameters_unknown()
 }
 
 /// Sorted keys of a live role list.
@@ -430,6 +431,8 @@ pub fn assignments(institution: &str, roles: &[Json]) -> (Vec<Assignment>, Vec<S
             active: k.active,
             expiry: k.expiry.clone(),
             suspended_by: None,
+            // A live GET lists every parameter.
+            parameters_known: crate::state::ParameterKnowledge::Known,
         });
     }
     out.sort();

@@ -165,6 +165,7 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
         require_text(part, f, &r.area, "area", problems);
         if let Some(param) = &r.parameter
             && *r.scope.get_ref() == RawScope::Institution
+            && *param.get_ref() != ParameterKind::MetadataType
         {
             problems.push(CatalogProblem::error(
                 f,
@@ -172,6 +173,17 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 format!(
                     "role {code} takes a {} parameter, which belongs to a library, so its scope cannot be \"institution\"",
                     param.get_ref().describe()
+                ),
+            ));
+        }
+        if let Some(param) = &r.parameter
+            && *param.get_ref() == ParameterKind::MetadataType
+        {
+            problems.push(CatalogProblem::error(
+                f,
+                line_of(part, param),
+                format!(
+                    "role {code}: a MetadataType parameter is set in Alma, not asked for by a request: write CirculationDesk or ServiceUnit, or leave it out"
                 ),
             ));
         }

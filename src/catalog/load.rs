@@ -312,6 +312,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
                 .collect(),
             allow_list: p.allow_list.into_iter().map(text).collect(),
             inactivity_days: p.inactivity_days.into_inner(),
+            inactivity_grace_days: p.inactivity_grace_days,
         });
     Catalog {
         dir,
@@ -328,6 +329,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             generic_patterns: Vec::new(),
             allow_list: Vec::new(),
             inactivity_days: 90,
+            inactivity_grace_days: super::raw::default_grace_days(),
         }),
     }
 }

@@ -58,6 +58,9 @@ pub enum ParameterKind {
     CirculationDesk,
     /// A service unit (receiving, work orders) of a library.
     ServiceUnit,
+    /// A metadata type (a Cataloger's `MARC21_BIB`, ...): Alma exports carry it, so the
+    /// account state keeps it; requests cannot set it (`catalog check` refuses it on a role).
+    MetadataType,
 }
 
 impl ParameterKind {
@@ -66,6 +69,7 @@ impl ParameterKind {
         match self {
             ParameterKind::CirculationDesk => "circulation desk",
             ParameterKind::ServiceUnit => "service unit",
+            ParameterKind::MetadataType => "metadata type",
         }
     }
 }
@@ -271,6 +275,7 @@ impl Library {
         match kind {
             ParameterKind::CirculationDesk => &self.desks,
             ParameterKind::ServiceUnit => &self.service_units,
+            ParameterKind::MetadataType => &[],
         }
     }
 }
@@ -308,6 +313,9 @@ pub struct Policy {
     pub allow_list: Vec<String>,
     /// Days without a login before roles are suspended.
     pub inactivity_days: u32,
+    /// Days after an account is created or a role granted (a change set applied) during
+    /// which the inactivity audit leaves the account alone: it cannot have logged in yet.
+    pub inactivity_grace_days: u32,
 }
 
 /// The one look-up key for names people type: letters and digits only, lower case, so that

@@ -319,10 +319,17 @@ pub(crate) struct RawPolicy {
     pub help_desk_name: Spanned<String>,
     pub help_desk_email: Spanned<String>,
     pub inactivity_days: Spanned<u32>,
+    #[serde(default = "default_grace_days")]
+    pub inactivity_grace_days: u32,
     #[serde(default)]
     pub generic_patterns: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_list: Vec<Spanned<String>>,
+}
+
+/// `inactivity_grace_days` when `policy.toml` does not say.
+pub(crate) fn default_grace_days() -> u32 {
+    30
 }
 
 /// Parses one file's text into its top-level table, reporting every syntax error.

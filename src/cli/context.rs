@@ -121,6 +121,12 @@ impl Context {
             .unwrap_or_else(|| data.join(crate::db::FILE_NAME))
     }
 
+    /// True when a data folder is named (`--data`, `ROLECALL_DATA`, `data =`), not the
+    /// default `./rolecall-data`.
+    pub fn data_named(&self) -> bool {
+        self.data.is_some()
+    }
+
     /// True when `--db` or `[state] db` names the account state.
     pub fn db_named(&self) -> bool {
         self.config.state.db.is_some()

@@ -21,6 +21,9 @@ pub enum CliError {
     /// The account state cannot be read or changed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// An inactivity audit cannot be made as asked (an `--as-of` before a change recorded).
+    #[error(transparent)]
+    Audit(#[from] crate::state::inactive::AuditError),
     /// The data folder's database cannot be opened.
     #[error(transparent)]
     Database(#[from] crate::db::DbError),

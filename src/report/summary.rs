@@ -143,6 +143,10 @@ pub fn write(
         ("Institution", institution),
         ("Catalog", catalog.source()),
         ("Catalog version", changeset.catalog_version.clone()),
+        (
+            "Account state",
+            crate::changeset::state_words(changeset.state.as_ref()),
+        ),
     ];
 
     text(ws, 2, 0, "Verdict", &styles.label)?;

@@ -9,7 +9,9 @@
 //! The same code previews a change set (inside a savepoint that is rolled back) for the
 //! before/after sheet and the Alma payloads.
 
-use super::{Account, Assignment, State, StateError, put_account, put_role, roles_of};
+use super::{
+    Account, Assignment, ParameterKnowledge, State, StateError, put_account, put_role, roles_of,
+};
 use crate::catalog::PATRON_CODE;
 use crate::changeset::{ChangeSet, Operation, RoleGrant};
 use crate::validate::{AccountType, Parameter, Scope};
@@ -177,6 +179,7 @@ fn patron(inst: &str) -> Assignment {
         active: true,
         expiry: None,
         suspended_by: None,
+        parameters_known: ParameterKnowledge::Known,
     }
 }
 
@@ -245,8 +248,7 @@ pub(crate) fn apply_op(
     tag: &str,
 ) -> Result<Option<String>, StateError> {
     let (inst, id) = op.account();
-    let note = |s: String| Ok(Some(s));
-    match op {
+    let changed = match op {
         Operation::CreateAccount {
             first_name,
             last_name,
@@ -254,49 +256,24 @@ pub(crate) fn apply_op(
             account_type,
             ..
         } => {
-            if exists(conn, inst, id)? {
-                return note("the account exists already".into());
-            }
-            put_account(
-                conn,
-                &Account {
-                    institution: inst.into(),
-                    primary_id: id.into(),
-                    first_name: first_name.clone(),
-                    last_name: last_name.clone(),
-                    email: email.clone(),
-                    account_type: *account_type,
-                    status: "ACTIVE".into(),
-                },
-                tag,
-            )?;
-            // Alma gives every account Patron.
-            put_role(conn, inst, id, &patron(inst))?;
-            Ok(None)
+            let account = Account {
+                institution: inst.into(),
+                primary_id: id.into(),
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                email: email.clone(),
+                account_type: *account_type,
+                status: "ACTIVE".into(),
+            };
+            create_account(conn, &account, tag)?.or_note("the account exists already")
         }
         Operation::UpdateAccount {
             first_name,
             last_name,
             email,
             ..
-        } => {
-            let n = conn.execute(
-                "UPDATE state_account SET
-                     first_name = COALESCE(?3, first_name),
-                     last_name = COALESCE(?4, last_name),
-                     email = COALESCE(?5, email),
-                     updated_by = ?6
-                 WHERE institution = ?1 AND primary_id = ?2
-                   AND (first_name IS NOT COALESCE(?3, first_name)
-                        OR last_name IS NOT COALESCE(?4, last_name)
-                        OR email IS NOT COALESCE(?5, email))",
-                params![inst, id, first_name, last_name, email, tag],
-            )?;
-            if n == 0 {
-                return note(format!("{id} has these already (or is not in the state)"));
-            }
-            Ok(None)
-        }
+        } => update_account(conn, (inst, id), [first_name, last_name, email], tag)?
+            .or_note(&format!("{id} has these already (or is not in the state)")),
         Operation::AddRole {
             role,
             scope,
@@ -304,7 +281,6 @@ pub(crate) fn apply_op(
             expiry,
             ..
         } => {
-            ensure_account(conn, inst, id, tag)?;
             let want = Assignment {
                 code: role.code,
                 scope: scope.clone(),
@@ -312,13 +288,9 @@ pub(crate) fn apply_op(
                 active: true,
                 expiry: expiry.clone(),
                 suspended_by: None,
+                parameters_known: ParameterKnowledge::Known,
             };
-            let held = roles_of(conn, inst, id)?;
-            if held.contains(&want) {
-                return note(format!("{id} already has it"));
-            }
-            put_role(conn, inst, id, &want)?;
-            Ok(None)
+            add_role(conn, (inst, id), &want, tag)?.or_note(&format!("{id} already has it"))
         }
         Operation::RemoveRole {
             role,
@@ -328,57 +300,127 @@ pub(crate) fn apply_op(
         } => {
             // Without parameters: at that scope, whatever its desks.
             let desks = Some(parameters.as_slice()).filter(|p| !p.is_empty());
-            let n = delete_role(conn, inst, id, role.code, scope, desks)?;
-            if n == 0 {
-                return note(format!("{id} does not have it"));
-            }
-            Ok(None)
+            (delete_role(conn, inst, id, role.code, scope, desks)? > 0)
+                .or_note(&format!("{id} does not have it"))
         }
         Operation::RemoveAllStaffRoles { keep, .. } => {
-            let keep: Vec<u32> = keep.iter().map(|r| r.code).collect();
-            let mut n = 0;
-            for a in roles_of(conn, inst, id)? {
-                if !keep.contains(&a.code) {
-                    n += delete_role(conn, inst, id, a.code, &a.scope, Some(&a.parameters))?;
-                }
-            }
-            if n == 0 {
-                return note(format!("{id} has no staff roles"));
-            }
-            Ok(None)
+            remove_all_staff_roles(conn, (inst, id), keep)?
+                .or_note(&format!("{id} has no staff roles"))
         }
-        Operation::SuspendRoles { roles, .. } => {
-            let mut n = 0;
-            for mut a in roles_of(conn, inst, id)? {
-                if a.active && roles.iter().any(|g| same_grant(&a, g)) {
-                    a.active = false;
-                    a.suspended_by = Some(tag.to_string());
-                    put_role(conn, inst, id, &a)?;
-                    n += 1;
-                }
-            }
-            if n == 0 {
-                return note(format!("none of these roles of {id} is active"));
-            }
-            Ok(None)
-        }
-        Operation::RestoreRoles { roles, .. } => {
-            let mut n = 0;
-            for mut a in roles_of(conn, inst, id)? {
-                if !a.active && a.suspended_by.is_some() && roles.iter().any(|g| same_grant(&a, g))
-                {
-                    a.active = true;
-                    a.suspended_by = None;
-                    put_role(conn, inst, id, &a)?;
-                    n += 1;
-                }
-            }
-            if n == 0 {
-                return note(format!("{id} has none of these roles suspended"));
-            }
-            Ok(None)
+        Operation::SuspendRoles { roles, .. } => set_active(conn, (inst, id), roles, false, tag)?
+            .or_note(&format!("none of these roles of {id} is active")),
+        Operation::RestoreRoles { roles, .. } => set_active(conn, (inst, id), roles, true, tag)?
+            .or_note(&format!("{id} has none of these roles suspended")),
+    };
+    Ok(changed)
+}
+
+/// `changed.or_note(why)`: `None` when the operation changed something, else why it did not.
+trait ChangedOr {
+    fn or_note(self, why: &str) -> Option<String>;
+}
+
+impl ChangedOr for bool {
+    fn or_note(self, why: &str) -> Option<String> {
+        (!self).then(|| why.to_string())
+    }
+}
+
+/// An account: (institution, primary ID).
+type Who<'a> = (&'a str, &'a str);
+
+fn create_account(conn: &Connection, account: &Account, tag: &str) -> Result<bool, StateError> {
+    let (inst, id) = (account.institution.as_str(), account.primary_id.as_str());
+    if exists(conn, inst, id)? {
+        return Ok(false);
+    }
+    put_account(conn, account, tag)?;
+    // Alma gives every account Patron.
+    put_role(conn, inst, id, &patron(inst))?;
+    Ok(true)
+}
+
+/// Sets the given name, family name and email that are `Some`; true when one changed.
+fn update_account(
+    conn: &Connection,
+    (inst, id): Who,
+    [first_name, last_name, email]: [&Option<String>; 3],
+    tag: &str,
+) -> Result<bool, StateError> {
+    let n = conn.execute(
+        "UPDATE state_account SET
+             first_name = COALESCE(?3, first_name),
+             last_name = COALESCE(?4, last_name),
+             email = COALESCE(?5, email),
+             updated_by = ?6
+         WHERE institution = ?1 AND primary_id = ?2
+           AND (first_name IS NOT COALESCE(?3, first_name)
+                OR last_name IS NOT COALESCE(?4, last_name)
+                OR email IS NOT COALESCE(?5, email))",
+        params![inst, id, first_name, last_name, email, tag],
+    )?;
+    Ok(n > 0)
+}
+
+fn add_role(
+    conn: &Connection,
+    (inst, id): Who,
+    want: &Assignment,
+    tag: &str,
+) -> Result<bool, StateError> {
+    ensure_account(conn, inst, id, tag)?;
+    if roles_of(conn, inst, id)?.contains(want) {
+        return Ok(false);
+    }
+    put_role(conn, inst, id, want)?;
+    Ok(true)
+}
+
+/// Every role but those kept (Patron), roles known only by name included.
+fn remove_all_staff_roles(
+    conn: &Connection,
+    (inst, id): Who,
+    keep: &[crate::changeset::RoleRef],
+) -> Result<bool, StateError> {
+    let keep: Vec<u32> = keep.iter().map(|r| r.code).collect();
+    let mut n = 0;
+    for a in roles_of(conn, inst, id)? {
+        if !keep.contains(&a.code) {
+            n += delete_role(conn, inst, id, a.code, &a.scope, Some(&a.parameters))?;
         }
     }
+    // Roles known only by name are staff roles too (Patron is always in the catalog).
+    n += conn.execute(
+        "DELETE FROM state_role_unmatched WHERE institution = ?1 AND primary_id = ?2",
+        params![inst, id],
+    )?;
+    Ok(n > 0)
+}
+
+/// Suspends (`active` false: the active ones, marked with `tag`) or restores (`active`
+/// true: the ones a suspension marked) exactly the roles listed.
+fn set_active(
+    conn: &Connection,
+    (inst, id): Who,
+    roles: &[RoleGrant],
+    active: bool,
+    tag: &str,
+) -> Result<bool, StateError> {
+    let mut n = 0;
+    for mut a in roles_of(conn, inst, id)? {
+        let eligible = if active {
+            !a.active && a.suspended_by.is_some()
+        } else {
+            a.active
+        };
+        if eligible && roles.iter().any(|g| same_grant(&a, g)) {
+            a.active = active;
+            a.suspended_by = (!active).then(|| tag.to_string());
+            put_role(conn, inst, id, &a)?;
+            n += 1;
+        }
+    }
+    Ok(n > 0)
 }
 
 fn grant_words(g: &RoleGrant) -> String {
@@ -395,13 +437,7 @@ pub fn describe(op: &Operation) -> String {
     let (inst, id) = op.account();
     let params = |ps: &[Parameter]| {
         ps.iter()
-            .map(|p| {
-                let kind = match p.kind {
-                    crate::catalog::ParameterKind::CirculationDesk => "desk",
-                    crate::catalog::ParameterKind::ServiceUnit => "service unit",
-                };
-                format!(", {kind} {}", p.value)
-            })
+            .map(|p| format!(", {} {}", super::short_kind(p), p.value))
             .collect::<String>()
     };
     let list = |gs: &[RoleGrant]| gs.iter().map(grant_words).collect::<Vec<_>>().join("; ");

@@ -18,14 +18,16 @@
 //! puts back, the state version) and returns each person's roles before and after.
 
 use super::apply::preview;
-use super::{Account, Assignment, State, StateError, roles_of};
+use super::{Account, Assignment, State, StateError, UnmatchedRole, roles_of, unmatched_of};
 use crate::catalog::Catalog;
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::finding::{Finding, Rule, Severity};
 use crate::layout::Field;
 use crate::location::Location;
 use crate::report::PersonRoles;
-use crate::validate::{AccountType, Action, Change, Line, LineStatus, Outcome};
+use crate::validate::{
+    AccountType, Action, Change, Line, LineStatus, Outcome, Request, RoleRequest,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Settings of the diff.
@@ -78,201 +80,277 @@ pub fn reconcile(
     let columns = outcome.document.columns.clone();
     let mut noted_exists: HashSet<(String, String)> = HashSet::new();
     for line in &mut outcome.lines {
-        let Some(mut request) = line.request.take() else {
+        let Some(request) = line.request.take() else {
             continue;
         };
+        let ctx = LineContext {
+            line,
+            columns: &columns,
+            catalog,
+        };
+        let (request, findings) = ctx.reconcile(state, request, &mut noted_exists)?;
+        line.request = request;
+        finish(line, findings);
+    }
+    check_allotment(state, outcome, catalog, options)
+}
+
+/// One line being compared with the state.
+struct LineContext<'a> {
+    line: &'a Line,
+    columns: &'a BTreeMap<Field, u32>,
+    catalog: &'a Catalog,
+}
+
+impl LineContext<'_> {
+    fn at(&self, field: Field) -> Location {
+        at(self.line, self.columns, field)
+    }
+
+    fn institution_name(&self, code: &str) -> String {
+        self.catalog
+            .institution(code)
+            .map_or(code.to_string(), |i| format!("{} ({})", i.name, i.code))
+    }
+
+    /// The request as it stands against the state (`None`: nothing left to do), and the
+    /// findings to add to the line.
+    fn reconcile(
+        &self,
+        state: &State,
+        mut request: Request,
+        noted_exists: &mut HashSet<(String, String)>,
+    ) -> Result<(Option<Request>, Vec<Finding>), StateError> {
         let inst = request.institution.clone();
         let id = request.person.primary_id.trim().to_string();
-        let account = state.account(&inst, &id)?;
-        let held = match &account {
-            Some(a) => roles_of(state.conn(), &a.institution, &a.primary_id)?,
-            None => Vec::new(),
+        let Some(account) = state.account(&inst, &id)? else {
+            let findings = match request.action {
+                Action::Add => Vec::new(),
+                _ => vec![self.not_here(state, &inst, &id)?],
+            };
+            return Ok((Some(request), findings));
         };
-        let inst_name = catalog
-            .institution(&inst)
-            .map_or(inst.clone(), |i| format!("{} ({})", i.name, i.code));
+        let held = roles_of(state.conn(), &account.institution, &account.primary_id)?;
         let mut findings = Vec::new();
-        let id_at = at(line, &columns, Field::PrimaryId);
-
-        let Some(account) = account else {
-            if request.action != Action::Add {
-                let others = state.accounts_by_id(&id)?;
-                let finding = match others.first() {
-                    Some(other) => {
-                        let other_name = catalog
-                            .institution(&other.institution)
-                            .map_or(other.institution.clone(), |i| {
-                                format!("{} ({})", i.name, i.code)
-                            });
-                        Finding::error(
-                            Rule::OtherInstitution,
-                            id_at,
-                            format!(
-                                "{id} is an account of {other_name}, not of {inst_name}: it cannot be changed from here."
-                            ),
-                        )
-                        .suggest(format!(
-                            "Check the primary ID; changes to {other_name} accounts must come from its coordinators."
-                        ))
-                    }
-                    None => Finding::error(
-                        Rule::UnknownAccount,
-                        id_at,
-                        format!("{id} is not an account of {inst_name} in the account state, so it cannot be changed."),
-                    )
-                    .suggest("Check the primary ID against Alma; use Add for a new account."),
-                };
-                findings.push(finding);
-            }
-            line.request = Some(request);
-            finish(line, findings);
-            continue;
-        };
-
-        // External accounts: the SIS feed owns name and email.
         if account.account_type == AccountType::External {
-            let fields = [
-                (
-                    Field::FirstName,
-                    request.person.first_name.clone(),
-                    account.first_name.clone(),
-                    "first name",
-                ),
-                (
-                    Field::LastName,
-                    request.person.last_name.clone(),
-                    account.last_name.clone(),
-                    "last name",
-                ),
-                (
-                    Field::Email,
-                    request.person.email.clone(),
-                    account.email.clone(),
-                    "email",
-                ),
-            ];
-            for (field, asked, has, words) in fields {
-                let Some(asked) = asked else { continue };
-                if has.is_empty() || same(&asked, &has) || !line.row.values.contains_key(&field) {
-                    continue;
-                }
-                findings.push(
-                    Finding::warning(
-                        Rule::ExternalFieldChange,
-                        at(line, &columns, field),
-                        format!(
-                            "{id} is an external account: its {words} comes from the campus system (SIS), which would overwrite any change, so it stays \"{has}\" and is not changed to \"{asked}\". Its roles are changed as asked."
-                        ),
-                    )
-                    .suggest(format!("Ask the campus system's office to correct the {words}.")),
-                );
+            findings.extend(self.external_changes(&request, &account));
+        }
+        // Roles the catalog does not know by name are staff roles too.
+        let has_staff = held.iter().any(|r| r.is_staff())
+            || !unmatched_of(state.conn(), &account.institution, &account.primary_id)?.is_empty();
+        let facts = Held {
+            roles: &held,
+            has_staff,
+        };
+        if let Some(stop) = self.action(&mut request, &account, &facts, noted_exists) {
+            findings.push(stop.finding);
+            if stop.nothing_to_do {
+                return Ok((None, findings));
             }
         }
+        let (kept, role_findings) = self.roles(std::mem::take(&mut request.roles), &id, &held);
+        request.roles = kept;
+        findings.extend(role_findings);
+        Ok((Some(request), findings))
+    }
 
-        let has_staff = held.iter().any(|r| r.is_staff());
+    /// Modify, Delete or Restore for an account the state does not hold here: of another
+    /// institution, or unknown.
+    fn not_here(&self, state: &State, inst: &str, id: &str) -> Result<Finding, StateError> {
+        let inst_name = self.institution_name(inst);
+        let id_at = self.at(Field::PrimaryId);
+        let others = state.accounts_by_id(id)?;
+        Ok(match others.first() {
+            Some(other) => {
+                let other_name = self.institution_name(&other.institution);
+                Finding::error(
+                    Rule::OtherInstitution,
+                    id_at,
+                    format!(
+                        "{id} is an account of {other_name}, not of {inst_name}: it cannot be changed from here."
+                    ),
+                )
+                .suggest(format!(
+                    "Check the primary ID; changes to {other_name} accounts must come from its coordinators."
+                ))
+            }
+            None => Finding::error(
+                Rule::UnknownAccount,
+                id_at,
+                format!("{id} is not an account of {inst_name} in the account state, so it cannot be changed."),
+            )
+            .suggest("Check the primary ID against Alma; use Add for a new account."),
+        })
+    }
+
+    /// External accounts: the SIS feed owns name and email, so a different one is not
+    /// carried out (a warning on each cell).
+    fn external_changes(&self, request: &Request, account: &Account) -> Vec<Finding> {
+        let id = request.person.primary_id.trim();
+        let fields = [
+            (
+                Field::FirstName,
+                &request.person.first_name,
+                &account.first_name,
+                "first name",
+            ),
+            (
+                Field::LastName,
+                &request.person.last_name,
+                &account.last_name,
+                "last name",
+            ),
+            (Field::Email, &request.person.email, &account.email, "email"),
+        ];
+        let mut out = Vec::new();
+        for (field, asked, has, words) in fields {
+            let Some(asked) = asked else { continue };
+            if has.is_empty() || same(asked, has) || !self.line.row.values.contains_key(&field) {
+                continue;
+            }
+            out.push(
+                Finding::warning(
+                    Rule::ExternalFieldChange,
+                    self.at(field),
+                    format!(
+                        "{id} is an external account: its {words} comes from the campus system (SIS), which would overwrite any change, so it stays \"{has}\" and is not changed to \"{asked}\". Its roles are changed as asked."
+                    ),
+                )
+                .suggest(format!("Ask the campus system's office to correct the {words}.")),
+            );
+        }
+        out
+    }
+
+    /// What the action means for an existing account: an Add becomes a Modify (said once
+    /// per person: `noted_exists`); a Delete of an account without staff roles, or a
+    /// Restore with nothing suspended, does nothing.
+    fn action(
+        &self,
+        request: &mut Request,
+        account: &Account,
+        held: &Held,
+        noted_exists: &mut HashSet<(String, String)>,
+    ) -> Option<ActionNote> {
+        let id = request.person.primary_id.trim().to_string();
+        let inst_name = self.institution_name(&request.institution);
+        let (has_staff, held) = (held.has_staff, held.roles);
         match request.action {
             Action::Add => {
-                if has_staff && noted_exists.insert((inst.clone(), id.to_lowercase())) {
-                    findings.push(
-                        Finding::warning(
-                            Rule::AccountExists,
-                            at(line, &columns, Field::Action),
-                            format!(
-                                "{id} ({}) already has an account at {inst_name} with staff roles ({}); this Add is carried out as a Modify: only the roles it lacks are added.",
-                                account.display_name(),
-                                role_list(&held, catalog)
-                            ),
-                        )
-                        .suggest("Use Modify for accounts that exist."),
-                    );
-                }
                 // An existing account (even patron-only) is not created again.
                 request.action = Action::Modify;
+                let first = has_staff
+                    && noted_exists.insert((request.institution.clone(), id.to_lowercase()));
+                first.then(|| ActionNote {
+                    finding: Finding::warning(
+                        Rule::AccountExists,
+                        self.at(Field::Action),
+                        format!(
+                            "{id} ({}) already has an account at {inst_name} with staff roles ({}); this Add is carried out as a Modify: only the roles it lacks are added.",
+                            account.display_name(),
+                            role_list(held, self.catalog)
+                        ),
+                    )
+                    .suggest("Use Modify for accounts that exist."),
+                    nothing_to_do: false,
+                })
             }
-            Action::Delete if !has_staff => {
-                findings.push(Finding::warning(
+            Action::Delete if !has_staff => Some(ActionNote {
+                finding: Finding::warning(
                     Rule::RoleNotHeld,
-                    at(line, &columns, Field::Action),
+                    self.at(Field::Action),
                     format!(
                         "{id} ({}) has no staff roles at {inst_name}: nothing to remove.",
                         account.display_name()
                     ),
-                ));
-                finish(line, findings);
-                continue;
-            }
+                ),
+                nothing_to_do: true,
+            }),
             Action::Restore if !held.iter().any(|r| r.suspended_by.is_some() && !r.active) => {
-                findings.push(
-                    Finding::warning(
+                Some(ActionNote {
+                    finding: Finding::warning(
                         Rule::NothingSuspended,
-                        at(line, &columns, Field::Action),
+                        self.at(Field::Action),
                         format!(
                             "{id} ({}) has no suspended roles: nothing to restore.",
                             account.display_name()
                         ),
                     )
                     .suggest("Use Modify to add roles."),
-                );
-                finish(line, findings);
-                continue;
+                    nothing_to_do: true,
+                })
             }
-            _ => {}
+            _ => None,
         }
+    }
 
-        let role_at = at(line, &columns, Field::Role);
+    /// The roles left to add or remove: one already held (active, same desks) is not added
+    /// again, one not held is not removed; each dropped role is a warning.
+    fn roles(
+        &self,
+        roles: Vec<RoleRequest>,
+        id: &str,
+        held: &[Assignment],
+    ) -> (Vec<RoleRequest>, Vec<Finding>) {
+        let role_at = self.at(Field::Role);
         let mut kept = Vec::new();
-        for role in std::mem::take(&mut request.roles) {
+        let mut findings = Vec::new();
+        for role in roles {
             let mut params = role.parameters.clone();
             params.sort();
-            let matches = |a: &&Assignment| a.code == role.code && a.scope == role.scope;
+            let mut matching = held
+                .iter()
+                .filter(|a| a.code == role.code && a.scope == role.scope);
             let where_ = super::scope_words(&role.scope);
-            match role.change {
-                Change::Add => {
-                    if held
-                        .iter()
-                        .filter(matches)
-                        .any(|a| a.active && a.parameters == params)
-                    {
-                        findings.push(Finding::warning(
-                            Rule::AlreadyHasRole,
-                            role_at.clone(),
-                            format!("{id} already has {}{where_}: nothing to add.", role.name),
-                        ));
-                        continue;
-                    }
+            let finding = match role.change {
+                Change::Add if matching.any(|a| a.active && a.parameters == params) => {
+                    Finding::warning(
+                        Rule::AlreadyHasRole,
+                        role_at.clone(),
+                        format!("{id} already has {}{where_}: nothing to add.", role.name),
+                    )
                 }
-                Change::Remove => {
-                    let found = held
-                        .iter()
-                        .filter(matches)
-                        .any(|a| params.is_empty() || a.parameters == params);
-                    if !found {
-                        findings.push(
-                            Finding::warning(
-                                Rule::RoleNotHeld,
-                                role_at.clone(),
-                                format!(
-                                    "{id} does not have {}{where_}, so there is nothing to remove. Roles held: {}.",
-                                    role.name,
-                                    match role_list(&held, catalog) {
-                                        s if s.is_empty() => "none but Patron".to_string(),
-                                        s => s,
-                                    }
-                                ),
-                            )
-                            .suggest("Check the role and library."),
-                        );
-                        continue;
-                    }
+                Change::Remove
+                    if !matching.any(|a| {
+                        params.is_empty() || a.parameters_unknown() || a.parameters == params
+                    }) =>
+                {
+                    Finding::warning(
+                        Rule::RoleNotHeld,
+                        role_at.clone(),
+                        format!(
+                            "{id} does not have {}{where_}, so there is nothing to remove. Roles held: {}.",
+                            role.name,
+                            match role_list(held, self.catalog) {
+                                s if s.is_empty() => "none but Patron".to_string(),
+                                s => s,
+                            }
+                        ),
+                    )
+                    .suggest("Check the role and library.")
                 }
-            }
-            kept.push(role);
+                _ => {
+                    kept.push(role);
+                    continue;
+                }
+            };
+            findings.push(finding);
         }
-        request.roles = kept;
-        line.request = Some(request);
-        finish(line, findings);
+        (kept, findings)
     }
-    check_allotment(state, outcome, catalog, options)
+}
+
+/// What an account holds, as the action check needs it.
+struct Held<'a> {
+    roles: &'a [Assignment],
+    /// A role other than Patron, including roles known only by name.
+    has_staff: bool,
+}
+
+/// A finding about the line's action, and whether it leaves nothing to do.
+struct ActionNote {
+    finding: Finding,
+    nothing_to_do: bool,
 }
 
 /// Adds findings to a line and settles its status: an error rejects it.
@@ -284,38 +362,52 @@ fn finish(line: &mut Line, findings: Vec<Finding>) {
     }
 }
 
-/// Named-user counts before and after the outcome's requests; lines that make a new named
-/// user past the allotment get `over-allotment`. Licences freed in the same submission count
-/// first; new named users then take the headroom in file order.
-fn check_allotment(
+/// (institution, lower-case ID) of a request's person.
+type PersonKey = (String, String);
+/// Whether a person is a named user before the requests, and the named roles (code and
+/// scope) they hold after them.
+type NamedAfter = (bool, BTreeSet<(u32, String)>);
+
+fn person_key(r: &Request) -> PersonKey {
+    (
+        r.institution.clone(),
+        r.person.primary_id.trim().to_lowercase(),
+    )
+}
+
+/// Each person's named roles after the outcome's requests (active ones only), and the
+/// people in the order the file first names them.
+fn named_after(
     state: &State,
-    outcome: &mut Outcome,
+    outcome: &Outcome,
     catalog: &Catalog,
-    options: &DiffOptions,
-) -> Result<(), StateError> {
-    // Each person's roles after the requests (codes + scope, active only).
-    // (institution, lower-case ID) -> (named before, named roles after: code + scope).
-    type After = (bool, BTreeSet<(u32, String)>);
-    let mut people: BTreeMap<(String, String), After> = BTreeMap::new();
-    let mut first_seen: Vec<(String, String)> = Vec::new();
+) -> Result<(BTreeMap<PersonKey, NamedAfter>, Vec<PersonKey>), StateError> {
+    let mut people: BTreeMap<PersonKey, NamedAfter> = BTreeMap::new();
+    let mut first_seen: Vec<PersonKey> = Vec::new();
     for line in &outcome.lines {
         let Some(r) = &line.request else { continue };
-        let key = (
-            r.institution.clone(),
-            r.person.primary_id.trim().to_lowercase(),
-        );
+        let key = person_key(r);
         if !people.contains_key(&key) {
             first_seen.push(key.clone());
             let held = roles_of(state.conn(), &r.institution, r.person.primary_id.trim())?;
-            let before = held.iter().any(|a| a.is_named(catalog));
+            // Roles known only by name count as the licence audit counts them; they have no
+            // code, so they are keyed apart from every code (a request never names them).
+            let by_name: BTreeSet<(u32, String)> =
+                unmatched_of(state.conn(), &r.institution, r.person.primary_id.trim())?
+                    .iter()
+                    .filter(|u| super::licence::unmatched_is_named(u))
+                    .map(|u| (u32::MAX, format!("{}@{}", u.name, u.scope)))
+                    .collect();
+            let before = held.iter().any(|a| a.is_named(catalog)) || !by_name.is_empty();
             // Active after the request: what is active now, and for a Restore what was
             // suspended.
-            let set = held
+            let mut set: BTreeSet<(u32, String)> = held
                 .iter()
                 .filter(|a| a.active || (r.action == Action::Restore && a.suspended_by.is_some()))
                 .filter(|a| super::named_code(catalog, a.code))
                 .map(|a| (a.code, format!("{:?}", a.scope)))
                 .collect();
+            set.extend(by_name);
             people.insert(key.clone(), (before, set));
         }
         let entry = people.get_mut(&key).expect("inserted above");
@@ -336,6 +428,19 @@ fn check_allotment(
             }
         }
     }
+    Ok((people, first_seen))
+}
+
+/// Named-user counts before and after the outcome's requests; lines that make a new named
+/// user past the allotment get `over-allotment`. Licences freed in the same submission count
+/// first; new named users then take the headroom in file order.
+fn check_allotment(
+    state: &State,
+    outcome: &mut Outcome,
+    catalog: &Catalog,
+    options: &DiffOptions,
+) -> Result<(), StateError> {
+    let (people, first_seen) = named_after(state, outcome, catalog)?;
     let counts = super::licence::named_counts(state, catalog)?;
     // Licences this submission frees (people who lose their last named role), per institution.
     let mut freed: BTreeMap<String, i64> = BTreeMap::new();
@@ -346,7 +451,7 @@ fn check_allotment(
     }
     // New named users take the headroom in the order they appear in the file: the first
     // ones that fit go through, the rest are refused (not all of them for one too many).
-    let mut position: HashMap<(String, String), i64> = HashMap::new();
+    let mut position: HashMap<PersonKey, i64> = HashMap::new();
     let mut taken: BTreeMap<String, i64> = BTreeMap::new();
     for key in &first_seen {
         let (before, after) = &people[key];
@@ -358,11 +463,7 @@ fn check_allotment(
     }
     for line in &mut outcome.lines {
         let Some(r) = &line.request else { continue };
-        let key = (
-            r.institution.clone(),
-            r.person.primary_id.trim().to_lowercase(),
-        );
-        let Some(nth) = position.get(&key).copied() else {
+        let Some(nth) = position.get(&person_key(r)).copied() else {
             continue;
         };
         let Some(inst) = catalog.institution(&r.institution) else {
@@ -373,28 +474,39 @@ fn check_allotment(
         if after <= i64::from(inst.named_user_allotment) {
             continue;
         }
-        let message = format!(
-            "This would take {} ({}) past its named-user licence allotment: {now} named users now, {after} after this request, allotment {}.",
-            inst.name, inst.code, inst.named_user_allotment
-        );
-        let location = line
-            .row
-            .values
-            .get(&Field::PrimaryId)
-            .map_or(line.row.location.clone(), |v| v.location.clone());
-        let finding = Finding {
-            severity: options.over_allotment,
-            rule: Rule::OverAllotment,
-            location,
-            message,
-            suggestion: Some(
-                "Remove staff roles from accounts that no longer need them (Delete), or ask the help desk about the allotment."
-                    .into(),
-            ),
-        };
+        let finding = over_allotment(line, inst, now, after, options);
         finish(line, vec![finding]);
     }
     Ok(())
+}
+
+/// The `over-allotment` finding, on the line's primary ID.
+fn over_allotment(
+    line: &Line,
+    inst: &crate::catalog::Institution,
+    now: u32,
+    after: i64,
+    options: &DiffOptions,
+) -> Finding {
+    let message = format!(
+        "This would take {} ({}) past its named-user licence allotment: {now} named users now, {after} after this request, allotment {}.",
+        inst.name, inst.code, inst.named_user_allotment
+    );
+    let location = line
+        .row
+        .values
+        .get(&Field::PrimaryId)
+        .map_or(line.row.location.clone(), |v| v.location.clone());
+    Finding {
+        severity: options.over_allotment,
+        rule: Rule::OverAllotment,
+        location,
+        message,
+        suggestion: Some(
+            "Remove staff roles from accounts that no longer need them (Delete), or ask the help desk about the allotment."
+                .into(),
+        ),
+    }
 }
 
 /// The name and email changes the carried-out Modify lines ask for on existing internal
@@ -479,6 +591,7 @@ pub fn complete(
     catalog: &Catalog,
 ) -> Result<Vec<PersonRoles>, StateError> {
     changeset.state_version = Some(state.version()?);
+    changeset.state = Some(state.reference()?);
     for op in &mut changeset.operations {
         if let Operation::RestoreRoles {
             institution,
@@ -494,38 +607,33 @@ pub fn complete(
                 .collect();
         }
     }
-    let mut people: Vec<(String, String)> = Vec::new();
-    for op in &changeset.operations {
-        let (i, p) = op.account();
-        if !people
+    let people = super::accounts_touched(changeset);
+    // Each person's account and roles in words (roles known only by name included).
+    let words = |conn: &rusqlite::Connection, inst: &str, id: &str| {
+        let mut list: Vec<String> = roles_of(conn, inst, id)?
             .iter()
-            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
-        {
-            people.push((i.to_string(), p.to_string()));
-        }
-    }
-    let describe = |roles: &[Assignment]| -> Vec<String> {
-        roles.iter().map(|a| a.describe(catalog)).collect()
+            .map(|a| a.describe(catalog))
+            .collect();
+        list.extend(
+            unmatched_of(conn, inst, id)?
+                .iter()
+                .map(UnmatchedRole::describe),
+        );
+        Ok((State::account_in(conn, inst, id)?, list))
     };
-    let mut out = Vec::new();
-    let mut before = Vec::new();
-    for (inst, id) in &people {
-        let account = state.account(inst, id)?;
-        before.push((account, roles_of(state.conn(), inst, id)?));
-    }
+    let before: Vec<(Option<Account>, Vec<String>)> = people
+        .iter()
+        .map(|(inst, id)| words(state.conn(), inst, id))
+        .collect::<Result<_, StateError>>()?;
     let tag = changeset.submission.id.clone();
-    let after: Vec<(Option<Account>, Vec<Assignment>)> =
+    let after: Vec<(Option<Account>, Vec<String>)> =
         preview(state.conn(), &changeset.operations, &tag, |conn| {
             people
                 .iter()
-                .map(|(inst, id)| {
-                    Ok((
-                        super::State::account_in(conn, inst, id)?,
-                        roles_of(conn, inst, id)?,
-                    ))
-                })
+                .map(|(inst, id)| words(conn, inst, id))
                 .collect()
         })?;
+    let mut out = Vec::new();
     for (((inst, id), (acct_before, roles_before)), (acct_after, roles_after)) in
         people.iter().zip(before).zip(after)
     {
@@ -537,8 +645,8 @@ pub fn complete(
             institution: inst.clone(),
             primary_id: id.clone(),
             name,
-            before: describe(&roles_before),
-            after: describe(&roles_after),
+            before: roles_before,
+            after: roles_after,
         });
     }
     Ok(out)

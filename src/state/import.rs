@@ -1,23 +1,31 @@
 //! `rolecall state import`: what Alma exports, into the state (`docs/state.md` lists the
 //! columns each kind expects).
 //!
-//! - **Alma Users API JSON** (`.json`): one user, or `{"user": [...]}`.
-//! - **Analytics "users with roles"** (`.csv`, `.xlsx`, `.xls`, `.ods`): one row per role.
-//! - **Staff Login Report** (`.csv`, `.xlsx`, ...): primary ID and login date, *appended* to
-//!   the login history, because Alma keeps only 90 days of it and the inactivity audit needs
-//!   more.
+//! - **Alma Users API JSON** (`.json`): one user, or `{"user": [...]}` ([`json`]).
+//! - **Analytics "users with roles"** (`.csv`, `.xlsx`, `.xls`, `.ods`): one row per role
+//!   ([`rows`]).
+//! - **Staff Login Report** (`.csv`, `.xlsx`, ...): primary ID (or *User Name*) and last
+//!   login, *appended* to the login history, because Alma keeps only 90 days of it and the
+//!   inactivity audit needs more ([`rows`]).
 //!
 //! A user file is a snapshot: each account in it gets exactly the roles the file lists
 //! (duplicate entries, which Alma exports do contain, collapse into one). A role that our own
-//! suspension set inactive keeps its mark, so that a later restore still finds it. Each file
-//! is imported in one transaction: a bad file changes nothing.
+//! suspension set inactive keeps its mark, so that a later restore still finds it. Roles the
+//! catalog does not know are kept (by code, or by name when the export gives no code) and
+//! reported, never dropped; a report with no parameter column marks its roles' parameters
+//! unknown, not empty. Each file is imported in one transaction: a bad file changes nothing.
 
-use super::table::{Table, cell, parse_date};
-use super::{Account, Assignment, State, StateError, put_account, put_role, roles_of};
+mod json;
+mod rows;
+
+use super::table::Table;
+use super::{
+    Account, Assignment, State, StateError, UnmatchedRole, put_account, put_role, put_unmatched,
+    roles_of,
+};
 use crate::catalog::{Catalog, Institution, ParameterKind};
 use crate::validate::{AccountType, Parameter, Scope};
-use rusqlite::params;
-use serde_json::Value as Json;
+use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -60,6 +68,10 @@ pub struct ImportReport {
     pub logins: usize,
     /// Rows or users skipped, each with where and why.
     pub skipped: Vec<String>,
+    /// Roles the catalog does not know, kept all the same, each with where it was.
+    pub not_in_catalog: Vec<String>,
+    /// What the file could not tell, in words (e.g. no parameter column).
+    pub notes: Vec<String>,
 }
 
 /// Column names (first) and the aliases accepted, for the documentation and the errors.
@@ -69,6 +81,14 @@ pub mod columns {
         "Primary Identifier",
         "Primary ID",
         "User Primary Identifier",
+    ];
+    /// The Staff Login Report's user column: the primary identifier (CARLI), which the
+    /// report's own page calls "User Name".
+    pub const LOGIN_USER: &[&str] = &[
+        "Primary Identifier",
+        "Primary ID",
+        "User Primary Identifier",
+        "User Name",
     ];
     /// Institution code.
     pub const INSTITUTION: &[&str] = &["Institution Code", "Institution"];
@@ -96,6 +116,39 @@ pub mod columns {
     pub const LOGIN_DATE: &[&str] = &["Login Date", "Last Login", "Last Login Date", "Login Time"];
 }
 
+/// One account read from a user file, with every role it lists.
+struct ImportedUser {
+    account: Account,
+    roles: Vec<Assignment>,
+    /// Roles named by a name the catalog does not know.
+    unmatched: Vec<UnmatchedRole>,
+    /// False when the file does not list the user's roles at all (a JSON user without
+    /// `user_role`, as a brief view gives it): the state's roles are kept, not emptied.
+    roles_listed: bool,
+}
+
+impl ImportedUser {
+    /// Keeps a role the catalog does not know by name, and says so in the report (`at`:
+    /// where the file lists it).
+    fn keep_by_name(&mut self, role: UnmatchedRole, at: &str, report: &mut ImportReport) {
+        report.not_in_catalog.push(format!(
+            "{at}: \"{}\" is not a role in the catalog; kept by name (at {})",
+            role.name, role.scope
+        ));
+        self.unmatched.push(role);
+    }
+}
+
+/// One login read from a Staff Login Report: (primary ID, institution or "", date).
+type Login = (String, String, String);
+
+/// What a file held, before it is stored.
+#[derive(Default)]
+struct Parsed {
+    users: Vec<ImportedUser>,
+    logins: Vec<Login>,
+}
+
 /// Imports one file. `institution` is used for rows and users that do not say theirs and
 /// whose roles do not tell it; `now` (RFC 3339) is when, for the import log.
 pub fn import_file(
@@ -113,11 +166,6 @@ pub fn import_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
     let default_inst = match institution {
         Some(code) => Some(
             catalog
@@ -126,7 +174,6 @@ pub fn import_file(
         ),
         None => None,
     };
-    let mut users: Vec<ImportedUser> = Vec::new();
     let mut report = ImportReport {
         file: name.clone(),
         kind: ImportKind::AlmaJson,
@@ -135,118 +182,36 @@ pub fn import_file(
         duplicates: 0,
         logins: 0,
         skipped: Vec::new(),
+        not_in_catalog: Vec::new(),
+        notes: Vec::new(),
     };
-    let mut logins: Vec<(String, String, String)> = Vec::new();
-    if ext == "json" {
-        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let json: Json =
-            serde_json::from_str(&text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
-        let list = match json.get("user") {
-            Some(Json::Array(list)) => list.clone(),
-            Some(_) => return Err(fail("\"user\" is not a list".into())),
-            None if json.get("primary_id").is_some() => vec![json],
-            None => {
-                return Err(fail(
-                    "neither an Alma user (no \"primary_id\") nor a list of users (no \"user\")"
-                        .into(),
-                ));
-            }
-        };
-        for (i, user) in list.iter().enumerate() {
-            match alma_user(user, catalog, default_inst) {
-                Ok(u) => users.push(u),
-                Err(why) => report.skipped.push(format!("user {}: {why}", i + 1)),
-            }
-        }
+    let is_json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if is_json {
+        json::read(path, catalog, default_inst, &mut report).map_err(fail)?
     } else {
-        let table = Table::read(path, columns::PRIMARY_ID).map_err(fail)?;
-        let id_col = table.require(columns::PRIMARY_ID).map_err(fail)?;
-        if table.column(columns::ROLE_TYPE).is_some() {
-            report.kind = ImportKind::UsersWithRoles;
-            users = users_with_roles(&table, id_col, catalog, default_inst, &mut report.skipped)
-                .map_err(fail)?;
-        } else if table.column(columns::LOGIN_DATE).is_some() {
-            report.kind = ImportKind::StaffLogins;
-            let date_col = table.column(columns::LOGIN_DATE);
-            let inst_col = table.column(columns::INSTITUTION);
-            for (row, cells) in &table.rows {
-                let id = cell(cells, Some(id_col));
-                let date = cell(cells, date_col);
-                match parse_date(date) {
-                    _ if id.is_empty() => {}
-                    // A user who never logged in: the report lists them with no date.
-                    None if date.is_empty() => {}
-                    None => report
-                        .skipped
-                        .push(format!("row {row}: \"{date}\" is not a date")),
-                    Some(d) => {
-                        let inst = match cell(cells, inst_col) {
-                            "" => default_inst.map(|i| i.code.clone()).unwrap_or_default(),
-                            code => catalog
-                                .institution(code)
-                                .map_or_else(|| code.to_string(), |i| i.code.clone()),
-                        };
-                        logins.push((id.to_string(), inst, d.to_string()));
-                    }
-                }
-            }
-        } else {
-            return Err(fail(format!(
-                "the column \"{}\" (users with roles) or \"{}\" (staff login report) is missing",
-                columns::ROLE_TYPE[0],
-                columns::LOGIN_DATE[0]
-            )));
-        }
-    }
+        let table = Table::read(path, columns::LOGIN_USER).map_err(fail)?;
+        rows::read(&table, catalog, default_inst, &mut report).map_err(fail)?
+    };
+    store(state, &parsed, &name, now, &mut report)?;
+    Ok(report)
+}
 
+/// Writes what a file held, in one transaction, and logs the import.
+fn store(
+    state: &mut State,
+    parsed: &Parsed,
+    name: &str,
+    now: &str,
+    report: &mut ImportReport,
+) -> Result<(), StateError> {
     let tx = state.conn.transaction()?;
-    for user in &users {
-        let old = roles_of(&tx, &user.account.institution, &user.account.primary_id)?;
-        put_account(&tx, &user.account, &name)?;
-        tx.execute(
-            "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2",
-            params![user.account.institution, user.account.primary_id],
-        )?;
-        let mut kept: BTreeMap<(u32, Scope, Vec<Parameter>), Assignment> = BTreeMap::new();
-        for role in &user.roles {
-            let key = (role.code, role.scope.clone(), role.parameters.clone());
-            match kept.get_mut(&key) {
-                None => {
-                    kept.insert(key, role.clone());
-                }
-                Some(first) => {
-                    // Duplicates: an active entry wins, then the later expiry (none = never).
-                    report.duplicates += 1;
-                    let later = match (&first.expiry, &role.expiry) {
-                        (Some(a), Some(b)) => b > a,
-                        (Some(_), None) => true,
-                        _ => false,
-                    };
-                    if (role.active && !first.active) || (role.active == first.active && later) {
-                        *first = role.clone();
-                    }
-                }
-            }
-        }
-        for mut role in kept.into_values() {
-            if !role.active
-                && let Some(prev) = old.iter().find(|o| {
-                    o.code == role.code && o.scope == role.scope && o.parameters == role.parameters
-                })
-            {
-                role.suspended_by = prev.suspended_by.clone();
-            }
-            put_role(
-                &tx,
-                &user.account.institution,
-                &user.account.primary_id,
-                &role,
-            )?;
-            report.roles += 1;
-        }
-        report.accounts += 1;
+    for user in &parsed.users {
+        store_user(&tx, user, name, report)?;
     }
-    for (id, inst, date) in &logins {
+    for (id, inst, date) in &parsed.logins {
         report.logins += tx.execute(
             "INSERT OR IGNORE INTO state_login (primary_id, institution, login_date, source)
              VALUES (?1, ?2, ?3, ?4)",
@@ -267,12 +232,95 @@ pub fn import_file(
     )?;
     State::bump_version(&tx)?;
     tx.commit()?;
-    Ok(report)
+    Ok(())
 }
 
-struct ImportedUser {
-    account: Account,
-    roles: Vec<Assignment>,
+/// Replaces one account's roles with the file's (a snapshot), keeping our suspension marks.
+fn store_user(
+    conn: &Connection,
+    user: &ImportedUser,
+    name: &str,
+    report: &mut ImportReport,
+) -> Result<(), StateError> {
+    let (inst, id) = (&user.account.institution, &user.account.primary_id);
+    if !user.roles_listed {
+        // A partial record: it updates what it gives, and keeps the roles, the account
+        // type and the status on record.
+        let account = match State::account_in(conn, inst, id)? {
+            Some(old) => fill_in(&user.account, old),
+            None => user.account.clone(),
+        };
+        put_account(conn, &account, name)?;
+        report.accounts += 1;
+        report.notes.push(format!(
+            "{id}: the file lists no user_role (a brief view?): the roles on record are kept"
+        ));
+        return Ok(());
+    }
+    let old = roles_of(conn, inst, id)?;
+    put_account(conn, &user.account, name)?;
+    report.accounts += 1;
+    conn.execute(
+        "DELETE FROM state_role WHERE institution = ?1 AND primary_id = ?2",
+        params![inst, id],
+    )?;
+    conn.execute(
+        "DELETE FROM state_role_unmatched WHERE institution = ?1 AND primary_id = ?2",
+        params![inst, id],
+    )?;
+    let (kept, duplicates) = merge_duplicates(&user.roles);
+    report.duplicates += duplicates;
+    for mut role in kept {
+        if !role.active
+            && let Some(prev) = old.iter().find(|o| {
+                o.code == role.code && o.scope == role.scope && o.parameters == role.parameters
+            })
+        {
+            role.suspended_by = prev.suspended_by.clone();
+        }
+        put_role(conn, inst, id, &role)?;
+        report.roles += 1;
+    }
+    for u in &user.unmatched {
+        put_unmatched(conn, inst, id, u)?;
+        report.roles += 1;
+    }
+    Ok(())
+}
+
+/// `old` with the names and email `new` gives (the ones it leaves empty stay as they were).
+fn fill_in(new: &Account, old: Account) -> Account {
+    let pick = |n: &str, o: String| if n.is_empty() { o } else { n.to_string() };
+    Account {
+        first_name: pick(&new.first_name, old.first_name),
+        last_name: pick(&new.last_name, old.last_name),
+        email: pick(&new.email, old.email),
+        ..old
+    }
+}
+
+/// Collapses duplicate entries (same code, scope and parameters): an active entry wins,
+/// then the later expiry (none = never). Returns the roles kept and how many collapsed.
+fn merge_duplicates(roles: &[Assignment]) -> (Vec<Assignment>, usize) {
+    let mut kept: BTreeMap<(u32, Scope, Vec<Parameter>), Assignment> = BTreeMap::new();
+    let mut duplicates = 0;
+    for role in roles {
+        let key = (role.code, role.scope.clone(), role.parameters.clone());
+        let Some(first) = kept.get_mut(&key) else {
+            kept.insert(key, role.clone());
+            continue;
+        };
+        duplicates += 1;
+        let later = match (&first.expiry, &role.expiry) {
+            (Some(a), Some(b)) => b > a,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if (role.active && !first.active) || (role.active == first.active && later) {
+            *first = role.clone();
+        }
+    }
+    (kept.into_values().collect(), duplicates)
 }
 
 /// The institution a user belongs to: the scope of a role that is an institution code
@@ -328,254 +376,47 @@ fn account_type(text: &str) -> AccountType {
     }
 }
 
-fn code_of(catalog: &Catalog, text: &str) -> Option<u32> {
-    text.trim()
-        .parse::<u32>()
-        .ok()
-        .or_else(|| catalog.role(text).map(|r| r.code))
+/// A user status as the state keeps it: upper case, ACTIVE when the export says nothing.
+fn user_status(text: &str) -> String {
+    match text.trim() {
+        "" => "ACTIVE".to_string(),
+        s => s.to_ascii_uppercase(),
+    }
 }
 
+/// What a role's text names: a code (the catalog's or not), or a name the catalog does
+/// not know. The name look-up is the catalog's, so its aliases count.
+enum RoleText {
+    Code(u32),
+    Unmatched(String),
+}
+
+fn role_text(catalog: &Catalog, text: &str) -> RoleText {
+    let text = text.trim();
+    match text.parse::<u32>() {
+        Ok(code) => RoleText::Code(code),
+        Err(_) => match catalog.role(text) {
+            Some(r) => RoleText::Code(r.code),
+            None => RoleText::Unmatched(text.to_string()),
+        },
+    }
+}
+
+/// The parameter kind of an Alma parameter type (`CirculationDesk`, `ServiceUnit`,
+/// `MetadataType`: the types of the Users API's model), or of the words for it.
 fn parameter_kind(text: &str) -> Option<ParameterKind> {
     match text.trim().to_ascii_lowercase().as_str() {
         "circulationdesk" | "circulation desk" => Some(ParameterKind::CirculationDesk),
         "serviceunit" | "service unit" => Some(ParameterKind::ServiceUnit),
+        "metadatatype" | "metadata type" => Some(ParameterKind::MetadataType),
         _ => None,
     }
 }
 
-/// Alma dates come as `2027-05-31Z`.
-fn alma_date(text: &str) -> Option<String> {
-    parse_date(text.trim().trim_end_matches('Z')).map(|d| d.to_string())
-}
-
-fn alma_user(
-    user: &Json,
-    catalog: &Catalog,
-    default: Option<&Institution>,
-) -> Result<ImportedUser, String> {
-    let s = |v: &Json| -> String {
-        match v {
-            Json::String(s) => s.trim().to_string(),
-            Json::Number(n) => n.to_string(),
-            Json::Object(o) => o
-                .get("value")
-                .map(|v| v.as_str().unwrap_or_default().trim().to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        }
-    };
-    let primary_id = s(&user["primary_id"]);
-    if primary_id.is_empty() {
-        return Err("no primary_id".into());
-    }
-    let roles_json = match &user["user_role"] {
-        Json::Array(list) => list.clone(),
-        Json::Null => Vec::new(),
-        _ => return Err(format!("{primary_id}: user_role is not a list")),
-    };
-    let scopes: Vec<String> = roles_json.iter().map(|r| s(&r["scope"])).collect();
-    let inst = infer_institution(catalog, &scopes, default).ok_or_else(|| {
-        format!("{primary_id}: no role tells its institution; import with --institution CODE")
-    })?;
-    let email = match &user["contact_info"]["email"] {
-        Json::Array(list) => list
-            .iter()
-            .find(|e| e["preferred"].as_bool() == Some(true))
-            .or(list.first())
-            .map(|e| s(&e["email_address"]))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let mut roles = Vec::new();
-    for r in &roles_json {
-        let code_text = s(&r["role_type"]);
-        let Some(code) = code_of(catalog, &code_text) else {
-            return Err(format!(
-                "{primary_id}: role type \"{code_text}\" is not a role code"
-            ));
-        };
-        let parameters = match &r["parameter"] {
-            Json::Array(list) => list
-                .iter()
-                .filter_map(|p| {
-                    Some(Parameter {
-                        kind: parameter_kind(&s(&p["type"]))?,
-                        value: s(&p["value"]),
-                        scope: s(&p["scope"]),
-                    })
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut parameters: Vec<Parameter> = parameters;
-        parameters.sort();
-        roles.push(Assignment {
-            code,
-            scope: scope_of(inst, &s(&r["scope"])),
-            parameters,
-            active: !s(&r["status"]).eq_ignore_ascii_case("inactive"),
-            expiry: r["expiry_date"].as_str().and_then(alma_date),
-            suspended_by: None,
-        });
-    }
-    let status = s(&user["status"]);
-    Ok(ImportedUser {
-        account: Account {
-            institution: inst.code.clone(),
-            primary_id,
-            first_name: s(&user["first_name"]),
-            last_name: s(&user["last_name"]),
-            email,
-            account_type: account_type(&s(&user["account_type"])),
-            status: if status.is_empty() {
-                "ACTIVE".into()
-            } else {
-                status.to_ascii_uppercase()
-            },
-        },
-        roles,
-    })
-}
-
-/// `CirculationDesk=DEFAULT_CIRC_DESK@MAIN; ServiceUnit=ACQ_RECEIVING@MAIN`.
-fn parse_parameters(text: &str, role_scope: &Scope) -> Result<Vec<Parameter>, String> {
-    let mut out = Vec::new();
-    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (kind, rest) = part
-            .split_once('=')
-            .ok_or_else(|| format!("\"{part}\" is not Type=VALUE@LIBRARY"))?;
-        let kind = parameter_kind(kind)
-            .ok_or_else(|| format!("\"{kind}\" is not CirculationDesk or ServiceUnit"))?;
-        let (value, scope) = match rest.split_once('@') {
-            Some((v, s)) => (v.trim().to_string(), s.trim().to_string()),
-            None => (
-                rest.trim().to_string(),
-                match role_scope {
-                    Scope::Library(l) | Scope::Institution(l) => l.clone(),
-                },
-            ),
-        };
-        out.push(Parameter { kind, value, scope });
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn users_with_roles(
-    table: &Table,
-    id_col: usize,
-    catalog: &Catalog,
-    default: Option<&Institution>,
-    skipped: &mut Vec<String>,
-) -> Result<Vec<ImportedUser>, String> {
-    let role_col = table.require(columns::ROLE_TYPE)?;
-    let status_col = table.require(columns::ROLE_STATUS)?;
-    let scope_col = table.require(columns::ROLE_SCOPE)?;
-    let expiry_col = table.column(columns::ROLE_EXPIRY);
-    let params_col = table.column(columns::ROLE_PARAMETERS);
-    let inst_col = table.column(columns::INSTITUTION);
-    let first_col = table.column(columns::FIRST_NAME);
-    let last_col = table.column(columns::LAST_NAME);
-    let email_col = table.column(columns::EMAIL);
-    let type_col = table.column(columns::ACCOUNT_TYPE);
-    let user_status_col = table.column(columns::USER_STATUS);
-
-    // Rows of one user are grouped (by institution column when present, and ID).
-    type Rows<'t> = Vec<&'t (usize, Vec<String>)>;
-    let mut groups: BTreeMap<(String, String), Rows> = BTreeMap::new();
-    let mut order = Vec::new();
-    for row in &table.rows {
-        let id = cell(&row.1, Some(id_col));
-        if id.is_empty() {
-            continue;
-        }
-        let key = (cell(&row.1, inst_col).to_string(), id.to_lowercase());
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(row);
-    }
-    let mut users = Vec::new();
-    'user: for key in order {
-        let rows = &groups[&key];
-        let first = &rows[0].1;
-        let inst = match cell(first, inst_col) {
-            "" => {
-                let scopes: Vec<String> = rows
-                    .iter()
-                    .map(|r| cell(&r.1, Some(scope_col)).to_string())
-                    .collect();
-                infer_institution(catalog, &scopes, default)
-            }
-            code => catalog.institution(code),
-        };
-        let Some(inst) = inst else {
-            skipped.push(format!(
-                "row {}: the institution of {} is not known (give an \"{}\" column or --institution)",
-                rows[0].0,
-                cell(first, Some(id_col)),
-                columns::INSTITUTION[0]
-            ));
-            continue;
-        };
-        let mut roles = Vec::new();
-        for (row, cells) in rows.iter().map(|r| (&r.0, &r.1)) {
-            let role_text = cell(cells, Some(role_col));
-            if role_text.is_empty() {
-                continue; // a user with no roles at all
-            }
-            let Some(code) = code_of(catalog, role_text) else {
-                skipped.push(format!(
-                    "row {row}: \"{role_text}\" is not a role in the catalog"
-                ));
-                continue;
-            };
-            let scope = scope_of(inst, cell(cells, Some(scope_col)));
-            let parameters = match parse_parameters(cell(cells, params_col), &scope) {
-                Ok(p) => p,
-                Err(why) => {
-                    skipped.push(format!("row {row}: {why}; the user is not imported"));
-                    continue 'user;
-                }
-            };
-            let expiry = match cell(cells, expiry_col) {
-                "" => None,
-                text => match parse_date(text) {
-                    Some(d) => Some(d.to_string()),
-                    None => {
-                        skipped.push(format!(
-                            "row {row}: \"{text}\" is not a date; no expiry kept"
-                        ));
-                        None
-                    }
-                },
-            };
-            roles.push(Assignment {
-                code,
-                scope,
-                parameters,
-                active: !cell(cells, Some(status_col)).eq_ignore_ascii_case("inactive"),
-                expiry,
-                suspended_by: None,
-            });
-        }
-        let status = cell(first, user_status_col).to_ascii_uppercase();
-        users.push(ImportedUser {
-            account: Account {
-                institution: inst.code.clone(),
-                primary_id: cell(first, Some(id_col)).to_string(),
-                first_name: cell(first, first_col).to_string(),
-                last_name: cell(first, last_col).to_string(),
-                email: cell(first, email_col).to_string(),
-                account_type: account_type(cell(first, type_col)),
-                status: if status.is_empty() {
-                    "ACTIVE".into()
-                } else {
-                    status
-                },
-            },
-            roles,
-        });
-    }
-    Ok(users)
+/// "role 9999 (not in the catalog) at MAIN" for the report.
+fn unknown_code_note(catalog: &Catalog, code: u32, at: &str) -> Option<String> {
+    catalog
+        .role_by_code(code)
+        .is_none()
+        .then(|| format!("{at}: role {code} is not in the catalog; kept"))
 }

@@ -7,6 +7,21 @@ use crate::catalog::Catalog;
 use rust_xlsxwriter::{Format, FormatAlign, Workbook, XlsxError};
 use std::collections::BTreeMap;
 
+/// Role names that never make a named user (PRODUCT.md §3), for roles known only by name.
+const NOT_NAMED: &[&str] = &["Patron", "Instructor", "Trial Participant"];
+
+fn named_name(name: &str) -> bool {
+    !NOT_NAMED
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name.trim()))
+}
+
+/// True when a role known only by name makes a named user: active, and not one of the
+/// roles the licence never counts.
+pub(crate) fn unmatched_is_named(u: &super::UnmatchedRole) -> bool {
+    u.active && named_name(&u.name)
+}
+
 /// Named users per institution code, from the state.
 pub fn named_counts(state: &State, catalog: &Catalog) -> Result<BTreeMap<String, u32>, StateError> {
     let mut stmt = state.conn().prepare(
@@ -23,6 +38,24 @@ pub fn named_counts(state: &State, catalog: &Catalog) -> Result<BTreeMap<String,
     for row in rows {
         let (inst, id, code) = row?;
         if super::named_code(catalog, code) {
+            named.entry(inst).or_default().insert(id.to_lowercase());
+        }
+    }
+    // Roles the catalog does not know by name count, to be safe, unless they are ones the
+    // licence never counts (PRODUCT.md: Patron, Instructor, Trial Participant).
+    let mut stmt = state.conn().prepare(
+        "SELECT institution, primary_id, role_name FROM state_role_unmatched WHERE status = 'ACTIVE'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (inst, id, name) = row?;
+        if named_name(&name) {
             named.entry(inst).or_default().insert(id.to_lowercase());
         }
     }

@@ -2,7 +2,7 @@
 //! status and expiry; logins), kept in the embedded database ([`crate::db`]) so that a
 //! request becomes a diff against it (`docs/state.md`).
 //!
-//! This module owns the `state_*` tables (migration `state-1`) and the plain queries on
+//! This module owns the `state_*` tables (migrations `state-1`, `state-2`) and the plain queries on
 //! them; the sub-modules are the commands built on it: [`import`] (Alma exports in),
 //! [`diff`] (requests against the state), [`apply`] (recording a change set carried out in
 //! Alma), [`licence`] and [`inactive`] (the audits) and [`alma`] (Alma Users API payloads).
@@ -85,6 +85,30 @@ CREATE TABLE state_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO state_meta (key, value) VALUES ('version', 0);
 ";
 
+/// Migration `state-2`: what an export could not tell.
+///
+/// - `state_role.params_known`: 0 when the export had no parameter column (Analytics
+///   reports have none), so the role's desks or service units are not known; they are not
+///   "none" (see [`ParameterKnowledge`]).
+/// - `state_role_unmatched`: roles an export names that the catalog does not know by name
+///   (a code the catalog lacks is kept in `state_role`, but a name gives no code). Kept so
+///   that they are reported and counted, never dropped.
+pub const SCHEMA_2: &str = "
+ALTER TABLE state_role ADD COLUMN params_known INTEGER NOT NULL DEFAULT 1
+    CHECK (params_known IN (0, 1));
+CREATE TABLE state_role_unmatched (
+    institution  TEXT NOT NULL,
+    primary_id   TEXT NOT NULL COLLATE NOCASE,
+    role_name    TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE', 'INACTIVE')),
+    expiry       TEXT,
+    PRIMARY KEY (institution, primary_id, role_name, scope),
+    FOREIGN KEY (institution, primary_id)
+        REFERENCES state_account (institution, primary_id) ON DELETE CASCADE
+);
+";
+
 /// Why the state could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -144,6 +168,22 @@ impl Account {
     }
 }
 
+/// Whether the state knows a role's parameters (desks, service units, metadata types).
+///
+/// An Analytics "users with roles" report has no parameter column: a Circulation Desk
+/// Operator imported from it has desks in Alma that the state does not know. Such a role
+/// compares without its parameters, and its parameters are taken from Alma when it is
+/// written back (`docs/state.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterKnowledge {
+    /// The export listed them: `parameters` is the whole list (empty means none).
+    #[default]
+    Known,
+    /// The export could not tell: `parameters` is empty, and means nothing.
+    Unknown,
+}
+
 /// A role an account holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Assignment {
@@ -151,8 +191,10 @@ pub struct Assignment {
     pub code: u32,
     /// Scope.
     pub scope: Scope,
-    /// Desk or service unit, sorted.
+    /// Desk or service unit, sorted (meaningful only when `parameters_known` is `Known`).
     pub parameters: Vec<Parameter>,
+    /// Whether `parameters` is what Alma holds, or unknown (an Analytics import).
+    pub parameters_known: ParameterKnowledge,
     /// True when ACTIVE.
     pub active: bool,
     /// Expiry date `YYYY-MM-DD`.
@@ -165,6 +207,11 @@ impl Assignment {
     /// True for a role that makes a staff account (anything but Patron).
     pub fn is_staff(&self) -> bool {
         self.code != PATRON_CODE
+    }
+
+    /// True when the export it came from could not tell its parameters.
+    pub fn parameters_unknown(&self) -> bool {
+        self.parameters_known == ParameterKnowledge::Unknown
     }
 
     /// True when it counts as a named (licensed) user: active, and a role the catalog
@@ -183,6 +230,13 @@ impl Assignment {
                 text.push_str(&format!(" ({})", p.scope));
             }
         }
+        if self.parameters_unknown()
+            && catalog
+                .role_by_code(self.code)
+                .is_none_or(|r| r.parameter.is_some())
+        {
+            text.push_str(", parameters not in the export");
+        }
         if let Some(e) = &self.expiry {
             text.push_str(&format!(", until {e}"));
         }
@@ -197,10 +251,11 @@ impl Assignment {
     }
 }
 
-fn short_kind(p: &Parameter) -> &'static str {
+/// "desk", "service unit", "metadata type": a parameter's kind in a line of text.
+pub(crate) fn short_kind(p: &Parameter) -> &'static str {
     match p.kind {
         crate::catalog::ParameterKind::CirculationDesk => "desk",
-        crate::catalog::ParameterKind::ServiceUnit => "service unit",
+        other => other.describe(),
     }
 }
 
@@ -241,9 +296,53 @@ pub(crate) fn scope_columns(scope: &Scope) -> (&'static str, &str) {
     }
 }
 
+/// A role an export names that the catalog does not know by name (so it has no code here):
+/// kept beside the account, reported, and counted as a named user when active.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct UnmatchedRole {
+    /// The name as the export wrote it ("Designs Analytics").
+    pub name: String,
+    /// The scope as the export wrote it (institution or library code).
+    pub scope: String,
+    /// True when ACTIVE.
+    pub active: bool,
+    /// Expiry date `YYYY-MM-DD`.
+    pub expiry: Option<String>,
+}
+
+impl UnmatchedRole {
+    /// In words: "Printout Queue Operator at MAIN (not in the catalog)".
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} at {} (not in the catalog)", self.name, self.scope);
+        if let Some(e) = &self.expiry {
+            text.push_str(&format!(", until {e}"));
+        }
+        if !self.active {
+            text.push_str(" [inactive]");
+        }
+        text
+    }
+}
+
+/// The accounts a change set touches (institution, primary ID), in its order, each once.
+pub(crate) fn accounts_touched(cs: &crate::changeset::ChangeSet) -> Vec<(String, String)> {
+    let mut people: Vec<(String, String)> = Vec::new();
+    for op in &cs.operations {
+        let (i, p) = op.account();
+        if !people
+            .iter()
+            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
+        {
+            people.push((i.to_string(), p.to_string()));
+        }
+    }
+    people
+}
+
 /// The account state in one database.
 pub struct State {
     conn: Connection,
+    path: PathBuf,
 }
 
 impl State {
@@ -251,6 +350,7 @@ impl State {
     pub fn open(path: &Path) -> Result<State, StateError> {
         Ok(State {
             conn: crate::db::open(path)?,
+            path: path.to_path_buf(),
         })
     }
 
@@ -258,7 +358,31 @@ impl State {
     pub fn in_memory() -> Result<State, StateError> {
         Ok(State {
             conn: crate::db::open_in_memory()?,
+            path: PathBuf::from(":memory:"),
         })
+    }
+
+    /// The database file this state is in (`:memory:` for [`State::in_memory`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Which state this is, for a change set and the outputs that say what a result was
+    /// diffed against: its file and its version now.
+    pub fn reference(&self) -> Result<crate::changeset::StateRef, StateError> {
+        Ok(crate::changeset::StateRef {
+            path: self.path.display().to_string(),
+            version: self.version()?,
+        })
+    }
+
+    /// The roles an export named that the catalog does not know, for one account.
+    pub fn unmatched_roles(
+        &self,
+        institution: &str,
+        primary_id: &str,
+    ) -> Result<Vec<UnmatchedRole>, StateError> {
+        unmatched_of(&self.conn, institution, primary_id)
     }
 
     /// The connection, for the sub-modules.
@@ -376,7 +500,7 @@ pub(crate) fn roles_of(
     primary_id: &str,
 ) -> Result<Vec<Assignment>, StateError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by
+        "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by, params_known
          FROM state_role WHERE institution = ?1 AND primary_id = ?2",
     )?;
     let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
@@ -395,6 +519,11 @@ pub(crate) fn roles_of(
             active: status == "ACTIVE",
             expiry: r.get(5)?,
             suspended_by: r.get(6)?,
+            parameters_known: if r.get::<_, bool>(7)? {
+                ParameterKnowledge::Known
+            } else {
+                ParameterKnowledge::Unknown
+            },
         })
     })?;
     let mut roles: Vec<Assignment> = rows.collect::<Result<_, _>>()?;
@@ -412,10 +541,11 @@ pub(crate) fn put_role(
     let (kind, scope) = scope_columns(&a.scope);
     conn.prepare_cached(
         "INSERT INTO state_role
-             (institution, primary_id, role_code, scope_kind, scope, parameters, status, expiry, suspended_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             (institution, primary_id, role_code, scope_kind, scope, parameters, status, expiry,
+              suspended_by, params_known)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT DO UPDATE SET status = excluded.status, expiry = excluded.expiry,
-             suspended_by = excluded.suspended_by",
+             suspended_by = excluded.suspended_by, params_known = excluded.params_known",
     )?
     .execute(params![
         institution,
@@ -427,8 +557,60 @@ pub(crate) fn put_role(
         if a.active { "ACTIVE" } else { "INACTIVE" },
         a.expiry,
         a.suspended_by,
+        !a.parameters_unknown(),
     ])?;
     Ok(())
+}
+
+pub(crate) fn unmatched_of(
+    conn: &Connection,
+    institution: &str,
+    primary_id: &str,
+) -> Result<Vec<UnmatchedRole>, StateError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT role_name, scope, status, expiry FROM state_role_unmatched
+         WHERE institution = ?1 AND primary_id = ?2 ORDER BY role_name, scope",
+    )?;
+    let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
+        Ok(UnmatchedRole {
+            name: r.get(0)?,
+            scope: r.get(1)?,
+            active: r.get::<_, String>(2)? == "ACTIVE",
+            expiry: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Inserts one role the catalog does not know by name (the account must exist).
+pub(crate) fn put_unmatched(
+    conn: &Connection,
+    institution: &str,
+    primary_id: &str,
+    u: &UnmatchedRole,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO state_role_unmatched (institution, primary_id, role_name, scope, status, expiry)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET status = excluded.status, expiry = excluded.expiry",
+    )?
+    .execute(params![
+        institution,
+        primary_id,
+        u.name,
+        u.scope,
+        if u.active { "ACTIVE" } else { "INACTIVE" },
+        u.expiry,
+    ])?;
+    Ok(())
+}
+
+/// Alma's code of an account type, as the state and the Users API write it.
+pub(crate) fn account_type_code(t: AccountType) -> &'static str {
+    match t {
+        AccountType::Internal => "INTERNAL",
+        AccountType::External => "EXTERNAL",
+    }
 }
 
 /// Inserts an account, or updates its person fields when it exists.
@@ -448,10 +630,7 @@ pub(crate) fn put_account(conn: &Connection, a: &Account, by: &str) -> rusqlite:
         a.first_name,
         a.last_name,
         a.email,
-        match a.account_type {
-            AccountType::Internal => "INTERNAL",
-            AccountType::External => "EXTERNAL",
-        },
+        account_type_code(a.account_type),
         a.status,
         by,
     ])?;

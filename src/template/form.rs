@@ -1208,6 +1208,11 @@ impl<'a> Builder<'a> {
             let (tip, options) = match kind {
                 ParameterKind::CirculationDesk => ("Circulation desk", &choices.desks),
                 ParameterKind::ServiceUnit => ("Service unit", &choices.service_units),
+                // Not requestable (catalog check refuses it): the form offers no field.
+                ParameterKind::MetadataType => {
+                    self.y = bottom;
+                    return;
+                }
             };
             self.combo(
                 &names::role_field(role.code, RolePart::Unit),

@@ -3,6 +3,7 @@
 //! files written here. Results are read back cell by cell, never compared as bytes.
 
 use crate::support::run;
+use crate::support::test::Test;
 
 use run::{Run, col, problems, repo, sheet};
 use serde_json::Value as Json;
@@ -319,14 +320,11 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
 
 #[test]
 fn catalog_check_passes_on_the_sample_and_template_is_stamped_with_its_version() {
-    let catalog = repo().join("samples/catalog");
-    let run = Run::new(&[
-        "catalog",
-        "check",
-        "--catalog",
-        &catalog.display().to_string(),
-    ]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = Test::new()
+        .catalog(&repo().join("samples/catalog"))
+        .args(&["catalog", "check"])
+        .code(0)
+        .run();
     assert!(run.stdout.contains("0 errors"), "{}", run.stdout);
 
     let run = Run::new(&["template", "worksheet", "-o", "blank.xlsx"]);
@@ -361,20 +359,14 @@ use crate::support::smtp;
 #[test]
 fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {
     let (port, inbox) = smtp::smtp_server(None);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("rolecall.toml"),
-        format!(
-            "catalog = \"sample\"\nout = \"results\"\n\n[mail]\nfrom = \"Help Desk <alma-help@consortium.example.org>\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
-        ),
-    )
-    .unwrap();
     let clean = sample("clean-batch.xlsx").display().to_string();
-    let run = Run::in_dir(
-        dir,
-        &["--config", "rolecall.toml", "process", "--json", &clean],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = Test::new()
+        .config(&format!(
+            "catalog = \"sample\"\nout = \"results\"\n\n[mail]\nfrom = \"Help Desk <alma-help@consortium.example.org>\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
+        ))
+        .args(&["process", "--json", &clean])
+        .code(0)
+        .run();
     let sub = run.submission("clean-batch.xlsx");
     assert!(
         sub["workbook"].as_str().unwrap().starts_with("results"),

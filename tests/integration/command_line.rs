@@ -4,6 +4,7 @@
 //! stands in for the path flags, and `-q`, `--color` and the old flag spellings work.
 
 use crate::support::run::{Run, repo};
+use crate::support::test::Test;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -161,12 +162,12 @@ fn every_command_that_prints_takes_json_and_prints_the_documented_fields() {
     let alma = dir.join("alma").display().to_string();
     let run = json_run(dir, &["--db", db, "export", cs_path, "-o", &alma]);
     let export = check(&docs, "export", &run);
-    // One body per account the change set touches, counted here from the change set.
+    // One roles file per account the change set touches, counted here from the change set.
     let accounts: BTreeSet<&str> = operations
         .iter()
         .filter_map(|op| op["primary_id"].as_str())
         .collect();
-    assert_eq!(export["users"].as_array().unwrap().len(), accounts.len());
+    assert_eq!(export["roles"].as_array().unwrap().len(), accounts.len());
 
     let licence = dir.join("licence.xlsx").display().to_string();
     let run = json_run(dir, &["--db", db, "audit", "licence", "-o", &licence]);
@@ -334,23 +335,22 @@ fn a_path_that_is_not_there_is_a_usage_error_and_creates_nothing() {
 
 #[test]
 fn the_environment_names_the_catalog_the_data_folder_and_the_configuration() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = Run::in_dir_with_env(
-        dir,
-        &["catalog", "check"],
-        &[("ROLECALL_CATALOG", "no-such-catalog")],
-    );
+    let run = Test::new()
+        .args(&["catalog", "check"])
+        .env("ROLECALL_CATALOG", "no-such-catalog")
+        .code(1) // the missing files are catalog errors
+        .run();
     assert!(run.stdout.contains("no-such-catalog"), "{}", run.stdout);
-    assert_eq!(run.code, 1, "the missing files are catalog errors");
 
     // A data folder with its configuration file inside: found without --config, and its
     // relative paths are taken from the data folder.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("desk")).unwrap();
-    std::fs::write(dir.path().join("desk/rolecall.toml"), "out = \"replies\"\n").unwrap();
     let clean = sample("clean-batch.xlsx");
-    let run = Run::in_dir_with_env(dir, &["process", &clean], &[("ROLECALL_DATA", "desk")]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = Test::new()
+        .write("desk/rolecall.toml", "out = \"replies\"\n")
+        .args(&["process", &clean])
+        .env("ROLECALL_DATA", "desk")
+        .code(0)
+        .run();
     assert!(
         run.path("desk/replies/clean-batch-xlsx").is_dir(),
         "{}",
@@ -358,14 +358,12 @@ fn the_environment_names_the_catalog_the_data_folder_and_the_configuration() {
     );
     assert!(!run.path("rolecall-out").exists());
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("elsewhere.toml"), "outt = \"x\"\n").unwrap();
-    let run = Run::in_dir_with_env(
-        dir,
-        &["process", &clean],
-        &[("ROLECALL_CONFIG", "elsewhere.toml")],
-    );
-    assert_eq!(run.code, 2);
+    let run = Test::new()
+        .write("elsewhere.toml", "outt = \"x\"\n")
+        .args(&["process", &clean])
+        .env("ROLECALL_CONFIG", "elsewhere.toml")
+        .code(2)
+        .run();
     assert!(run.stderr.contains("elsewhere.toml"), "{}", run.stderr);
 }
 
@@ -374,12 +372,18 @@ fn quiet_prints_nothing_and_counts_agree_in_number() {
     let clean = sample("clean-batch.xlsx");
     let run = Run::new(&["process", &clean]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    // The submission's line (printed as it was done) once, then the closing line.
-    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    // Which account state is used (none), the submission's line (printed as it was done)
+    // once, then the closing line.
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("account state: none"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .lines()
-            .next()
+            .nth(1)
             .unwrap()
             .contains("clean-batch.xlsx: accepted")
     );
@@ -399,22 +403,19 @@ fn quiet_prints_nothing_and_counts_agree_in_number() {
 
 #[test]
 fn logs_are_coloured_only_when_asked_and_never_with_no_color() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data/inbox")).unwrap();
-    let run = Run::in_dir(
-        dir,
-        &["--data", "data", "--color", "always", "watch", "--once"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let watch = || Test::new().inbox(&[]).args(&["--data", "data"]);
+    let run = watch()
+        .args(&["--color", "always", "watch", "--once"])
+        .code(0)
+        .run();
     assert!(run.stderr.contains("\u{1b}["), "{}", run.stderr);
-    let run = Run::in_dir_with_env(
-        run.dir,
-        &["--data", "data", "watch", "--once"],
-        &[("NO_COLOR", "1")],
-    );
+    let run = watch()
+        .args(&["watch", "--once"])
+        .env("NO_COLOR", "1")
+        .run();
     assert!(run.stderr.contains("watching"), "{}", run.stderr);
     assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
-    let run = Run::in_dir(run.dir, &["--data", "data", "-q", "watch", "--once"]);
+    let run = watch().args(&["-q", "watch", "--once"]).run();
     assert!(
         !run.stderr.contains("watching"),
         "-q logs warnings only: {}",

@@ -250,76 +250,99 @@ const AUTOMATIC: [&str; 4] = [
     "mailer-daemon",
 ];
 
+/// One pass of a live watcher: the files dropped at once, the watcher stopped gracefully
+/// once `expected` replies reached the SMTP server and the inbox is empty (and a moment
+/// later, so that a reply too many would be seen).
+struct Answered {
+    data: Data,
+    replies: Vec<Reply>,
+}
+
+impl Answered {
+    fn new(files: &[(&str, Vec<u8>)], expected: usize) -> Answered {
+        let server = smtp::start_server_on(smtp::free_port());
+        let data = Data::new(Some(server.port));
+        for (name, bytes) in files {
+            data.drop_file(name, bytes);
+        }
+        let child = data.spawn();
+        wait_for("the replies", &data, Duration::from_secs(25), || {
+            server.inbox.lock().unwrap().len() >= expected && data.files("inbox").is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let status = terminate(child);
+        assert!(
+            status.success(),
+            "graceful stop: {status:?}\n{}",
+            data.log()
+        );
+        let replies = replies(&server.inbox);
+        assert_eq!(replies.len(), expected, "{}", data.log());
+        for r in &replies {
+            assert_eq!(
+                r.auto_submitted.as_deref(),
+                Some("auto-replied"),
+                "{}",
+                r.subject
+            );
+        }
+        Answered { data, replies }
+    }
+
+    /// The replies to the message with this Message-ID (without brackets).
+    fn thread(&self, id: &str) -> Vec<&Reply> {
+        by_thread(&self.replies).remove(id).unwrap_or_default()
+    }
+}
+
+fn emls(names: &[&str]) -> Vec<(String, Vec<u8>)> {
+    names.iter().map(|n| (format!("{n}.eml"), eml(n))).collect()
+}
+
+fn drops(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<u8>)> {
+    files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect()
+}
+
 #[test]
-fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
+fn automatic_messages_are_never_answered() {
+    let mut names = AUTOMATIC.to_vec();
+    names.push("with-worksheet");
+    let files = emls(&names);
+    let pass = Answered::new(&drops(&files), 1);
+    for name in AUTOMATIC {
+        let id = format!("{name}@mail.gcsu.example.edu");
+        assert!(pass.thread(&id).is_empty(), "{name} got a reply");
+    }
+    assert_eq!(pass.data.status()["submissions"]["ignored"], 4);
+}
+
+#[test]
+fn a_worksheet_by_email_is_answered_in_its_thread_once_and_archived_with_its_results() {
     let server = smtp::start_server_on(smtp::free_port());
     let data = Data::new(Some(server.port));
-    for name in [
-        "with-worksheet",
-        "with-reply-to",
-        "several-attachments",
-        "unreadable-attachment",
-        "no-attachment",
-        "winmail",
-        "nested",
-    ]
-    .into_iter()
-    .chain(AUTOMATIC)
-    {
-        data.drop_file(&format!("{name}.eml"), &eml(name));
-    }
-    data.drop_file("clean-batch.xls", &sample("clean-batch.xls"));
-    data.drop_file("form.pdf", b"%PDF-1.4\n% not a real form\n%%EOF\n");
-    // A filled Staff User Request Form by email (the sample filled by pypdf).
-    let pdf = std::fs::read(repo().join("samples/forms/clean.pdf")).unwrap();
-    data.drop_file(
-        "form-by-email.eml",
-        &email_with(90, "request-form.pdf", pdf),
-    );
+    data.drop_file("with-worksheet.eml", &eml("with-worksheet"));
     let child = data.spawn();
-    // 1 + 1 + 2 + 1 + 1 + 1 + 1 + 1 replies to emails, 2 to loose files.
-    let expected = 11;
-    wait_for("10 replies", &data, Duration::from_secs(25), || {
-        server.inbox.lock().unwrap().len() >= expected
+    wait_for("the reply", &data, Duration::from_secs(25), || {
+        server.inbox.lock().unwrap().len() == 1
     });
-
     // The same email again: answered "already processed", once.
     data.drop_file("again.eml", &eml("with-worksheet"));
-    wait_for(
-        "the already-processed notice",
-        &data,
-        Duration::from_secs(10),
-        || server.inbox.lock().unwrap().len() > expected,
-    );
+    wait_for("the notice", &data, Duration::from_secs(10), || {
+        server.inbox.lock().unwrap().len() == 2
+    });
     std::thread::sleep(Duration::from_millis(500));
-    let status = terminate(child);
-    assert!(
-        status.success(),
-        "graceful stop: {status:?}\n{}",
-        data.log()
-    );
-
+    assert!(terminate(child).success(), "{}", data.log());
     let replies = replies(&server.inbox);
-    assert_eq!(replies.len(), expected + 1, "{}", data.log());
-    let threads = by_thread(&replies);
-    for r in &replies {
-        assert_eq!(
-            r.auto_submitted.as_deref(),
-            Some("auto-replied"),
-            "{}",
-            r.subject
-        );
-    }
-    for name in AUTOMATIC {
-        assert!(
-            !threads.contains_key(&format!("{name}@mail.gcsu.example.edu")),
-            "{name} got a reply"
-        );
-    }
+    assert_eq!(replies.len(), 2, "{}", data.log());
 
-    // One worksheet: to the sender, the institution's other coordinator in copy, in thread,
-    // the result workbook attached.
-    let t = &threads["with-worksheet@mail.gcsu.example.edu"];
+    // To the sender, the institution's other coordinator in copy, in thread, the result
+    // workbook attached.
+    let t = &by_thread(&replies)["with-worksheet@mail.gcsu.example.edu"];
+    assert_eq!(
+        t.len(),
+        2,
+        "two arrivals of the same message id, one answer each"
+    );
     let first = t
         .iter()
         .find(|r| !r.subject.contains("already processed"))
@@ -336,12 +359,6 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
     let (name, bytes) = &first.attachments[0];
     assert_eq!(name, "clean-batch-result.xlsx");
     assert!(sheet_names(bytes).contains(&"Summary".to_string()));
-    // ... and the second copy of that email got the short notice, in its own thread.
-    assert_eq!(
-        t.len(),
-        2,
-        "two arrivals of the same message id, one answer each"
-    );
     let notice = t
         .iter()
         .find(|r| r.subject.contains("already processed"))
@@ -353,8 +370,47 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
     );
     assert!(notice.attachments.is_empty());
 
-    // Reply-To wins for where the reply goes; the From address stays the requester (copy).
-    let r = &threads["with-reply-to@mail.gcsu.example.edu"][0];
+    // The archive: per date, per submission, the original and everything made for it.
+    let day = data.path("archive/2026-11-24");
+    let dir = std::fs::read_dir(&day)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|d| d.join("with-worksheet.eml").exists())
+        .unwrap_or_else(|| panic!("with-worksheet.eml archived under {}", day.display()));
+    assert!(dir.join("attachments/clean-batch.xlsx").exists());
+    let results = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().join("clean-batch-result.xlsx").exists())
+        .expect("the attachment's results beside its email");
+    assert!(results.path().join("clean-batch-changeset.json").exists());
+    assert!(results.path().join("clean-batch-reply.eml").exists());
+    assert_eq!(
+        std::fs::read_dir(dir.join("duplicates")).unwrap().count(),
+        1,
+        "the second copy is kept beside the first"
+    );
+
+    let st = data.status();
+    assert_eq!(st["folders"]["inbox"], 0, "{st:#}");
+    assert_eq!(st["folders"]["outbox"], 0, "{st:#}");
+    assert_eq!(st["folders"]["sent"], 2, "{st:#}");
+    assert_eq!(st["mail"]["sent"], 2, "{st:#}");
+    // One line per event, with the submission id.
+    let log = data.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("processed") && l.contains("submission=20261124-")),
+        "{log}"
+    );
+}
+
+#[test]
+fn reply_to_gets_the_reply_and_the_sender_stays_in_copy() {
+    let files = emls(&["with-reply-to"]);
+    let pass = Answered::new(&drops(&files), 1);
+    let r = pass.thread("with-reply-to@mail.gcsu.example.edu")[0];
     assert_eq!(r.to, ["libsys@gcsu.example.edu"]);
     assert!(
         r.cc.contains(&"dwhitfield@gcsu.example.edu".to_string()),
@@ -366,12 +422,16 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
         "{}",
         r.subject
     );
+}
 
-    // Two worksheets: two replies, each keeping the earlier thread in References, and each
-    // saying what else the message held and why it was not read.
-    let t = &threads["several-attachments@mail.gcsu.example.edu"];
+#[test]
+fn each_worksheet_of_a_message_is_answered_saying_what_else_the_message_held() {
+    let files = emls(&["several-attachments"]);
+    let pass = Answered::new(&drops(&files), 2);
+    // Two worksheets: two replies, each keeping the earlier thread in References.
+    let t = pass.thread("several-attachments@mail.gcsu.example.edu");
     assert_eq!(t.len(), 2);
-    for r in t {
+    for r in &t {
         assert!(r.text.contains("Also in your message:"), "{}", r.text);
         assert!(
             r.text.contains("logo.png is an image") && r.text.contains("notes.txt"),
@@ -386,31 +446,28 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
             ]
         );
     }
-    let subjects: Vec<&str> = t.iter().map(|r| r.subject.as_str()).collect();
-    assert!(
-        subjects.iter().any(|s| s.contains("mistakes.xlsx")),
-        "{subjects:?}"
-    );
-    assert!(
-        subjects
-            .iter()
-            .any(|s| s.contains("not-a-coordinator.xlsx")),
-        "{subjects:?}"
-    );
+    assert!(t.iter().any(|r| r.subject.contains("mistakes.xlsx")));
     // That worksheet names a requester who is not a coordinator, but a coordinator sent it:
     // the sender is the requester, and the reply says so.
     let r = t
         .iter()
         .find(|r| r.subject.contains("not-a-coordinator.xlsx"))
-        .unwrap();
+        .expect("the second worksheet's reply");
     assert!(r.subject.contains("accepted"), "{}", r.subject);
     assert!(
         r.text.contains("emailed by dwhitfield@gcsu.example.edu"),
         "{}",
         r.text
     );
+}
 
-    let t = &threads["batch-90@mail.gcsu.example.edu"];
+#[test]
+fn a_filled_form_by_email_is_answered_in_its_thread_with_the_coordinator_in_copy() {
+    // The sample form filled by pypdf.
+    let pdf = std::fs::read(repo().join("samples/forms/clean.pdf")).unwrap();
+    let email = email_with(90, "request-form.pdf", pdf);
+    let pass = Answered::new(&[("form-by-email.eml", email)], 1);
+    let t = pass.thread("batch-90@mail.gcsu.example.edu");
     assert_eq!(t.len(), 1);
     assert!(
         t[0].subject.contains("request-form.pdf: accepted"),
@@ -419,36 +476,51 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
     );
     assert_eq!(t[0].to, ["dwhitfield@gcsu.example.edu"]);
     assert_eq!(t[0].cc, ["mortega@gcsu.example.edu"]);
+}
 
-    // Nothing usable: a short helpful reply that lists what is accepted and says why.
-    let r = &threads["no-attachment@mail.gcsu.example.edu"][0];
+#[test]
+fn a_message_with_nothing_to_read_gets_a_short_reply_that_says_why() {
+    let files = emls(&["no-attachment", "winmail", "nested"]);
+    let pass = Answered::new(&drops(&files), 3);
+    // Lists what is accepted.
+    let r = pass.thread("no-attachment@mail.gcsu.example.edu")[0];
     assert!(
         r.text.contains(".xlsx") && r.text.contains("PDF"),
         "{}",
         r.text
     );
-    let r = &threads["winmail@mail.gcsu.example.edu"][0];
+    let r = pass.thread("winmail@mail.gcsu.example.edu")[0];
     assert!(r.text.contains("winmail.dat is Outlook"), "{}", r.text);
-    let r = &threads["nested@mail.gcsu.example.edu"][0];
+    let r = pass.thread("nested@mail.gcsu.example.edu")[0];
     assert!(r.text.contains("messages inside messages"), "{}", r.text);
+}
 
-    // An unreadable attachment: the sender is told, the file is in quarantine with a reason.
-    let r = &threads["unreadable-attachment@mail.gcsu.example.edu"][0];
+#[test]
+fn unreadable_files_are_answered_and_quarantined_with_their_reason() {
+    let mut files = emls(&["unreadable-attachment"]);
+    files.push((
+        "form.pdf".to_string(),
+        b"%PDF-1.4\n% not a real form\n%%EOF\n".to_vec(),
+    ));
+    files.push(("clean-batch.xls".to_string(), sample("clean-batch.xls")));
+    // The email's sender, the loose PDF's reply to the desk, the loose worksheet's requester.
+    let pass = Answered::new(&drops(&files), 3);
+    let r = pass.thread("unreadable-attachment@mail.gcsu.example.edu")[0];
     assert!(
         r.subject.contains("accounts.xlsx: could not be read"),
         "{}",
         r.subject
     );
     assert_eq!(r.to, ["dwhitfield@gcsu.example.edu"]);
-    let quarantine = data.files("quarantine");
+    let quarantine = pass.data.files("quarantine");
     let reason = quarantine
         .iter()
         .find(|n| n.ends_with("-accounts.xlsx.reason.txt"))
         .unwrap_or_else(|| panic!("no reason file in {quarantine:?}"));
-    let text = std::fs::read_to_string(data.path("quarantine").join(reason)).unwrap();
+    let text = std::fs::read_to_string(pass.data.path("quarantine").join(reason)).unwrap();
     assert!(text.contains("web page"), "{text}");
     assert!(quarantine.iter().any(|n| n.ends_with("-accounts.xlsx")));
-    // The loose PDF is quarantined too (forms are not read yet), its reply went to the desk.
+    // The loose file that only looks like a PDF is quarantined too, with its reason.
     assert!(
         quarantine.iter().any(|n| n.ends_with("-form.pdf")),
         "{quarantine:?}"
@@ -458,47 +530,12 @@ fn emails_and_files_are_answered_once_in_their_thread_and_robots_never() {
             .iter()
             .any(|n| n.ends_with("-form.pdf.reason.txt"))
     );
-
-    // The archive: per date, per submission, the original and everything made for it.
-    let day = data.path("archive/2026-11-24");
-    let mut found_email = false;
-    for entry in std::fs::read_dir(&day).unwrap().flatten() {
-        let dir = entry.path();
-        if dir.join("with-worksheet.eml").exists() {
-            found_email = true;
-            assert!(dir.join("attachments/clean-batch.xlsx").exists());
-            let child = std::fs::read_dir(&dir)
-                .unwrap()
-                .flatten()
-                .find(|e| e.path().join("clean-batch-result.xlsx").exists())
-                .expect("the attachment's results beside its email");
-            assert!(child.path().join("clean-batch-changeset.json").exists());
-            assert!(child.path().join("clean-batch-reply.eml").exists());
-            assert_eq!(
-                std::fs::read_dir(dir.join("duplicates")).unwrap().count(),
-                1,
-                "the second copy is kept beside the first"
-            );
-        }
-    }
+    let subjects: Vec<&str> = pass.replies.iter().map(|r| r.subject.as_str()).collect();
     assert!(
-        found_email,
-        "with-worksheet.eml archived under {}",
-        day.display()
-    );
-
-    let st = data.status();
-    assert_eq!(st["folders"]["inbox"], 0, "{st:#}");
-    assert_eq!(st["folders"]["outbox"], 0, "{st:#}");
-    assert_eq!(st["folders"]["sent"], expected as u64 + 1, "{st:#}");
-    assert_eq!(st["mail"]["sent"], expected as u64 + 1, "{st:#}");
-    assert_eq!(st["submissions"]["ignored"], 4, "{st:#}");
-    // One line per event, with the submission id.
-    let log = data.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("processed") && l.contains("submission=20261124-")),
-        "{log}"
+        subjects
+            .iter()
+            .any(|s| s.contains("clean-batch.xls: accepted")),
+        "{subjects:?}"
     );
 }
 

@@ -138,6 +138,7 @@ fn catalog() -> Catalog {
             generic_patterns: vec![Regex::new("(?i)circdesk").unwrap()],
             allow_list: vec![],
             inactivity_days: 90,
+            inactivity_grace_days: 30,
         },
     }
 }
@@ -330,6 +331,7 @@ fn changeset() -> ChangeSet {
         },
         catalog_version: "c0ffee12".into(),
         state_version: None,
+        state: None,
         operations: vec![
             Operation::CreateAccount {
                 institution: "01FALSC_GCSU".into(),

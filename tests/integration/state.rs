@@ -469,24 +469,48 @@ fn exported_alma_json_round_trips_through_state_import() {
     let path = desk.changeset_path("clean-batch.xlsx", "out");
     let export = desk.run(&["export", &path, "--alma", "alma"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
-    let requests = std::fs::read_to_string(desk.path("alma/requests.tsv")).unwrap();
-    assert!(requests.contains("POST\t/almaws/v1/users\t01FALSC_GCSU/00455120.json"));
-    assert!(requests.contains("PUT\t/almaws/v1/users/00398811\t01FALSC_GCSU/00398811.json"));
-    let index = std::fs::read_to_string(desk.path("alma/update-users.txt")).unwrap();
+    let requests = read_tsv(&desk.path("alma/requests.tsv"));
+    let has = |row: [&str; 3]| requests.iter().any(|r| r == &row);
     assert!(
-        index.contains("add_role-32-LAW.txt\t1 IDs\tCANNOT"),
-        "{index}"
+        has([
+            "POST",
+            "/almaws/v1/users",
+            "01FALSC_GCSU/00455120.roles.json"
+        ]),
+        "{requests:?}"
     );
     assert!(
-        index.contains("add_role-204-01FALSC_GCSU.txt\t1 IDs\n"),
-        "{index}"
+        has([
+            "PUT",
+            "/almaws/v1/users/00398811",
+            "01FALSC_GCSU/00398811.roles.json"
+        ]),
+        "{requests:?}"
+    );
+    let index = read_tsv(&desk.path("alma/update-users.txt"));
+    assert!(
+        index.contains(&vec![
+            "update-users/01FALSC_GCSU/add_role-204-01FALSC_GCSU.txt".to_string(),
+            "1".to_string()
+        ]),
+        "{index:?}"
+    );
+    // A role with a desk is not for the job: the README names it "API only".
+    assert!(
+        !index.iter().any(|r| r[0].contains("add_role-32-")),
+        "{index:?}"
+    );
+    let readme = std::fs::read_to_string(desk.path("alma/README.txt")).unwrap();
+    assert!(
+        readme.contains("add Circulation Desk Operator at LAW"),
+        "{readme}"
     );
 
     assert_eq!(desk.run(&["apply", &path]).code, 0);
     let after = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
     for id in ["00455120", "00398811", "00412345", "G20455871"] {
         let fresh = Desk::empty();
-        let body = desk.path(&format!("alma/01FALSC_GCSU/{id}.json"));
+        let body = desk.path(&format!("alma/01FALSC_GCSU/{id}.roles.json"));
         let run = fresh.run(&["state", "import", &body.display().to_string()]);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         let state = rolecall::state::State::open(&fresh.path("rolecall.db")).unwrap();
@@ -614,14 +638,20 @@ fn exporting_after_apply_still_posts_the_new_accounts() {
     assert_eq!(desk.run(&["apply", &path]).code, 0);
     let export = desk.run(&["export", &path, "--alma", "alma"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
-    let requests = std::fs::read_to_string(desk.path("alma/requests.tsv")).unwrap();
+    let requests = read_tsv(&desk.path("alma/requests.tsv"));
     assert!(
-        requests.contains("POST\t/almaws/v1/users\t01FALSC_GCSU/00455120.json"),
-        "{requests}"
+        requests.contains(&vec![
+            "POST".into(),
+            "/almaws/v1/users".into(),
+            "01FALSC_GCSU/00455120.roles.json".into()
+        ]),
+        "{requests:?}"
     );
     assert!(
-        requests.contains("PUT\t/almaws/v1/users/00398811\t"),
-        "{requests}"
+        requests
+            .iter()
+            .any(|r| r[0] == "PUT" && r[1] == "/almaws/v1/users/00398811"),
+        "{requests:?}"
     );
 }
 
@@ -649,32 +679,16 @@ fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() 
     };
     let new_email = "new.address@gcsu.example.edu";
     let path = desk.path("new-email.xlsx");
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
-    for (row, (label, value)) in [
-        ("Requester name", "Dana Whitfield"),
-        ("Requester email", "dwhitfield@gcsu.example.edu"),
-        ("Institution", GCSU),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(1 + row as u32, 0, *label).unwrap();
-        ws.write_string(1 + row as u32, 1, *value).unwrap();
-    }
-    let header = ["Action", "Primary ID", "Last name", "Email", "Role"];
-    let values = [
-        "Modify",
-        account.primary_id.as_str(),
-        account.last_name.as_str(),
-        new_email,
-        "Cataloger",
-    ];
-    for (c, (h, v)) in header.iter().zip(values).enumerate() {
-        ws.write_string(7, c as u16, *h).unwrap();
-        ws.write_string(8, c as u16, v).unwrap();
-    }
-    wb.save(&path).unwrap();
+    worksheet(
+        &path,
+        &[
+            ("Action", "Modify"),
+            ("Primary ID", account.primary_id.as_str()),
+            ("Last name", account.last_name.as_str()),
+            ("Email", new_email),
+            ("Role", "Cataloger"),
+        ],
+    );
 
     let cs = desk.process(&path, "out");
     let updates: Vec<&Json> = cs["operations"]
@@ -729,10 +743,14 @@ fn a_new_email_for_an_internal_account_is_an_update_and_reaches_the_alma_body() 
     drop(state);
     let export = desk.run(&["export", &cs_path, "--alma", "alma"]);
     assert_eq!(export.code, 0, "{}", export.stderr);
-    let body =
-        std::fs::read_to_string(desk.path(&format!("alma/{GCSU}/{}.json", account.primary_id)))
-            .unwrap();
-    assert!(body.contains(new_email), "{body}");
+    let file: Json = serde_json::from_str(
+        &std::fs::read_to_string(
+            desk.path(&format!("alma/{GCSU}/{}.roles.json", account.primary_id)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["update"]["email"], new_email, "{file:#}");
     // Asked again, nothing is left to change.
     let again = desk.process(&path, "again");
     assert!(
@@ -814,5 +832,782 @@ fn a_change_set_from_an_older_state_is_rechecked_against_the_current_one() {
         !applied.stdout.contains("re-check: 00455120"),
         "{}",
         applied.stdout
+    );
+}
+
+// ---- Alma files: roles only, merged into a GET ----
+
+/// A user as `GET /almaws/v1/users/{id}?view=full&expand=none` returns it, with everything a
+/// swap-all PUT could wipe: identifiers, addresses, phones, an External email segment,
+/// `external_id`, notes, blocks, statistics, and roles outside the catalog (9999), with
+/// cross-library parameters (a LAW desk on a MAIN role) and a MetadataType parameter.
+/// Written here in the documented shapes (alma-api.md 1.1, 1.4; SLSP `user_test1.json`).
+fn rich_get() -> Json {
+    let param = |kind: &str, scope: &str, value: &str| {
+        serde_json::json!({
+            "type": { "value": kind, "desc": null },
+            "scope": { "value": scope, "desc": scope },
+            "value": { "value": value, "desc": value },
+        })
+    };
+    let role = |code: &str, scope: &str, params: Vec<Json>| {
+        serde_json::json!({
+            "status": { "value": "ACTIVE", "desc": "Active" },
+            "scope": { "value": scope, "desc": scope },
+            "role_type": { "value": code, "desc": format!("Alma's name of {code}") },
+            "parameter": params,
+        })
+    };
+    serde_json::json!({
+        "record_type": { "value": "STAFF", "desc": "Staff" },
+        "primary_id": "00455999",
+        "first_name": "Eric",
+        "last_name": "Ramos",
+        "user_group": { "value": "STAFF", "desc": "Staff" },
+        "job_category": { "value": "LIBRARIAN", "desc": "Librarian" },
+        "cataloger_level": { "value": "30", "desc": "[30] Librarian" },
+        "account_type": { "value": "EXTERNAL", "desc": "External" },
+        "external_id": "SIS",
+        "status": { "value": "ACTIVE", "desc": "Active" },
+        "expiry_date": "2030-06-30Z",
+        "purge_date": "2031-06-30Z",
+        "user_identifier": [
+            { "id_type": { "value": "BARCODE" }, "value": "21000455999", "segment_type": "External" },
+            { "id_type": { "value": "UNIV_ID" }, "value": "U455999", "segment_type": "External" },
+        ],
+        "contact_info": {
+            "address": [{ "line1": "231 W Hancock St", "city": "Milledgeville", "preferred": true,
+                          "address_type": [{ "value": "work" }], "segment_type": "External" }],
+            "email": [{ "email_address": "eric.ramos@gcsu.example.edu", "preferred": true,
+                        "email_type": [{ "value": "school", "desc": "School" }],
+                        "segment_type": "External" }],
+            "phone": [{ "phone_number": "478-445-0000", "preferred": true,
+                        "phone_type": [{ "value": "office" }], "segment_type": "External" }],
+        },
+        "user_note": [{ "note_type": { "value": "OTHER" }, "note_text": "Keys returned", "segment_type": "Internal" }],
+        "user_block": [{ "block_type": { "value": "GENERAL" }, "block_description": { "value": "03-LOST" },
+                         "block_status": "ACTIVE", "segment_type": "Internal" }],
+        "user_statistic": [{ "statistic_category": { "value": "FAC" }, "segment_type": "External" }],
+        "proxy_for_user": [],
+        "user_role": [
+            role("200", GCSU, vec![]),
+            role("32", "MAIN", vec![param("CirculationDesk", "MAIN", "DEFAULT_CIRC_DESK"),
+                                    param("CirculationDesk", "MAIN", "RESERVES_DESK")]),
+            role("32", "HEALTH", vec![param("CirculationDesk", "HEALTH", "DEFAULT_CIRC_DESK")]),
+            role("51", "MAIN", vec![param("CirculationDesk", "LAW", "DEFAULT_CIRC_DESK")]),
+            role("37", "MAIN", vec![param("ServiceUnit", "LAW", "ACQ_RECEIVING"),
+                                    param("ServiceUnit", "MAIN", "ACQ_RECEIVING")]),
+            role("204", GCSU, vec![param("MetadataType", GCSU, "MARC21_BIB")]),
+            role("9999", GCSU, vec![]),
+        ],
+    })
+}
+
+/// A change set written by hand: `ops` for account(s) of GCSU.
+fn changeset_with(ops: Json) -> Json {
+    serde_json::json!({
+        "schema": "rolecall.changeset/1",
+        "submission": {
+            "id": "20261124-aaaaaaaaaa", "source": "by-hand.xlsx", "sha256": "00",
+            "processed_at": NOW, "requester_name": "Dana Whitfield",
+            "requester_email": "dwhitfield@gcsu.example.edu"
+        },
+        "catalog_version": "x",
+        "operations": ops,
+    })
+}
+
+fn role_op(op: &str, id: &str, code: u32, name: &str, scope: Json, params: Json) -> Json {
+    let mut o = serde_json::json!({
+        "op": op, "institution": GCSU, "primary_id": id,
+        "role": { "code": code, "name": name }, "scope": scope, "parameters": params,
+        "lines": ["Accounts!9:9"],
+    });
+    if op == "add_role" {
+        o["needs_approval"] = Json::Bool(false);
+    }
+    o
+}
+
+/// Exports a hand-written change set to `alma/` and reads the roles file of GCSU's `id`.
+fn export_roles(desk: &Desk, cs: &Json, id: &str) -> (Out, Json) {
+    std::fs::write(desk.path("cs.json"), cs.to_string()).unwrap();
+    let run = desk.run(&["export", "cs.json", "--alma", "alma"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let path = desk.path(&format!("alma/{GCSU}/{id}.roles.json"));
+    let file = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (run, file)
+}
+
+/// A role as the merge compares it: code, scope, status and sorted parameters (`desc`s are
+/// names, which Alma ignores on input).
+fn norm_role(r: &Json) -> (String, String, String, Vec<(String, String, String)>) {
+    let v = |x: &Json| x["value"].as_str().unwrap_or_default().to_string();
+    let mut params: Vec<(String, String, String)> = r["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (v(&p["type"]), v(&p["scope"]), v(&p["value"])))
+        .collect();
+    params.sort();
+    (v(&r["role_type"]), v(&r["scope"]), v(&r["status"]), params)
+}
+
+/// The merge rule of `docs/state.md`, step by step, written here from the documentation.
+fn merge_as_documented(get: &Json, file: &Json) -> Json {
+    assert_eq!(file["rolecall"], "roles only — merge into a GET");
+    let live = get["user_role"].as_array().unwrap();
+    let key = |r: &Json| {
+        (
+            r["role_type"]["value"].as_str().unwrap().to_string(),
+            r["scope"]["value"].as_str().unwrap().to_string(),
+        )
+    };
+    let mut roles = Vec::new();
+    for r in file["user_role"].as_array().unwrap() {
+        let from_get = file["parameters_from_get"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| {
+                (
+                    k["role_type"].as_str().unwrap(),
+                    k["scope"].as_str().unwrap(),
+                ) == (key(r).0.as_str(), key(r).1.as_str())
+            });
+        let matching: Vec<&Json> = live.iter().filter(|l| key(l) == key(r)).collect();
+        if from_get && !matching.is_empty() {
+            for l in matching {
+                let mut r = r.clone();
+                r["parameter"] = l["parameter"].clone();
+                roles.push(r);
+            }
+        } else {
+            roles.push(r.clone());
+        }
+    }
+    for k in file["keep_from_get"].as_array().unwrap() {
+        roles.extend(
+            live.iter()
+                .filter(|l| {
+                    l["role_type"]["desc"] == k["role_type_desc"]
+                        && l["scope"]["value"] == k["scope"]
+                })
+                .cloned(),
+        );
+    }
+    let mut body = get.clone();
+    body["user_role"] = Json::Array(roles);
+    body
+}
+
+#[test]
+fn an_export_merged_into_a_rich_get_as_documented_drops_no_field_and_no_role() {
+    let desk = Desk::empty();
+    let get = rich_get();
+    std::fs::write(desk.path("get.json"), get.to_string()).unwrap();
+    let run = desk.run(&["state", "import", "get.json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("role 9999 is not in the catalog; kept"),
+        "{}",
+        run.stdout
+    );
+
+    let lib = |code: &str| serde_json::json!({ "kind": "library", "code": code });
+    let cs = changeset_with(serde_json::json!([
+        role_op(
+            "remove_role",
+            "00455999",
+            32,
+            "Circulation Desk Operator",
+            lib("HEALTH"),
+            serde_json::json!([{ "type": "CirculationDesk", "value": "DEFAULT_CIRC_DESK", "scope": "HEALTH" }])
+        ),
+        role_op(
+            "add_role",
+            "00455999",
+            50,
+            "User Administrator",
+            serde_json::json!({ "kind": "institution", "code": GCSU }),
+            serde_json::json!([])
+        ),
+    ]));
+    let (run, file) = export_roles(&desk, &cs, "00455999");
+    assert!(
+        run.stdout.contains("roles only — merge into a GET"),
+        "{}",
+        run.stdout
+    );
+    for whole_user_field in [
+        "first_name",
+        "last_name",
+        "contact_info",
+        "account_type",
+        "status",
+    ] {
+        assert!(
+            file.get(whole_user_field).is_none(),
+            "{whole_user_field}: {file:#}"
+        );
+    }
+
+    let body = merge_as_documented(&get, &file);
+    for (field, value) in get.as_object().unwrap() {
+        if field != "user_role" {
+            assert_eq!(&body[field], value, "{field}");
+        }
+    }
+    // Worked out by hand: the GET's roles minus 32 at HEALTH, plus 50 at the institution.
+    let mut want: Vec<_> = get["user_role"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !(r["role_type"]["value"] == "32" && r["scope"]["value"] == "HEALTH"))
+        .map(norm_role)
+        .collect();
+    want.push(("50".into(), GCSU.into(), "ACTIVE".into(), vec![]));
+    want.sort();
+    let mut got: Vec<_> = body["user_role"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(norm_role)
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn analytics_without_parameters_marks_them_unknown_and_the_merge_keeps_desks_and_unknown_roles() {
+    let desk = Desk::empty();
+    // A real Analytics "users with roles" report has no parameter column (alma-api.md 1.2).
+    std::fs::write(
+        desk.path("analytics.csv"),
+        "Primary Identifier,Role Type,Role Status,Role Scope,Institution Code\n\
+         00455998,Patron,Active,01FALSC_GCSU,01FALSC_GCSU\n\
+         00455998,Circulation Desk Operator,Active,MAIN,01FALSC_GCSU\n\
+         00455998,Printout Queue Operator,Active,MAIN,01FALSC_GCSU\n\
+         00455998,Designs Analytics,Active,01FALSC_GCSU,01FALSC_GCSU\n",
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "analytics.csv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("\"Printout Queue Operator\" is not a role in the catalog; kept"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("no \"Role Parameters\" column"),
+        "{}",
+        run.stdout
+    );
+    {
+        let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+        let roles = state.roles(GCSU, "00455998").unwrap();
+        let circ = roles.iter().find(|r| r.code == 32).expect("32 kept");
+        assert!(circ.parameters_unknown(), "{circ:?}");
+        let unmatched: Vec<String> = state
+            .unmatched_roles(GCSU, "00455998")
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert!(unmatched.contains(&"Printout Queue Operator".to_string()));
+        // "Designs Analytics" is role 220 once the catalog has that alias; kept either way.
+        assert!(
+            unmatched.contains(&"Designs Analytics".to_string())
+                || roles.iter().any(|r| r.code == 220),
+            "{roles:?} {unmatched:?}"
+        );
+    }
+
+    let cs = changeset_with(serde_json::json!([role_op(
+        "add_role",
+        "00455998",
+        204,
+        "Cataloger",
+        serde_json::json!({ "kind": "institution", "code": GCSU }),
+        serde_json::json!([])
+    )]));
+    let (_, file) = export_roles(&desk, &cs, "00455998");
+    // What Alma holds: the desks the report did not show, and the roles it named by name
+    // (their codes are not public: the placeholders here are matched by name, as documented).
+    let get = serde_json::json!({
+        "primary_id": "00455998",
+        "user_identifier": [{ "id_type": { "value": "BARCODE" }, "value": "21000455998" }],
+        "user_role": [
+            { "status": { "value": "ACTIVE" }, "scope": { "value": GCSU }, "role_type": { "value": "200", "desc": "Patron" }, "parameter": [] },
+            { "status": { "value": "ACTIVE" }, "scope": { "value": "MAIN" }, "role_type": { "value": "32", "desc": "Circulation Desk Operator" },
+              "parameter": [{ "type": { "value": "CirculationDesk" }, "scope": { "value": "LAW" }, "value": { "value": "DEFAULT_CIRC_DESK" } }] },
+            { "status": { "value": "ACTIVE" }, "scope": { "value": "MAIN" }, "role_type": { "value": "placeholder-1", "desc": "Printout Queue Operator" }, "parameter": [] },
+            { "status": { "value": "ACTIVE" }, "scope": { "value": GCSU }, "role_type": { "value": "220", "desc": "Designs Analytics" }, "parameter": [] },
+        ],
+    });
+    let body = merge_as_documented(&get, &file);
+    let mut want: Vec<_> = get["user_role"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(norm_role)
+        .collect();
+    want.push(("204".into(), GCSU.into(), "ACTIVE".into(), vec![]));
+    want.sort();
+    let mut got: Vec<_> = body["user_role"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(norm_role)
+        .collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, want, "{file:#}");
+    assert_eq!(body["user_identifier"], get["user_identifier"]);
+}
+
+fn read_tsv(path: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn id_lists_have_the_username_header_only_what_the_job_can_do_and_no_formula() {
+    let desk = Desk::empty();
+    let inst = serde_json::json!({ "kind": "institution", "code": GCSU });
+    let formula = "=cmd|' /C calc'!A0";
+    let cs = changeset_with(serde_json::json!([
+        role_op("add_role", formula, 204, "Cataloger", inst.clone(), serde_json::json!([])),
+        role_op("add_role", "00455120", 204, "Cataloger", inst.clone(), serde_json::json!([])),
+        role_op("add_role", "00455120", 32, "Circulation Desk Operator",
+            serde_json::json!({ "kind": "library", "code": "MAIN" }),
+            serde_json::json!([{ "type": "CirculationDesk", "value": "DEFAULT_CIRC_DESK", "scope": "MAIN" }])),
+        { "op": "remove_all_staff_roles", "institution": GCSU, "primary_id": "00276543",
+          "keep": [{ "code": 200, "name": "Patron" }], "lines": [] },
+        { "op": "suspend_roles", "institution": GCSU, "primary_id": "+00301122",
+          "roles": [{ "role": { "code": 204, "name": "Cataloger" }, "scope": inst, "parameters": [] }],
+          "reason": "never logged in", "lines": [] },
+    ]));
+    std::fs::write(desk.path("cs.json"), cs.to_string()).unwrap();
+    let run = desk.run(&["export", "cs.json", "--alma", "alma"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let list = read_tsv(&desk.path("alma/update-users/01FALSC_GCSU/add_role-204-01FALSC_GCSU.txt"));
+    assert_eq!(
+        list,
+        [
+            vec!["USERNAME".to_string()],
+            vec![format!("'{formula}")],
+            vec!["00455120".to_string()]
+        ]
+    );
+    let files: Vec<String> = walk(&desk.path("alma/update-users"));
+    assert_eq!(
+        files,
+        ["01FALSC_GCSU/add_role-204-01FALSC_GCSU.txt"],
+        "only what the job can do"
+    );
+    let index = read_tsv(&desk.path("alma/update-users.txt"));
+    assert_eq!(
+        index,
+        [
+            vec!["file", "IDs"],
+            vec![
+                "update-users/01FALSC_GCSU/add_role-204-01FALSC_GCSU.txt",
+                "2"
+            ]
+        ]
+    );
+    let readme = std::fs::read_to_string(desk.path("alma/README.txt")).unwrap();
+    assert!(readme.contains("API only (3 operations)"), "{readme}");
+    for what in [
+        "Circulation Desk Operator at MAIN",
+        "remove every staff role",
+        "suspend Cataloger",
+    ] {
+        assert!(readme.contains(what), "{what}: {readme}");
+    }
+    // No cell of any text file for a spreadsheet starts like a formula.
+    for path in [
+        desk.path("alma/requests.tsv"),
+        desk.path("alma/update-users.txt"),
+    ] {
+        for row in read_tsv(&path) {
+            for c in row {
+                assert!(
+                    !c.starts_with(['=', '+', '-', '@']),
+                    "{}: {c}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Files under `dir`, relative, sorted.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_staff_login_report_with_user_name_and_dashes_is_read() {
+    let desk = Desk::empty();
+    // CARLI: rows by primary identifier, "-" in Last Login for no login; KC: "User Name".
+    std::fs::write(
+        desk.path("staff-login.csv"),
+        "User Name,Last Login,Institution Code\n\
+         00600004,2026-11-02,01FALSC_GCSU\n\
+         00600007,-,01FALSC_GCSU\n\
+         00600009,11/20/2026,01FALSC_GCSU\n",
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "staff-login.csv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("2 logins added"), "{}", run.stdout);
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    let date = |d: &str| d.parse::<jiff::civil::Date>().unwrap();
+    assert_eq!(
+        state.last_login(GCSU, "00600004").unwrap(),
+        Some(date("2026-11-02"))
+    );
+    assert_eq!(state.last_login(GCSU, "00600007").unwrap(), None);
+    assert_eq!(
+        state.last_login(GCSU, "00600009").unwrap(),
+        Some(date("2026-11-20"))
+    );
+}
+
+#[test]
+fn the_inactivity_audit_spares_new_accounts_and_refuses_a_date_before_the_last_change() {
+    let desk = Desk::imported();
+    desk.process(&sample("clean-batch.xlsx"), "out");
+    let path = desk.changeset_path("clean-batch.xlsx", "out");
+    assert_eq!(desk.run(&["apply", &path]).code, 0);
+    let run = desk.run(&["audit", "inactive", "--as-of", AS_OF, "--out", "audit"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let cs: Json = serde_json::from_str(
+        &std::fs::read_to_string(desk.path("audit/suspend-changeset.json")).unwrap(),
+    )
+    .unwrap();
+    let listed: BTreeSet<String> = ops(&cs).into_iter().map(|(_, id)| id).collect();
+    // Created by the clean batch on AS_OF, never logged in: within the 30 days of grace.
+    for new in ["00398811", "00412345"] {
+        assert!(!listed.contains(new), "{new} was just created: {listed:?}");
+    }
+    assert!(
+        run.stdout
+            .contains("created or given roles in the last 30 days"),
+        "{}",
+        run.stdout
+    );
+    let notice = walk(&desk.path("audit/outbox"))
+        .into_iter()
+        .map(|f| std::fs::read_to_string(desk.path("audit/outbox").join(f)).unwrap())
+        .find(|t| t.contains("inactive-01FALSC_GCSU"))
+        .unwrap();
+    let msg = mail_parser::MessageParser::default()
+        .parse(notice.as_bytes())
+        .unwrap();
+    let body = msg.body_text(0).unwrap();
+    assert!(!body.contains("are suspended"), "{body}");
+    assert!(body.contains("due for suspension"), "{body}");
+    assert!(msg.subject().unwrap().contains("to be suspended"));
+
+    let early = desk.run(&[
+        "audit",
+        "inactive",
+        "--as-of",
+        "2026-11-01",
+        "--out",
+        "early",
+    ]);
+    assert_eq!(early.code, 2, "{}\n{}", early.stdout, early.stderr);
+    assert!(
+        early
+            .stderr
+            .contains("--as-of 2026-11-01 is before the newest change")
+            && early.stderr.contains("use --as-of 2026-11-24 or later"),
+        "{}",
+        early.stderr
+    );
+}
+
+/// Runs the binary in `dir` with exactly these arguments (no `--db`).
+fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        .args(args)
+        .current_dir(dir)
+        .env("ROLECALL_NOW", NOW)
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The Summary sheet's value for a label.
+fn summary_value(result: &Path, label: &str) -> String {
+    sheet(result, "Summary")
+        .into_iter()
+        .find(|r| r.first().is_some_and(|c| c == label))
+        .and_then(|r| r.get(1).cloned())
+        .unwrap_or_else(|| panic!("no {label} row"))
+}
+
+#[test]
+fn process_uses_only_the_state_it_is_told_about_and_says_which() {
+    let desk = Desk::imported();
+    // A folder that happens to hold a data folder with a state in it.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("rolecall-data")).unwrap();
+    std::fs::copy(
+        desk.path("rolecall.db"),
+        work.path().join("rolecall-data/rolecall.db"),
+    )
+    .unwrap();
+    let batch = sample("clean-batch.xlsx").display().to_string();
+    let changeset = |out: &str| -> Json {
+        let p = work
+            .path()
+            .join(out)
+            .join("clean-batch-xlsx/clean-batch-changeset.json");
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let result = |out: &str| {
+        work.path()
+            .join(out)
+            .join("clean-batch-xlsx/clean-batch-result.xlsx")
+    };
+
+    // Not asked for: not used, and every output says so.
+    let text = run_in(work.path(), &["process", &batch, "--out", "plain"]);
+    assert!(text.code <= 1, "{}\n{}", text.stdout, text.stderr);
+    assert!(
+        text.stdout.starts_with("account state: none"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(changeset("plain")["state"], Json::Null);
+    assert!(changeset("plain").get("state_version").is_none());
+    assert!(summary_value(&result("plain"), "Account state").starts_with("none"));
+    let json = run_in(
+        work.path(),
+        &["process", &batch, "--out", "plain", "--json"],
+    );
+    let doc: Json = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["submissions"][0]["state"], Json::Null, "{doc:#}");
+
+    // Asked for: used, named with its version (5 imports made version 5).
+    let db = "rolecall-data/rolecall.db";
+    let text = run_in(
+        work.path(),
+        &["--db", db, "process", &batch, "--out", "told"],
+    );
+    assert!(text.code <= 1, "{}\n{}", text.stdout, text.stderr);
+    assert!(
+        text.stdout
+            .starts_with("account state: rolecall-data/rolecall.db (version 5)"),
+        "{}",
+        text.stdout
+    );
+    let cs = changeset("told");
+    assert_eq!(cs["state"], serde_json::json!({ "path": db, "version": 5 }));
+    assert_eq!(
+        summary_value(&result("told"), "Account state"),
+        "rolecall-data/rolecall.db (version 5)"
+    );
+    let json = run_in(
+        work.path(),
+        &["--db", db, "process", &batch, "--out", "told", "--json"],
+    );
+    let doc: Json = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["submissions"][0]["state"]["version"], 5, "{doc:#}");
+
+    // A data folder named on the command line is asked for too: its database is used.
+    let text = run_in(
+        work.path(),
+        &[
+            "--data",
+            "rolecall-data",
+            "process",
+            &batch,
+            "--out",
+            "data",
+        ],
+    );
+    assert!(
+        text.stdout
+            .starts_with("account state: rolecall-data/rolecall.db (version 5)"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(changeset("data")["state"]["version"], 5);
+}
+
+/// A one-line worksheet of Gulf Coast from its coordinator: (header, value) pairs.
+fn worksheet(path: &Path, cells: &[(&str, &str)]) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
+    for (row, (label, value)) in [
+        ("Requester name", "Dana Whitfield"),
+        ("Requester email", "dwhitfield@gcsu.example.edu"),
+        ("Institution", GCSU),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1 + row as u32, 0, *label).unwrap();
+        ws.write_string(1 + row as u32, 1, *value).unwrap();
+    }
+    for (c, (h, v)) in cells.iter().enumerate() {
+        ws.write_string(7, c as u16, *h).unwrap();
+        ws.write_string(8, c as u16, *v).unwrap();
+    }
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn a_delete_removes_roles_known_only_by_name_and_the_roles_sheet_shows_them() {
+    let desk = Desk::empty();
+    std::fs::write(
+        desk.path("analytics.csv"),
+        "Primary Identifier,Last Name,Role Type,Role Status,Role Scope,Institution Code\n\
+         00455997,Okafor,Patron,Active,01FALSC_GCSU,01FALSC_GCSU\n\
+         00455997,Okafor,Printout Queue Operator,Active,MAIN,01FALSC_GCSU\n",
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "analytics.csv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // Only a role the catalog does not know: still a named user (to be safe).
+    let licence = desk.run(&["audit", "licence", "-o", "licence.xlsx"]);
+    assert!(
+        licence.stdout.contains("01FALSC_GCSU: 1 named user,"),
+        "{}",
+        licence.stdout
+    );
+
+    let sheet_path = desk.path("delete.xlsx");
+    worksheet(
+        &sheet_path,
+        &[
+            ("Action", "Delete"),
+            ("Primary ID", "00455997"),
+            ("Last name", "Okafor"),
+        ],
+    );
+    let cs = desk.process(&sheet_path, "out");
+    assert_eq!(
+        ops(&cs),
+        [("remove_all_staff_roles".to_string(), "00455997".to_string())]
+    );
+    let rows = sheet(&desk.path("out/delete-xlsx/delete-result.xlsx"), "Roles");
+    let person = rows
+        .iter()
+        .find(|r| r.get(1).is_some_and(|c| c == "00455997"))
+        .unwrap();
+    assert!(
+        person[3].contains("Printout Queue Operator at MAIN (not in the catalog)"),
+        "{person:?}"
+    );
+    assert!(!person[4].contains("Printout Queue Operator"), "{person:?}");
+
+    let path = desk.changeset_path("delete.xlsx", "out");
+    assert_eq!(desk.run(&["apply", &path]).code, 0);
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    assert!(state.unmatched_roles(GCSU, "00455997").unwrap().is_empty());
+}
+
+#[test]
+fn a_user_without_user_role_keeps_the_roles_on_record() {
+    let desk = Desk::empty();
+    std::fs::write(desk.path("get.json"), rich_get().to_string()).unwrap();
+    assert_eq!(desk.run(&["state", "import", "get.json"]).code, 0);
+    let before = {
+        let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+        state.roles(GCSU, "00455999").unwrap()
+    };
+    assert_eq!(before.len(), 7);
+    // A brief view has no user_role: that is not "no roles".
+    std::fs::write(
+        desk.path("brief.json"),
+        r#"{"user": [{"primary_id": "00455999", "first_name": "Eric", "last_name": "Ramos-Diaz"}]}"#,
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "brief.json", "--institution", GCSU]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the roles on record are kept"),
+        "{}",
+        run.stdout
+    );
+    let state = rolecall::state::State::open(&desk.path("rolecall.db")).unwrap();
+    assert_eq!(state.roles(GCSU, "00455999").unwrap(), before);
+    let account = state.account(GCSU, "00455999").unwrap().unwrap();
+    assert_eq!(account.last_name, "Ramos-Diaz");
+    // What the brief record does not give stays as it was.
+    assert_eq!(
+        account.account_type,
+        rolecall::validate::AccountType::External
+    );
+    assert_eq!(account.email, "eric.ramos@gcsu.example.edu");
+}
+
+#[test]
+fn an_account_a_push_wrote_gets_the_grace_period_too() {
+    let desk = Desk::imported();
+    // 00600015 of Gulf Coast never logged in (the generator's truth): audited as inactive.
+    assert!(Truth::load().inactive()[GCSU].contains("00600015"));
+    // A push recorded it on 2026-11-20 (what `push` writes in its journal).
+    let conn = rusqlite::Connection::open(desk.path("rolecall.db")).unwrap();
+    conn.execute(
+        "INSERT INTO alma_journal (changeset, institution, primary_id, step, updated_at)
+         VALUES ('f00d', ?1, '00600015', 'recorded', '2026-11-20T10:00:00Z')",
+        [GCSU],
+    )
+    .unwrap();
+    drop(conn);
+    let run = desk.run(&["audit", "inactive", "--as-of", AS_OF, "--out", "audit"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let cs: Json = serde_json::from_str(
+        &std::fs::read_to_string(desk.path("audit/suspend-changeset.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(!ops(&cs).iter().any(|(_, id)| id == "00600015"), "{cs:#}");
+    let early = desk.run(&[
+        "audit",
+        "inactive",
+        "--as-of",
+        "2026-11-19",
+        "--out",
+        "early",
+    ]);
+    assert_eq!(early.code, 2, "{}\n{}", early.stdout, early.stderr);
+    assert!(
+        early.stderr.contains("use --as-of 2026-11-20 or later"),
+        "{}",
+        early.stderr
     );
 }

@@ -30,6 +30,10 @@ pub enum AuditReport {
         to_suspend: usize,
         /// Accounts exempt by the allow-list.
         exempt: usize,
+        /// Accounts spared because they were created or given roles within the grace period.
+        in_grace: usize,
+        /// The grace period's days (the policy's `inactivity_grace_days`).
+        grace_days: u32,
         /// The suspension change set written.
         changeset: PathBuf,
         /// One entry per institution with accounts to suspend.
@@ -124,6 +128,8 @@ fn inactive_audit(
     Ok(AuditReport::Inactive {
         to_suspend: audit.inactive.len(),
         exempt: audit.exempt.len(),
+        in_grace: audit.in_grace.len(),
+        grace_days: catalog.policy.inactivity_grace_days,
         changeset: cs_path,
         institutions,
     })
@@ -163,7 +169,7 @@ impl Notices<'_> {
         }
         let notice = AuditNotice {
             id: format!("inactive-{inst}-{date}"),
-            subject: format!("Alma staff roles suspended for inactivity: {n} account(s) of {inst}"),
+            subject: inactive::notice_subject(inst, n),
             text: inactive::notice_text(audit, inst, catalog),
             attachment_name: name.clone(),
             attachment: book,
@@ -191,6 +197,8 @@ impl Report for AuditReport {
             AuditReport::Inactive {
                 to_suspend,
                 exempt,
+                in_grace,
+                grace_days,
                 changeset,
                 institutions,
             } => {
@@ -211,9 +219,10 @@ impl Report for AuditReport {
                 }
                 writeln!(
                     out,
-                    "{} to suspend ({} exempt by the allow-list); change set {}",
+                    "{} to suspend ({} exempt by the allow-list, {} created or given roles in the last {grace_days} days); change set {}",
                     count(*to_suspend, "account", "accounts"),
                     exempt,
+                    in_grace,
                     changeset.display()
                 )
             }

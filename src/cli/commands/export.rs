@@ -1,4 +1,5 @@
-//! `rolecall export CHANGESET -o DIR`: a change set as Alma Users API payloads.
+//! `rolecall export CHANGESET -o DIR`: a change set as Alma files: each account's roles to
+//! merge into a GET ("roles only — merge into a GET"), and the Update/Notify Users ID lists.
 
 use crate::cli::args::ExportArgs;
 use crate::cli::context::Context;
@@ -25,10 +26,13 @@ impl Report for ExportReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "{}, {}; requests in {}",
-            count(self.0.users.len(), "user body", "user bodies"),
+            "{} ({}), {} for the Update/Notify Users job, {} for the API only; calls in {}, how to use them in {}",
+            count(self.0.roles.len(), "roles file", "roles files"),
+            crate::state::alma::ROLES_ONLY,
             count(self.0.id_lists.len(), "ID list", "ID lists"),
-            self.0.requests.display()
+            count(self.0.api_only.len(), "operation", "operations"),
+            self.0.requests.display(),
+            self.0.readme.display()
         )
     }
 

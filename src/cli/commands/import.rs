@@ -69,6 +69,12 @@ impl Report for ImportRun {
             for s in &r.skipped {
                 writeln!(out, "  skipped {s}")?;
             }
+            for s in &r.not_in_catalog {
+                writeln!(out, "  not in the catalog, kept: {s}")?;
+            }
+            for s in &r.notes {
+                writeln!(out, "  note: {s}")?;
+            }
         }
         Ok(())
     }

@@ -94,6 +94,7 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
     }
     let (todo, skipped) = plan(&args.paths);
     let mut live = Progress::new(ctx);
+    live.line(&state_line(state.as_ref())?);
     for line in skipped_lines(&skipped) {
         live.line(&line);
     }
@@ -120,12 +121,28 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
     })
 }
 
-/// Loose files are diffed against the account state when there is one.
+/// The account state `process` diffs against: only one that was asked for, so that the
+/// results never depend on the folder it runs from. `--db` or `[state] db`; else the
+/// database of a data folder that is named (`--data`, `ROLECALL_DATA`, `data =`), when it
+/// exists; else none (`./rolecall-data` is not looked at).
 fn loose_state(ctx: &Context) -> Result<Option<State>, CliError> {
     let db = ctx.db_path();
-    Ok(match db.exists() || ctx.db_named() {
+    Ok(match ctx.db_named() || (ctx.data_named() && db.exists()) {
         true => Some(State::open(&db)?),
         false => None,
+    })
+}
+
+/// The first line of `process`: which account state it compares with, or that it uses none.
+fn state_line(state: Option<&State>) -> Result<String, CliError> {
+    Ok(match state {
+        None => format!("account state: {}", crate::changeset::state_words(None)),
+        Some(s) => match s.reference()? {
+            r if r.version == 0 => {
+                format!("account state: {r}: nothing imported or applied yet, so not compared")
+            }
+            r => format!("account state: {r}"),
+        },
     })
 }
 

@@ -5,3 +5,4 @@
 pub mod alma;
 pub mod run;
 pub mod smtp;
+pub mod test;

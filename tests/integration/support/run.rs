@@ -3,11 +3,11 @@
 
 #![allow(dead_code)] // each test module uses its own part of it
 
+use super::test::Test;
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The clock every run sees (`ROLECALL_NOW`).
 pub const NOW: &str = "2026-11-24T15:00:00Z";
@@ -39,23 +39,9 @@ impl Run {
     /// Runs `rolecall ARGS` in `dir` with these environment variables set (and none of
     /// Rolecall's own path variables unless given here).
     pub fn in_dir_with_env(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-            .args(args)
-            .current_dir(dir.path())
-            .env("ROLECALL_NOW", NOW)
-            .env_remove("ROLECALL_SMTP_PASSWORD")
-            .env_remove("ROLECALL_CONFIG")
-            .env_remove("ROLECALL_DATA")
-            .env_remove("ROLECALL_CATALOG")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        Run {
-            dir,
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        env.iter()
+            .fold(Test::in_dir(dir).args(args), |t, (k, v)| t.env(k, v))
+            .run()
     }
 
     /// A path inside the run's folder.
