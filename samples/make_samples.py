@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -72,12 +73,15 @@ COORDINATOR = ("Dana Whitfield", "dwhitfield@gcsu.example.edu")
 
 
 def catalog_version():
-    """Same as load::version: SHA-256 over name NUL content NUL, files sorted by name."""
+    """Same as load::version: SHA-256 over name NUL meaning NUL, files sorted by name, where
+    a file's meaning is its parsed TOML as compact JSON with sorted keys."""
     h = hashlib.sha256()
     for path in sorted(CATALOG.glob("*.toml"), key=lambda p: p.name):
+        meaning = json.dumps(tomllib.loads(path.read_text(encoding="utf-8")), sort_keys=True,
+                             separators=(",", ":"), ensure_ascii=False)
         h.update(path.name.encode())
         h.update(b"\0")
-        h.update(path.read_bytes())
+        h.update(meaning.encode())
         h.update(b"\0")
     return h.hexdigest()[:12]
 
@@ -216,9 +220,10 @@ MISTAKES = [
     # A date that no reading makes valid (there is no 31 June, and no month 31).
     (person(6, "Mokoena", "Thandiwe", expiry="31/06/2027"),
      [("invalid-date", "Expiry date", "error")]),
-    # A Primary ID typed as a number: Excel dropped its leading zero.
+    # A Primary ID typed as a number: Excel dropped its leading zero, so it no longer has
+    # the institution's form (primary_id_pattern): refused, with 05510007 suggested.
     (person(7, "Sorensen", "Ingrid", id=5510007),
-     [("id-leading-zeros", "Primary ID", "warning")]),
+     [("invalid-primary-id", "Primary ID", "error")]),
     (person(8, "Adeyemi", "Folake", institution="01FALSC_GCU"),
      [("unknown-institution", "Institution", "error")]),
     # NORTH is a library of Cypress Lakes, not of Gulf Coast.

@@ -72,6 +72,10 @@ pub enum Operation {
         email: String,
         /// Always `INTERNAL` here: external accounts come from the SIS load.
         account_type: AccountType,
+        /// True when every role the account is created for waits for the help desk's
+        /// approval: the account waits with them (absent when false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_approval: bool,
         /// Request lines it came from.
         lines: Vec<String>,
     },
@@ -233,12 +237,7 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         let person = &request.person;
         let (inst, id) = (request.institution.clone(), person.primary_id.clone());
         let mut push = |op: Operation| match index.get(&op.sort_key()) {
-            Some(&i) => {
-                let lines = operations[i].lines_mut();
-                if !lines.contains(&source) {
-                    lines.push(source.clone());
-                }
-            }
+            Some(&i) => operations[i].merge(&op, &source),
             None => {
                 index.insert(op.sort_key(), operations.len());
                 operations.push(op);
@@ -271,6 +270,7 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
                         last_name: person.last_name.clone().unwrap_or_default(),
                         email: person.email.clone().unwrap_or_default(),
                         account_type: AccountType::Internal,
+                        needs_approval: waits_for_approval(request),
                         lines: vec![source.clone()],
                     });
                 }
@@ -313,6 +313,14 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         state: None,
         operations,
     }
+}
+
+/// True when every role a line adds waits for approval (a line whose only role is
+/// privileged): an account created for it must wait too.
+fn waits_for_approval(request: &crate::validate::Request) -> bool {
+    let mut added = request.roles.iter().filter(|r| r.change == Change::Add);
+    let first = added.next();
+    first.is_some_and(|r| r.needs_approval) && added.all(|r| r.needs_approval)
 }
 
 /// The name and email changes of an [`Operation::UpdateAccount`], in words:
@@ -381,6 +389,25 @@ impl Operation {
     /// Sorts operations into the documented order.
     pub fn sort(operations: &mut [Operation]) {
         operations.sort_by_key(|a| a.sort_key());
+    }
+
+    /// Merges an equal operation from another line: its line is listed, and an account
+    /// created for several lines waits for approval only if every one of them waits.
+    fn merge(&mut self, other: &Operation, source: &str) {
+        if let (
+            Operation::CreateAccount { needs_approval, .. },
+            Operation::CreateAccount {
+                needs_approval: other_waits,
+                ..
+            },
+        ) = (&mut *self, other)
+        {
+            *needs_approval &= *other_waits;
+        }
+        let lines = self.lines_mut();
+        if !lines.iter().any(|l| l == source) {
+            lines.push(source.to_string());
+        }
     }
 
     fn lines_mut(&mut self) -> &mut Vec<String> {

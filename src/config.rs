@@ -40,8 +40,30 @@ pub struct Config {
 pub struct StateConfig {
     /// The database file; `process` diffs against it when set (or with `--db`).
     pub db: Option<PathBuf>,
-    /// `"refuse"` (default) or `"warn"`: what a request past the named-user allotment gets.
-    pub over_allotment: Option<String>,
+    /// What a request past the named-user allotment gets (default: refused).
+    #[serde(default)]
+    pub over_allotment: OverAllotment,
+}
+
+/// `over_allotment = "refuse" | "warn"`: any other word is an error when the file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverAllotment {
+    /// The line is rejected (`over-allotment` is an error).
+    #[default]
+    Refuse,
+    /// The line is carried out with a warning.
+    Warn,
+}
+
+impl OverAllotment {
+    /// The severity of the `over-allotment` finding.
+    pub fn severity(self) -> crate::finding::Severity {
+        match self {
+            OverAllotment::Refuse => crate::finding::Severity::Error,
+            OverAllotment::Warn => crate::finding::Severity::Warning,
+        }
+    }
 }
 
 /// Mail settings.
@@ -113,6 +135,34 @@ pub enum ConfigError {
     },
 }
 
+/// Which catalog a run uses: the bundled sample only when asked for by name, or when
+/// nothing is configured at all (the README's demo); a named folder otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogChoice {
+    /// The sample catalog compiled into the binary.
+    Sample,
+    /// A catalog folder.
+    Folder(PathBuf),
+    /// Nothing named, with `[smtp]` configured: real replies would go out from a fictional
+    /// catalog's coordinators and allotments, so loading it is refused.
+    Unnamed,
+}
+
+/// The word that asks for the bundled sample catalog (`--catalog sample`, `catalog = "sample"`).
+pub const SAMPLE_CATALOG: &str = "sample";
+
+impl CatalogChoice {
+    /// The choice for a run: the `--catalog` flag, else the configuration's `catalog`.
+    pub fn new(flag: Option<&Path>, config: &Config) -> CatalogChoice {
+        match flag.or(config.catalog.as_deref()) {
+            Some(p) if p == Path::new(SAMPLE_CATALOG) => CatalogChoice::Sample,
+            Some(p) => CatalogChoice::Folder(p.to_path_buf()),
+            None if config.smtp.is_some() => CatalogChoice::Unnamed,
+            None => CatalogChoice::Sample,
+        }
+    }
+}
+
 /// The configuration file's name in a data folder.
 pub const FILE_NAME: &str = "rolecall.toml";
 
@@ -139,17 +189,21 @@ impl Config {
         })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
+            // The catalog's line index: a span starting a line is on that line, not the one
+            // before (counting the lines before the span was one short there).
             line: e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].lines().count().max(1)
+                crate::catalog::raw::LineIndex::new(&text).line(s.start)
             }),
-            message: e.message().to_string(),
+            message: e.message().trim().to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        // `catalog = "sample"` names the bundled catalog, not a folder beside the file.
+        let sample = config.catalog.as_deref() == Some(Path::new(SAMPLE_CATALOG));
         for p in [
-            &mut config.catalog,
-            &mut config.out,
-            &mut config.state.db,
-            &mut config.data,
+            config.catalog.as_mut().filter(|_| !sample),
+            config.out.as_mut(),
+            config.state.db.as_mut(),
+            config.data.as_mut(),
         ]
         .into_iter()
         .flatten()

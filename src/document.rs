@@ -98,6 +98,8 @@ pub struct Document {
     pub rows: Vec<RequestRow>,
     /// What the reader noticed (unknown columns, unreadable parts, ...).
     pub findings: Vec<Finding>,
+    /// Request lines counted past the line cap and not read: the verdict names them.
+    pub unread_lines: usize,
 }
 
 impl Document {

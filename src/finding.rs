@@ -108,6 +108,8 @@ rules! {
     InvalidDate = "invalid-date",
     /// A numeric primary ID may have lost its leading zeros in the spreadsheet.
     IdLeadingZeros = "id-leading-zeros",
+    /// A primary ID with characters no ID has (`=cmd|...`), or not of the institution's form.
+    InvalidPrimaryId = "invalid-primary-id",
     /// The institution code is not in the catalog.
     UnknownInstitution = "unknown-institution",
     /// The library is not one of that institution's libraries.

@@ -279,10 +279,7 @@ impl Field {
 
 /// Headings compared without case, spaces or punctuation: `"E-mail address "` → `emailaddress`.
 pub fn normalize_header(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    crate::catalog::lookup_key(text)
 }
 
 /// Extra columns the result workbook adds after the request columns; the reader ignores them.

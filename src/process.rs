@@ -39,6 +39,9 @@ pub struct Processed {
     pub needs_approval: usize,
     /// Rejected lines.
     pub rejected: usize,
+    /// Request lines past the line cap, counted but not read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_read: usize,
     /// The result workbook, once written.
     pub workbook: Option<PathBuf>,
     /// The change set, once written.
@@ -311,6 +314,16 @@ impl<'a> Processor<'a> {
             help_desk_email: self.catalog.policy.help_desk_email.clone(),
             workbook_name: workbook_name.to_string(),
             notes: origin.map(|o| o.notes.clone()).unwrap_or_default(),
+            places: outcome
+                .all_findings()
+                .map(|f| {
+                    (
+                        f.location.to_string(),
+                        crate::layout::form::place(&f.location, self.catalog),
+                    )
+                })
+                .collect(),
+            accepted: outcome.accepted_people(),
         };
         let reply_to = origin
             .and_then(|o| o.reply_to.clone())
@@ -588,6 +601,7 @@ fn processed(
         accepted: counts.accepted,
         needs_approval: counts.needs_approval,
         rejected: counts.rejected,
+        not_read: counts.not_read,
         workbook: None,
         changeset: None,
         emails: Vec::new(),
@@ -617,6 +631,10 @@ fn unreadable(message: String) -> Document {
         findings: vec![Finding::error(Rule::Unreadable, Location::File, message)],
         ..Document::default()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -151,6 +151,10 @@ pub struct Line {
     pub status: LineStatus,
     /// Findings about this line.
     pub findings: Vec<Finding>,
+    /// Set when an error about the person (a wrong email on a form, shared by every role
+    /// line) was reported on the person's first line with it: this line is rejected for it
+    /// too, pointing there, without repeating the message. The first line's location.
+    pub rejected_with: Option<crate::location::Location>,
     /// The typed request, unless the line is rejected.
     pub request: Option<Request>,
 }
@@ -190,6 +194,9 @@ pub struct Counts {
     pub needs_approval: usize,
     /// Rejected lines.
     pub rejected: usize,
+    /// Request lines past the line cap, counted but not read (so neither accepted nor
+    /// rejected: the requester must send them again).
+    pub not_read: usize,
 }
 
 /// The validated submission.
@@ -212,7 +219,10 @@ pub struct Outcome {
 impl Outcome {
     /// Line counts by status.
     pub fn counts(&self) -> Counts {
-        let mut c = Counts::default();
+        let mut c = Counts {
+            not_read: self.document.unread_lines,
+            ..Counts::default()
+        };
         for line in &self.lines {
             match line.status {
                 LineStatus::Accepted => c.accepted += 1,
@@ -221,6 +231,37 @@ impl Outcome {
             }
         }
         c
+    }
+
+    /// The people and roles that will be carried out, one line per person in file order:
+    /// `Sofia Alvarez (00412345), Add: Circulation Desk Operator (MAIN, DEFAULT_CIRC_DESK)`;
+    /// roles waiting for approval say so.
+    pub fn accepted_people(&self) -> Vec<String> {
+        let mut people: Vec<(String, Vec<String>)> = Vec::new();
+        for request in self.lines.iter().filter_map(|l| l.request.as_ref()) {
+            let p = &request.person;
+            let name = [p.first_name.as_deref(), p.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let who = match name.is_empty() {
+                true => format!("{}, {}", p.primary_id, action_word(request.action)),
+                false => format!("{name} ({}), {}", p.primary_id, action_word(request.action)),
+            };
+            let roles = request.roles.iter().map(role_words);
+            match people.iter_mut().find(|(w, _)| *w == who) {
+                Some((_, list)) => list.extend(roles),
+                None => people.push((who, roles.collect())),
+            }
+        }
+        people
+            .into_iter()
+            .map(|(who, roles)| match roles.is_empty() {
+                true => who,
+                false => format!("{who}: {}", roles.join("; ")),
+            })
+            .collect()
     }
 
     /// Every finding, submission-level first, then by line; a finding repeated on several
@@ -234,7 +275,8 @@ impl Outcome {
     }
 
     /// The verdict: it speaks of the lines, not of warnings (those are listed, and the lines
-    /// they are on are still carried out).
+    /// they are on are still carried out). A submission with an error of its own (lines
+    /// left unread, an unknown institution in the requester block) is never "accepted".
     pub fn status(&self) -> SubmissionStatus {
         let c = self.counts();
         if self.lines.is_empty() {
@@ -245,9 +287,10 @@ impl Outcome {
                 SubmissionStatus::Rejected
             };
         }
+        let submission_error = self.findings.iter().any(Finding::is_error);
         if c.accepted + c.needs_approval == 0 {
             SubmissionStatus::Rejected
-        } else if c.rejected > 0 || c.needs_approval > 0 {
+        } else if c.rejected > 0 || c.needs_approval > 0 || c.not_read > 0 || submission_error {
             SubmissionStatus::NeedsAttention
         } else {
             SubmissionStatus::Accepted
@@ -259,4 +302,34 @@ impl Outcome {
 /// dates in the past) so that nothing here reads the clock.
 pub fn validate(document: Document, catalog: &Catalog, today: jiff::civil::Date) -> Outcome {
     rules::validate(document, catalog, today)
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Add => "Add",
+        Action::Modify => "Modify",
+        Action::Delete => "Delete (all staff roles removed)",
+        Action::Restore => "Restore (suspended roles put back)",
+    }
+}
+
+/// `Remove Circulation Desk Operator (MAIN, DEFAULT_CIRC_DESK)`, `Cataloger, waits for approval`.
+fn role_words(role: &RoleRequest) -> String {
+    let verb = match role.change {
+        Change::Add => "",
+        Change::Remove => "remove ",
+    };
+    let mut place: Vec<&str> = Vec::new();
+    if let Scope::Library(code) = &role.scope {
+        place.push(code);
+    }
+    place.extend(role.parameters.iter().map(|p| p.value.as_str()));
+    let mut words = format!("{verb}{}", role.name);
+    if !place.is_empty() {
+        words.push_str(&format!(" ({})", place.join(", ")));
+    }
+    if role.needs_approval {
+        words.push_str(", waits for approval");
+    }
+    words
 }

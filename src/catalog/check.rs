@@ -3,90 +3,18 @@
 //! The loader runs the same checks (`analyse`) and refuses a catalog with any error, so a
 //! catalog that loads is one that checks clean. The list of checks is in `docs/catalog.md`.
 
-use super::load::{
+use super::raw::{
     self, COORDINATORS_FILE, FILES, INSTITUTIONS_FILE, Item, POLICY_FILE, PROFILES_FILE, Parsed,
     Part, ROLES_FILE, RawEntryScope, RawInstitution, RawRole, RawScope,
 };
 use super::{PATRON_CODE, ParameterKind};
-use crate::finding::Severity;
 use crate::location::Location;
-use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 use toml::Spanned;
 use validator::ValidateEmail;
 
-/// One mistake in the catalog files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CatalogProblem {
-    /// Errors stop the catalog from loading; warnings do not.
-    pub severity: Severity,
-    /// `Location::Line { file, line }`, or `Location::File` for a file that is missing.
-    pub location: Location,
-    /// What is wrong, in plain words.
-    pub message: String,
-}
-
-impl CatalogProblem {
-    /// An error at `file:line`.
-    pub fn error(file: &str, line: usize, message: impl Into<String>) -> Self {
-        Self::at(Severity::Error, file, line, message)
-    }
-
-    /// A warning at `file:line`.
-    pub fn warning(file: &str, line: usize, message: impl Into<String>) -> Self {
-        Self::at(Severity::Warning, file, line, message)
-    }
-
-    fn at(severity: Severity, file: &str, line: usize, message: impl Into<String>) -> Self {
-        CatalogProblem {
-            severity,
-            location: Location::Line {
-                file: file.to_string(),
-                line: line.max(1),
-            },
-            message: message.into(),
-        }
-    }
-
-    /// An error about a file as a whole (it is missing or unreadable); the message names it.
-    pub fn file_error(message: impl Into<String>) -> Self {
-        CatalogProblem {
-            severity: Severity::Error,
-            location: Location::File,
-            message: message.into(),
-        }
-    }
-
-    /// True for errors.
-    pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
-    }
-
-    /// Sort key: file order of [`FILES`], then line.
-    fn sort_key(&self) -> (usize, usize) {
-        match &self.location {
-            Location::Line { file, line } => (
-                FILES.iter().position(|f| f == file).unwrap_or(FILES.len()),
-                *line,
-            ),
-            _ => (0, 0),
-        }
-    }
-}
-
-impl fmt::Display for CatalogProblem {
-    /// `roles.toml:12: error: duplicate role code 32 (first defined at line 4)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Location::Line { .. } => {
-                write!(f, "{}: {}: {}", self.location, self.severity, self.message)
-            }
-            _ => write!(f, "{}: {}", self.severity, self.message),
-        }
-    }
-}
+pub use super::raw::CatalogProblem;
 
 /// Checks the catalog in `dir`: every problem, errors and warnings, in file and line order.
 /// A missing or unreadable file is a problem too; the other files are still checked.
@@ -122,7 +50,7 @@ pub fn check_sources(files: &[(&str, &str)]) -> Vec<CatalogProblem> {
 /// Parses and checks: the raw catalog (for the loader to build from) and every problem.
 pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
     let mut problems = Vec::new();
-    let parsed = load::parse_sources(files, &mut problems);
+    let parsed = raw::parse_sources(files, &mut problems);
     check_roles(&parsed, &mut problems);
     check_profiles(&parsed, &mut problems);
     check_institutions(&parsed, &mut problems);
@@ -132,13 +60,7 @@ pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
     (parsed, problems)
 }
 
-/// Names compared the way look-ups compare them: no case, spaces or punctuation.
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::catalog::lookup_key as norm;
 
 /// The 1-based line of a spanned value.
 fn line_of<T, U>(part: &Part<U>, s: &Spanned<T>) -> usize {
@@ -224,6 +146,22 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
             }
         }
+        for alias in &r.aliases {
+            let line = line_of(part, alias);
+            if !require_text(part, f, alias, "role alias", problems) {
+                continue;
+            }
+            if let Some(first) = names.check(norm(alias.get_ref()), line) {
+                problems.push(CatalogProblem::error(
+                    f,
+                    line,
+                    format!(
+                        "role alias \"{}\" is already a role's name or alias (line {first})",
+                        alias.get_ref().trim()
+                    ),
+                ));
+            }
+        }
         require_text(part, f, &r.area, "area", problems);
         if let Some(param) = &r.parameter
             && *r.scope.get_ref() == RawScope::Institution
@@ -259,15 +197,21 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
-/// Roles by code, when roles.toml could be read completely (otherwise `None`, and the
-/// cross-file checks that need it are skipped).
-fn role_index(parsed: &Parsed) -> Option<HashMap<u32, &RawRole>> {
-    parsed.roles.complete.then(|| {
-        parsed
-            .roles
-            .items
-            .iter()
-            .map(|i| (*i.value.code.get_ref(), &i.value))
+/// Roles by code, when every role's code could be read (otherwise `None`, and the
+/// cross-file checks that need it are skipped). A role whose other keys could not be read is
+/// known by its code alone (`None`): profiles may name it, its scope is not checked.
+fn role_index(parsed: &Parsed) -> Option<HashMap<u32, Option<&RawRole>>> {
+    let roles = &parsed.roles;
+    roles.ids_known().then(|| {
+        let strays = roles.stray_ids.iter().filter_map(|id| id.parse().ok());
+        strays
+            .map(|code| (code, None))
+            .chain(
+                roles
+                    .items
+                    .iter()
+                    .map(|i| (*i.value.code.get_ref(), Some(&i.value))),
+            )
             .collect()
     })
 }
@@ -290,6 +234,21 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                     f,
                     name_line,
                     format!("duplicate profile name \"{name}\" (first defined at line {first})"),
+                ));
+            }
+        }
+        for alias in &p.aliases {
+            let alias_line = line_of(part, alias);
+            if require_text(part, f, alias, "profile alias", problems)
+                && let Some(first) = names.check(norm(alias.get_ref()), alias_line)
+            {
+                problems.push(CatalogProblem::error(
+                    f,
+                    alias_line,
+                    format!(
+                        "profile alias \"{}\" is already a profile's name or alias (line {first})",
+                        alias.get_ref().trim()
+                    ),
                 ));
             }
         }
@@ -325,7 +284,7 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
             }
             let Some(roles) = &roles else { continue };
-            let Some(role) = roles.get(&code) else {
+            let Some(&known) = roles.get(&code) else {
                 problems.push(CatalogProblem::error(
                     f,
                     line,
@@ -335,6 +294,7 @@ fn check_profiles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 ));
                 continue;
             };
+            let Some(role) = known else { continue };
             let needs_library =
                 *role.scope.get_ref() == RawScope::Library || role.parameter.is_some();
             match scope {
@@ -436,6 +396,7 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
                 format!("institution {code} has a named-user allotment of 0: nobody there can be given a staff role within it"),
             ));
         }
+        check_id_rule(part, i, problems);
         check_create(part, i, problems);
         if i.library.is_empty() {
             problems.push(CatalogProblem::warning(
@@ -490,15 +451,57 @@ fn check_institutions(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
+/// An institution's primary-ID length and pattern: a pattern that compiles, a length that
+/// an Alma ID can have, and the two agreeing.
+fn check_id_rule(
+    part: &Part<RawInstitution>,
+    i: &RawInstitution,
+    problems: &mut Vec<CatalogProblem>,
+) {
+    let f = INSTITUTIONS_FILE;
+    let code = i.code.get_ref().trim();
+    if let Some(n) = &i.primary_id_length
+        && !(1..=255).contains(n.get_ref())
+    {
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, n),
+            format!(
+                "institution {code}: primary_id_length must be between 1 and 255 (Alma's limit), not {}",
+                n.get_ref()
+            ),
+        ));
+    }
+    if let Some(p) = &i.primary_id_pattern
+        && let Err(e) = raw::compile_id_pattern(p.get_ref())
+    {
+        let why = e.to_string();
+        let why = why.lines().last().unwrap_or_default().trim();
+        problems.push(CatalogProblem::error(
+            f,
+            line_of(part, p),
+            format!(
+                "institution {code}: primary_id_pattern is not a valid regular expression: {why}"
+            ),
+        ));
+    }
+}
+
 fn check_coordinators(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     let part = &parsed.coordinators;
     let f = COORDINATORS_FILE;
     let institutions = &parsed.institutions;
-    let known = institutions.complete.then(|| {
+    let known = institutions.ids_known().then(|| {
         institutions
             .items
             .iter()
             .map(|i| i.value.code.get_ref().trim().to_ascii_uppercase())
+            .chain(
+                institutions
+                    .stray_ids
+                    .iter()
+                    .map(|id| id.trim().to_ascii_uppercase()),
+            )
             .collect::<Vec<_>>()
     });
     let mut emails = Seen::new();
@@ -596,7 +599,7 @@ fn check_policy(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
     for pattern in &p.generic_patterns {
         let line = line_of(part, pattern);
-        match load::compile_pattern(pattern.get_ref()) {
+        match raw::compile_pattern(pattern.get_ref()) {
             Err(e) => {
                 // regex's messages span several lines with a caret; keep the last, the reason.
                 let reason = e.to_string();

@@ -8,9 +8,10 @@
 
 pub mod check;
 pub mod load;
+pub mod raw;
 
 pub use check::{CatalogProblem, check_catalog};
-pub use load::{CatalogError, bundled, load_catalog};
+pub use load::{CatalogError, bundled, compile_id_pattern, load_catalog};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ use std::path::PathBuf;
 pub struct Catalog {
     /// Folder the catalog was loaded from.
     pub dir: PathBuf,
+    /// True for the sample catalog compiled into the binary (its coordinators and allotments
+    /// are fiction: every run says so).
+    pub bundled: bool,
     /// Short content hash of all catalog files: stamped into every template and change set.
     pub version: String,
     /// Alma roles, in file order.
@@ -77,6 +81,8 @@ pub struct Role {
     pub code: u32,
     /// Alma's name, e.g. "Circulation Desk Operator".
     pub name: String,
+    /// Other names requests may use: a former name after a rename, a common misspelling.
+    pub aliases: Vec<String>,
     /// Functional area, for grouping in forms ("Fulfillment", "Acquisitions", ...).
     pub area: String,
     /// Where it may be scoped.
@@ -109,6 +115,8 @@ pub const PATRON_CODE: u32 = 200;
 pub struct Profile {
     /// Name shown in lists, e.g. "Circulation Student Worker".
     pub name: String,
+    /// Other names requests may use (a former name).
+    pub aliases: Vec<String>,
     /// What it is for.
     pub description: String,
     /// The roles it grants.
@@ -172,6 +180,8 @@ pub struct Institution {
     pub name: String,
     /// Named-user licence allotment.
     pub named_user_allotment: u32,
+    /// What its primary IDs look like, when the catalog says.
+    pub primary_id: PrimaryIdRule,
     /// Its libraries.
     pub libraries: Vec<Library>,
     /// What `rolecall push` gives an account it creates there (`[institution.create]`);
@@ -192,6 +202,49 @@ pub struct CreateDefaults {
     pub job_category: Option<String>,
     /// Preferred language code, e.g. `en`.
     pub preferred_language: Option<String>,
+}
+
+/// The shape of an institution's primary IDs (`primary_id_length`, `primary_id_pattern` in
+/// institutions.toml): an ID that does not fit is refused, never made into a new account.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrimaryIdRule {
+    /// Exact number of characters.
+    pub length: Option<usize>,
+    /// A regular expression the whole ID must match.
+    #[serde(serialize_with = "pattern_text")]
+    pub pattern: Option<Regex>,
+}
+
+fn pattern_text<S: serde::Serializer>(p: &Option<Regex>, s: S) -> Result<S::Ok, S::Error> {
+    p.as_ref().map(Regex::as_str).serialize(s)
+}
+
+/// Longest zero padding tried for a suggestion: Excel drops at most the zeros an ID began
+/// with, and no ID scheme has more than a dozen.
+const MAX_PADDING: usize = 12;
+
+impl PrimaryIdRule {
+    /// True when `id` has the institution's form (always, when the catalog says nothing).
+    pub fn fits(&self, id: &str) -> bool {
+        self.length.is_none_or(|n| id.chars().count() == n)
+            && self.pattern.as_ref().is_none_or(|p| p.is_match(id))
+    }
+
+    /// The zero-padded form of an all-digit `id` that fits: what a spreadsheet that dropped
+    /// the leading zeros had.
+    pub fn padded(&self, id: &str) -> Option<String> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        (1..=MAX_PADDING)
+            .map(|n| format!("{}{id}", "0".repeat(n)))
+            .find(|padded| self.fits(padded))
+    }
+
+    /// True when the catalog gives no rule.
+    pub fn is_empty(&self) -> bool {
+        self.length.is_none() && self.pattern.is_none()
+    }
 }
 
 impl Institution {
@@ -265,14 +318,30 @@ pub struct Policy {
     pub inactivity_grace_days: u32,
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
+/// The one look-up key for names people type: letters and digits only, lower case, so that
+/// `Circulation desk operator`, `CIRCULATION-DESK OPERATOR` and `circulationdeskoperator`
+/// are one name. Used for catalog look-ups, the catalog's duplicate checks, the reader's
+/// headings and the validator's words.
+pub fn lookup_key(text: &str) -> String {
+    text.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
 }
 
+use lookup_key as norm;
+
 impl Catalog {
+    /// Which catalog this is, for log lines and the Summary sheet: `the bundled sample
+    /// catalog` or `catalog /srv/rolecall/catalog`.
+    pub fn source(&self) -> String {
+        if self.bundled {
+            "the bundled sample catalog".to_string()
+        } else {
+            format!("catalog {}", self.dir.display())
+        }
+    }
+
     /// A role by code (`32`), name (`Circulation Desk Operator`, any case and spacing) or
     /// `Name (32)` as the templates list it.
     pub fn role(&self, text: &str) -> Option<&Role> {
@@ -288,7 +357,11 @@ impl Catalog {
             return Some(role);
         }
         let key = norm(text);
-        self.roles.iter().find(|r| norm(&r.name) == key)
+        let named = |name: &String| norm(name) == key;
+        self.roles
+            .iter()
+            .find(|r| named(&r.name))
+            .or_else(|| self.roles.iter().find(|r| r.aliases.iter().any(named)))
     }
 
     /// A role by its code.
@@ -299,7 +372,11 @@ impl Catalog {
     /// A profile by name (any case and spacing).
     pub fn profile(&self, text: &str) -> Option<&Profile> {
         let key = norm(text);
-        self.profiles.iter().find(|p| norm(&p.name) == key)
+        let named = |name: &String| norm(name) == key;
+        self.profiles
+            .iter()
+            .find(|p| named(&p.name))
+            .or_else(|| self.profiles.iter().find(|p| p.aliases.iter().any(named)))
     }
 
     /// An institution by code, or by full name (any case).

@@ -25,7 +25,8 @@ pub struct Cli {
 /// Flags every command takes: where things are, and how to print.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Catalog folder [default: the bundled sample catalog]
+    /// Catalog folder, or `sample` for the bundled sample catalog [default: the sample,
+    /// unless the configuration has [smtp]]
     #[arg(long, global = true, value_name = "DIR", env = "ROLECALL_CATALOG")]
     pub catalog: Option<PathBuf>,
 

@@ -7,6 +7,7 @@
 use super::args::{Color, GlobalArgs};
 use super::error::CliError;
 use crate::catalog::{self, Catalog};
+use crate::config::CatalogChoice;
 use crate::config::Config;
 use crate::deliver::{OutboxFolder, Smtp, Transport};
 use crate::state::diff::DiffOptions;
@@ -17,6 +18,12 @@ use std::path::{Path, PathBuf};
 /// The data folder when neither a flag, `ROLECALL_DATA` nor the configuration names one.
 const DEFAULT_DATA: &str = "rolecall-data";
 
+/// Why a configuration with `[smtp]` and no catalog is refused.
+const UNNAMED_CATALOG: &str = "the configuration has an [smtp] section but names no catalog: \
+     replies would go out checked against the bundled sample catalog, whose coordinators \
+     and allotments are fiction. Add `catalog = \"FOLDER\"` to the configuration (or give \
+     --catalog FOLDER); `catalog = \"sample\"` uses the sample on purpose";
+
 /// Everything a command needs from the flags, the environment and the configuration.
 pub struct Context {
     /// The configuration (a default one when there is no file).
@@ -25,7 +32,7 @@ pub struct Context {
     pub json: bool,
     /// `-q`: print nothing but errors.
     pub quiet: bool,
-    catalog_dir: Option<PathBuf>,
+    catalog_choice: CatalogChoice,
     catalog: OnceCell<Catalog>,
     data: Option<PathBuf>,
 }
@@ -38,13 +45,13 @@ impl Context {
         if global.db.is_some() {
             config.state.db = global.db.clone();
         }
-        let catalog_dir = global.catalog.clone().or_else(|| config.catalog.clone());
+        let catalog_choice = CatalogChoice::new(global.catalog.as_deref(), &config);
         let data = global.data.clone().or_else(|| config.data.clone());
         Ok(Context {
             config,
             json: global.json,
             quiet: global.quiet,
-            catalog_dir,
+            catalog_choice,
             catalog: OnceCell::new(),
             data,
         })
@@ -52,7 +59,10 @@ impl Context {
 
     /// The catalog folder, when one is named (else the bundled sample is used).
     pub fn catalog_dir(&self) -> Option<&Path> {
-        self.catalog_dir.as_deref()
+        match &self.catalog_choice {
+            CatalogChoice::Folder(dir) => Some(dir),
+            CatalogChoice::Sample | CatalogChoice::Unnamed => None,
+        }
     }
 
     /// The catalog, loaded on first use and kept for the rest of the run.
@@ -60,9 +70,10 @@ impl Context {
         if let Some(catalog) = self.catalog.get() {
             return Ok(catalog);
         }
-        let loaded = match &self.catalog_dir {
-            Some(dir) => catalog::load_catalog(dir)?,
-            None => catalog::load::bundled(),
+        let loaded = match &self.catalog_choice {
+            CatalogChoice::Folder(dir) => catalog::load_catalog(dir)?,
+            CatalogChoice::Sample => catalog::load::bundled(),
+            CatalogChoice::Unnamed => return Err(CliError::Usage(UNNAMED_CATALOG.to_string())),
         };
         Ok(self.catalog.get_or_init(|| loaded))
     }
@@ -135,15 +146,7 @@ impl Context {
     /// How requests are diffed against the account state (`[state]` in the config).
     pub fn diff_options(&self) -> Result<DiffOptions, CliError> {
         Ok(DiffOptions {
-            over_allotment: match self.config.state.over_allotment.as_deref() {
-                Some("warn") => crate::finding::Severity::Warning,
-                None | Some("refuse") => crate::finding::Severity::Error,
-                Some(other) => {
-                    return Err(CliError::Usage(format!(
-                        "[state] over_allotment = \"{other}\": write \"refuse\" or \"warn\""
-                    )));
-                }
-            },
+            over_allotment: self.config.state.over_allotment.severity(),
         })
     }
 

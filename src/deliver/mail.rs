@@ -52,6 +52,11 @@ pub struct MailContext {
     pub workbook_name: String,
     /// What else the email held and why it was not read (empty for a loose file).
     pub notes: Vec<String>,
+    /// Where each problem is, in the requester's words (a form field by its printed label),
+    /// by the location's text; a location not here is shown as it is.
+    pub places: std::collections::BTreeMap<String, String>,
+    /// The people and roles accepted (or waiting for approval), one line each.
+    pub accepted: Vec<String>,
 }
 
 /// Who the email is from and to, and what it answers.
@@ -296,6 +301,8 @@ pub fn compose_notice(
         help_desk_email: notice.help_desk_email.clone(),
         workbook_name: String::new(),
         notes: Vec::new(),
+        places: Default::default(),
+        accepted: Vec::new(),
     };
     let (to, cc) = recipients(&ctx, envelope)?;
     let file_stem = file_stem(&notice.key);
@@ -511,6 +518,9 @@ fn counts_phrase(c: Counts) -> String {
     if c.rejected > 0 {
         parts.push(format!("{} rejected", c.rejected));
     }
+    if c.not_read > 0 {
+        parts.push(format!("{} not read", c.not_read));
+    }
     parts.join(", ")
 }
 
@@ -531,6 +541,7 @@ struct View<'a> {
     help_desk_email: &'a str,
     workbook_name: &'a str,
     notes: &'a [String],
+    accepted: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -549,7 +560,10 @@ fn view(ctx: &MailContext) -> View<'_> {
         .iter()
         .take(LISTED_PROBLEMS)
         .map(|f| ProblemView {
-            location: f.location.to_string(),
+            location: {
+                let at = f.location.to_string();
+                ctx.places.get(&at).cloned().unwrap_or(at)
+            },
             warning: !f.is_error(),
             message: f.message.clone(),
             suggestion: f.suggestion.clone(),
@@ -580,6 +594,7 @@ fn view(ctx: &MailContext) -> View<'_> {
         help_desk_email: &ctx.help_desk_email,
         workbook_name: &ctx.workbook_name,
         notes: &ctx.notes,
+        accepted: &ctx.accepted,
     }
 }
 
@@ -645,7 +660,15 @@ mod tests {
             accepted: 5,
             needs_approval: 2,
             rejected: 0,
+            not_read: 0,
         };
         assert_eq!(counts_phrase(c), "5 accepted, 2 need approval");
+        let c = Counts {
+            accepted: 1,
+            rejected: 1,
+            not_read: 90_000,
+            ..Counts::default()
+        };
+        assert_eq!(counts_phrase(c), "1 accepted, 1 rejected, 90000 not read");
     }
 }

@@ -158,6 +158,63 @@ pub fn field_for(field: Field, line_field: &str) -> Option<String> {
     }
 }
 
+/// The label the blank form prints beside a fixed field (`person.first_name` → `First
+/// name`), for replies that speak the form's language.
+pub fn fixed_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        REQUESTER_NAME => "Your name",
+        REQUESTER_EMAIL => "Your email",
+        REQUESTER_PHONE => "Your phone",
+        REQUESTER_INSTITUTION => "Institution",
+        REQUESTER_DATE => "Date",
+        PERSON_ACTION => "What to do",
+        PERSON_PRIMARY_ID => "Primary ID (Alma)",
+        PERSON_LAST_NAME => "Last name",
+        PERSON_FIRST_NAME => "First name",
+        PERSON_EMAIL => "Email",
+        PERSON_ACCOUNT_TYPE => "Account type",
+        PERSON_POSITION => "Position / job title",
+        PERSON_EXPIRY => "Roles expire on",
+        PROFILE => "Role profile",
+        PROFILE_LIBRARY => "Role profile — Library",
+        PROFILE_UNIT => "Role profile — Desk or service unit",
+        NOTES => "Notes",
+        FORM_VERSION_FIELD => "Form version",
+        CATALOG_VERSION_FIELD => "Catalog version",
+        _ => return None,
+    })
+}
+
+/// A field as the form shows it: `First name`, `Circulation Desk Manager — Remove`;
+/// `role_name` gives a role's name from its code (the catalog's). `None` for a field the
+/// form does not have.
+pub fn label(name: &str, role_name: impl Fn(u32) -> Option<String>) -> Option<String> {
+    if let Some(fixed) = fixed_label(name) {
+        return Some(fixed.to_string());
+    }
+    let (code, part) = parse_role_field(name)?;
+    let role = role_name(code).unwrap_or_else(|| format!("Role {code}"));
+    let part = match part {
+        RolePart::Add => "Add",
+        RolePart::Remove => "Remove",
+        RolePart::Library => "Library",
+        RolePart::Unit => "Desk or service unit",
+    };
+    Some(format!("{role} \u{2014} {part}"))
+}
+
+/// Where something is, in the words of the person who filled it: a form field by the label
+/// the form prints (`Circulation Desk Manager — Remove`), anything else as it is.
+pub fn place(location: &crate::location::Location, catalog: &crate::catalog::Catalog) -> String {
+    match location {
+        crate::location::Location::FormField { name } => label(name, |code| {
+            catalog.role_by_code(code).map(|r| r.name.clone())
+        })
+        .unwrap_or_else(|| location.to_string()),
+        other => other.to_string(),
+    }
+}
+
 /// Every fixed (not per-role) field name, for "is this our form?" checks and the docs.
 pub const FIXED_FIELDS: [&str; 19] = [
     REQUESTER_NAME,
@@ -195,6 +252,24 @@ mod tests {
         assert_eq!(parse_role_field("role.x.add"), None);
         assert_eq!(parse_role_field("role.32.other"), None);
         assert_eq!(parse_role_field("person.email"), None);
+    }
+
+    #[test]
+    fn fields_are_named_as_the_form_prints_them() {
+        let names = |code: u32| (code == 221).then(|| "Circulation Desk Manager".to_string());
+        assert_eq!(
+            label("role.221.remove", names).as_deref(),
+            Some("Circulation Desk Manager \u{2014} Remove")
+        );
+        assert_eq!(
+            label("person.first_name", names).as_deref(),
+            Some("First name")
+        );
+        assert_eq!(
+            label("role.9.unit", names).as_deref(),
+            Some("Role 9 \u{2014} Desk or service unit")
+        );
+        assert_eq!(label("other", names), None);
     }
 
     #[test]

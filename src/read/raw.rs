@@ -40,6 +40,9 @@ pub const MAX_COLS: u32 = 200;
 pub const MAX_SHEET_ROWS: u32 = 50_000;
 /// Non-empty cells read per sheet.
 pub const MAX_CELLS: usize = 500_000;
+/// Cells looked at past the limits, only to count their rows: enough for a sheet filled to
+/// Excel's last row, and a bound on the time a hostile sheet can take.
+const MAX_COUNTED_CELLS: u32 = 5_000_000;
 /// Sheets read per workbook.
 pub const MAX_SHEETS: usize = 100;
 
@@ -76,6 +79,10 @@ pub struct RawSheet {
     pub cells: Vec<RawCell>,
     /// Set when the sheet holds more than the limits allow.
     pub overflow: Option<Overflow>,
+    /// Rows with content past the row or cell limit, counted but not kept, so that the
+    /// verdict can say how many request lines were not read.
+    #[serde(default)]
+    pub rows_not_kept: u32,
     /// Set when the sheet could not be read (a chart sheet, a damaged part).
     pub error: Option<String>,
 }
@@ -300,17 +307,21 @@ fn stream_sheets(
             name: name.clone(),
             cells,
             overflow: sink.overflow,
+            rows_not_kept: sink.rows_not_kept,
             error,
         });
     }
     wb
 }
 
-/// Collects a sheet's cells within the limits.
+/// Collects a sheet's cells within the limits, and counts the rows past them.
 #[derive(Default)]
 struct Sink {
     cells: Vec<RawCell>,
     overflow: Option<Overflow>,
+    rows_not_kept: u32,
+    last_row_not_kept: Option<u32>,
+    cells_counted: u32,
 }
 
 impl Sink {
@@ -323,11 +334,24 @@ impl Sink {
             if self.overflow.is_none() {
                 self.overflow = Some(Overflow { row, col });
             }
-            // Cells come in row order for streamed formats: once past the last row, or full,
-            // nothing more can be kept. A wide row may be followed by good rows: go on.
-            return col >= MAX_COLS && row < MAX_SHEET_ROWS && self.cells.len() < MAX_CELLS;
+            // A wide row may be followed by good rows: go on keeping them.
+            if col >= MAX_COLS && row < MAX_SHEET_ROWS && self.cells.len() < MAX_CELLS {
+                return true;
+            }
+            return self.count_not_kept(row);
         }
         self.cells.push(RawCell(row, col, v.kind, v.text));
         true
+    }
+
+    /// Counts a row past the limits (cells come in row order for streamed formats, so a
+    /// new row number is a new row); false once counting has looked at enough cells.
+    fn count_not_kept(&mut self, row: u32) -> bool {
+        if self.last_row_not_kept != Some(row) {
+            self.last_row_not_kept = Some(row);
+            self.rows_not_kept += 1;
+        }
+        self.cells_counted += 1;
+        self.cells_counted < MAX_COUNTED_CELLS
     }
 }

@@ -151,6 +151,29 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// The error for a sheet with more request lines than Rolecall reads, naming how many were
+/// left out (past the line cap, and past the reader's row limit).
+fn line_cap_finding(sheet: &RawSheet, doc: &Document) -> Option<Finding> {
+    if doc.unread_lines == 0 || doc.rows.len() < MAX_REQUEST_ROWS {
+        return None;
+    }
+    let last = doc.rows.last().and_then(|r| r.location.row()).unwrap_or(0);
+    Some(Finding::error(
+        Rule::TooLarge,
+        Location::Sheet {
+            sheet: sheet.name.clone(),
+        },
+        format!(
+            "This sheet has more than {n} request lines; only the first {n} were read (up to \
+             row {last}), and {} more {} not read. Split the requests over several \
+             worksheets.",
+            thousands(doc.unread_lines),
+            if doc.unread_lines == 1 { "was" } else { "were" },
+            n = thousands(MAX_REQUEST_ROWS),
+        ),
+    ))
+}
+
 /// Builds the document from a workbook's raw cells.
 pub fn build_document(wb: &RawWorkbook) -> Document {
     let mut doc = Document::default();
@@ -238,23 +261,9 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
             continue;
         }
         if doc.rows.len() >= MAX_REQUEST_ROWS {
-            doc.findings.push(Finding::error(
-                Rule::TooLarge,
-                Location::Sheet {
-                    sheet: sheet.name.clone(),
-                },
-                format!(
-                    "This sheet has more than {n} request lines; only the first {n} were \
-                     read (up to row {}). Split the requests over \
-                     several worksheets.",
-                    doc.rows
-                        .last()
-                        .and_then(|r| r.location.row())
-                        .unwrap_or(row),
-                    n = thousands(MAX_REQUEST_ROWS),
-                ),
-            ));
-            break;
+            // Counted, not read: the verdict says how many lines were left out.
+            doc.unread_lines += 1;
+            continue;
         }
         doc.rows.push(RequestRow {
             location: Location::Row {
@@ -263,6 +272,10 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
             },
             values,
         });
+    }
+    doc.unread_lines += sheet.rows_not_kept as usize;
+    if let Some(f) = line_cap_finding(sheet, &doc) {
+        doc.findings.push(f);
     }
     if doc.rows.is_empty() {
         doc.findings.push(Finding::error(
@@ -435,6 +448,28 @@ mod tests {
                 .contains("more than 10,000 request lines")
         );
         assert!(doc.findings[0].message.contains("up to row 10001"));
+        assert!(doc.findings[0].message.contains("1 more was not read"));
+        assert_eq!(doc.unread_lines, 1);
+    }
+
+    #[test]
+    fn rows_past_the_reader_limit_count_as_lines_not_read() {
+        let mut s = sheet(
+            "Accounts",
+            &[(1, 1, "Action"), (1, 2, "Primary ID"), (1, 3, "Role")],
+        );
+        for r in 0..MAX_REQUEST_ROWS as u32 + 5 {
+            s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
+        }
+        // 5 lines past the cap were kept by the raw reader, 90 more only counted.
+        s.rows_not_kept = 90;
+        let doc = build_document(&RawWorkbook {
+            sheets: vec![s],
+            ..Default::default()
+        });
+        assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
+        assert_eq!(doc.unread_lines, 95);
+        assert!(doc.findings[0].message.contains("95 more were not read"));
     }
 
     #[test]

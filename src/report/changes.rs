@@ -52,21 +52,26 @@ fn cells(op: &Operation) -> [String; 11] {
             last_name,
             email,
             account_type,
+            needs_approval,
             lines,
-        } => grant_cells(
-            "Create account",
-            institution,
-            primary_id,
-            &[],
-            lines,
-            &format!(
-                "{first_name} {last_name} <{email}>, {} account",
-                match account_type {
-                    AccountType::Internal => "internal",
-                    AccountType::External => "external",
-                }
-            ),
-        ),
+        } => {
+            let mut cells = grant_cells(
+                "Create account",
+                institution,
+                primary_id,
+                &[],
+                lines,
+                &format!(
+                    "{first_name} {last_name} <{email}>, {} account",
+                    match account_type {
+                        AccountType::Internal => "internal",
+                        AccountType::External => "external",
+                    }
+                ),
+            );
+            cells[8] = yes_no(*needs_approval);
+            cells
+        }
         Operation::UpdateAccount {
             institution,
             primary_id,

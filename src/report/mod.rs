@@ -164,9 +164,9 @@ pub fn result_bytes_with_roles(
         catalog,
         &lists,
         &styles,
-        &accounts_content(outcome),
+        &accounts_content(outcome, catalog),
     )?;
-    problems::write(wb.add_worksheet(), outcome, &styles)?;
+    problems::write(wb.add_worksheet(), outcome, catalog, &styles)?;
     changes::write(wb.add_worksheet(), changeset, &styles)?;
     if let Some(people) = roles {
         roles::write(wb.add_worksheet(), people, &styles)?;
@@ -302,7 +302,7 @@ fn message_line(finding: &Finding) -> String {
 }
 
 /// The Accounts sheet of the result: the lines as received, marked.
-fn accounts_content(outcome: &Outcome) -> Content {
+fn accounts_content(outcome: &Outcome, catalog: &Catalog) -> Content {
     let document = &outcome.document;
     let rows = plan_rows(outcome);
     let mut data: Vec<DataRow> = outcome
@@ -355,6 +355,12 @@ fn accounts_content(outcome: &Outcome) -> Content {
                 _ => Spot::Line(i),
             };
             mark_line(spot, finding, &mut cell_marks, &mut messages);
+        }
+        if let (Some(first), Some(list)) = (&line.rejected_with, messages.get_mut(i)) {
+            list.push(format!(
+                "error: rejected for the problem with this person reported on its first line ({}).",
+                crate::layout::form::place(first, catalog)
+            ));
         }
     }
     for ((i, field), mark) in cell_marks {

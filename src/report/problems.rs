@@ -3,6 +3,7 @@
 
 use super::style::Styles;
 use super::{fit_row, text};
+use crate::catalog::Catalog;
 use crate::validate::Outcome;
 use rust_xlsxwriter::{Worksheet, XlsxError};
 
@@ -12,9 +13,16 @@ pub const PROBLEMS_SHEET: &str = "Problems";
 pub const HEADERS: [&str; 5] = ["Severity", "Rule", "Location", "Message", "Suggestion"];
 
 /// Writes the sheet.
-pub fn write(ws: &mut Worksheet, outcome: &Outcome, styles: &Styles) -> Result<(), XlsxError> {
+pub fn write(
+    ws: &mut Worksheet,
+    outcome: &Outcome,
+    catalog: &Catalog,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
     ws.set_name(PROBLEMS_SHEET)?;
-    for (col, (heading, width)) in HEADERS.iter().zip([10, 26, 18, 70, 40]).enumerate() {
+    // The location's text is the stable reference (`form field person.first_name`); the
+    // form's own label follows it on a second line. Wide enough for both, and wrapped.
+    for (col, (heading, width)) in HEADERS.iter().zip([10, 26, 34, 60, 40]).enumerate() {
         text(ws, 0, col as u16, heading, &styles.header)?;
         ws.set_column_width(col as u16, width)?;
     }
@@ -24,11 +32,25 @@ pub fn write(ws: &mut Worksheet, outcome: &Outcome, styles: &Styles) -> Result<(
         let severity = Styles::marked(&styles.text, finding.severity);
         text(ws, row, 0, &finding.severity.to_string(), &severity)?;
         text(ws, row, 1, finding.rule.code(), &styles.text)?;
-        text(ws, row, 2, &finding.location.to_string(), &styles.text)?;
+        let at = finding.location.to_string();
+        let place = crate::layout::form::place(&finding.location, catalog);
+        let location = match place == at {
+            true => at,
+            false => format!("{at}\n{place}"),
+        };
+        text(ws, row, 2, &location, &styles.wrap)?;
         text(ws, row, 3, &finding.message, &styles.wrap)?;
         let suggestion = finding.suggestion.as_deref().unwrap_or_default();
         text(ws, row, 4, suggestion, &styles.wrap)?;
-        fit_row(ws, row, &[(&finding.message, 70.0), (suggestion, 40.0)])?;
+        fit_row(
+            ws,
+            row,
+            &[
+                (&location, 34.0),
+                (&finding.message, 60.0),
+                (suggestion, 40.0),
+            ],
+        )?;
     }
     if row == 0 {
         row = 1;

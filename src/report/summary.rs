@@ -52,6 +52,18 @@ pub fn next_step(status: SubmissionStatus, from_form: bool) -> &'static str {
     }
 }
 
+/// `2026-11-24T15:00:00.7098Z` as a person reads it: the machine's local date and time to
+/// the minute, with the zone (`2026-11-24 10:00 EST`); the text as it is if it is no time.
+fn local_time(rfc3339: &str) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => t
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
 /// Writes the sheet.
 pub fn write(
     ws: &mut Worksheet,
@@ -110,8 +122,8 @@ pub fn write(
         ),
         ("Submission", sub.id.clone()),
         ("File received", sub.source.clone()),
-        ("SHA-256 of the file", sub.sha256.clone()),
-        ("Processed at", sub.processed_at.clone()),
+        // The file's hash stays in the change set: a coordinator has no use for it.
+        ("Processed at", local_time(&sub.processed_at)),
         (
             "Requester name",
             outcome
@@ -129,6 +141,7 @@ pub fn write(
                 .unwrap_or_default(),
         ),
         ("Institution", institution),
+        ("Catalog", catalog.source()),
         ("Catalog version", changeset.catalog_version.clone()),
         (
             "Account state",
@@ -150,9 +163,14 @@ pub fn write(
         ("Lines accepted", counts.accepted),
         ("Lines needing approval", counts.needs_approval),
         ("Lines rejected", counts.rejected),
+        ("Lines not read", counts.not_read),
         ("Errors", errors),
         ("Warnings", warnings),
-    ] {
+    ]
+    .into_iter()
+    // Lines not read are rare and alarming: the row is there only when there are some.
+    .filter(|(label, n)| *n > 0 || *label != "Lines not read")
+    {
         text(ws, row, 0, label, &styles.label)?;
         ws.write_number_with_format(
             row,

@@ -14,12 +14,7 @@ pub(crate) struct Table {
     pub rows: Vec<(usize, Vec<String>)>,
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::catalog::lookup_key as norm;
 
 impl Table {
     /// Reads a table whose header row holds `anchor` (one of its names) within the first 20

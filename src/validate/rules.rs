@@ -9,7 +9,7 @@ use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
 };
-use crate::catalog::{Catalog, EntryScope, Institution, Library, Role, ScopeKind};
+use crate::catalog::{Catalog, EntryScope, Institution, Library, Policy, Role, ScopeKind};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
 use crate::intake::sender::answerable;
@@ -163,11 +163,15 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         .map(|row| check_row(row, &cx))
         .collect();
     let people = check_people(&mut drafts, &cx);
+    let rejected_with = fold_repeated_errors(&mut drafts);
 
     let lines = drafts
         .into_iter()
         .enumerate()
-        .map(|(index, draft)| finish_line(draft, people.get(&index)))
+        .map(|(index, draft)| {
+            let with = rejected_with.get(&index).cloned();
+            finish_line(draft, people.get(&index), with)
+        })
         .collect::<Vec<_>>();
 
     let institution = block_institution.map(|i| i.code.clone()).or_else(|| {
@@ -195,11 +199,55 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
 /// The per-line pass.
 fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
     let mut f = Vec::new();
-    let at = |field: Field| row.location_of(field, cx.columns);
-    let catalog = cx.catalog;
+    let action = check_action(row, cx, &mut f);
+    let primary_id = check_primary_id_given(row, cx, &mut f);
+    let account_type = check_account_type(row, &mut f);
+    check_email(row, &mut f);
+    let institution = check_institution(row, cx, &mut f);
+    if let Some(v) = row.values.get(&Field::PrimaryId) {
+        f.extend(check_primary_id(v, institution, &cx.catalog.policy));
+    }
+    check_authority(cx, institution, &mut f);
+    let library = check_library(row, cx, institution, &mut f);
+    let library_given = row.values.contains_key(&Field::Library);
+    let expiry = check_expiry(row, cx, &mut f);
+    let change = check_change(row, action, &mut f);
+    let role_value = row.values.get(&Field::Role);
+    let profile_value = row.values.get(&Field::Profile);
+    let roles = check_roles(role_value, cx, &mut f);
+    let profile = check_profile(profile_value, cx, &mut f);
+    let asked = Asked {
+        role_value,
+        profile_value,
+        roles,
+        profile,
+        change,
+        expiry,
+        library,
+        library_given,
+    };
+    let requests = line_requests(row, cx, action, institution, &asked, &mut f);
 
-    // Action
-    let action = match row.values.get(&Field::Action) {
+    // Generic or shared accounts (not for Delete: removing one is welcome).
+    if matches!(action, Some(Action::Add | Action::Modify)) {
+        check_generic(row, cx, &mut f);
+    }
+
+    Draft {
+        row,
+        findings: f,
+        action,
+        institution,
+        primary_id,
+        account_type,
+        roles: requests,
+    }
+}
+
+/// The Action column.
+fn check_action(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<Action> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    match row.values.get(&Field::Action) {
         None => {
             f.push(
                 Finding::error(
@@ -225,10 +273,13 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             }
             parsed
         }
-    };
+    }
+}
 
-    // Primary ID
-    let primary_id = match row.values.get(&Field::PrimaryId) {
+/// The Primary ID column: present (its form is checked once the institution is known).
+fn check_primary_id_given(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    match row.values.get(&Field::PrimaryId) {
         None => {
             f.push(
                 Finding::error(
@@ -240,26 +291,13 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             );
             None
         }
-        Some(v) => {
-            if v.kind == ValueKind::Number {
-                f.push(
-                    Finding::warning(
-                        Rule::IdLeadingZeros,
-                        v.location.clone(),
-                        format!(
-                            "The Primary ID {} is stored as a number. If it began with zeros, the spreadsheet has removed them.",
-                            v.text
-                        ),
-                    )
-                    .suggest("Format the Primary ID column as Text and type the ID again, leading zeros included."),
-                );
-            }
-            Some(v.text.clone())
-        }
-    };
+        Some(v) => Some(v.text.clone()),
+    }
+}
 
-    // Account type
-    let account_type = row.values.get(&Field::AccountType).and_then(|v| {
+/// The Account type column.
+fn check_account_type(row: &RequestRow, f: &mut Vec<Finding>) -> Option<AccountType> {
+    row.values.get(&Field::AccountType).and_then(|v| {
         let parsed = parse_account_type(&v.text);
         if parsed.is_none() {
             f.push(
@@ -272,9 +310,11 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             );
         }
         parsed
-    });
+    })
+}
 
-    // Email syntax
+/// The Email column's syntax.
+fn check_email(row: &RequestRow, f: &mut Vec<Finding>) {
     if let Some(v) = row.values.get(&Field::Email)
         && !v.text.validate_email()
     {
@@ -287,9 +327,17 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             .suggest("Write the person's own address, like jdoe@library.example.edu."),
         );
     }
+}
 
-    // Institution: the line's own, else the requester block's.
-    let institution = match row.values.get(&Field::Institution) {
+/// The line's institution: its own, else the requester block's.
+fn check_institution<'a>(
+    row: &RequestRow,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a Institution> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
+    match row.values.get(&Field::Institution) {
         Some(v) => match catalog.institution(&v.text) {
             Some(inst) => Some(inst),
             None => {
@@ -312,9 +360,12 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             }
             cx.block_institution
         }
-    };
+    }
+}
 
-    // Who asks: refused unless a registered coordinator of this line's institution.
+/// Who asks: refused unless a registered coordinator of this line's institution.
+fn check_authority(cx: &Context, institution: Option<&Institution>, f: &mut Vec<Finding>) {
+    let catalog = cx.catalog;
     match (&cx.authority, institution) {
         (Authority::Unknown(finding), _) => f.push(finding.clone()),
         (Authority::Known(email), Some(inst)) if !catalog.is_coordinator(email, &inst.code) => {
@@ -338,9 +389,17 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
         }
         _ => {}
     }
+}
 
-    // Library
-    let library = match (row.values.get(&Field::Library), institution) {
+/// The Library column, a library of the line's institution.
+fn check_library<'a>(
+    row: &RequestRow,
+    cx: &Context,
+    institution: Option<&'a Institution>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a Library> {
+    let catalog = cx.catalog;
+    match (row.values.get(&Field::Library), institution) {
         (Some(v), Some(inst)) => match find_library(inst, &v.text) {
             Some(lib) => Some(lib),
             None => {
@@ -349,11 +408,12 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             }
         },
         _ => None,
-    };
-    let library_given = row.values.contains_key(&Field::Library);
+    }
+}
 
-    // Expiry date
-    let expiry = row.values.get(&Field::Expiry).and_then(|v| match parse_date(&v.text) {
+/// The Expiry date column: a date Rolecall can read, not in the past.
+fn check_expiry(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
+    row.values.get(&Field::Expiry).and_then(|v| match parse_date(&v.text) {
         None => {
             f.push(
                 Finding::error(Rule::InvalidDate, v.location.clone(), format!("\"{}\" is not a date Rolecall can read.", v.text))
@@ -369,10 +429,12 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             None
         }
         Some(d) => Some(d.to_string()),
-    });
+    })
+}
 
-    // Add or remove
-    let change = match row.values.get(&Field::Change) {
+/// The Add or remove column (Add when empty; never Remove on an Add line).
+fn check_change(row: &RequestRow, action: Option<Action>, f: &mut Vec<Finding>) -> Change {
+    match row.values.get(&Field::Change) {
         None => Change::Add,
         Some(v) => match parse_change(&v.text) {
             Some(Change::Remove) if action == Some(Action::Add) => {
@@ -399,11 +461,16 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
                 Change::Add
             }
         },
-    };
+    }
+}
 
-    // Roles and profile
-    let role_value = row.values.get(&Field::Role);
-    let profile_value = row.values.get(&Field::Profile);
+/// The Role column: each role it names (Patron aside), in the catalog.
+fn check_roles<'a>(
+    role_value: Option<&Value>,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Vec<&'a Role> {
+    let catalog = cx.catalog;
     let mut roles: Vec<&Role> = Vec::new();
     if let Some(v) = role_value {
         for text in split_roles(&v.text) {
@@ -434,7 +501,17 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             }
         }
     }
-    let profile = profile_value.and_then(|v| {
+    roles
+}
+
+/// The Role profile column: a profile in the catalog.
+fn check_profile<'a>(
+    profile_value: Option<&Value>,
+    cx: &Context<'a>,
+    f: &mut Vec<Finding>,
+) -> Option<&'a crate::catalog::Profile> {
+    let catalog = cx.catalog;
+    profile_value.and_then(|v| {
         let found = catalog.profile(&v.text);
         if found.is_none() {
             let mut finding = Finding::error(
@@ -450,118 +527,168 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
             f.push(finding);
         }
         found
-    });
+    })
+}
 
-    let mut requests = Vec::new();
+/// What a line asks for, once its columns are checked.
+struct Asked<'a> {
+    role_value: Option<&'a Value>,
+    profile_value: Option<&'a Value>,
+    roles: Vec<&'a Role>,
+    profile: Option<&'a crate::catalog::Profile>,
+    change: Change,
+    expiry: Option<String>,
+    library: Option<&'a Library>,
+    library_given: bool,
+}
+
+/// The roles a line asks for, resolved (scope, desk), with where each was asked: none for
+/// Delete and Restore, which must name none.
+fn line_requests<'a>(
+    row: &'a RequestRow,
+    cx: &Context<'a>,
+    action: Option<Action>,
+    institution: Option<&'a Institution>,
+    asked: &Asked<'a>,
+    f: &mut Vec<Finding>,
+) -> Vec<(RoleRequest, Location)> {
     match action {
         Some(action @ (Action::Delete | Action::Restore)) => {
-            if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
-                let message = if action == Action::Delete {
-                    "Delete removes every staff role; it cannot also give roles."
-                } else {
-                    "Restore puts back exactly the roles that were suspended; it names no roles."
-                };
-                f.push(
-                    Finding::error(
-                        Rule::DeleteWithRoles,
-                        v.location.clone(),
-                        message,
-                    )
-                    .suggest(if action == Action::Delete {
-                        "Leave the role and profile empty on a Delete line, or use Modify to change some roles."
-                    } else {
-                        "Leave the role and profile empty on a Restore line; to give other roles, add a Modify line."
-                    }),
-                );
-            }
+            check_names_no_roles(action, asked, f);
+            Vec::new()
         }
         Some(Action::Add | Action::Modify) => {
-            if role_value.is_none() && profile_value.is_none() {
+            if asked.role_value.is_none() && asked.profile_value.is_none() {
                 f.push(
                     Finding::error(
                         Rule::MissingField,
-                        at(Field::Role),
+                        row.location_of(Field::Role, cx.columns),
                         "No role or role profile is given.",
                     )
                     .suggest("Choose a role (or a role profile) for this line."),
                 );
             }
-            if let Some(inst) = institution {
-                let role_location = role_value
-                    .or(profile_value)
-                    .map(|v| v.location.clone())
-                    .unwrap_or_else(|| at(Field::Role));
-                let mut wanted: Vec<(&Role, Option<EntryScope>, Option<String>)> =
-                    roles.iter().map(|r| (*r, None, None)).collect();
-                if let Some(p) = profile {
-                    for entry in &p.entries {
-                        if let Some(role) = catalog.role_by_code(entry.role) {
-                            wanted.push((role, Some(entry.scope.clone()), Some(p.name.clone())));
-                        }
-                    }
-                }
-                let mut resolver = Resolver {
-                    findings: &mut f,
-                    row,
-                    cx,
-                    institution: inst,
-                    library,
-                    library_given,
-                    scope_reported: false,
-                    parameter_reported: false,
-                    parameter_used: false,
-                };
-                for (role, entry_scope, from_profile) in wanted {
-                    if let Some(request) =
-                        resolver.resolve(role, entry_scope, change, expiry.clone(), from_profile)
-                    {
-                        requests.push((request, role_location.clone()));
-                    }
-                }
-                let parameter_used = resolver.parameter_used;
-                if let Some(v) = row.values.get(&Field::Unit)
-                    && !parameter_used
-                    && !requests.is_empty()
-                {
-                    f.push(
-                            Finding::warning(
-                                Rule::UnexpectedParameter,
-                                v.location.clone(),
-                                format!("No role on this line takes a circulation desk or service unit, so \"{}\" is not used.", v.text),
-                            )
-                            .suggest("Leave it empty, or check the role."),
-                        );
-                }
-                for (request, location) in &requests {
-                    if request.needs_approval && request.change == Change::Add {
-                        f.push(
-                            Finding::warning(
-                                Rule::NeedsApproval,
-                                location.clone(),
-                                format!("{} is a privileged role: it is granted only after the help desk approves it.", request.name),
-                            )
-                            .suggest("Nothing to do: the help desk will contact you if it has questions."),
-                        );
-                    }
-                }
+            let Some(inst) = institution else {
+                return Vec::new();
+            };
+            let requests = resolve_requests(row, cx, inst, asked, f);
+            approval_warnings(&requests, f);
+            requests
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Delete and Restore name no roles: the account state says which go or come back.
+fn check_names_no_roles(action: Action, asked: &Asked, f: &mut Vec<Finding>) {
+    let (role_value, profile_value, roles) = (asked.role_value, asked.profile_value, &asked.roles);
+    if let Some(v) = role_value.filter(|_| !roles.is_empty()).or(profile_value) {
+        let message = if action == Action::Delete {
+            "Delete removes every staff role; it cannot also give roles."
+        } else {
+            "Restore puts back exactly the roles that were suspended; it names no roles."
+        };
+        f.push(
+            Finding::error(
+                Rule::DeleteWithRoles,
+                v.location.clone(),
+                message,
+            )
+            .suggest(if action == Action::Delete {
+                "Leave the role and profile empty on a Delete line, or use Modify to change some roles."
+            } else {
+                "Leave the role and profile empty on a Restore line; to give other roles, add a Modify line."
+            }),
+        );
+    }
+}
+
+/// The roles of an Add or Modify line (its own and its profile's), each resolved against
+/// the institution: scope, desk or service unit.
+fn resolve_requests<'a>(
+    row: &'a RequestRow,
+    cx: &Context<'a>,
+    inst: &'a Institution,
+    asked: &Asked<'a>,
+    f: &mut Vec<Finding>,
+) -> Vec<(RoleRequest, Location)> {
+    let at = |field: Field| row.location_of(field, cx.columns);
+    let catalog = cx.catalog;
+    let (role_value, profile_value, roles, profile) = (
+        asked.role_value,
+        asked.profile_value,
+        &asked.roles,
+        asked.profile,
+    );
+    let (change, expiry, library, library_given) = (
+        asked.change,
+        &asked.expiry,
+        asked.library,
+        asked.library_given,
+    );
+    let mut requests = Vec::new();
+    let role_location = role_value
+        .or(profile_value)
+        .map(|v| v.location.clone())
+        .unwrap_or_else(|| at(Field::Role));
+    let mut wanted: Vec<(&Role, Option<EntryScope>, Option<String>)> =
+        roles.iter().map(|r| (*r, None, None)).collect();
+    if let Some(p) = profile {
+        for entry in &p.entries {
+            if let Some(role) = catalog.role_by_code(entry.role) {
+                wanted.push((role, Some(entry.scope.clone()), Some(p.name.clone())));
             }
         }
-        None => {}
     }
-
-    // Generic or shared accounts (not for Delete: removing one is welcome).
-    if matches!(action, Some(Action::Add | Action::Modify)) {
-        check_generic(row, cx, &mut f);
-    }
-
-    Draft {
-        row,
+    let mut resolver = Resolver {
         findings: f,
-        action,
-        institution,
-        primary_id,
-        account_type,
-        roles: requests,
+        row,
+        cx,
+        institution: inst,
+        library,
+        library_given,
+        scope_reported: false,
+        parameter_reported: false,
+        parameter_used: false,
+    };
+    for (role, entry_scope, from_profile) in wanted {
+        if let Some(request) =
+            resolver.resolve(role, entry_scope, change, expiry.clone(), from_profile)
+        {
+            requests.push((request, role_location.clone()));
+        }
+    }
+    let parameter_used = resolver.parameter_used;
+    if let Some(v) = row.values.get(&Field::Unit)
+        && !parameter_used
+        && !requests.is_empty()
+    {
+        f.push(
+                Finding::warning(
+                    Rule::UnexpectedParameter,
+                    v.location.clone(),
+                    format!("No role on this line takes a circulation desk or service unit, so \"{}\" is not used.", v.text),
+                )
+                .suggest("Leave it empty, or check the role."),
+            );
+    }
+
+    requests
+}
+
+/// A privileged role to add waits for the help desk: said where it was asked.
+fn approval_warnings(requests: &[(RoleRequest, Location)], f: &mut Vec<Finding>) {
+    for (request, location) in requests {
+        if request.needs_approval && request.change == Change::Add {
+            f.push(
+                Finding::warning(
+                    Rule::NeedsApproval,
+                    location.clone(),
+                    format!("{} is a privileged role: it is granted only after the help desk approves it.", request.name),
+                )
+                .suggest("Nothing to do: the help desk will contact you if it has questions."),
+            );
+        }
     }
 }
 
@@ -727,9 +854,8 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// The person pass: the lines of one person (same institution and primary ID) together.
-/// Returns, for each line with a primary ID, the person its lines describe together.
-fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
+/// The lines of each person (same institution and primary ID), in file order.
+fn person_groups(drafts: &[Draft]) -> BTreeMap<(String, String), Vec<usize>> {
     let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
         if let Some(id) = &d.primary_id {
@@ -737,6 +863,34 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
             groups.entry((inst, id.to_lowercase())).or_default().push(i);
         }
     }
+    groups
+}
+
+/// An error repeated on several lines of one person (the same finding: a form's person
+/// fields are shared by every role line) stays on the first line only; the later lines are
+/// rejected with it, pointing at the first. Returns those lines and the first line's location.
+fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
+    let mut rejected_with = HashMap::new();
+    for indices in person_groups(drafts).values() {
+        let first = indices[0];
+        let mut said: HashSet<Finding> = HashSet::new();
+        for &i in indices {
+            let before = drafts[i].findings.len();
+            drafts[i]
+                .findings
+                .retain(|f| !f.is_error() || said.insert(f.clone()) || i == first);
+            if drafts[i].findings.len() < before {
+                rejected_with.insert(i, drafts[first].row.location.clone());
+            }
+        }
+    }
+    rejected_with
+}
+
+/// The person pass: the lines of one person (same institution and primary ID) together.
+/// Returns, for each line with a primary ID, the person its lines describe together.
+fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
+    let groups = person_groups(drafts);
 
     let mut facts = HashMap::new();
     for indices in groups.values() {
@@ -808,16 +962,23 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
             for field in [Field::LastName, Field::FirstName, Field::Email] {
                 if !merged.contains_key(&field) {
                     let location = drafts[first].row.location_of(field, cx.columns);
+                    // A form has one person block: its own words, not the worksheet's rows.
+                    let suggestion = match &location {
+                        Location::FormField { .. } => {
+                            format!("Fill in the {} field of the form.", field.header())
+                        }
+                        _ => format!(
+                            "Fill in the {} on the person's first line.",
+                            field.header().to_lowercase()
+                        ),
+                    };
                     drafts[first].findings.push(
                         Finding::error(
                             Rule::MissingField,
                             location,
                             format!("{} is empty; a new account needs it.", field.header()),
                         )
-                        .suggest(format!(
-                            "Fill in the {} on the person's first line.",
-                            field.header().to_lowercase()
-                        )),
+                        .suggest(suggestion),
                     );
                 }
             }
@@ -886,10 +1047,10 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
 }
 
 /// Status and typed request for one line.
-fn finish_line(draft: Draft, person: Option<&Person>) -> Line {
+fn finish_line(draft: Draft, person: Option<&Person>, rejected_with: Option<Location>) -> Line {
     let mut findings = draft.findings;
     dedup(&mut findings);
-    let status = if findings.iter().any(Finding::is_error) {
+    let status = if findings.iter().any(Finding::is_error) || rejected_with.is_some() {
         LineStatus::Rejected
     } else if findings.iter().any(|f| f.rule == Rule::NeedsApproval) {
         LineStatus::NeedsApproval
@@ -910,6 +1071,7 @@ fn finish_line(draft: Draft, person: Option<&Person>) -> Line {
         row: draft.row.clone(),
         status,
         findings,
+        rejected_with,
         request,
     }
 }
@@ -962,6 +1124,62 @@ fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
             return;
         }
     }
+}
+
+/// Longest primary ID Alma stores.
+const MAX_ID_CHARS: usize = 255;
+
+/// A primary ID's characters, then its form for the institution: an ID that does not fit is
+/// an error (never a new account); a number that fits may still have lost zeros (a warning).
+fn check_primary_id(
+    v: &Value,
+    institution: Option<&Institution>,
+    policy: &Policy,
+) -> Option<Finding> {
+    let id = v.text.as_str();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !starts_well || !id.chars().all(plain) || id.chars().count() > MAX_ID_CHARS {
+        return Some(
+            Finding::error(
+                Rule::InvalidPrimaryId,
+                v.location.clone(),
+                format!("\"{id}\" is not a primary ID: an ID begins with a letter or digit and holds only letters, digits and . _ - @."),
+            )
+            .suggest("Write the person's Alma primary identifier, as Alma shows it."),
+        );
+    }
+    // A generic ID (`circdesk1`) gets the generic-account error, which says what to do.
+    let generic = policy.generic_patterns.iter().any(|p| p.is_match(id));
+    if let Some(inst) = institution
+        && !inst.primary_id.fits(id)
+        && !generic
+    {
+        let finding = Finding::error(
+            Rule::InvalidPrimaryId,
+            v.location.clone(),
+            format!(
+                "The Primary ID {id} is not a {} ({}) primary ID.",
+                inst.name, inst.code
+            ),
+        );
+        return Some(match inst.primary_id.padded(id) {
+            Some(padded) => finding.suggest(format!(
+                "Did you mean {padded}? Spreadsheets drop leading zeros: format the Primary ID column as Text and type the ID again."
+            )),
+            None => finding.suggest("Check the ID in Alma and type it as Alma shows it."),
+        });
+    }
+    (v.kind == ValueKind::Number).then(|| {
+        Finding::warning(
+            Rule::IdLeadingZeros,
+            v.location.clone(),
+            format!(
+                "The Primary ID {id} is stored as a number. If it began with zeros, the spreadsheet has removed them."
+            ),
+        )
+        .suggest("Format the Primary ID column as Text and type the ID again, leading zeros included.")
+    })
 }
 
 fn unknown_institution(catalog: &Catalog, v: &Value) -> Finding {
@@ -1091,12 +1309,7 @@ fn split_roles(text: &str) -> impl Iterator<Item = &str> {
         .filter(|s| !s.is_empty())
 }
 
-fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::catalog::lookup_key as norm;
 
 fn same_text(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()

@@ -111,9 +111,9 @@ fn catalog_with_create_defaults(dir: &Path) {
     let file = dir.join("institutions.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let at = text.find(&format!("code = \"{GCSU}\"")).unwrap();
-    let end = at + text[at..].find("named_user_allotment").unwrap();
-    let end = end + text[end..].find('\n').unwrap() + 1;
-    let create = "\n[institution.create]\nuser_group = \"STAFF\"\njob_category = \"LIBSTAFF\"\npreferred_language = \"en\"\n";
+    // After the institution's own keys (the table starts at its first library).
+    let end = at + text[at..].find("\n[[institution.library]]").unwrap() + 1;
+    let create = "[institution.create]\nuser_group = \"STAFF\"\njob_category = \"LIBSTAFF\"\npreferred_language = \"en\"\n";
     std::fs::write(&file, format!("{}{create}{}", &text[..end], &text[end..])).unwrap();
 }
 

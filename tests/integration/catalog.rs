@@ -430,3 +430,31 @@ fn an_institution_is_found_by_the_drop_down_text_of_the_worksheet_and_the_form()
     }
     assert!(catalog.institution("01FALSC_NOPE — Nowhere").is_none());
 }
+
+#[test]
+fn a_renamed_role_keeps_its_old_name_as_an_alias() {
+    // The role-aliases case without its mistakes: Cataloger renamed Cataloguer.
+    let dir = assemble(Path::new(FIXTURES).join("role-aliases").as_path());
+    let roles = fs::read_to_string(dir.path().join("roles.toml")).unwrap();
+    let roles = roles.replace(", \"circ desk operator\", \"\"", "");
+    fs::write(dir.path().join("roles.toml"), roles).unwrap();
+    let catalog = load_catalog(dir.path()).unwrap();
+    assert_eq!(catalog.role("Cataloger").map(|r| r.code), Some(204));
+    assert_eq!(catalog.role("cataloguer").map(|r| r.code), Some(204));
+    assert_eq!(catalog.role("Circ desk operator").map(|r| r.code), Some(32));
+    // The bundled catalog knows role 220 by its common misspelling too.
+    let bundled = catalog::bundled();
+    assert_eq!(bundled.role("Designs Analytics").map(|r| r.code), Some(220));
+}
+
+#[test]
+fn one_toml_error_does_not_hide_the_cross_file_errors_when_loading() {
+    let dir = assemble(&Path::new(FIXTURES).join("typo-does-not-hide-cross-file"));
+    let text = load_catalog(dir.path()).expect_err("invalid").to_string();
+    assert!(text.starts_with("the catalog has 3 errors"), "{text}");
+    assert!(text.contains("policy.toml:2: error: TOML syntax"), "{text}");
+    assert!(
+        text.contains("profiles.toml:12: error: profile \"Cataloger\" names unknown role code 999"),
+        "{text}"
+    );
+}

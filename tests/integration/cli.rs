@@ -381,7 +381,7 @@ fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {
     let clean = sample("clean-batch.xlsx").display().to_string();
     let run = Test::new()
         .config(&format!(
-            "out = \"results\"\n\n[mail]\nfrom = \"Help Desk <alma-help@consortium.example.org>\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
+            "catalog = \"sample\"\nout = \"results\"\n\n[mail]\nfrom = \"Help Desk <alma-help@consortium.example.org>\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
         ))
         .args(&["process", "--json", &clean])
         .code(0)

@@ -28,6 +28,7 @@ fn context() -> MailContext {
             accepted: 5,
             needs_approval: 1,
             rejected: 2,
+            not_read: 0,
         },
         requester_name: Some("Dana Whitfield".into()),
         institution_code: Some("01FALSC_GCSU".into()),
@@ -54,6 +55,8 @@ fn context() -> MailContext {
         help_desk_email: "help@flvc.example".into(),
         workbook_name: "gcsu-batch-result.xlsx".into(),
         notes: vec![],
+        places: Default::default(),
+        accepted: vec![],
     }
 }
 
@@ -469,7 +472,7 @@ fn the_outbox_file_is_the_whole_message_and_is_never_overwritten() {
     assert!(
         msg.body_html(0)
             .unwrap()
-            .contains("<li><strong>Accounts!H7</strong>")
+            .contains("font-weight: bold;\">Error</span> <strong>Accounts!H7</strong>")
     );
     let rows = open_workbook(msg.attachment(0).unwrap().contents());
     assert_eq!(rows[0][1], Data::String("needs attention".into()));
@@ -575,6 +578,7 @@ fn subjects_say_the_outcome_in_words() {
             accepted,
             needs_approval,
             rejected,
+            not_read: 0,
         };
         compose(&ctx, &envelope(), workbook(), date())
             .unwrap()
@@ -713,6 +717,7 @@ fn an_accepted_file_gets_a_short_reply() {
         accepted: 8,
         needs_approval: 0,
         rejected: 0,
+        not_read: 0,
     };
     ctx.problems.clear();
     ctx.requester_name = None;

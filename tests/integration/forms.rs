@@ -87,7 +87,9 @@ fn the_mistakes_sample_form_reports_each_mistake_on_its_form_field() {
     assert_eq!(s["status"], "rejected", "{s:#}");
     assert_eq!(s["accepted"], 0, "{s:#}");
     let body = email_text(&run, &s);
-    assert!(body.contains("form field person.email"), "{body}");
+    // The reply speaks the form's language: the label printed beside the field.
+    assert!(body.contains("- Email: \"rnakamura@@"), "{body}");
+    assert!(!body.contains("form field person."), "{body}");
     assert!(body.contains("correct the form fields"), "{body}");
 }
 

@@ -44,7 +44,7 @@ impl Data {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("rolecall.toml");
         let mut text = String::from(
-            "data = \"data\"\n\n[watch]\nsettle_ms = 100\nrescan_ms = 300\nretry_base_ms = 150\n\
+            "catalog = \"sample\"\ndata = \"data\"\n\n[watch]\nsettle_ms = 100\nrescan_ms = 300\nretry_base_ms = 150\n\
              retry_max_ms = 600\nmax_attempts = 100\nreplies_per_hour = 1000\n",
         );
         if let Some(port) = smtp_port {
@@ -813,7 +813,7 @@ fn help_desk_commands_status_reprocess_and_dead_letters() {
     std::fs::write(
         &data.config,
         format!(
-            "data = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
+            "catalog = \"sample\"\ndata = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n"
         ),
     )
     .unwrap();
@@ -841,7 +841,7 @@ fn help_desk_commands_status_reprocess_and_dead_letters() {
     std::fs::write(
         &data.config,
         format!(
-            "data = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+            "catalog = \"sample\"\ndata = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
             server.port
         ),
     )

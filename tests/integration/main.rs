@@ -17,6 +17,8 @@ mod pdf_corpus;
 mod pdf_hostile;
 mod pdf_mutations;
 mod reader;
+mod replies;
 mod report;
 mod senders;
 mod state;
+mod verdicts;

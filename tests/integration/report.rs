@@ -26,6 +26,7 @@ fn role(code: u32, name: &str, area: &str, scope: ScopeKind) -> Role {
     Role {
         code,
         name: name.into(),
+        aliases: vec![],
         area: area.into(),
         scope,
         parameter: None,
@@ -61,6 +62,7 @@ fn catalog() -> Catalog {
     admin.privileged = true;
     Catalog {
         dir: "samples/catalog".into(),
+        bundled: true,
         version: "c0ffee12".into(),
         roles: vec![
             desk,
@@ -77,6 +79,7 @@ fn catalog() -> Catalog {
         ],
         profiles: vec![Profile {
             name: "Circulation Student Worker".into(),
+            aliases: vec![],
             description: "Front desk student: check-in and check-out at one desk".into(),
             entries: vec![ProfileEntry {
                 role: 32,
@@ -90,6 +93,7 @@ fn catalog() -> Catalog {
                 code: "01FALSC_GCSU".into(),
                 name: "Gulf Coast State University".into(),
                 named_user_allotment: 40,
+                primary_id: Default::default(),
                 create: None,
                 libraries: vec![
                     Library {
@@ -113,6 +117,7 @@ fn catalog() -> Catalog {
                 code: "01FALSC_UNF".into(),
                 name: "University of North Florida".into(),
                 named_user_allotment: 60,
+                primary_id: Default::default(),
                 create: None,
                 libraries: vec![Library {
                     code: "MAIN".into(),
@@ -196,6 +201,7 @@ fn document(rows: Vec<RequestRow>) -> Document {
         extra_columns: vec![],
         rows,
         findings: vec![],
+        unread_lines: 0,
     }
 }
 
@@ -263,6 +269,7 @@ fn outcome() -> Outcome {
             Line {
                 row: jane,
                 status: LineStatus::Accepted,
+                rejected_with: None,
                 findings: vec![Finding::warning(
                     Rule::IdLeadingZeros,
                     at(9, Field::PrimaryId),
@@ -273,6 +280,7 @@ fn outcome() -> Outcome {
             Line {
                 row: omar,
                 status: LineStatus::Rejected,
+                rejected_with: None,
                 findings: vec![
                     Finding::error(
                         Rule::UnknownRole,
@@ -286,6 +294,7 @@ fn outcome() -> Outcome {
             Line {
                 row: lee,
                 status: LineStatus::Rejected,
+                rejected_with: None,
                 findings: vec![
                     Finding::error(
                         Rule::ParameterRequired,
@@ -331,6 +340,7 @@ fn changeset() -> ChangeSet {
                 last_name: "Doe".into(),
                 email: "jane.doe@gcsu.edu".into(),
                 account_type: AccountType::Internal,
+                needs_approval: false,
                 lines: vec!["Accounts!9:9".into()],
             },
             Operation::AddRole {
@@ -928,6 +938,7 @@ fn a_line_far_down_the_sheet_is_moved_up_not_padded_with_a_million_rows() {
         row: far,
         status: LineStatus::Rejected,
         findings: vec![],
+        rejected_with: None,
         request: None,
     });
     let bytes = result_bytes(&outcome, &changeset(), &catalog()).unwrap();
@@ -1037,6 +1048,7 @@ fn text_that_looks_like_a_formula_stays_text() {
                 Finding::error(Rule::UnknownAction, at(9, Field::Action), nasty[4])
                     .suggest(nasty[3]),
             ],
+            rejected_with: None,
             request: None,
         }],
         requester_name: Some(nasty[0].into()),

@@ -138,7 +138,11 @@ fn problems(result: &Path) -> Vec<(String, String, String)> {
         .into_iter()
         .skip(1)
         .filter(|r| r.len() >= 4)
-        .map(|r| (r[1].clone(), r[2].clone(), r[3].clone()))
+        // The Location's first line is the stable reference; a form field's label follows.
+        .map(|r| {
+            let at = r[2].lines().next().unwrap_or_default().to_string();
+            (r[1].clone(), at, r[3].clone())
+        })
         .collect()
 }
 

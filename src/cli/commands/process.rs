@@ -55,6 +55,14 @@ impl Todo {
 /// Runs `process`.
 pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> {
     let catalog = ctx.catalog()?;
+    // On standard error, so that `--json` stays one document on standard output.
+    if !ctx.quiet {
+        eprintln!(
+            "rolecall: checking requests against {} (version {})",
+            catalog.source(),
+            catalog.version
+        );
+    }
     // A mistyped path is the help desk's mistake, not a file to answer: nothing is created.
     if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
         return Err(CliError::Usage(format!(
@@ -251,6 +259,9 @@ fn summary_line(p: &Processed) -> String {
         p.needs_approval,
         p.rejected
     );
+    if p.not_read > 0 {
+        line.insert_str(line.len() - 1, &format!(", {} not read", p.not_read));
+    }
     if let Some(wb) = &p.workbook {
         line.push_str(&format!(" -> {}", wb.display()));
     }

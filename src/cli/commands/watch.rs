@@ -32,6 +32,12 @@ pub(super) fn with_watcher<T>(
     f: impl FnOnce(&mut Watcher<'_>, bool) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     let catalog = ctx.catalog()?;
+    // The first log line of every run: which catalog requests are checked against.
+    tracing::info!(
+        "checking requests against {} (version {})",
+        catalog.source(),
+        catalog.version
+    );
     let lock = watch::try_lock(data)?;
     let smtp = if lock.is_some() { ctx.smtp()? } else { None };
     let clock = clock()?;
@@ -62,13 +68,13 @@ pub fn run(ctx: &Context, args: WatchArgs) -> Result<WatchReport, CliError> {
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(CliError::Signal)?;
     }
-    if ctx.config.smtp.is_none() {
-        tracing::info!(
-            "no SMTP server configured: replies wait in {}/outbox as .eml files",
-            data.display()
-        );
-    }
     let failures = with_watcher(ctx, &data, stop, |w, locked| {
+        if ctx.config.smtp.is_none() {
+            tracing::info!(
+                "no SMTP server configured: replies wait in {}/outbox as .eml files",
+                data.display()
+            );
+        }
         if !locked {
             return Err(CliError::Usage(format!(
                 "another `rolecall watch` is running on {}: one watcher per data folder",

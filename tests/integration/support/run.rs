@@ -142,7 +142,8 @@ pub fn problem_rows(workbook: &Path) -> Vec<Problem> {
         .filter(|r| !r[rule].is_empty())
         .map(|r| Problem {
             rule: r[rule].clone(),
-            location: r[loc].clone(),
+            // The stable reference is the first line; a form field's label follows it.
+            location: r[loc].lines().next().unwrap_or_default().to_string(),
             severity: r[severity].clone(),
             message: r[message].clone(),
         })
