@@ -182,6 +182,9 @@ pub struct SubmissionJson {
     pub changeset: Option<String>,
     pub emails: Vec<String>,
     pub state: Option<StateJson>,
+    /// Only for a worksheet over the line cap: the lines counted but not read.
+    #[serde(default)]
+    pub not_read: usize,
     #[serde(default)]
     pub errors: Vec<String>,
 }
