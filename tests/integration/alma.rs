@@ -98,7 +98,7 @@ impl Env {
     }
 }
 
-/// The sample catalog, with `[institution.create]` for GCSU only (PRU has none).
+/// A copy of the sample catalog, which has `[institution.create]` for GCSU and none for PRU.
 fn catalog_with_create_defaults(dir: &Path) {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/catalog");
     std::fs::create_dir_all(dir).unwrap();
@@ -108,13 +108,21 @@ fn catalog_with_create_defaults(dir: &Path) {
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
     }
-    let file = dir.join("institutions.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let at = text.find(&format!("code = \"{GCSU}\"")).unwrap();
-    // After the institution's own keys (the table starts at its first library).
-    let end = at + text[at..].find("\n[[institution.library]]").unwrap() + 1;
-    let create = "[institution.create]\nuser_group = \"STAFF\"\njob_category = \"LIBSTAFF\"\npreferred_language = \"en\"\n";
-    std::fs::write(&file, format!("{}{create}{}", &text[..end], &text[end..])).unwrap();
+    let text = std::fs::read_to_string(dir.join("institutions.toml")).unwrap();
+    let gcsu = text.find(&format!("code = \"{GCSU}\"")).unwrap();
+    let pru = text.find(&format!("code = \"{PRU}\"")).unwrap();
+    let create = text.find("\n[institution.create]").unwrap();
+    assert!(
+        gcsu < create && create < pru,
+        "the sample's GCSU has create defaults"
+    );
+    assert!(
+        !text[pru..]
+            .split("\n[[institution]]")
+            .next()
+            .unwrap()
+            .contains("[institution.create]")
+    );
 }
 
 fn add_role(
@@ -1023,13 +1031,13 @@ fn catalog_check_names_the_institutions_the_push_cannot_create_accounts_at() {
     let env = Env::new("");
     let out = env.run(&["catalog", "check"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    // The sample lists four institutions; the test catalog gives defaults to GCSU only.
+    // The sample lists four institutions and gives defaults to all but Palmetto Ridge.
     let warned: Vec<&str> = out
         .stdout
         .lines()
         .filter(|l| l.contains("no [institution.create]"))
         .collect();
-    assert_eq!(warned.len(), 3, "{}", out.stdout);
+    assert_eq!(warned.len(), 1, "{}", out.stdout);
     assert!(
         warned
             .iter()
