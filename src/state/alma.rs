@@ -128,7 +128,7 @@ struct After {
 /// The roles file of one account (the format is in `docs/state.md`).
 fn roles_file(after: &After, cs: &ChangeSet, catalog: &Catalog) -> Json {
     let (inst, id) = (&after.institution, &after.primary_id);
-    let path = format!("/almaws/v1/users/{}", encode(id));
+    let path = format!("/almaws/v1/users/{}", crate::alma::client::encode(id));
     let mut file = json!({
         "rolecall": ROLES_ONLY,
         "merge": if after.created {
@@ -199,19 +199,6 @@ fn safe(name: &str) -> String {
                 c
             } else {
                 '_'
-            }
-        })
-        .collect()
-}
-
-/// Percent-encodes an ID for the API path.
-fn encode(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
             }
         })
         .collect()
@@ -291,7 +278,10 @@ pub fn export(
         } else {
             [
                 "PUT".into(),
-                format!("/almaws/v1/users/{}", encode(&after.primary_id)),
+                format!(
+                    "/almaws/v1/users/{}",
+                    crate::alma::client::encode(&after.primary_id)
+                ),
                 rel,
             ]
         });
