@@ -196,8 +196,7 @@ pub fn write(
         ),
         &styles.para,
     )?;
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
+    super::print_as_page(ws);
     ws.set_active(true);
     Ok(())
 }
