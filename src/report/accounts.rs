@@ -3,8 +3,11 @@
 //!
 //! Layout (from [`crate::layout`], documented in `docs/worksheet.md`): title in row 1, the
 //! requester block in rows 2-6 (label in A, value in B), the header in row 8, one row per
-//! role from row 9. The result workbook adds a Status and a Messages column after the last
-//! field; the reader ignores them.
+//! role from row 9. The result workbook puts a Status and a Messages column in front (A and
+//! B), where a person reading the answer looks first, and the request's fields after them;
+//! the reader finds fields by their headings and ignores Status and Messages, so the result
+//! can be corrected and sent back. The blank template has no such columns: a form that
+//! opens on two empty columns a requester must not fill would only confuse.
 
 use super::lists::Lists;
 use super::style::Styles;
@@ -191,6 +194,38 @@ fn note(text: &str) -> Note {
         .set_height((lines as u32 * 16 + 24).min(600))
 }
 
+/// Where the columns of one Accounts sheet are: the template's, or the result's with
+/// Status and Messages in front, where a person reading the answer looks first.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    /// Status and Messages columns present (A and B).
+    with_status: bool,
+}
+
+impl Columns {
+    /// 0-based Status column (result only).
+    const STATUS: u16 = 0;
+    /// 0-based Messages column (result only).
+    const MESSAGES: u16 = 1;
+    /// Width of the Messages column, in characters.
+    const MESSAGES_WIDTH: f64 = 60.0;
+
+    /// 0-based column of a field.
+    fn of(self, field: Field) -> u16 {
+        c0(field.template_col()) + self.lead()
+    }
+
+    /// How many columns come before the request's fields.
+    fn lead(self) -> u16 {
+        if self.with_status { 2 } else { 0 }
+    }
+
+    /// 0-based last column.
+    fn last(self) -> u16 {
+        Field::ALL.len() as u16 - 1 + self.lead()
+    }
+}
+
 /// Writes the Accounts sheet into `ws`.
 pub fn write(
     ws: &mut Worksheet,
@@ -201,17 +236,43 @@ pub fn write(
 ) -> Result<(), XlsxError> {
     ws.set_name(ACCOUNTS_SHEET)?;
     ws.set_default_note_author("Rolecall");
-    let last_field_col = Field::ALL.len() as u16 - 1;
-    let last_col = if content.with_status {
-        last_field_col + 2
-    } else {
-        last_field_col
+    let cols = Columns {
+        with_status: content.with_status,
     };
+    column_formats(ws, styles, cols)?;
+    requester_block(ws, catalog, styles, content)?;
+    requester_validations(ws, catalog, lists)?;
+    header_row(ws, styles, cols)?;
 
-    // Column widths and whole-column formats: cells beyond the formatted rows still keep
-    // IDs as text and dates as dates when someone types there.
+    let last_row = content
+        .rows
+        .iter()
+        .map(|r| r.row)
+        .max()
+        .unwrap_or(0)
+        .max(FIRST_DATA_ROW + BLANK_ROWS - 1);
+    data_rows(ws, styles, content, cols, last_row)?;
+    data_validations(ws, lists, cols, r0(FIRST_DATA_ROW), r0(last_row))?;
+
+    let header = r0(HEADER_ROW);
+    ws.set_freeze_panes(header + 1, 0)?;
+    ws.autofilter(header, 0, r0(last_row), cols.last())?;
+    super::print_as_list(ws, header)?;
+    // A result prints its lines only; a blank form prints its whole grid.
+    let print_to = if content.with_status {
+        content.rows.last().map_or(HEADER_ROW, |r| r.row)
+    } else {
+        last_row
+    };
+    ws.set_print_area(0, 0, r0(print_to), cols.last())?;
+    Ok(())
+}
+
+/// Column widths and whole-column formats: cells beyond the formatted rows still keep IDs
+/// as text and dates as dates when someone types there.
+fn column_formats(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), XlsxError> {
     for field in Field::ALL {
-        let col = c0(field.template_col());
+        let col = cols.of(field);
         let width = if col == 0 {
             // Column A also holds the requester block's labels.
             field.width().max(17.0)
@@ -226,12 +287,21 @@ pub fn write(
         ws.set_column_width(col, width)?;
         ws.set_column_format(col, format)?;
     }
-    if content.with_status {
-        ws.set_column_width(last_field_col + 1, 15)?;
-        ws.set_column_width(last_field_col + 2, 60)?;
+    if cols.with_status {
+        // A also holds the requester labels, B their values.
+        ws.set_column_width(Columns::STATUS, 17)?;
+        ws.set_column_width(Columns::MESSAGES, Columns::MESSAGES_WIDTH)?;
     }
+    Ok(())
+}
 
-    // Title and requester block.
+/// The title and the requester block (rows 1-6, label in A, value in B).
+fn requester_block(
+    ws: &mut Worksheet,
+    catalog: &Catalog,
+    styles: &Styles,
+    content: &Content,
+) -> Result<(), XlsxError> {
     let title = format!(
         "Alma staff accounts request — {}",
         catalog.policy.help_desk_name
@@ -241,15 +311,11 @@ pub fn write(
     for field in RequesterField::ALL {
         let row = r0(field.template_row());
         text(ws, row, 0, field.label(), &styles.label)?;
-        let value = if field == RequesterField::CatalogVersion {
-            catalog.version.clone()
+        let (value, base) = if field == RequesterField::CatalogVersion {
+            (catalog.version.clone(), &styles.locked)
         } else {
-            content.requester.get(&field).cloned().unwrap_or_default()
-        };
-        let base = if field == RequesterField::CatalogVersion {
-            &styles.locked
-        } else {
-            &styles.input
+            let value = content.requester.get(&field).cloned().unwrap_or_default();
+            (value, &styles.input)
         };
         let mark = content.requester_marks.get(&field);
         let format = match mark {
@@ -262,124 +328,118 @@ pub fn write(
             ws.insert_note(row, 1, &note(&m.note))?;
         }
     }
-    requester_validations(ws, catalog, lists)?;
+    Ok(())
+}
 
-    // Header.
+/// The header row, each heading with its hint.
+fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), XlsxError> {
     let header = r0(HEADER_ROW);
     for field in Field::ALL {
-        text(
-            ws,
-            header,
-            c0(field.template_col()),
-            field.header(),
-            &styles.header,
-        )?;
+        let col = cols.of(field);
+        text(ws, header, col, field.header(), &styles.header)?;
         let hint_dv = DataValidation::new()
             .allow_any_value()
             .set_input_title(field.header())?
             .set_input_message(hint(field))?;
-        ws.add_data_validation(
-            header,
-            c0(field.template_col()),
-            header,
-            c0(field.template_col()),
-            &hint_dv,
-        )?;
+        ws.add_data_validation(header, col, header, col, &hint_dv)?;
     }
-    if content.with_status {
+    if cols.with_status {
+        text(ws, header, Columns::STATUS, STATUS_HEADER, &styles.header)?;
         text(
             ws,
             header,
-            last_field_col + 1,
-            STATUS_HEADER,
-            &styles.header,
-        )?;
-        text(
-            ws,
-            header,
-            last_field_col + 2,
+            Columns::MESSAGES,
             MESSAGES_HEADER,
             &styles.header,
         )?;
     }
     ws.set_row_height(header, 32)?;
+    Ok(())
+}
 
-    // Data rows: every cell of the form area gets a format, so the grid is visible.
-    let last_row = content
-        .rows
-        .iter()
-        .map(|r| r.row)
-        .max()
-        .unwrap_or(0)
-        .max(FIRST_DATA_ROW + BLANK_ROWS - 1);
+/// Data rows: every cell of the form area gets a format, so the grid is visible.
+fn data_rows(
+    ws: &mut Worksheet,
+    styles: &Styles,
+    content: &Content,
+    cols: Columns,
+    last_row: u32,
+) -> Result<(), XlsxError> {
     let mut rows = content.rows.iter().peekable();
-    let status_format = styles.text.clone().set_locked();
-    let messages_format = styles.wrap.clone().set_locked();
     for row in FIRST_DATA_ROW..=last_row {
         let data = match rows.peek() {
             Some(d) if d.row == row => rows.next(),
             _ => None,
         };
         for field in Field::ALL {
-            let col = c0(field.template_col());
-            let base = if field == Field::Expiry {
-                &styles.date
-            } else {
-                &styles.text
-            };
-            let mark = data.and_then(|d| d.marks.get(&field));
-            let format = match mark {
-                Some(m) => Styles::marked(base, m.severity),
-                None => base.clone(),
-            };
-            match data.and_then(|d| d.cells.get(&field)) {
-                Some(CellValue::Text(t)) => text(ws, r0(row), col, t, &format)?,
-                Some(CellValue::Date(d)) => {
-                    ws.write_datetime_with_format(r0(row), col, d, &format)?;
-                }
-                None => {
-                    ws.write_blank(r0(row), col, &format)?;
-                }
-            }
-            if let Some(m) = mark {
-                ws.insert_note(r0(row), col, &note(&m.note))?;
-            }
+            field_cell(ws, styles, row, cols.of(field), field, data)?;
         }
-        if content.with_status {
-            let (status, messages) = match data {
-                Some(d) => (d.status, d.messages.as_str()),
-                None => (None, ""),
-            };
-            let format = match status {
-                Some(LineStatus::Accepted) => status_format
-                    .clone()
-                    .set_background_color(Color::RGB(0xC6EFCE)),
-                Some(LineStatus::NeedsApproval) => {
-                    Styles::marked(&status_format, Severity::Warning)
-                }
-                Some(LineStatus::Rejected) => Styles::marked(&status_format, Severity::Error),
-                None => status_format.clone(),
-            };
-            let label = status.map(LineStatus::label).unwrap_or_default();
-            text(ws, r0(row), last_field_col + 1, label, &format)?;
-            text(ws, r0(row), last_field_col + 2, messages, &messages_format)?;
-            fit_row(ws, r0(row), &[(messages, 60.0)])?;
+        if cols.with_status {
+            status_cells(ws, styles, row, data)?;
         }
     }
+    Ok(())
+}
 
-    data_validations(ws, lists, r0(FIRST_DATA_ROW), r0(last_row))?;
-    ws.set_freeze_panes(header + 1, 0)?;
-    ws.autofilter(header, 0, r0(last_row), last_col)?;
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(header, header)?;
-    // A result prints its lines only; a blank form prints its whole grid.
-    let print_to = if content.with_status {
-        content.rows.last().map_or(HEADER_ROW, |r| r.row)
+/// One field's cell of a data row, with its mark.
+fn field_cell(
+    ws: &mut Worksheet,
+    styles: &Styles,
+    row: u32,
+    col: u16,
+    field: Field,
+    data: Option<&DataRow>,
+) -> Result<(), XlsxError> {
+    let base = if field == Field::Expiry {
+        &styles.date
     } else {
-        last_row
+        &styles.text
     };
-    ws.set_print_area(0, 0, r0(print_to), last_col)?;
+    let mark = data.and_then(|d| d.marks.get(&field));
+    let format = match mark {
+        Some(m) => Styles::marked(base, m.severity),
+        None => base.clone(),
+    };
+    match data.and_then(|d| d.cells.get(&field)) {
+        Some(CellValue::Text(t)) => text(ws, r0(row), col, t, &format)?,
+        Some(CellValue::Date(d)) => {
+            ws.write_datetime_with_format(r0(row), col, d, &format)?;
+        }
+        None => {
+            ws.write_blank(r0(row), col, &format)?;
+        }
+    }
+    if let Some(m) = mark {
+        ws.insert_note(r0(row), col, &note(&m.note))?;
+    }
+    Ok(())
+}
+
+/// The Status and Messages cells of a data row (result workbook).
+fn status_cells(
+    ws: &mut Worksheet,
+    styles: &Styles,
+    row: u32,
+    data: Option<&DataRow>,
+) -> Result<(), XlsxError> {
+    let (status, messages) = match data {
+        Some(d) => (d.status, d.messages.as_str()),
+        None => (None, ""),
+    };
+    let status_format = styles.text.clone().set_locked();
+    let format = match status {
+        Some(LineStatus::Accepted) => status_format
+            .clone()
+            .set_background_color(Color::RGB(0xC6EFCE)),
+        Some(LineStatus::NeedsApproval) => Styles::marked(&status_format, Severity::Warning),
+        Some(LineStatus::Rejected) => Styles::marked(&status_format, Severity::Error),
+        None => status_format,
+    };
+    let label = status.map(LineStatus::label).unwrap_or_default();
+    text(ws, r0(row), Columns::STATUS, label, &format)?;
+    let messages_format = styles.wrap.clone().set_locked();
+    text(ws, r0(row), Columns::MESSAGES, messages, &messages_format)?;
+    fit_row(ws, r0(row), &[(messages, Columns::MESSAGES_WIDTH)])?;
     Ok(())
 }
 
@@ -411,16 +471,17 @@ fn list_validation(lists: &Lists, field: Field) -> Result<Option<DataValidation>
 fn data_validations(
     ws: &mut Worksheet,
     lists: &Lists,
+    cols: Columns,
     first: u32,
     last: u32,
 ) -> Result<(), XlsxError> {
     for field in Field::ALL {
         if let Some(dv) = list_validation(lists, field)? {
-            let col = c0(field.template_col());
+            let col = cols.of(field);
             ws.add_data_validation(first, col, last, col, &dv)?;
         }
     }
-    let col = c0(Field::Expiry.template_col());
+    let col = cols.of(Field::Expiry);
     let dates = DataValidation::new()
         .allow_date(rust_xlsxwriter::DataValidationRule::GreaterThan(
             ExcelDateTime::from_ymd(2000, 1, 1)?,

@@ -263,8 +263,7 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
             &styles.para,
         )?;
     }
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
+    super::print_as_list(ws, HEADER)?;
     ws.set_freeze_panes(HEADER + 1, 0)?;
     ws.autofilter(HEADER, 0, row, HEADERS.len() as u16 - 1)?;
     Ok(())

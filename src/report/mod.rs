@@ -110,6 +110,26 @@ pub(crate) fn fit_row(
     Ok(())
 }
 
+/// Print layout of a list sheet (Accounts, Problems, Change set): landscape, one page wide
+/// and as many pages long as needed, the heading row on every page, the sheet's name and
+/// page numbers in the footer, so that a printed list reads without a magnifier.
+pub(crate) fn print_as_list(ws: &mut Worksheet, header: RowNum) -> Result<(), XlsxError> {
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(header, header)?;
+    ws.set_print_gridlines(true);
+    ws.set_margins(0.5, 0.5, 0.6, 0.6, 0.3, 0.3);
+    ws.set_footer("&L&A&RPage &P of &N");
+    Ok(())
+}
+
+/// Print layout of a one-page sheet (Summary): portrait, fitted onto one page.
+pub(crate) fn print_as_page(ws: &mut Worksheet) {
+    ws.set_portrait();
+    ws.set_print_fit_to_pages(1, 1);
+    ws.set_margins(0.6, 0.6, 0.75, 0.75, 0.3, 0.3);
+}
+
 /// Saves a workbook's bytes to `path`.
 pub(crate) fn save(bytes: &[u8], path: &Path) -> Result<(), ReportError> {
     std::fs::write(path, bytes).map_err(|source| ReportError::Io {

@@ -56,8 +56,7 @@ pub fn write(
         row = 1;
         text(ws, row, 3, "No problems found.", &styles.wrap)?;
     }
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
+    super::print_as_list(ws, 0)?;
     ws.set_freeze_panes(1, 0)?;
     ws.autofilter(0, 0, row, HEADERS.len() as u16 - 1)?;
     Ok(())

@@ -88,25 +88,60 @@ pub fn write(
     ws.set_row_height(0, 22)?;
 
     let status = outcome.status();
-    let verdict_fill = match status {
+    text(ws, 2, 0, "Verdict", &styles.label)?;
+    text(
+        ws,
+        2,
+        1,
+        &capitalise(status.words()),
+        &verdict_format(styles, status),
+    )?;
+    let mut row = 3;
+    for (label, value) in facts(outcome, changeset, catalog) {
+        text(ws, row, 0, label, &styles.label)?;
+        text(ws, row, 1, &value, &styles.para)?;
+        fit_row(ws, row, &[(&value, 90.0)])?;
+        row += 1;
+    }
+    row = counts(ws, outcome, styles, row + 1)?;
+    row += 1;
+    text(ws, row, 0, "Questions", &styles.label)?;
+    text(
+        ws,
+        row,
+        1,
+        &format!(
+            "Reply to {} <{}>, quoting the submission and the rule code of the \
+             problem (Problems sheet).",
+            catalog.policy.help_desk_name, catalog.policy.help_desk_email
+        ),
+        &styles.para,
+    )?;
+    super::print_as_page(ws);
+    ws.set_active(true);
+    Ok(())
+}
+
+/// The verdict cell: green, yellow or red, in a larger type.
+fn verdict_format(styles: &Styles, status: SubmissionStatus) -> rust_xlsxwriter::Format {
+    let fill = match status {
         SubmissionStatus::Accepted => 0xC6EFCE,
         SubmissionStatus::NeedsAttention => 0xFFEB9C,
         SubmissionStatus::Rejected | SubmissionStatus::Unreadable => 0xFFC7CE,
     };
-    let verdict = styles
+    styles
         .label
         .clone()
         .set_font_size(12)
-        .set_background_color(Color::RGB(verdict_fill));
-    let counts = outcome.counts();
-    let errors = outcome
-        .all_findings()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = outcome
-        .all_findings()
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
+        .set_background_color(Color::RGB(fill))
+}
+
+/// The labelled facts under the verdict, in the order they are shown.
+fn facts(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+) -> Vec<(&'static str, String)> {
     let institution = match outcome.institution.as_deref() {
         Some(code) => match catalog.institution(code) {
             Some(i) => format!("{} — {}", i.code, i.name),
@@ -115,10 +150,11 @@ pub fn write(
         None => String::new(),
     };
     let sub = &changeset.submission;
-    let rows: Vec<(&str, String)> = vec![
+    let from_form = outcome.document.format == Some(Format::Pdf);
+    vec![
         (
             "What to do next",
-            next_step(status, outcome.document.format == Some(Format::Pdf)).to_string(),
+            next_step(outcome.status(), from_form).to_string(),
         ),
         ("Submission", sub.id.clone()),
         ("File received", sub.source.clone()),
@@ -147,59 +183,44 @@ pub fn write(
             "Account state",
             crate::changeset::state_words(changeset.state.as_ref()),
         ),
-    ];
+    ]
+}
 
-    text(ws, 2, 0, "Verdict", &styles.label)?;
-    text(ws, 2, 1, &capitalise(status.words()), &verdict)?;
-    let mut row = 3;
-    for (label, value) in rows {
-        text(ws, row, 0, label, &styles.label)?;
-        text(ws, row, 1, &value, &styles.para)?;
-        fit_row(ws, row, &[(&value, 90.0)])?;
-        row += 1;
-    }
-    row += 1;
+/// The line and finding counts from `row`; returns the row after the last one written.
+fn counts(
+    ws: &mut Worksheet,
+    outcome: &Outcome,
+    styles: &Styles,
+    mut row: u32,
+) -> Result<u32, XlsxError> {
+    let counts = outcome.counts();
+    let of = |severity: Severity| {
+        outcome
+            .all_findings()
+            .filter(|f| f.severity == severity)
+            .count()
+    };
+    let number = styles
+        .para
+        .clone()
+        .set_align(rust_xlsxwriter::FormatAlign::Left);
     for (label, n) in [
         ("Lines accepted", counts.accepted),
         ("Lines needing approval", counts.needs_approval),
         ("Lines rejected", counts.rejected),
         ("Lines not read", counts.not_read),
-        ("Errors", errors),
-        ("Warnings", warnings),
+        ("Errors", of(Severity::Error)),
+        ("Warnings", of(Severity::Warning)),
     ]
     .into_iter()
     // Lines not read are rare and alarming: the row is there only when there are some.
     .filter(|(label, n)| *n > 0 || *label != "Lines not read")
     {
         text(ws, row, 0, label, &styles.label)?;
-        ws.write_number_with_format(
-            row,
-            1,
-            n as f64,
-            &styles
-                .para
-                .clone()
-                .set_align(rust_xlsxwriter::FormatAlign::Left),
-        )?;
+        ws.write_number_with_format(row, 1, n as f64, &number)?;
         row += 1;
     }
-    row += 1;
-    text(ws, row, 0, "Questions", &styles.label)?;
-    text(
-        ws,
-        row,
-        1,
-        &format!(
-            "Reply to {} <{}>, quoting the submission and the rule code of the \
-             problem (Problems sheet).",
-            catalog.policy.help_desk_name, catalog.policy.help_desk_email
-        ),
-        &styles.para,
-    )?;
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_active(true);
-    Ok(())
+    Ok(row)
 }
 
 fn capitalise(s: &str) -> String {

@@ -39,7 +39,10 @@ fn clean_worksheet_is_accepted_with_a_workbook_a_changeset_and_an_email() {
     let workbook = run.dir.path().join(sub["workbook"].as_str().unwrap());
     let accounts = sheet(&workbook, "Accounts");
     let header = &accounts[7];
-    assert_eq!(header[0], "Action", "header row is row 8");
+    // Status and Messages come first, where the requester looks; the request follows.
+    assert_eq!(header[0], "Status", "header row is row 8");
+    assert_eq!(header[1], "Messages");
+    assert_eq!(header[2], "Action");
     let status = col(header, "Status");
     let statuses: Vec<&str> = accounts[8..]
         .iter()
@@ -286,6 +289,28 @@ fn a_corrected_result_workbook_sent_back_is_accepted() {
     assert_eq!(returned[8][role], "Catalogr");
     let messages = &returned[8][col(&returned[7], "Messages")];
     assert!(messages.contains("Did you mean Cataloger?"), "{messages}");
+    // Status and Messages come first in the result, so Role moved from I to K.
+    assert_eq!(
+        returned[7][..3],
+        ["Status", "Messages", "Action"],
+        "{:?}",
+        returned[7]
+    );
+    assert_eq!(role, 10);
+
+    // Sent back with a new typo: the problem names the cell as it is in the file sent
+    // (K9, not the template's I9), and Status and Messages are not "unknown columns".
+    returned[8][role] = "Catalgoer".into();
+    let again = dir.path().join("typos-again.xlsx");
+    write_like_a_person(&returned, &again);
+    let run_again = process_json(&[again]);
+    let sub = run_again.submission("typos-again.xlsx");
+    assert_eq!(sub["status"], "rejected");
+    assert_eq!(
+        problems(&run_again.path(sub["workbook"].as_str().unwrap())),
+        BTreeSet::from([("unknown-role".to_string(), "Accounts!K9".to_string())])
+    );
+
     returned[8][role] = "Cataloger".into();
     let second = dir.path().join("typos-fixed.xlsx");
     write_like_a_person(&returned, &second);
@@ -423,7 +448,7 @@ fn with_smtp_configured_the_reply_goes_over_a_real_smtp_conversation() {
     let workbook = run.dir.path().join("from-mail.xlsx");
     std::fs::write(&workbook, attachment.contents()).unwrap();
     let accounts = sheet(&workbook, "Accounts");
-    assert_eq!(accounts[7][0], "Action");
+    assert_eq!(accounts[7][..3], ["Status", "Messages", "Action"]);
     let status = col(&accounts[7], "Status");
     assert_eq!(accounts[8][status], "Accepted");
 }

@@ -506,6 +506,12 @@ fn letter(field: Field) -> String {
     rolecall::location::column_letters(field.template_col())
 }
 
+/// The column of a field in the result workbook: two to the right of the template's, after
+/// Status (A) and Messages (B).
+fn result_letter(field: Field) -> String {
+    rolecall::location::column_letters(field.template_col() + 2)
+}
+
 // ---------------------------------------------------------------- the blank template
 
 #[test]
@@ -726,6 +732,74 @@ fn result_sheets_start_with_the_summary() {
     );
 }
 
+/// The XML of one worksheet part, by its place in the workbook (1-based, as Excel names
+/// the parts).
+fn sheet_xml(book: &Book, n: usize) -> String {
+    let name = format!("xl/worksheets/sheet{n}.xml");
+    book.parts(&name)
+        .into_iter()
+        .find(|(p, _)| *p == name)
+        .map(|(_, xml)| xml)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn result_status_and_messages_come_first_on_the_accounts_sheet() {
+    let book = result();
+    // What a person sees first: the verdict of each line, then why.
+    assert_eq!(book.text(SHEET, "A8"), "Status");
+    assert_eq!(book.text(SHEET, "B8"), "Messages");
+    assert_eq!(book.text(SHEET, "C8"), "Action");
+    assert_eq!(book.text(SHEET, "P8"), "Notes");
+    assert_eq!(book.text(SHEET, "A10"), "Rejected");
+    assert!(
+        book.text(SHEET, "B10")
+            .contains("\"Catalogr\" is not an Alma role.")
+    );
+    // The requester block stays where it was: labels in A, values in B.
+    assert_eq!(book.text(SHEET, "A2"), "Requester name");
+    assert_eq!(book.text(SHEET, "B2"), "Pat Coordinator");
+}
+
+#[test]
+fn result_list_sheets_print_landscape_one_page_wide_with_the_heading_on_every_page() {
+    let book = result();
+    // Sheet order: Summary, Accounts, Problems, Change set.
+    for (n, name) in [(2, "Accounts"), (3, "Problems"), (4, "Change set")] {
+        let xml = sheet_xml(&book, n);
+        assert!(
+            xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#),
+            "{name}: {xml}"
+        );
+        assert!(
+            xml.contains(r#"orientation="landscape""#) && xml.contains(r#"fitToHeight="0""#),
+            "{name} is not landscape, one page wide"
+        );
+        assert!(xml.contains(r#"<printOptions gridLines="1"/>"#), "{name}");
+        assert!(
+            xml.contains("<oddFooter>&amp;L&amp;A&amp;RPage &amp;P of &amp;N</oddFooter>"),
+            "{name}"
+        );
+    }
+    let workbook = book.parts("xl/workbook.xml").remove(0).1;
+    // The heading rows: row 8 of Accounts, row 1 of Problems, row 3 of Change set.
+    assert!(workbook.contains(r#"<definedName name="_xlnm.Print_Titles" localSheetId="1">Accounts!$8:$8</definedName>"#), "{workbook}");
+    assert!(workbook.contains(r#"<definedName name="_xlnm.Print_Titles" localSheetId="2">Problems!$1:$1</definedName>"#), "{workbook}");
+    assert!(workbook.contains(r#"<definedName name="_xlnm.Print_Titles" localSheetId="3">'Change set'!$3:$3</definedName>"#), "{workbook}");
+    // The result prints its lines only (rows 9 to 12 received), Status to Notes.
+    assert!(workbook.contains(r#"<definedName name="_xlnm.Print_Area" localSheetId="1">Accounts!$A$1:$P$12</definedName>"#), "{workbook}");
+}
+
+#[test]
+fn result_summary_prints_on_one_portrait_page() {
+    let xml = sheet_xml(&result(), 1);
+    assert!(xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{xml}");
+    assert!(!xml.contains("landscape"), "{xml}");
+    // fitToWidth and fitToHeight default to 1 in the file format, so rust_xlsxwriter
+    // leaves both out for a 1 x 1 fit; a fit of 1 x 0 would say fitToHeight="0".
+    assert!(!xml.contains("fitToHeight"), "{xml}");
+}
+
 #[test]
 fn result_summary_gives_the_verdict_and_counts() {
     let book = result();
@@ -757,47 +831,47 @@ fn result_summary_gives_the_verdict_and_counts() {
 fn result_accounts_sheet_keeps_the_template_layout_and_the_values_received() {
     let book = result();
     for field in Field::ALL {
-        let cell = format!("{}{}", letter(field), HEADER_ROW);
+        let cell = format!("{}{}", result_letter(field), HEADER_ROW);
         assert_eq!(book.text(SHEET, &cell), field.header());
     }
-    assert_eq!(book.text(SHEET, "O8"), STATUS_HEADER);
-    assert_eq!(book.text(SHEET, "P8"), MESSAGES_HEADER);
+    assert_eq!(book.text(SHEET, "A8"), STATUS_HEADER);
+    assert_eq!(book.text(SHEET, "B8"), MESSAGES_HEADER);
     assert_eq!(book.text(SHEET, "B2"), "Pat Coordinator");
     assert_eq!(book.text(SHEET, "B4"), "01FALSC_GCSU");
     // The stamp of the catalog this workbook's drop-downs come from.
     assert_eq!(book.text(SHEET, "B6"), "c0ffee12");
 
     // Row 9 as received; the numeric ID comes back as text.
-    assert_eq!(book.text(SHEET, "A9"), "Add");
-    assert_eq!(book.cell(SHEET, "B9"), Data::String("123".into()));
-    assert_eq!(book.text(SHEET, "E9"), "jane.doe@gcsu.edu");
-    assert_eq!(book.text(SHEET, "L9"), "DEFAULT_CIRC_DESK");
-    match book.cell(SHEET, "M9") {
+    assert_eq!(book.text(SHEET, "C9"), "Add");
+    assert_eq!(book.cell(SHEET, "D9"), Data::String("123".into()));
+    assert_eq!(book.text(SHEET, "G9"), "jane.doe@gcsu.edu");
+    assert_eq!(book.text(SHEET, "N9"), "DEFAULT_CIRC_DESK");
+    match book.cell(SHEET, "O9") {
         Data::DateTime(d) => {
             let (y, m, day, ..) = d.to_ymd_hms_milli();
             assert_eq!((y, m, day), (2026, 6, 30));
         }
         other => panic!("expiry is not a date: {other:?}"),
     }
-    assert_eq!(book.text(SHEET, "O9"), "Accepted");
+    assert_eq!(book.text(SHEET, "A9"), "Accepted");
     assert!(
-        book.text(SHEET, "P9")
+        book.text(SHEET, "B9")
             .starts_with("warning: Primary ID 123")
     );
 
     // Leading zeros kept, several roles in one cell kept as typed.
-    assert_eq!(book.text(SHEET, "B10"), "000456");
-    assert_eq!(book.text(SHEET, "I10"), "Catalogr; Purchasing Operator");
-    assert_eq!(book.text(SHEET, "O10"), "Rejected");
+    assert_eq!(book.text(SHEET, "D10"), "000456");
+    assert_eq!(book.text(SHEET, "K10"), "Catalogr; Purchasing Operator");
+    assert_eq!(book.text(SHEET, "A10"), "Rejected");
     assert_eq!(
-        book.text(SHEET, "P10"),
+        book.text(SHEET, "B10"),
         "error: \"Catalogr\" is not an Alma role. (Did you mean Cataloger?)"
     );
 
     // The file's blank row 11 stays blank: rows keep the numbers the Problems sheet names.
-    assert_eq!(book.text(SHEET, "A11"), "");
-    assert_eq!(book.text(SHEET, "B12"), "000789");
-    let messages = book.text(SHEET, "P12");
+    assert_eq!(book.text(SHEET, "C11"), "");
+    assert_eq!(book.text(SHEET, "D12"), "000789");
+    let messages = book.text(SHEET, "B12");
     assert_eq!(messages.lines().count(), 2, "{messages}");
     assert!(messages.contains("error: Add needs the person's email."));
 }
@@ -814,21 +888,21 @@ fn result_notes_sit_on_the_cells_at_fault() {
             .join("|")
     };
     assert!(
-        note("I10").contains("\"Catalogr\" is not an Alma role."),
+        note("K10").contains("\"Catalogr\" is not an Alma role."),
         "{notes:?}"
     );
-    assert!(note("I10").contains("Suggestion: Did you mean Cataloger?"));
+    assert!(note("K10").contains("Suggestion: Did you mean Cataloger?"));
     // An empty cell that should have been filled gets the note too.
-    assert!(note("L12").contains("needs a circulation desk"));
-    assert!(note("E12").contains("needs the person's email"));
+    assert!(note("N12").contains("needs a circulation desk"));
+    assert!(note("G12").contains("needs the person's email"));
     assert!(
-        note("B9").contains("Warning: Primary ID 123"),
+        note("D9").contains("Warning: Primary ID 123"),
         "a warning says so"
     );
     // The requester block's catalog version.
     assert!(note("B6").contains("0ld0ld00"));
     // No note on a cell that is fine.
-    assert_eq!(note("A9"), "");
+    assert_eq!(note("C9"), "");
 }
 
 #[test]
@@ -848,10 +922,10 @@ fn result_fills_cells_at_fault() {
             .captures(&xml)
             .map(|c| c[1].to_string())
     };
-    assert_ne!(style_of("I10"), style_of("A10"));
+    assert_ne!(style_of("K10"), style_of("C10"));
     assert_ne!(
-        style_of("B9"),
-        style_of("I10"),
+        style_of("D9"),
+        style_of("K10"),
         "warning and error look different"
     );
 }
@@ -906,7 +980,7 @@ fn result_can_be_written_to_a_file() {
     let path = dir.path().join("result.xlsx");
     write_result(&outcome(), &changeset(), &catalog(), &path).unwrap();
     let book = Book::new(std::fs::read(&path).unwrap());
-    assert_eq!(book.text(SHEET, "I10"), "Catalogr; Purchasing Operator");
+    assert_eq!(book.text(SHEET, "K10"), "Catalogr; Purchasing Operator");
 }
 
 #[test]
@@ -915,8 +989,8 @@ fn lines_from_another_layout_are_written_one_after_the_other() {
     let mut outcome = outcome();
     outcome.document.header_row = Some(3);
     let book = Book::new(result_bytes(&outcome, &changeset(), &catalog()).unwrap());
-    assert_eq!(book.text(SHEET, "B11"), "000789");
-    assert_eq!(book.text(SHEET, "A12"), "");
+    assert_eq!(book.text(SHEET, "D11"), "000789");
+    assert_eq!(book.text(SHEET, "C12"), "");
     // The Problems sheet still names the place in the file as received.
     let rows = book.rows("Problems", 1);
     assert_eq!(rows[4][2], "Accounts!L12");
@@ -925,7 +999,7 @@ fn lines_from_another_layout_are_written_one_after_the_other() {
     assert!(
         notes
             .iter()
-            .any(|(r, t)| r == "L11" && t.contains("circulation desk"))
+            .any(|(r, t)| r == "N11" && t.contains("circulation desk"))
     );
 }
 
@@ -944,7 +1018,7 @@ fn a_line_far_down_the_sheet_is_moved_up_not_padded_with_a_million_rows() {
     let bytes = result_bytes(&outcome, &changeset(), &catalog()).unwrap();
     assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
     let book = Book::new(bytes);
-    assert_eq!(book.text(SHEET, "A12"), "Delete");
+    assert_eq!(book.text(SHEET, "C12"), "Delete");
 }
 
 #[test]
@@ -976,8 +1050,8 @@ fn text_longer_than_a_cell_holds_is_cut_and_control_characters_pass() {
         },
     );
     let book = Book::new(result_bytes(&outcome, &changeset(), &catalog()).unwrap());
-    assert_eq!(book.text(SHEET, "N10").len(), 32_767);
-    assert!(book.text(SHEET, "C10").contains("Brien"));
+    assert_eq!(book.text(SHEET, "P10").len(), 32_767);
+    assert!(book.text(SHEET, "E10").contains("Brien"));
 }
 
 #[test]
@@ -1002,8 +1076,9 @@ fn an_unreadable_submission_still_gets_a_workbook() {
     let problems = book.rows("Problems", 1);
     assert_eq!(problems[1][2], "whole file");
     // The Accounts sheet is an empty form to fill in instead.
-    assert_eq!(book.text(SHEET, "A8"), "Action");
-    assert_eq!(book.text(SHEET, "A9"), "");
+    assert_eq!(book.text(SHEET, "A8"), STATUS_HEADER);
+    assert_eq!(book.text(SHEET, "C8"), "Action");
+    assert_eq!(book.text(SHEET, "C9"), "");
     assert!(book.text("Change set", "A4").starts_with("No operations"));
 }
 
@@ -1059,11 +1134,11 @@ fn text_that_looks_like_a_formula_stays_text() {
     changes.submission.source = nasty[2].into();
     let book = Book::new(result_bytes(&outcome, &changes, &catalog()).unwrap());
 
-    assert_eq!(book.text(SHEET, "A9"), nasty[0]);
-    assert_eq!(book.text(SHEET, "B9"), nasty[1]);
-    assert_eq!(book.text(SHEET, "C9"), nasty[2]);
-    assert_eq!(book.text(SHEET, "D9"), nasty[3]);
-    assert_eq!(book.text(SHEET, "N9"), nasty[4]);
+    assert_eq!(book.text(SHEET, "C9"), nasty[0]);
+    assert_eq!(book.text(SHEET, "D9"), nasty[1]);
+    assert_eq!(book.text(SHEET, "E9"), nasty[2]);
+    assert_eq!(book.text(SHEET, "F9"), nasty[3]);
+    assert_eq!(book.text(SHEET, "P9"), nasty[4]);
     assert_eq!(book.text(SHEET, "B2"), nasty[0]);
     let problems = book.rows("Problems", 2);
     assert_eq!(problems[0][3], nasty[4]);
