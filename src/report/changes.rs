@@ -42,8 +42,68 @@ fn parameters(ps: &[Parameter]) -> String {
 
 /// One operation as the cells of a row.
 fn cells(op: &Operation) -> [String; 11] {
-    let role = |r: &RoleRef| (r.code.to_string(), r.name.clone());
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    match op {
+        Operation::AddRole {
+            institution,
+            primary_id,
+            role,
+            scope: s,
+            parameters: ps,
+            expiry,
+            needs_approval,
+            profile,
+            lines,
+        } => {
+            let from = profile.as_ref().map(|p| format!("from profile {p}"));
+            let mut cells = role_cells("Add role", institution, primary_id, role, s, ps, lines);
+            cells[7] = expiry.clone().unwrap_or_default();
+            cells[8] = yes_no(*needs_approval);
+            cells[10] = from.unwrap_or_default();
+            cells
+        }
+        Operation::RemoveRole {
+            institution,
+            primary_id,
+            role,
+            scope: s,
+            parameters: ps,
+            lines,
+        } => role_cells("Remove role", institution, primary_id, role, s, ps, lines),
+        _ => account_cells(op),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// A row for one role granted or removed at one scope; expiry, approval and notes empty.
+fn role_cells(
+    what: &str,
+    institution: &str,
+    primary_id: &str,
+    role: &RoleRef,
+    s: &Scope,
+    ps: &[Parameter],
+    lines: &[String],
+) -> [String; 11] {
+    [
+        what.into(),
+        institution.to_string(),
+        primary_id.to_string(),
+        role.code.to_string(),
+        role.name.clone(),
+        scope(s),
+        parameters(ps),
+        String::new(),
+        "no".into(),
+        lines.join(", "),
+        String::new(),
+    ]
+}
+
+/// The row of an operation on an account as a whole or on a list of held roles.
+fn account_cells(op: &Operation) -> [String; 11] {
     match op {
         Operation::CreateAccount {
             institution,
@@ -55,20 +115,13 @@ fn cells(op: &Operation) -> [String; 11] {
             needs_approval,
             lines,
         } => {
-            let mut cells = grant_cells(
-                "Create account",
-                institution,
-                primary_id,
-                &[],
-                lines,
-                &format!(
-                    "{first_name} {last_name} <{email}>, {} account",
-                    match account_type {
-                        AccountType::Internal => "internal",
-                        AccountType::External => "external",
-                    }
-                ),
-            );
+            let kind = match account_type {
+                AccountType::Internal => "internal",
+                AccountType::External => "external",
+            };
+            let who = format!("{first_name} {last_name} <{email}>, {kind} account");
+            let mut cells =
+                grant_cells("Create account", institution, primary_id, &[], lines, &who);
             cells[8] = yes_no(*needs_approval);
             cells
         }
@@ -79,65 +132,9 @@ fn cells(op: &Operation) -> [String; 11] {
             last_name,
             email,
             lines,
-        } => grant_cells(
-            "Update account",
-            institution,
-            primary_id,
-            &[],
-            lines,
-            &crate::changeset::describe_update(first_name, last_name, email),
-        ),
-        Operation::AddRole {
-            institution,
-            primary_id,
-            role: r,
-            scope: s,
-            parameters: ps,
-            expiry,
-            needs_approval,
-            profile,
-            lines,
         } => {
-            let (code, name) = role(r);
-            [
-                "Add role".into(),
-                institution.clone(),
-                primary_id.clone(),
-                code,
-                name,
-                scope(s),
-                parameters(ps),
-                expiry.clone().unwrap_or_default(),
-                yes_no(*needs_approval),
-                lines.join(", "),
-                profile
-                    .as_ref()
-                    .map(|p| format!("from profile {p}"))
-                    .unwrap_or_default(),
-            ]
-        }
-        Operation::RemoveRole {
-            institution,
-            primary_id,
-            role: r,
-            scope: s,
-            parameters: ps,
-            lines,
-        } => {
-            let (code, name) = role(r);
-            [
-                "Remove role".into(),
-                institution.clone(),
-                primary_id.clone(),
-                code,
-                name,
-                scope(s),
-                parameters(ps),
-                String::new(),
-                "no".into(),
-                lines.join(", "),
-                String::new(),
-            ]
+            let what = crate::changeset::describe_update(first_name, last_name, email);
+            grant_cells("Update account", institution, primary_id, &[], lines, &what)
         }
         Operation::SuspendRoles {
             institution,
@@ -158,33 +155,31 @@ fn cells(op: &Operation) -> [String; 11] {
             primary_id,
             roles,
             lines,
-        } => grant_cells(
-            "Restore roles",
-            institution,
-            primary_id,
-            roles,
-            lines,
-            "puts back the roles the inactivity audit suspended",
-        ),
+        } => {
+            let what = "puts back the roles the inactivity audit suspended";
+            grant_cells("Restore roles", institution, primary_id, roles, lines, what)
+        }
         Operation::RemoveAllStaffRoles {
             institution,
             primary_id,
             keep,
             lines,
-        } => grant_cells(
-            "Remove all staff roles",
-            institution,
-            primary_id,
-            &[],
-            lines,
-            &format!(
-                "keeps {}",
-                keep.iter()
-                    .map(|r| format!("{} ({})", r.name, r.code))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
+        } => {
+            let kept: Vec<String> = keep
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.code))
+                .collect();
+            let what = format!("keeps {}", kept.join(", "));
+            grant_cells(
+                "Remove all staff roles",
+                institution,
+                primary_id,
+                &[],
+                lines,
+                &what,
+            )
+        }
+        Operation::AddRole { .. } | Operation::RemoveRole { .. } => cells(op),
     }
 }
 
