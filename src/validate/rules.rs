@@ -890,160 +890,187 @@ fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
 /// The person pass: the lines of one person (same institution and primary ID) together.
 /// Returns, for each line with a primary ID, the person its lines describe together.
 fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
-    let groups = person_groups(drafts);
-
     let mut facts = HashMap::new();
-    for indices in groups.values() {
-        // One person, one action.
-        let actions: Vec<(usize, Action)> = indices
-            .iter()
-            .filter_map(|&i| drafts[i].action.map(|a| (i, a)))
-            .collect();
-        let conflicting = actions.iter().any(|(_, a)| *a != actions[0].1);
-        if conflicting {
-            for &(i, action) in &actions {
-                let others: Vec<String> = actions
-                    .iter()
-                    .filter(|(j, a)| *j != i && *a != action)
-                    .map(|(j, a)| format!("{} on {}", action_word(*a), row_words(drafts[*j].row)))
-                    .collect();
-                let location = drafts[i].row.location_of(Field::Action, cx.columns);
-                drafts[i].findings.push(
-                    Finding::error(
-                        Rule::Conflict,
-                        location,
-                        format!(
-                            "This line asks to {} {}, but the same person also has {}.",
-                            action_word(action).to_lowercase(),
-                            drafts[i].primary_id.clone().unwrap_or_default(),
-                            others.join(", ")
-                        ),
-                    )
-                    .suggest("Give each person one action: Add, Modify or Delete."),
-                );
-            }
+    for indices in person_groups(drafts).values() {
+        let conflicting = check_one_action(drafts, indices, cx);
+        let merged = merge_person_fields(drafts, indices);
+        if drafts[indices[0]].action == Some(Action::Add) && !conflicting {
+            check_person_filled(drafts, indices[0], &merged, cx);
         }
-
-        // Person fields: filled once, and the same wherever repeated.
-        let mut merged: BTreeMap<Field, (&Value, usize)> = BTreeMap::new();
-        for &i in indices {
-            for field in [
-                Field::LastName,
-                Field::FirstName,
-                Field::Email,
-                Field::AccountType,
-            ] {
-                if let Some(v) = drafts[i].row.values.get(&field) {
-                    match merged.get(&field) {
-                        None => {
-                            merged.insert(field, (v, i));
-                        }
-                        Some((first, j)) if !same_text(&first.text, &v.text) => {
-                            let message = format!(
-                                "{} is \"{}\" here but \"{}\" on {}.",
-                                field.header(),
-                                v.text,
-                                first.text,
-                                row_words(drafts[*j].row)
-                            );
-                            let location = v.location.clone();
-                            drafts[i].findings.push(
-                                Finding::error(Rule::Conflict, location, message)
-                                    .suggest("Write the same value on every line of the person, or leave it empty after the first."),
-                            );
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-        }
-        let first = indices[0];
-        if drafts[first].action == Some(Action::Add) && !conflicting {
-            for field in [Field::LastName, Field::FirstName, Field::Email] {
-                if !merged.contains_key(&field) {
-                    let location = drafts[first].row.location_of(field, cx.columns);
-                    // A form has one person block: its own words, not the worksheet's rows.
-                    let suggestion = match &location {
-                        Location::FormField { .. } => {
-                            format!("Fill in the {} field of the form.", field.header())
-                        }
-                        _ => format!(
-                            "Fill in the {} on the person's first line.",
-                            field.header().to_lowercase()
-                        ),
-                    };
-                    drafts[first].findings.push(
-                        Finding::error(
-                            Rule::MissingField,
-                            location,
-                            format!("{} is empty; a new account needs it.", field.header()),
-                        )
-                        .suggest(suggestion),
-                    );
-                }
-            }
-        }
-
-        // The same role twice, or added and removed.
-        let mut seen: HashMap<(u32, Scope, Vec<Parameter>), (Change, usize)> = HashMap::new();
-        for &i in indices {
-            let mut new_findings = Vec::new();
-            for (role, location) in &drafts[i].roles {
-                let key = (role.code, role.scope.clone(), role.parameters.clone());
-                match seen.get(&key) {
-                    None => {
-                        seen.insert(key, (role.change, i));
-                    }
-                    Some((change, j)) if *change == role.change => {
-                        if *j != i || role.profile.is_none() {
-                            new_findings.push(
-                                Finding::warning(
-                                    Rule::DuplicateRole,
-                                    location.clone(),
-                                    format!(
-                                        "{} is already asked for on {}.",
-                                        role.name,
-                                        row_words(drafts[*j].row)
-                                    ),
-                                )
-                                .suggest("Remove one of the two."),
-                            );
-                        }
-                    }
-                    Some((_, j)) => new_findings.push(
-                        Finding::error(
-                            Rule::Conflict,
-                            location.clone(),
-                            format!(
-                                "{} is both added and removed (see {}).",
-                                role.name,
-                                row_words(drafts[*j].row)
-                            ),
-                        )
-                        .suggest("Keep the one you mean."),
-                    ),
-                }
-            }
-            drafts[i].findings.extend(new_findings);
-        }
-
-        let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
-        let account_type = indices
-            .iter()
-            .find_map(|&i| drafts[i].account_type)
-            .unwrap_or(AccountType::Internal);
-        let person = Person {
-            primary_id: drafts[first].primary_id.clone().unwrap_or_default(),
-            first_name: text(Field::FirstName),
-            last_name: text(Field::LastName),
-            email: text(Field::Email),
-            account_type,
-        };
+        check_repeated_roles(drafts, indices);
+        let person = person_of(drafts, indices, &merged);
         for &i in indices {
             facts.insert(i, person.clone());
         }
     }
     facts
+}
+
+/// One person, one action: every line whose action differs from another's gets an error.
+/// Returns whether the person's actions conflict.
+fn check_one_action(drafts: &mut [Draft], indices: &[usize], cx: &Context) -> bool {
+    let actions: Vec<(usize, Action)> = indices
+        .iter()
+        .filter_map(|&i| drafts[i].action.map(|a| (i, a)))
+        .collect();
+    let conflicting = actions.iter().any(|(_, a)| *a != actions[0].1);
+    if !conflicting {
+        return false;
+    }
+    for &(i, action) in &actions {
+        let others: Vec<String> = actions
+            .iter()
+            .filter(|(j, a)| *j != i && *a != action)
+            .map(|(j, a)| format!("{} on {}", action_word(*a), row_words(drafts[*j].row)))
+            .collect();
+        let location = drafts[i].row.location_of(Field::Action, cx.columns);
+        drafts[i].findings.push(
+            Finding::error(
+                Rule::Conflict,
+                location,
+                format!(
+                    "This line asks to {} {}, but the same person also has {}.",
+                    action_word(action).to_lowercase(),
+                    drafts[i].primary_id.clone().unwrap_or_default(),
+                    others.join(", ")
+                ),
+            )
+            .suggest("Give each person one action: Add, Modify or Delete."),
+        );
+    }
+    true
+}
+
+/// The person fields of one person, each with the line it was first given on.
+type Merged<'a> = BTreeMap<Field, (&'a Value, usize)>;
+
+/// Person fields: filled once, and the same wherever repeated. A line that repeats a field
+/// with another value gets an error; the first value is kept.
+fn merge_person_fields<'a>(drafts: &mut [Draft<'a>], indices: &[usize]) -> Merged<'a> {
+    let mut merged: Merged<'a> = BTreeMap::new();
+    for &i in indices {
+        let row: &'a RequestRow = drafts[i].row;
+        for field in [
+            Field::LastName,
+            Field::FirstName,
+            Field::Email,
+            Field::AccountType,
+        ] {
+            let Some(v) = row.values.get(&field) else {
+                continue;
+            };
+            match merged.get(&field) {
+                None => {
+                    merged.insert(field, (v, i));
+                }
+                Some((first, j)) if !same_text(&first.text, &v.text) => {
+                    let message = format!(
+                        "{} is \"{}\" here but \"{}\" on {}.",
+                        field.header(),
+                        v.text,
+                        first.text,
+                        row_words(drafts[*j].row)
+                    );
+                    drafts[i].findings.push(
+                        Finding::error(Rule::Conflict, v.location.clone(), message)
+                            .suggest("Write the same value on every line of the person, or leave it empty after the first."),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    merged
+}
+
+/// A new account needs a name and an email: each one the person leaves empty is an error on
+/// the person's first line.
+fn check_person_filled(drafts: &mut [Draft], first: usize, merged: &Merged, cx: &Context) {
+    for field in [Field::LastName, Field::FirstName, Field::Email] {
+        if merged.contains_key(&field) {
+            continue;
+        }
+        let location = drafts[first].row.location_of(field, cx.columns);
+        // A form has one person block: its own words, not the worksheet's rows.
+        let suggestion = match &location {
+            Location::FormField { .. } => {
+                format!("Fill in the {} field of the form.", field.header())
+            }
+            _ => format!(
+                "Fill in the {} on the person's first line.",
+                field.header().to_lowercase()
+            ),
+        };
+        drafts[first].findings.push(
+            Finding::error(
+                Rule::MissingField,
+                location,
+                format!("{} is empty; a new account needs it.", field.header()),
+            )
+            .suggest(suggestion),
+        );
+    }
+}
+
+/// The same role twice (a warning), or added and removed (an error).
+fn check_repeated_roles(drafts: &mut [Draft], indices: &[usize]) {
+    let mut seen: HashMap<(u32, Scope, Vec<Parameter>), (Change, usize)> = HashMap::new();
+    for &i in indices {
+        let mut new_findings = Vec::new();
+        for (role, location) in &drafts[i].roles {
+            let key = (role.code, role.scope.clone(), role.parameters.clone());
+            match seen.get(&key) {
+                None => {
+                    seen.insert(key, (role.change, i));
+                }
+                Some((change, j)) if *change == role.change => {
+                    if *j != i || role.profile.is_none() {
+                        new_findings.push(
+                            Finding::warning(
+                                Rule::DuplicateRole,
+                                location.clone(),
+                                format!(
+                                    "{} is already asked for on {}.",
+                                    role.name,
+                                    row_words(drafts[*j].row)
+                                ),
+                            )
+                            .suggest("Remove one of the two."),
+                        );
+                    }
+                }
+                Some((_, j)) => new_findings.push(
+                    Finding::error(
+                        Rule::Conflict,
+                        location.clone(),
+                        format!(
+                            "{} is both added and removed (see {}).",
+                            role.name,
+                            row_words(drafts[*j].row)
+                        ),
+                    )
+                    .suggest("Keep the one you mean."),
+                ),
+            }
+        }
+        drafts[i].findings.extend(new_findings);
+    }
+}
+
+/// The person one person's lines describe together.
+fn person_of(drafts: &[Draft], indices: &[usize], merged: &Merged) -> Person {
+    let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
+    let account_type = indices
+        .iter()
+        .find_map(|&i| drafts[i].account_type)
+        .unwrap_or(AccountType::Internal);
+    Person {
+        primary_id: drafts[indices[0]].primary_id.clone().unwrap_or_default(),
+        first_name: text(Field::FirstName),
+        last_name: text(Field::LastName),
+        email: text(Field::Email),
+        account_type,
+    }
 }
 
 /// Status and typed request for one line.
