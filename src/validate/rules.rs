@@ -9,7 +9,9 @@ use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
 };
-use crate::catalog::{Catalog, EntryScope, Institution, Library, Policy, Role, ScopeKind};
+use crate::catalog::{
+    Catalog, EntryScope, Institution, Library, ParameterKind, Policy, Role, ScopeKind,
+};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
 use crate::intake::sender::answerable;
@@ -714,133 +716,11 @@ impl Resolver<'_, '_> {
         expiry: Option<String>,
         profile: Option<String>,
     ) -> Option<RoleRequest> {
-        let at = |field: Field| self.row.location_of(field, self.cx.columns);
-        let wants_library = match &entry_scope {
-            Some(EntryScope::RequestLibrary) => true,
-            Some(EntryScope::Institution) => false,
-            None => role.needs_library(),
+        let scope = self.scope(role, entry_scope, profile.as_deref())?;
+        let parameters = match role.parameter {
+            Some(kind) => self.parameters(role, kind, change)?,
+            None => Vec::new(),
         };
-        let scope = match (wants_library, self.library) {
-            (true, Some(lib)) => Scope::Library(lib.code.clone()),
-            (true, None) => {
-                // An unknown library was already reported; an empty one is reported once.
-                if !self.library_given && !self.scope_reported {
-                    self.scope_reported = true;
-                    let what = profile
-                        .as_deref()
-                        .map_or_else(|| role.name.clone(), |p| format!("The profile {p}"));
-                    let libraries: Vec<&str> = self
-                        .institution
-                        .libraries
-                        .iter()
-                        .map(|l| l.code.as_str())
-                        .collect();
-                    self.findings.push(
-                        Finding::error(
-                            Rule::ScopeRequired,
-                            at(Field::Library),
-                            format!("{what} is granted per library, but no library is given."),
-                        )
-                        .suggest(format!(
-                            "Choose one of {}: {}.",
-                            self.institution.code,
-                            libraries.join(", ")
-                        )),
-                    );
-                }
-                return None;
-            }
-            // Roles that Alma grants at either level take the library when one is given.
-            (false, Some(lib)) if entry_scope.is_none() && role.scope == ScopeKind::Either => {
-                Scope::Library(lib.code.clone())
-            }
-            _ => Scope::Institution(self.institution.code.clone()),
-        };
-
-        let mut parameters = Vec::new();
-        if let Some(kind) = role.parameter {
-            let library = self.library?;
-            self.parameter_used = true;
-            match self.row.values.get(&Field::Unit) {
-                None => {
-                    if !self.parameter_reported && change == Change::Add {
-                        self.parameter_reported = true;
-                        let names: Vec<&str> = library
-                            .units(kind)
-                            .iter()
-                            .map(|u| u.code.as_str())
-                            .collect();
-                        let mut finding = Finding::error(
-                            Rule::ParameterRequired,
-                            at(Field::Unit),
-                            format!(
-                                "{} needs a {} of {}, but none is given; without it the role stays inactive in Alma.",
-                                role.name,
-                                kind.describe(),
-                                library.code
-                            ),
-                        );
-                        if !names.is_empty() {
-                            finding =
-                                finding.suggest(format!("Choose one of {}.", names.join(", ")));
-                        }
-                        self.findings.push(finding);
-                    }
-                    if change == Change::Add {
-                        return None;
-                    }
-                }
-                Some(v) => {
-                    let units = library.units(kind);
-                    let key = v.text.trim();
-                    match units.iter().find(|u| {
-                        u.code.eq_ignore_ascii_case(key) || u.name.eq_ignore_ascii_case(key)
-                    }) {
-                        Some(unit) => parameters.push(Parameter {
-                            kind,
-                            value: unit.code.clone(),
-                            scope: library.code.clone(),
-                        }),
-                        None => {
-                            if !self.parameter_reported {
-                                self.parameter_reported = true;
-                                let mut finding = Finding::error(
-                                    Rule::UnknownParameter,
-                                    v.location.clone(),
-                                    format!(
-                                        "\"{key}\" is not a {} of {} ({}).",
-                                        kind.describe(),
-                                        library.name,
-                                        library.code
-                                    ),
-                                );
-                                let best =
-                                    Catalog::closest(key, units.iter().map(|u| u.code.as_str()));
-                                finding = match best {
-                                    Some(best) => finding.suggest(format!("Did you mean {best}?")),
-                                    None if !units.is_empty() => finding.suggest(format!(
-                                        "Choose one of {}.",
-                                        units
-                                            .iter()
-                                            .map(|u| u.code.as_str())
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    )),
-                                    None => finding.suggest(format!(
-                                        "{} has no {}s in the catalog.",
-                                        library.code,
-                                        kind.describe()
-                                    )),
-                                };
-                                self.findings.push(finding);
-                            }
-                            return None;
-                        }
-                    }
-                }
-            }
-        }
-
         Some(RoleRequest {
             change,
             code: role.code,
@@ -851,6 +731,152 @@ impl Resolver<'_, '_> {
             needs_approval: role.privileged && change == Change::Add,
             profile,
         })
+    }
+
+    /// Where the role is granted: the line's library, or its institution. `None` when the
+    /// role needs a library and the line gives none (reported once per line).
+    fn scope(
+        &mut self,
+        role: &Role,
+        entry_scope: Option<EntryScope>,
+        profile: Option<&str>,
+    ) -> Option<Scope> {
+        let wants_library = match &entry_scope {
+            Some(EntryScope::RequestLibrary) => true,
+            Some(EntryScope::Institution) => false,
+            None => role.needs_library(),
+        };
+        match (wants_library, self.library) {
+            (true, Some(lib)) => Some(Scope::Library(lib.code.clone())),
+            (true, None) => {
+                // An unknown library was already reported; an empty one is reported once.
+                if !self.library_given && !self.scope_reported {
+                    self.scope_reported = true;
+                    let what =
+                        profile.map_or_else(|| role.name.clone(), |p| format!("The profile {p}"));
+                    self.findings.push(self.library_required(&what));
+                }
+                None
+            }
+            // Roles that Alma grants at either level take the library when one is given.
+            (false, Some(lib)) if entry_scope.is_none() && role.scope == ScopeKind::Either => {
+                Some(Scope::Library(lib.code.clone()))
+            }
+            _ => Some(Scope::Institution(self.institution.code.clone())),
+        }
+    }
+
+    /// `what` is granted per library, but the line gives none.
+    fn library_required(&self, what: &str) -> Finding {
+        let libraries: Vec<&str> = self
+            .institution
+            .libraries
+            .iter()
+            .map(|l| l.code.as_str())
+            .collect();
+        Finding::error(
+            Rule::ScopeRequired,
+            self.row.location_of(Field::Library, self.cx.columns),
+            format!("{what} is granted per library, but no library is given."),
+        )
+        .suggest(format!(
+            "Choose one of {}: {}.",
+            self.institution.code,
+            libraries.join(", ")
+        ))
+    }
+
+    /// The desk or service unit a role of `kind` needs, from the line's unit field. `None`
+    /// when the line has no library, or the unit is unknown, or an added role has none.
+    fn parameters(
+        &mut self,
+        role: &Role,
+        kind: ParameterKind,
+        change: Change,
+    ) -> Option<Vec<Parameter>> {
+        let library = self.library?;
+        self.parameter_used = true;
+        let Some(v) = self.row.values.get(&Field::Unit) else {
+            if change == Change::Add {
+                if !self.parameter_reported {
+                    self.parameter_reported = true;
+                    self.findings
+                        .push(self.parameter_required(role, kind, library));
+                }
+                return None;
+            }
+            return Some(Vec::new());
+        };
+        let units = library.units(kind);
+        let key = v.text.trim();
+        let found = units
+            .iter()
+            .find(|u| u.code.eq_ignore_ascii_case(key) || u.name.eq_ignore_ascii_case(key));
+        match found {
+            Some(unit) => Some(vec![Parameter {
+                kind,
+                value: unit.code.clone(),
+                scope: library.code.clone(),
+            }]),
+            None => {
+                if !self.parameter_reported {
+                    self.parameter_reported = true;
+                    self.findings.push(unknown_unit(v, key, kind, library));
+                }
+                None
+            }
+        }
+    }
+
+    /// An added role of `kind` needs a unit of `library`, but the line gives none.
+    fn parameter_required(&self, role: &Role, kind: ParameterKind, library: &Library) -> Finding {
+        let names: Vec<&str> = library
+            .units(kind)
+            .iter()
+            .map(|u| u.code.as_str())
+            .collect();
+        let finding = Finding::error(
+            Rule::ParameterRequired,
+            self.row.location_of(Field::Unit, self.cx.columns),
+            format!(
+                "{} needs a {} of {}, but none is given; without it the role stays inactive in Alma.",
+                role.name,
+                kind.describe(),
+                library.code
+            ),
+        );
+        if names.is_empty() {
+            finding
+        } else {
+            finding.suggest(format!("Choose one of {}.", names.join(", ")))
+        }
+    }
+}
+
+/// `key` (the line's unit field `v`) names no unit of `kind` in `library`.
+fn unknown_unit(v: &Value, key: &str, kind: ParameterKind, library: &Library) -> Finding {
+    let units = library.units(kind);
+    let finding = Finding::error(
+        Rule::UnknownParameter,
+        v.location.clone(),
+        format!(
+            "\"{key}\" is not a {} of {} ({}).",
+            kind.describe(),
+            library.name,
+            library.code
+        ),
+    );
+    let codes: Vec<&str> = units.iter().map(|u| u.code.as_str()).collect();
+    match Catalog::closest(key, codes.iter().copied()) {
+        Some(best) => finding.suggest(format!("Did you mean {best}?")),
+        None if !units.is_empty() => {
+            finding.suggest(format!("Choose one of {}.", codes.join(", ")))
+        }
+        None => finding.suggest(format!(
+            "{} has no {}s in the catalog.",
+            library.code,
+            kind.describe()
+        )),
     }
 }
 
