@@ -54,14 +54,6 @@ struct Draft<'a> {
 
 pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Outcome {
     let mut findings = document.findings.clone();
-    let block_location = |field: RequesterField| match document.requester(field) {
-        Some(v) => v.location.clone(),
-        None => match &document.sheet {
-            Some(sheet) => Location::cell(sheet, field.template_row(), 2),
-            None => Location::File,
-        },
-    };
-
     let requester_name = document
         .requester(RequesterField::Name)
         .map(|v| v.text.clone());
@@ -69,19 +61,83 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         findings.push(
             Finding::warning(
                 Rule::RequesterMissing,
-                block_location(RequesterField::Name),
+                block_location(&document, RequesterField::Name),
                 "The requester's name is empty.",
             )
             .suggest("Fill in your name in the requester block."),
         );
     }
+    let email_location = block_location(&document, RequesterField::Email);
+    let authority = authority(&document, email_location.clone());
+    // A file that could not be read has no requester block to speak of: saying so too would
+    // only bury the one finding that matters.
+    let unreadable = document.findings.iter().any(|f| f.rule.means_unreadable());
+    if let Authority::Unknown(f) = &authority
+        && !unreadable
+    {
+        findings.push(f.clone());
+    }
+    let (block_institution, block_institution_error) =
+        match document.requester(RequesterField::Institution).map(|v| {
+            catalog
+                .institution(&v.text)
+                .ok_or_else(|| unknown_institution(catalog, v))
+        }) {
+            Some(Ok(inst)) => (Some(inst), None),
+            Some(Err(f)) => {
+                findings.push(f.clone());
+                (None, Some(f))
+            }
+            None => (None, None),
+        };
+    findings.extend(catalog_version_warning(&document, catalog));
+    findings.extend(no_requests_error(&document));
 
-    let email_location = block_location(RequesterField::Email);
-    let authority = match document.requester(RequesterField::Email) {
+    let cx = Context {
+        catalog,
+        today,
+        columns: &document.columns,
+        authority,
+        requester_email_location: email_location,
+        block_institution,
+        block_institution_error,
+    };
+    let lines = check_lines(&document, &cx);
+    let institution = block_institution
+        .map(|i| i.code.clone())
+        .or_else(|| common_institution(&lines));
+    let requester_email = match &cx.authority {
+        Authority::Known(email) => Some(email.clone()),
+        Authority::Unknown(_) => None,
+    };
+    Outcome {
+        document,
+        findings,
+        lines,
+        requester_name,
+        requester_email,
+        institution,
+    }
+}
+
+/// Where a requester field is, or would be when it is empty.
+fn block_location(document: &Document, field: RequesterField) -> Location {
+    match document.requester(field) {
+        Some(v) => v.location.clone(),
+        None => match &document.sheet {
+            Some(sheet) => Location::cell(sheet, field.template_row(), 2),
+            None => Location::File,
+        },
+    }
+}
+
+/// Who asks, from the requester block's email (at `email_location`).
+fn authority(document: &Document, email_location: Location) -> Authority {
+    match document.requester(RequesterField::Email) {
         None => Authority::Unknown(
             Finding::error(
                 Rule::RequesterMissing,
-                email_location.clone(),
+                email_location,
                 "The requester's email is empty, so Rolecall cannot tell who is asking: no line can be carried out.",
             )
             .suggest("Fill in your email address in the requester block (it must be a registered coordinator's)."),
@@ -94,108 +150,71 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
             format!("The requester's email \"{}\" is not a valid address, so no line can be carried out.", v.text),
         )),
         Some(v) => Authority::Known(v.text.clone()),
+    }
+}
+
+/// A worksheet made from another catalog version than the current one.
+fn catalog_version_warning(document: &Document, catalog: &Catalog) -> Option<Finding> {
+    let v = document.requester(RequesterField::CatalogVersion)?;
+    if v.text.eq_ignore_ascii_case(&catalog.version) {
+        return None;
+    }
+    Some(
+        Finding::warning(
+            Rule::CatalogVersion,
+            v.location.clone(),
+            format!(
+                "This worksheet was made from catalog version {}; the current version is {}. Roles, libraries or desks may have changed since.",
+                v.text, catalog.version
+            ),
+        )
+        .suggest("Nothing to do if every line is accepted; otherwise start from a new blank worksheet."),
+    )
+}
+
+/// A header row with no request lines under it.
+fn no_requests_error(document: &Document) -> Option<Finding> {
+    if !document.rows.is_empty() || document.columns.is_empty() {
+        return None;
+    }
+    let location = match &document.sheet {
+        Some(sheet) => Location::Sheet {
+            sheet: sheet.clone(),
+        },
+        None => Location::File,
     };
-    // A file that could not be read has no requester block to speak of: saying so too would
-    // only bury the one finding that matters.
-    let unreadable = document.findings.iter().any(|f| f.rule.means_unreadable());
-    if let Authority::Unknown(f) = &authority
-        && !unreadable
-    {
-        findings.push(f.clone());
-    }
+    Some(
+        Finding::error(
+            Rule::NoRequests,
+            location,
+            "The worksheet has its header row but no request lines under it.",
+        )
+        .suggest("Fill in one row per role under the header row and send it again."),
+    )
+}
 
-    let mut block_institution = None;
-    let mut block_institution_error = None;
-    if let Some(v) = document.requester(RequesterField::Institution) {
-        match catalog.institution(&v.text) {
-            Some(inst) => block_institution = Some(inst),
-            None => {
-                let f = unknown_institution(catalog, v);
-                findings.push(f.clone());
-                block_institution_error = Some(f);
-            }
-        }
-    }
-
-    if let Some(v) = document.requester(RequesterField::CatalogVersion)
-        && !v.text.eq_ignore_ascii_case(&catalog.version)
-    {
-        findings.push(
-                Finding::warning(
-                    Rule::CatalogVersion,
-                    v.location.clone(),
-                    format!(
-                        "This worksheet was made from catalog version {}; the current version is {}. Roles, libraries or desks may have changed since.",
-                        v.text, catalog.version
-                    ),
-                )
-                .suggest("Nothing to do if every line is accepted; otherwise start from a new blank worksheet."),
-            );
-    }
-
-    if document.rows.is_empty() && !document.columns.is_empty() {
-        let location = match &document.sheet {
-            Some(sheet) => Location::Sheet {
-                sheet: sheet.clone(),
-            },
-            None => Location::File,
-        };
-        findings.push(
-            Finding::error(
-                Rule::NoRequests,
-                location,
-                "The worksheet has its header row but no request lines under it.",
-            )
-            .suggest("Fill in one row per role under the header row and send it again."),
-        );
-    }
-
-    let cx = Context {
-        catalog,
-        today,
-        columns: &document.columns,
-        authority,
-        requester_email_location: email_location,
-        block_institution,
-        block_institution_error,
-    };
-    let mut drafts: Vec<Draft> = document
-        .rows
-        .iter()
-        .map(|row| check_row(row, &cx))
-        .collect();
-    let people = check_people(&mut drafts, &cx);
+/// The per-line pass, then the person pass, then each line's status and request.
+fn check_lines(document: &Document, cx: &Context) -> Vec<Line> {
+    let mut drafts: Vec<Draft> = document.rows.iter().map(|row| check_row(row, cx)).collect();
+    let people = check_people(&mut drafts, cx);
     let rejected_with = fold_repeated_errors(&mut drafts);
-
-    let lines = drafts
+    drafts
         .into_iter()
         .enumerate()
         .map(|(index, draft)| {
             let with = rejected_with.get(&index).cloned();
             finish_line(draft, people.get(&index), with)
         })
-        .collect::<Vec<_>>();
+        .collect()
+}
 
-    let institution = block_institution.map(|i| i.code.clone()).or_else(|| {
-        let mut codes = lines
-            .iter()
-            .filter_map(|l| l.request.as_ref().map(|r| r.institution.clone()));
-        let first = codes.next()?;
-        codes.all(|c| c == first).then_some(first)
-    });
-    let requester_email = match &cx.authority {
-        Authority::Known(email) => Some(email.clone()),
-        Authority::Unknown(_) => None,
-    };
-
-    Outcome {
-        document,
-        findings,
-        lines,
-        requester_name,
-        requester_email,
-        institution,
-    }
+/// The one institution every request names, if they all name the same.
+fn common_institution(lines: &[Line]) -> Option<String> {
+    let mut codes = lines
+        .iter()
+        .filter_map(|l| l.request.as_ref().map(|r| r.institution.clone()));
+    let first = codes.next()?;
+    codes.all(|c| c == first).then_some(first)
 }
 
 /// The per-line pass.
