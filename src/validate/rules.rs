@@ -267,53 +267,47 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
 
 /// The Action column.
 fn check_action(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<Action> {
-    let at = |field: Field| row.location_of(field, cx.columns);
-    match row.values.get(&Field::Action) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::Action),
-                    "The Action is empty.",
-                )
-                .suggest("Choose Add, Modify or Delete."),
-            );
-            None
-        }
-        Some(v) => {
-            let parsed = parse_action(&v.text);
-            if parsed.is_none() {
-                f.push(
-                    Finding::error(
-                        Rule::UnknownAction,
-                        v.location.clone(),
-                        format!("\"{}\" is not an action Rolecall knows.", v.text),
-                    )
-                    .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
-                );
-            }
-            parsed
-        }
+    let v = required(row, cx, Field::Action, "Choose Add, Modify or Delete.", f)?;
+    let parsed = parse_action(&v.text);
+    if parsed.is_none() {
+        f.push(
+            Finding::error(
+                Rule::UnknownAction,
+                v.location.clone(),
+                format!("\"{}\" is not an action Rolecall knows.", v.text),
+            )
+            .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
+        );
     }
+    parsed
 }
 
 /// The Primary ID column: present (its form is checked once the institution is known).
 fn check_primary_id_given(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
-    let at = |field: Field| row.location_of(field, cx.columns);
-    match row.values.get(&Field::PrimaryId) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::PrimaryId),
-                    "The Primary ID is empty.",
-                )
-                .suggest("Every line needs the person's Alma primary identifier."),
-            );
-            None
-        }
-        Some(v) => Some(v.text.clone()),
+    let suggestion = "Every line needs the person's Alma primary identifier.";
+    required(row, cx, Field::PrimaryId, suggestion, f).map(|v| v.text.clone())
+}
+
+/// A field every line must fill: its value, or an error saying it is empty.
+fn required<'r>(
+    row: &'r RequestRow,
+    cx: &Context,
+    field: Field,
+    suggestion: &str,
+    f: &mut Vec<Finding>,
+) -> Option<&'r Value> {
+    let value = row.values.get(&field);
+    if value.is_none() {
+        f.push(
+            Finding::error(
+                Rule::MissingField,
+                row.location_of(field, cx.columns),
+                format!("The {} is empty.", field.header()),
+            )
+            .suggest(suggestion),
+        );
     }
+    value
 }
 
 /// The Account type column.
