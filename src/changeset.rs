@@ -234,72 +234,12 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
             continue;
         };
         let source = line.row.location.to_string();
-        let person = &request.person;
-        let (inst, id) = (request.institution.clone(), person.primary_id.clone());
-        let mut push = |op: Operation| match index.get(&op.sort_key()) {
-            Some(&i) => operations[i].merge(&op, &source),
-            None => {
-                index.insert(op.sort_key(), operations.len());
-                operations.push(op);
-            }
-        };
-        match request.action {
-            Action::Delete => push(Operation::RemoveAllStaffRoles {
-                institution: inst.clone(),
-                primary_id: id.clone(),
-                keep: vec![RoleRef {
-                    code: PATRON_CODE,
-                    name: "Patron".to_string(),
-                }],
-                lines: vec![source.clone()],
-            }),
-            // The roles come from the account state (what the suspension took away).
-            Action::Restore => push(Operation::RestoreRoles {
-                institution: inst.clone(),
-                primary_id: id.clone(),
-                roles: Vec::new(),
-                lines: vec![source.clone()],
-            }),
-            Action::Add | Action::Modify => {
-                // External accounts are created by the SIS load, never here.
-                if request.action == Action::Add && person.account_type == AccountType::Internal {
-                    push(Operation::CreateAccount {
-                        institution: inst.clone(),
-                        primary_id: id.clone(),
-                        first_name: person.first_name.clone().unwrap_or_default(),
-                        last_name: person.last_name.clone().unwrap_or_default(),
-                        email: person.email.clone().unwrap_or_default(),
-                        account_type: AccountType::Internal,
-                        needs_approval: waits_for_approval(request),
-                        lines: vec![source.clone()],
-                    });
-                }
-                for role in &request.roles {
-                    let role_ref = RoleRef {
-                        code: role.code,
-                        name: role.name.clone(),
-                    };
-                    push(match role.change {
-                        Change::Add => Operation::AddRole {
-                            institution: inst.clone(),
-                            primary_id: id.clone(),
-                            role: role_ref,
-                            scope: role.scope.clone(),
-                            parameters: role.parameters.clone(),
-                            expiry: role.expiry.clone(),
-                            needs_approval: role.needs_approval,
-                            profile: role.profile.clone(),
-                            lines: vec![source.clone()],
-                        },
-                        Change::Remove => Operation::RemoveRole {
-                            institution: inst.clone(),
-                            primary_id: id.clone(),
-                            role: role_ref,
-                            scope: role.scope.clone(),
-                            parameters: role.parameters.clone(),
-                            lines: vec![source.clone()],
-                        },
-                    });
+        for op in line_operations(request, &source) {
+            match index.get(&op.sort_key()) {
+                Some(&i) => operations[i].merge(&op, &source),
+                None => {
+                    index.insert(op.sort_key(), operations.len());
+                    operations.push(op);
                 }
             }
         }
@@ -312,6 +252,75 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         state_version: None,
         state: None,
         operations,
+    }
+}
+
+/// The operations one line asks for, in the order they merge, each naming `source`.
+fn line_operations(request: &crate::validate::Request, source: &str) -> Vec<Operation> {
+    let person = &request.person;
+    let (inst, id) = (request.institution.clone(), person.primary_id.clone());
+    let lines = vec![source.to_string()];
+    match request.action {
+        Action::Delete => vec![Operation::RemoveAllStaffRoles {
+            institution: inst,
+            primary_id: id,
+            keep: vec![RoleRef {
+                code: PATRON_CODE,
+                name: "Patron".to_string(),
+            }],
+            lines,
+        }],
+        // The roles come from the account state (what the suspension took away).
+        Action::Restore => vec![Operation::RestoreRoles {
+            institution: inst,
+            primary_id: id,
+            roles: Vec::new(),
+            lines,
+        }],
+        Action::Add | Action::Modify => {
+            let mut ops = Vec::new();
+            // External accounts are created by the SIS load, never here.
+            if request.action == Action::Add && person.account_type == AccountType::Internal {
+                ops.push(Operation::CreateAccount {
+                    institution: inst.clone(),
+                    primary_id: id.clone(),
+                    first_name: person.first_name.clone().unwrap_or_default(),
+                    last_name: person.last_name.clone().unwrap_or_default(),
+                    email: person.email.clone().unwrap_or_default(),
+                    account_type: AccountType::Internal,
+                    needs_approval: waits_for_approval(request),
+                    lines: lines.clone(),
+                });
+            }
+            for role in &request.roles {
+                let role_ref = RoleRef {
+                    code: role.code,
+                    name: role.name.clone(),
+                };
+                ops.push(match role.change {
+                    Change::Add => Operation::AddRole {
+                        institution: inst.clone(),
+                        primary_id: id.clone(),
+                        role: role_ref,
+                        scope: role.scope.clone(),
+                        parameters: role.parameters.clone(),
+                        expiry: role.expiry.clone(),
+                        needs_approval: role.needs_approval,
+                        profile: role.profile.clone(),
+                        lines: lines.clone(),
+                    },
+                    Change::Remove => Operation::RemoveRole {
+                        institution: inst.clone(),
+                        primary_id: id.clone(),
+                        role: role_ref,
+                        scope: role.scope.clone(),
+                        parameters: role.parameters.clone(),
+                        lines: lines.clone(),
+                    },
+                });
+            }
+            ops
+        }
     }
 }
 

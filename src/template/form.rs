@@ -1144,13 +1144,8 @@ impl<'a> Builder<'a> {
         self.catalog.roles.iter().filter(|r| !r.is_patron())
     }
 
-    fn role_row(&mut self, role: &Role, zebra: bool, choices: &Choices) {
-        let top = self.y;
-        let bottom = top - ROW_H;
-        if zebra {
-            self.fill_rect(MARGIN, bottom, CONTENT_W, ROW_H, ZEBRA);
-        }
-        let baseline = bottom + (ROW_H - 8.5 * 0.72) / 2.0;
+    /// A role row's code (right-aligned, muted) and name (marked with a dagger when privileged).
+    fn role_label(&mut self, role: &Role, baseline: f32) {
         let code = role.code.to_string();
         let cw = Font::Regular.width(&code, 7.5);
         self.text(
@@ -1172,6 +1167,16 @@ impl<'a> Builder<'a> {
             size -= 0.25;
         }
         self.text(COL_NAME, baseline, Font::Regular, size, INK, &name);
+    }
+
+    fn role_row(&mut self, role: &Role, zebra: bool, choices: &Choices) {
+        let top = self.y;
+        let bottom = top - ROW_H;
+        if zebra {
+            self.fill_rect(MARGIN, bottom, CONTENT_W, ROW_H, ZEBRA);
+        }
+        let baseline = bottom + (ROW_H - 8.5 * 0.72) / 2.0;
+        self.role_label(role, baseline);
         let by = bottom + (ROW_H - BOX) / 2.0;
         for (part, col, verb) in [
             (RolePart::Add, COL_ADD, "Add"),

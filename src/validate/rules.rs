@@ -9,7 +9,9 @@ use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
 };
-use crate::catalog::{Catalog, EntryScope, Institution, Library, Policy, Role, ScopeKind};
+use crate::catalog::{
+    Catalog, EntryScope, Institution, Library, ParameterKind, Policy, Role, ScopeKind,
+};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
 use crate::intake::sender::answerable;
@@ -52,14 +54,6 @@ struct Draft<'a> {
 
 pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Outcome {
     let mut findings = document.findings.clone();
-    let block_location = |field: RequesterField| match document.requester(field) {
-        Some(v) => v.location.clone(),
-        None => match &document.sheet {
-            Some(sheet) => Location::cell(sheet, field.template_row(), 2),
-            None => Location::File,
-        },
-    };
-
     let requester_name = document
         .requester(RequesterField::Name)
         .map(|v| v.text.clone());
@@ -67,19 +61,83 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         findings.push(
             Finding::warning(
                 Rule::RequesterMissing,
-                block_location(RequesterField::Name),
+                block_location(&document, RequesterField::Name),
                 "The requester's name is empty.",
             )
             .suggest("Fill in your name in the requester block."),
         );
     }
+    let email_location = block_location(&document, RequesterField::Email);
+    let authority = authority(&document, email_location.clone());
+    // A file that could not be read has no requester block to speak of: saying so too would
+    // only bury the one finding that matters.
+    let unreadable = document.findings.iter().any(|f| f.rule.means_unreadable());
+    if let Authority::Unknown(f) = &authority
+        && !unreadable
+    {
+        findings.push(f.clone());
+    }
+    let (block_institution, block_institution_error) =
+        match document.requester(RequesterField::Institution).map(|v| {
+            catalog
+                .institution(&v.text)
+                .ok_or_else(|| unknown_institution(catalog, v))
+        }) {
+            Some(Ok(inst)) => (Some(inst), None),
+            Some(Err(f)) => {
+                findings.push(f.clone());
+                (None, Some(f))
+            }
+            None => (None, None),
+        };
+    findings.extend(catalog_version_warning(&document, catalog));
+    findings.extend(no_requests_error(&document));
 
-    let email_location = block_location(RequesterField::Email);
-    let authority = match document.requester(RequesterField::Email) {
+    let cx = Context {
+        catalog,
+        today,
+        columns: &document.columns,
+        authority,
+        requester_email_location: email_location,
+        block_institution,
+        block_institution_error,
+    };
+    let lines = check_lines(&document, &cx);
+    let institution = block_institution
+        .map(|i| i.code.clone())
+        .or_else(|| common_institution(&lines));
+    let requester_email = match &cx.authority {
+        Authority::Known(email) => Some(email.clone()),
+        Authority::Unknown(_) => None,
+    };
+    Outcome {
+        document,
+        findings,
+        lines,
+        requester_name,
+        requester_email,
+        institution,
+    }
+}
+
+/// Where a requester field is, or would be when it is empty.
+fn block_location(document: &Document, field: RequesterField) -> Location {
+    match document.requester(field) {
+        Some(v) => v.location.clone(),
+        None => match &document.sheet {
+            Some(sheet) => Location::cell(sheet, field.template_row(), 2),
+            None => Location::File,
+        },
+    }
+}
+
+/// Who asks, from the requester block's email (at `email_location`).
+fn authority(document: &Document, email_location: Location) -> Authority {
+    match document.requester(RequesterField::Email) {
         None => Authority::Unknown(
             Finding::error(
                 Rule::RequesterMissing,
-                email_location.clone(),
+                email_location,
                 "The requester's email is empty, so Rolecall cannot tell who is asking: no line can be carried out.",
             )
             .suggest("Fill in your email address in the requester block (it must be a registered coordinator's)."),
@@ -92,108 +150,71 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
             format!("The requester's email \"{}\" is not a valid address, so no line can be carried out.", v.text),
         )),
         Some(v) => Authority::Known(v.text.clone()),
+    }
+}
+
+/// A worksheet made from another catalog version than the current one.
+fn catalog_version_warning(document: &Document, catalog: &Catalog) -> Option<Finding> {
+    let v = document.requester(RequesterField::CatalogVersion)?;
+    if v.text.eq_ignore_ascii_case(&catalog.version) {
+        return None;
+    }
+    Some(
+        Finding::warning(
+            Rule::CatalogVersion,
+            v.location.clone(),
+            format!(
+                "This worksheet was made from catalog version {}; the current version is {}. Roles, libraries or desks may have changed since.",
+                v.text, catalog.version
+            ),
+        )
+        .suggest("Nothing to do if every line is accepted; otherwise start from a new blank worksheet."),
+    )
+}
+
+/// A header row with no request lines under it.
+fn no_requests_error(document: &Document) -> Option<Finding> {
+    if !document.rows.is_empty() || document.columns.is_empty() {
+        return None;
+    }
+    let location = match &document.sheet {
+        Some(sheet) => Location::Sheet {
+            sheet: sheet.clone(),
+        },
+        None => Location::File,
     };
-    // A file that could not be read has no requester block to speak of: saying so too would
-    // only bury the one finding that matters.
-    let unreadable = document.findings.iter().any(|f| f.rule.means_unreadable());
-    if let Authority::Unknown(f) = &authority
-        && !unreadable
-    {
-        findings.push(f.clone());
-    }
+    Some(
+        Finding::error(
+            Rule::NoRequests,
+            location,
+            "The worksheet has its header row but no request lines under it.",
+        )
+        .suggest("Fill in one row per role under the header row and send it again."),
+    )
+}
 
-    let mut block_institution = None;
-    let mut block_institution_error = None;
-    if let Some(v) = document.requester(RequesterField::Institution) {
-        match catalog.institution(&v.text) {
-            Some(inst) => block_institution = Some(inst),
-            None => {
-                let f = unknown_institution(catalog, v);
-                findings.push(f.clone());
-                block_institution_error = Some(f);
-            }
-        }
-    }
-
-    if let Some(v) = document.requester(RequesterField::CatalogVersion)
-        && !v.text.eq_ignore_ascii_case(&catalog.version)
-    {
-        findings.push(
-                Finding::warning(
-                    Rule::CatalogVersion,
-                    v.location.clone(),
-                    format!(
-                        "This worksheet was made from catalog version {}; the current version is {}. Roles, libraries or desks may have changed since.",
-                        v.text, catalog.version
-                    ),
-                )
-                .suggest("Nothing to do if every line is accepted; otherwise start from a new blank worksheet."),
-            );
-    }
-
-    if document.rows.is_empty() && !document.columns.is_empty() {
-        let location = match &document.sheet {
-            Some(sheet) => Location::Sheet {
-                sheet: sheet.clone(),
-            },
-            None => Location::File,
-        };
-        findings.push(
-            Finding::error(
-                Rule::NoRequests,
-                location,
-                "The worksheet has its header row but no request lines under it.",
-            )
-            .suggest("Fill in one row per role under the header row and send it again."),
-        );
-    }
-
-    let cx = Context {
-        catalog,
-        today,
-        columns: &document.columns,
-        authority,
-        requester_email_location: email_location,
-        block_institution,
-        block_institution_error,
-    };
-    let mut drafts: Vec<Draft> = document
-        .rows
-        .iter()
-        .map(|row| check_row(row, &cx))
-        .collect();
-    let people = check_people(&mut drafts, &cx);
+/// The per-line pass, then the person pass, then each line's status and request.
+fn check_lines(document: &Document, cx: &Context) -> Vec<Line> {
+    let mut drafts: Vec<Draft> = document.rows.iter().map(|row| check_row(row, cx)).collect();
+    let people = check_people(&mut drafts, cx);
     let rejected_with = fold_repeated_errors(&mut drafts);
-
-    let lines = drafts
+    drafts
         .into_iter()
         .enumerate()
         .map(|(index, draft)| {
             let with = rejected_with.get(&index).cloned();
             finish_line(draft, people.get(&index), with)
         })
-        .collect::<Vec<_>>();
+        .collect()
+}
 
-    let institution = block_institution.map(|i| i.code.clone()).or_else(|| {
-        let mut codes = lines
-            .iter()
-            .filter_map(|l| l.request.as_ref().map(|r| r.institution.clone()));
-        let first = codes.next()?;
-        codes.all(|c| c == first).then_some(first)
-    });
-    let requester_email = match &cx.authority {
-        Authority::Known(email) => Some(email.clone()),
-        Authority::Unknown(_) => None,
-    };
-
-    Outcome {
-        document,
-        findings,
-        lines,
-        requester_name,
-        requester_email,
-        institution,
-    }
+/// The one institution every request names, if they all name the same.
+fn common_institution(lines: &[Line]) -> Option<String> {
+    let mut codes = lines
+        .iter()
+        .filter_map(|l| l.request.as_ref().map(|r| r.institution.clone()));
+    let first = codes.next()?;
+    codes.all(|c| c == first).then_some(first)
 }
 
 /// The per-line pass.
@@ -246,53 +267,47 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
 
 /// The Action column.
 fn check_action(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<Action> {
-    let at = |field: Field| row.location_of(field, cx.columns);
-    match row.values.get(&Field::Action) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::Action),
-                    "The Action is empty.",
-                )
-                .suggest("Choose Add, Modify or Delete."),
-            );
-            None
-        }
-        Some(v) => {
-            let parsed = parse_action(&v.text);
-            if parsed.is_none() {
-                f.push(
-                    Finding::error(
-                        Rule::UnknownAction,
-                        v.location.clone(),
-                        format!("\"{}\" is not an action Rolecall knows.", v.text),
-                    )
-                    .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
-                );
-            }
-            parsed
-        }
+    let v = required(row, cx, Field::Action, "Choose Add, Modify or Delete.", f)?;
+    let parsed = parse_action(&v.text);
+    if parsed.is_none() {
+        f.push(
+            Finding::error(
+                Rule::UnknownAction,
+                v.location.clone(),
+                format!("\"{}\" is not an action Rolecall knows.", v.text),
+            )
+            .suggest("Choose Add (new account), Modify (add or remove roles), Delete (remove all staff roles) or Restore (put back suspended roles)."),
+        );
     }
+    parsed
 }
 
 /// The Primary ID column: present (its form is checked once the institution is known).
 fn check_primary_id_given(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) -> Option<String> {
-    let at = |field: Field| row.location_of(field, cx.columns);
-    match row.values.get(&Field::PrimaryId) {
-        None => {
-            f.push(
-                Finding::error(
-                    Rule::MissingField,
-                    at(Field::PrimaryId),
-                    "The Primary ID is empty.",
-                )
-                .suggest("Every line needs the person's Alma primary identifier."),
-            );
-            None
-        }
-        Some(v) => Some(v.text.clone()),
+    let suggestion = "Every line needs the person's Alma primary identifier.";
+    required(row, cx, Field::PrimaryId, suggestion, f).map(|v| v.text.clone())
+}
+
+/// A field every line must fill: its value, or an error saying it is empty.
+fn required<'r>(
+    row: &'r RequestRow,
+    cx: &Context,
+    field: Field,
+    suggestion: &str,
+    f: &mut Vec<Finding>,
+) -> Option<&'r Value> {
+    let value = row.values.get(&field);
+    if value.is_none() {
+        f.push(
+            Finding::error(
+                Rule::MissingField,
+                row.location_of(field, cx.columns),
+                format!("The {} is empty.", field.header()),
+            )
+            .suggest(suggestion),
+        );
     }
+    value
 }
 
 /// The Account type column.
@@ -714,133 +729,11 @@ impl Resolver<'_, '_> {
         expiry: Option<String>,
         profile: Option<String>,
     ) -> Option<RoleRequest> {
-        let at = |field: Field| self.row.location_of(field, self.cx.columns);
-        let wants_library = match &entry_scope {
-            Some(EntryScope::RequestLibrary) => true,
-            Some(EntryScope::Institution) => false,
-            None => role.needs_library(),
+        let scope = self.scope(role, entry_scope, profile.as_deref())?;
+        let parameters = match role.parameter {
+            Some(kind) => self.parameters(role, kind, change)?,
+            None => Vec::new(),
         };
-        let scope = match (wants_library, self.library) {
-            (true, Some(lib)) => Scope::Library(lib.code.clone()),
-            (true, None) => {
-                // An unknown library was already reported; an empty one is reported once.
-                if !self.library_given && !self.scope_reported {
-                    self.scope_reported = true;
-                    let what = profile
-                        .as_deref()
-                        .map_or_else(|| role.name.clone(), |p| format!("The profile {p}"));
-                    let libraries: Vec<&str> = self
-                        .institution
-                        .libraries
-                        .iter()
-                        .map(|l| l.code.as_str())
-                        .collect();
-                    self.findings.push(
-                        Finding::error(
-                            Rule::ScopeRequired,
-                            at(Field::Library),
-                            format!("{what} is granted per library, but no library is given."),
-                        )
-                        .suggest(format!(
-                            "Choose one of {}: {}.",
-                            self.institution.code,
-                            libraries.join(", ")
-                        )),
-                    );
-                }
-                return None;
-            }
-            // Roles that Alma grants at either level take the library when one is given.
-            (false, Some(lib)) if entry_scope.is_none() && role.scope == ScopeKind::Either => {
-                Scope::Library(lib.code.clone())
-            }
-            _ => Scope::Institution(self.institution.code.clone()),
-        };
-
-        let mut parameters = Vec::new();
-        if let Some(kind) = role.parameter {
-            let library = self.library?;
-            self.parameter_used = true;
-            match self.row.values.get(&Field::Unit) {
-                None => {
-                    if !self.parameter_reported && change == Change::Add {
-                        self.parameter_reported = true;
-                        let names: Vec<&str> = library
-                            .units(kind)
-                            .iter()
-                            .map(|u| u.code.as_str())
-                            .collect();
-                        let mut finding = Finding::error(
-                            Rule::ParameterRequired,
-                            at(Field::Unit),
-                            format!(
-                                "{} needs a {} of {}, but none is given; without it the role stays inactive in Alma.",
-                                role.name,
-                                kind.describe(),
-                                library.code
-                            ),
-                        );
-                        if !names.is_empty() {
-                            finding =
-                                finding.suggest(format!("Choose one of {}.", names.join(", ")));
-                        }
-                        self.findings.push(finding);
-                    }
-                    if change == Change::Add {
-                        return None;
-                    }
-                }
-                Some(v) => {
-                    let units = library.units(kind);
-                    let key = v.text.trim();
-                    match units.iter().find(|u| {
-                        u.code.eq_ignore_ascii_case(key) || u.name.eq_ignore_ascii_case(key)
-                    }) {
-                        Some(unit) => parameters.push(Parameter {
-                            kind,
-                            value: unit.code.clone(),
-                            scope: library.code.clone(),
-                        }),
-                        None => {
-                            if !self.parameter_reported {
-                                self.parameter_reported = true;
-                                let mut finding = Finding::error(
-                                    Rule::UnknownParameter,
-                                    v.location.clone(),
-                                    format!(
-                                        "\"{key}\" is not a {} of {} ({}).",
-                                        kind.describe(),
-                                        library.name,
-                                        library.code
-                                    ),
-                                );
-                                let best =
-                                    Catalog::closest(key, units.iter().map(|u| u.code.as_str()));
-                                finding = match best {
-                                    Some(best) => finding.suggest(format!("Did you mean {best}?")),
-                                    None if !units.is_empty() => finding.suggest(format!(
-                                        "Choose one of {}.",
-                                        units
-                                            .iter()
-                                            .map(|u| u.code.as_str())
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    )),
-                                    None => finding.suggest(format!(
-                                        "{} has no {}s in the catalog.",
-                                        library.code,
-                                        kind.describe()
-                                    )),
-                                };
-                                self.findings.push(finding);
-                            }
-                            return None;
-                        }
-                    }
-                }
-            }
-        }
-
         Some(RoleRequest {
             change,
             code: role.code,
@@ -851,6 +744,152 @@ impl Resolver<'_, '_> {
             needs_approval: role.privileged && change == Change::Add,
             profile,
         })
+    }
+
+    /// Where the role is granted: the line's library, or its institution. `None` when the
+    /// role needs a library and the line gives none (reported once per line).
+    fn scope(
+        &mut self,
+        role: &Role,
+        entry_scope: Option<EntryScope>,
+        profile: Option<&str>,
+    ) -> Option<Scope> {
+        let wants_library = match &entry_scope {
+            Some(EntryScope::RequestLibrary) => true,
+            Some(EntryScope::Institution) => false,
+            None => role.needs_library(),
+        };
+        match (wants_library, self.library) {
+            (true, Some(lib)) => Some(Scope::Library(lib.code.clone())),
+            (true, None) => {
+                // An unknown library was already reported; an empty one is reported once.
+                if !self.library_given && !self.scope_reported {
+                    self.scope_reported = true;
+                    let what =
+                        profile.map_or_else(|| role.name.clone(), |p| format!("The profile {p}"));
+                    self.findings.push(self.library_required(&what));
+                }
+                None
+            }
+            // Roles that Alma grants at either level take the library when one is given.
+            (false, Some(lib)) if entry_scope.is_none() && role.scope == ScopeKind::Either => {
+                Some(Scope::Library(lib.code.clone()))
+            }
+            _ => Some(Scope::Institution(self.institution.code.clone())),
+        }
+    }
+
+    /// `what` is granted per library, but the line gives none.
+    fn library_required(&self, what: &str) -> Finding {
+        let libraries: Vec<&str> = self
+            .institution
+            .libraries
+            .iter()
+            .map(|l| l.code.as_str())
+            .collect();
+        Finding::error(
+            Rule::ScopeRequired,
+            self.row.location_of(Field::Library, self.cx.columns),
+            format!("{what} is granted per library, but no library is given."),
+        )
+        .suggest(format!(
+            "Choose one of {}: {}.",
+            self.institution.code,
+            libraries.join(", ")
+        ))
+    }
+
+    /// The desk or service unit a role of `kind` needs, from the line's unit field. `None`
+    /// when the line has no library, or the unit is unknown, or an added role has none.
+    fn parameters(
+        &mut self,
+        role: &Role,
+        kind: ParameterKind,
+        change: Change,
+    ) -> Option<Vec<Parameter>> {
+        let library = self.library?;
+        self.parameter_used = true;
+        let Some(v) = self.row.values.get(&Field::Unit) else {
+            if change == Change::Add {
+                if !self.parameter_reported {
+                    self.parameter_reported = true;
+                    self.findings
+                        .push(self.parameter_required(role, kind, library));
+                }
+                return None;
+            }
+            return Some(Vec::new());
+        };
+        let units = library.units(kind);
+        let key = v.text.trim();
+        let found = units
+            .iter()
+            .find(|u| u.code.eq_ignore_ascii_case(key) || u.name.eq_ignore_ascii_case(key));
+        match found {
+            Some(unit) => Some(vec![Parameter {
+                kind,
+                value: unit.code.clone(),
+                scope: library.code.clone(),
+            }]),
+            None => {
+                if !self.parameter_reported {
+                    self.parameter_reported = true;
+                    self.findings.push(unknown_unit(v, key, kind, library));
+                }
+                None
+            }
+        }
+    }
+
+    /// An added role of `kind` needs a unit of `library`, but the line gives none.
+    fn parameter_required(&self, role: &Role, kind: ParameterKind, library: &Library) -> Finding {
+        let names: Vec<&str> = library
+            .units(kind)
+            .iter()
+            .map(|u| u.code.as_str())
+            .collect();
+        let finding = Finding::error(
+            Rule::ParameterRequired,
+            self.row.location_of(Field::Unit, self.cx.columns),
+            format!(
+                "{} needs a {} of {}, but none is given; without it the role stays inactive in Alma.",
+                role.name,
+                kind.describe(),
+                library.code
+            ),
+        );
+        if names.is_empty() {
+            finding
+        } else {
+            finding.suggest(format!("Choose one of {}.", names.join(", ")))
+        }
+    }
+}
+
+/// `key` (the line's unit field `v`) names no unit of `kind` in `library`.
+fn unknown_unit(v: &Value, key: &str, kind: ParameterKind, library: &Library) -> Finding {
+    let units = library.units(kind);
+    let finding = Finding::error(
+        Rule::UnknownParameter,
+        v.location.clone(),
+        format!(
+            "\"{key}\" is not a {} of {} ({}).",
+            kind.describe(),
+            library.name,
+            library.code
+        ),
+    );
+    let codes: Vec<&str> = units.iter().map(|u| u.code.as_str()).collect();
+    match Catalog::closest(key, codes.iter().copied()) {
+        Some(best) => finding.suggest(format!("Did you mean {best}?")),
+        None if !units.is_empty() => {
+            finding.suggest(format!("Choose one of {}.", codes.join(", ")))
+        }
+        None => finding.suggest(format!(
+            "{} has no {}s in the catalog.",
+            library.code,
+            kind.describe()
+        )),
     }
 }
 
@@ -890,160 +929,187 @@ fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
 /// The person pass: the lines of one person (same institution and primary ID) together.
 /// Returns, for each line with a primary ID, the person its lines describe together.
 fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
-    let groups = person_groups(drafts);
-
     let mut facts = HashMap::new();
-    for indices in groups.values() {
-        // One person, one action.
-        let actions: Vec<(usize, Action)> = indices
-            .iter()
-            .filter_map(|&i| drafts[i].action.map(|a| (i, a)))
-            .collect();
-        let conflicting = actions.iter().any(|(_, a)| *a != actions[0].1);
-        if conflicting {
-            for &(i, action) in &actions {
-                let others: Vec<String> = actions
-                    .iter()
-                    .filter(|(j, a)| *j != i && *a != action)
-                    .map(|(j, a)| format!("{} on {}", action_word(*a), row_words(drafts[*j].row)))
-                    .collect();
-                let location = drafts[i].row.location_of(Field::Action, cx.columns);
-                drafts[i].findings.push(
-                    Finding::error(
-                        Rule::Conflict,
-                        location,
-                        format!(
-                            "This line asks to {} {}, but the same person also has {}.",
-                            action_word(action).to_lowercase(),
-                            drafts[i].primary_id.clone().unwrap_or_default(),
-                            others.join(", ")
-                        ),
-                    )
-                    .suggest("Give each person one action: Add, Modify or Delete."),
-                );
-            }
+    for indices in person_groups(drafts).values() {
+        let conflicting = check_one_action(drafts, indices, cx);
+        let merged = merge_person_fields(drafts, indices);
+        if drafts[indices[0]].action == Some(Action::Add) && !conflicting {
+            check_person_filled(drafts, indices[0], &merged, cx);
         }
-
-        // Person fields: filled once, and the same wherever repeated.
-        let mut merged: BTreeMap<Field, (&Value, usize)> = BTreeMap::new();
-        for &i in indices {
-            for field in [
-                Field::LastName,
-                Field::FirstName,
-                Field::Email,
-                Field::AccountType,
-            ] {
-                if let Some(v) = drafts[i].row.values.get(&field) {
-                    match merged.get(&field) {
-                        None => {
-                            merged.insert(field, (v, i));
-                        }
-                        Some((first, j)) if !same_text(&first.text, &v.text) => {
-                            let message = format!(
-                                "{} is \"{}\" here but \"{}\" on {}.",
-                                field.header(),
-                                v.text,
-                                first.text,
-                                row_words(drafts[*j].row)
-                            );
-                            let location = v.location.clone();
-                            drafts[i].findings.push(
-                                Finding::error(Rule::Conflict, location, message)
-                                    .suggest("Write the same value on every line of the person, or leave it empty after the first."),
-                            );
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-        }
-        let first = indices[0];
-        if drafts[first].action == Some(Action::Add) && !conflicting {
-            for field in [Field::LastName, Field::FirstName, Field::Email] {
-                if !merged.contains_key(&field) {
-                    let location = drafts[first].row.location_of(field, cx.columns);
-                    // A form has one person block: its own words, not the worksheet's rows.
-                    let suggestion = match &location {
-                        Location::FormField { .. } => {
-                            format!("Fill in the {} field of the form.", field.header())
-                        }
-                        _ => format!(
-                            "Fill in the {} on the person's first line.",
-                            field.header().to_lowercase()
-                        ),
-                    };
-                    drafts[first].findings.push(
-                        Finding::error(
-                            Rule::MissingField,
-                            location,
-                            format!("{} is empty; a new account needs it.", field.header()),
-                        )
-                        .suggest(suggestion),
-                    );
-                }
-            }
-        }
-
-        // The same role twice, or added and removed.
-        let mut seen: HashMap<(u32, Scope, Vec<Parameter>), (Change, usize)> = HashMap::new();
-        for &i in indices {
-            let mut new_findings = Vec::new();
-            for (role, location) in &drafts[i].roles {
-                let key = (role.code, role.scope.clone(), role.parameters.clone());
-                match seen.get(&key) {
-                    None => {
-                        seen.insert(key, (role.change, i));
-                    }
-                    Some((change, j)) if *change == role.change => {
-                        if *j != i || role.profile.is_none() {
-                            new_findings.push(
-                                Finding::warning(
-                                    Rule::DuplicateRole,
-                                    location.clone(),
-                                    format!(
-                                        "{} is already asked for on {}.",
-                                        role.name,
-                                        row_words(drafts[*j].row)
-                                    ),
-                                )
-                                .suggest("Remove one of the two."),
-                            );
-                        }
-                    }
-                    Some((_, j)) => new_findings.push(
-                        Finding::error(
-                            Rule::Conflict,
-                            location.clone(),
-                            format!(
-                                "{} is both added and removed (see {}).",
-                                role.name,
-                                row_words(drafts[*j].row)
-                            ),
-                        )
-                        .suggest("Keep the one you mean."),
-                    ),
-                }
-            }
-            drafts[i].findings.extend(new_findings);
-        }
-
-        let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
-        let account_type = indices
-            .iter()
-            .find_map(|&i| drafts[i].account_type)
-            .unwrap_or(AccountType::Internal);
-        let person = Person {
-            primary_id: drafts[first].primary_id.clone().unwrap_or_default(),
-            first_name: text(Field::FirstName),
-            last_name: text(Field::LastName),
-            email: text(Field::Email),
-            account_type,
-        };
+        check_repeated_roles(drafts, indices);
+        let person = person_of(drafts, indices, &merged);
         for &i in indices {
             facts.insert(i, person.clone());
         }
     }
     facts
+}
+
+/// One person, one action: every line whose action differs from another's gets an error.
+/// Returns whether the person's actions conflict.
+fn check_one_action(drafts: &mut [Draft], indices: &[usize], cx: &Context) -> bool {
+    let actions: Vec<(usize, Action)> = indices
+        .iter()
+        .filter_map(|&i| drafts[i].action.map(|a| (i, a)))
+        .collect();
+    let conflicting = actions.iter().any(|(_, a)| *a != actions[0].1);
+    if !conflicting {
+        return false;
+    }
+    for &(i, action) in &actions {
+        let others: Vec<String> = actions
+            .iter()
+            .filter(|(j, a)| *j != i && *a != action)
+            .map(|(j, a)| format!("{} on {}", action_word(*a), row_words(drafts[*j].row)))
+            .collect();
+        let location = drafts[i].row.location_of(Field::Action, cx.columns);
+        drafts[i].findings.push(
+            Finding::error(
+                Rule::Conflict,
+                location,
+                format!(
+                    "This line asks to {} {}, but the same person also has {}.",
+                    action_word(action).to_lowercase(),
+                    drafts[i].primary_id.clone().unwrap_or_default(),
+                    others.join(", ")
+                ),
+            )
+            .suggest("Give each person one action: Add, Modify or Delete."),
+        );
+    }
+    true
+}
+
+/// The person fields of one person, each with the line it was first given on.
+type Merged<'a> = BTreeMap<Field, (&'a Value, usize)>;
+
+/// Person fields: filled once, and the same wherever repeated. A line that repeats a field
+/// with another value gets an error; the first value is kept.
+fn merge_person_fields<'a>(drafts: &mut [Draft<'a>], indices: &[usize]) -> Merged<'a> {
+    let mut merged: Merged<'a> = BTreeMap::new();
+    for &i in indices {
+        let row: &'a RequestRow = drafts[i].row;
+        for field in [
+            Field::LastName,
+            Field::FirstName,
+            Field::Email,
+            Field::AccountType,
+        ] {
+            let Some(v) = row.values.get(&field) else {
+                continue;
+            };
+            match merged.get(&field) {
+                None => {
+                    merged.insert(field, (v, i));
+                }
+                Some((first, j)) if !same_text(&first.text, &v.text) => {
+                    let message = format!(
+                        "{} is \"{}\" here but \"{}\" on {}.",
+                        field.header(),
+                        v.text,
+                        first.text,
+                        row_words(drafts[*j].row)
+                    );
+                    drafts[i].findings.push(
+                        Finding::error(Rule::Conflict, v.location.clone(), message)
+                            .suggest("Write the same value on every line of the person, or leave it empty after the first."),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    merged
+}
+
+/// A new account needs a name and an email: each one the person leaves empty is an error on
+/// the person's first line.
+fn check_person_filled(drafts: &mut [Draft], first: usize, merged: &Merged, cx: &Context) {
+    for field in [Field::LastName, Field::FirstName, Field::Email] {
+        if merged.contains_key(&field) {
+            continue;
+        }
+        let location = drafts[first].row.location_of(field, cx.columns);
+        // A form has one person block: its own words, not the worksheet's rows.
+        let suggestion = match &location {
+            Location::FormField { .. } => {
+                format!("Fill in the {} field of the form.", field.header())
+            }
+            _ => format!(
+                "Fill in the {} on the person's first line.",
+                field.header().to_lowercase()
+            ),
+        };
+        drafts[first].findings.push(
+            Finding::error(
+                Rule::MissingField,
+                location,
+                format!("{} is empty; a new account needs it.", field.header()),
+            )
+            .suggest(suggestion),
+        );
+    }
+}
+
+/// The same role twice (a warning), or added and removed (an error).
+fn check_repeated_roles(drafts: &mut [Draft], indices: &[usize]) {
+    let mut seen: HashMap<(u32, Scope, Vec<Parameter>), (Change, usize)> = HashMap::new();
+    for &i in indices {
+        let mut new_findings = Vec::new();
+        for (role, location) in &drafts[i].roles {
+            let key = (role.code, role.scope.clone(), role.parameters.clone());
+            match seen.get(&key) {
+                None => {
+                    seen.insert(key, (role.change, i));
+                }
+                Some((change, j)) if *change == role.change => {
+                    if *j != i || role.profile.is_none() {
+                        new_findings.push(
+                            Finding::warning(
+                                Rule::DuplicateRole,
+                                location.clone(),
+                                format!(
+                                    "{} is already asked for on {}.",
+                                    role.name,
+                                    row_words(drafts[*j].row)
+                                ),
+                            )
+                            .suggest("Remove one of the two."),
+                        );
+                    }
+                }
+                Some((_, j)) => new_findings.push(
+                    Finding::error(
+                        Rule::Conflict,
+                        location.clone(),
+                        format!(
+                            "{} is both added and removed (see {}).",
+                            role.name,
+                            row_words(drafts[*j].row)
+                        ),
+                    )
+                    .suggest("Keep the one you mean."),
+                ),
+            }
+        }
+        drafts[i].findings.extend(new_findings);
+    }
+}
+
+/// The person one person's lines describe together.
+fn person_of(drafts: &[Draft], indices: &[usize], merged: &Merged) -> Person {
+    let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
+    let account_type = indices
+        .iter()
+        .find_map(|&i| drafts[i].account_type)
+        .unwrap_or(AccountType::Internal);
+    Person {
+        primary_id: drafts[indices[0]].primary_id.clone().unwrap_or_default(),
+        first_name: text(Field::FirstName),
+        last_name: text(Field::LastName),
+        email: text(Field::Email),
+        account_type,
+    }
 }
 
 /// Status and typed request for one line.
