@@ -61,16 +61,19 @@ impl Step {
         }
     }
 
-    fn parse(s: &str) -> Step {
-        match s {
+    /// The step a row holds; a word this version does not know is an error, never a
+    /// guess (a guessed `pending` could write an account twice).
+    fn parse(s: &str) -> Option<Step> {
+        Some(match s {
+            "pending" => Step::Pending,
             "fetched" => Step::Fetched,
             "written" => Step::Written,
             "recorded" => Step::Recorded,
             "unchanged" => Step::Unchanged,
             "refused" => Step::Refused,
             "failed" => Step::Failed,
-            _ => Step::Pending,
-        }
+            _ => return None,
+        })
     }
 
     /// True when the account is done for this change set.
@@ -119,7 +122,16 @@ impl<'a> Journal<'a> {
                 |r| {
                     let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
                     Ok(Entry {
-                        step: Step::parse(&r.get::<_, String>(0)?),
+                        step: {
+                            let word: String = r.get(0)?;
+                            Step::parse(&word).ok_or_else(|| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    0,
+                                    rusqlite::types::Type::Text,
+                                    format!("unknown journal step {word:?}").into(),
+                                )
+                            })?
+                        },
                         intent: json(r.get(1)?),
                         answer: json(r.get(2)?),
                         detail: r.get(3)?,
@@ -160,5 +172,28 @@ impl<'a> Journal<'a> {
                 self.now,
             ])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Step;
+
+    #[test]
+    fn every_step_reads_back_and_an_unknown_word_is_no_step() {
+        let all = [
+            Step::Pending,
+            Step::Fetched,
+            Step::Written,
+            Step::Recorded,
+            Step::Unchanged,
+            Step::Refused,
+            Step::Failed,
+        ];
+        for step in all {
+            assert_eq!(Step::parse(step.word()), Some(step));
+        }
+        assert_eq!(Step::parse("sent"), None);
+        assert_eq!(Step::parse(""), None);
     }
 }
