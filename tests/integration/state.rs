@@ -5,11 +5,11 @@
 //! checked against counts made here from the generator's own `truth.json`, never through
 //! the library's queries.
 
+use crate::support::test::{Out, rolecall};
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const NOW: &str = "2026-11-24T15:00:00Z";
 const AS_OF: &str = "2026-11-24";
@@ -25,12 +25,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn sample(name: &str) -> PathBuf {
     repo().join("samples/worksheets").join(name)
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 /// A temporary folder with a state database.
@@ -70,19 +64,9 @@ impl Desk {
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-            .arg("--db")
-            .arg(self.path("rolecall.db"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("ROLECALL_NOW", NOW)
-            .output()
-            .unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let mut cmd = rolecall(self.dir.path());
+        cmd.arg("--db").arg(self.path("rolecall.db")).args(args);
+        cmd.output().unwrap().into()
     }
 
     /// Processes a worksheet into `out/<name>` and returns its change set.
@@ -1355,17 +1339,7 @@ fn the_inactivity_audit_spares_new_accounts_and_refuses_a_date_before_the_last_c
 
 /// Runs the binary in `dir` with exactly these arguments (no `--db`).
 fn run_in(dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-        .args(args)
-        .current_dir(dir)
-        .env("ROLECALL_NOW", NOW)
-        .output()
-        .unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    rolecall(dir).args(args).output().unwrap().into()
 }
 
 /// The Summary sheet's value for a label.
