@@ -375,6 +375,14 @@ mod tests {
         }
     }
 
+    /// The document of a workbook with this one sheet.
+    fn read_one(sheet: RawSheet) -> Document {
+        build_document(&RawWorkbook {
+            sheets: vec![sheet],
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn header_is_found_below_a_title_and_columns_in_any_order() {
         let s = sheet(
@@ -391,10 +399,7 @@ mod tests {
                 (5, 5, "Add"),
             ],
         );
-        let doc = build_document(&RawWorkbook {
-            sheets: vec![s],
-            ..Default::default()
-        });
+        let doc = read_one(s);
         assert_eq!(doc.header_row, Some(3));
         assert_eq!(doc.columns[&Field::Role], 2);
         assert_eq!(doc.rows.len(), 1);
@@ -423,10 +428,7 @@ mod tests {
                 (9, 1, "Add"),
             ],
         );
-        let doc = build_document(&RawWorkbook {
-            sheets: vec![s],
-            ..Default::default()
-        });
+        let doc = read_one(s);
         let name = doc.requester(RequesterField::Name).unwrap();
         assert_eq!(
             (name.text.as_str(), name.location.to_string()),
@@ -448,10 +450,7 @@ mod tests {
         for r in 0..=MAX_REQUEST_ROWS as u32 {
             s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
         }
-        let doc = build_document(&RawWorkbook {
-            sheets: vec![s],
-            ..Default::default()
-        });
+        let doc = read_one(s);
         assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
         assert_eq!(doc.findings.len(), 1);
         assert_eq!(doc.findings[0].rule, Rule::TooLarge);
@@ -476,10 +475,7 @@ mod tests {
         }
         // 5 lines past the cap were kept by the raw reader, 90 more only counted.
         s.rows_not_kept = 90;
-        let doc = build_document(&RawWorkbook {
-            sheets: vec![s],
-            ..Default::default()
-        });
+        let doc = read_one(s);
         assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
         assert_eq!(doc.unread_lines, 95);
         assert!(doc.findings[0].message.contains("95 more were not read"));
@@ -492,10 +488,7 @@ mod tests {
             row: 1_048_575,
             col: 16_383,
         });
-        let doc = build_document(&RawWorkbook {
-            sheets: vec![s],
-            ..Default::default()
-        });
+        let doc = read_one(s);
         assert_eq!(doc.findings.len(), 1);
         assert_eq!(doc.findings[0].rule, Rule::TooLarge);
         assert!(doc.findings[0].message.contains("Sheet1!XFD1048576"));

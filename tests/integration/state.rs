@@ -274,11 +274,10 @@ fn the_samples_against_the_generated_state_show_each_diff_case() {
 
     // mistakes.xlsx: Brennan's Modify is for an account nobody knows.
     desk.process(&sample("mistakes.xlsx"), "out");
-    let found = problems(&desk.path("out/mistakes-xlsx/mistakes-result.xlsx"));
-    assert!(
-        found.iter().any(|(r, _, m)| r == "unknown-account"
-            && m.contains("00510019 is not an account of Gulf Coast State University")),
-        "{found:#?}"
+    has_problem(
+        &desk.path("out/mistakes-xlsx/mistakes-result.xlsx"),
+        "unknown-account",
+        "00510019 is not an account of Gulf Coast State University",
     );
 }
 
@@ -438,11 +437,10 @@ fn a_request_past_the_allotment_is_refused_with_the_numbers() {
     let desk = Desk::imported();
     let cs = desk.process(&fixture("mcc-add.xlsx"), "out");
     assert_eq!(cs["operations"], serde_json::json!([]));
-    let found = problems(&desk.path("out/mcc-add-xlsx/mcc-add-result.xlsx"));
-    assert!(
-        found.iter().any(|(r, _, m)| r == "over-allotment"
-            && m.contains("25 named users now, 26 after this request, allotment 25")),
-        "{found:#?}"
+    has_problem(
+        &desk.path("out/mcc-add-xlsx/mcc-add-result.xlsx"),
+        "over-allotment",
+        "25 named users now, 26 after this request, allotment 25",
     );
 }
 
@@ -1340,6 +1338,15 @@ fn the_inactivity_audit_spares_new_accounts_and_refuses_a_date_before_the_last_c
 /// Runs the binary in `dir` with exactly these arguments (no `--db`).
 fn run_in(dir: &Path, args: &[&str]) -> Out {
     rolecall(dir).args(args).output().unwrap().into()
+}
+
+/// The result workbook's Problems sheet has a problem of this rule whose message says this.
+fn has_problem(result: &Path, rule: &str, words: &str) {
+    let found = problems(result);
+    assert!(
+        found.iter().any(|(r, _, m)| r == rule && m.contains(words)),
+        "no {rule} saying {words:?} in {found:#?}"
+    );
 }
 
 /// The Summary sheet's value for a label.
