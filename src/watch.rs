@@ -13,7 +13,7 @@ use crate::deliver::queue::{self, RawTransport, RetryPolicy};
 use crate::deliver::{self, DeliverError, Delivery, Envelope, Mail, Notice, Transport};
 use crate::fsx::{self, Charset, hash_file, rename_durably, write_durably};
 use crate::intake::{self, email};
-use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Status, Submission};
+use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, Stage, Status, Submission};
 use crate::process::{Origin, Placement, Processor};
 use crate::read::Isolation;
 use crate::validate::SubmissionStatus;
@@ -453,10 +453,10 @@ impl<'a> Watcher<'a> {
                 continue; // the scan resumes it
             }
             let kept = s.original.as_ref().map(|o| self.layout.root.join(o));
-            if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
+            if s.state == Stage::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
                 self.ledger.mark_filed(&s.id)?;
                 tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
-            } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
+            } else if s.state == Stage::Received && self.vanished.insert(s.id.clone()) {
                 // Removed by hand before it was processed: the row stays `received` (status
                 // shows it), and the same bytes dropped again are processed as this
                 // submission.

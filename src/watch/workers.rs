@@ -26,7 +26,7 @@ struct Job {
 }
 
 /// What a worker did with a job: `None` when the pass was given up before it began.
-struct Finished {
+struct JobResult {
     path: PathBuf,
     sha256: String,
     result: Option<Result<(), WatchError>>,
@@ -110,7 +110,7 @@ impl Watcher<'_> {
         };
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Mutex::new(queue);
-        let (finished, done) = mpsc::channel::<Finished>();
+        let (finished, done) = mpsc::channel::<JobResult>();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (seed, shared, queue, finished) =
@@ -133,7 +133,7 @@ impl Watcher<'_> {
         &mut self,
         files: Vec<PathBuf>,
         jobs: mpsc::Sender<Job>,
-        done: &mpsc::Receiver<Finished>,
+        done: &mpsc::Receiver<JobResult>,
         turns: &Turns<String>,
     ) -> Result<(), WatchError> {
         let mut in_hand = HashSet::new();
@@ -178,7 +178,7 @@ impl Watcher<'_> {
     /// Records the jobs the workers have finished, waiting until at most `keep` are in hand.
     fn collect(
         &mut self,
-        done: &mpsc::Receiver<Finished>,
+        done: &mpsc::Receiver<JobResult>,
         in_hand: &mut HashSet<String>,
         keep: usize,
     ) -> Result<(), WatchError> {
@@ -205,7 +205,7 @@ fn work(
     seed: &Seed<'_>,
     shared: &Shared<'_>,
     queue: &Mutex<mpsc::Receiver<Job>>,
-    finished: mpsc::Sender<Finished>,
+    finished: mpsc::Sender<JobResult>,
 ) {
     let mut own: Option<(Ledger, Option<crate::state::State>)> = None;
     loop {
@@ -216,7 +216,7 @@ fn work(
         let give_up = shared.abandon.load(Ordering::SeqCst);
         let result = (!give_up).then(|| one(seed, shared, &mut own, &job));
         let sha256 = job.submission.sha256;
-        let report = Finished {
+        let report = JobResult {
             path: job.path,
             sha256,
             result,
