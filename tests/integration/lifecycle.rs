@@ -399,3 +399,107 @@ fn a_change_set_file_never_sends_an_operation_that_needs_approval() {
         out.stdout
     );
 }
+
+/// The result workbook's warnings, as the reply lists them: `Accounts!E9 (warning): ...`.
+fn reply_text(env: &Env) -> String {
+    let outbox = env.dir.path().join("data/outbox");
+    let mut text = String::new();
+    for e in std::fs::read_dir(outbox).unwrap().flatten() {
+        let raw = std::fs::read_to_string(e.path()).unwrap();
+        // Quoted-printable: join the soft line breaks back.
+        text.push_str(&raw.replace("=\r\n", "").replace("=\n", ""));
+    }
+    text
+}
+
+#[test]
+fn two_roles_one_person_may_not_hold_together_wait_and_are_approved_only_with_a_note() {
+    let env = desk();
+    worksheet(
+        &env.dir.path().join("data/inbox/sod.xlsx"),
+        HEADER,
+        &[
+            &["Modify", JANE, "Doe", "Jane", "Purchasing Operator", ""],
+            &["Modify", JANE, "Doe", "Jane", "Invoice Manager", "MAIN"],
+        ],
+    );
+    let id = watch_once(&env);
+    let reply = reply_text(&env);
+    assert!(
+        reply.contains("Needs approval:  2"),
+        "both lines wait:\n{reply}"
+    );
+    assert!(
+        reply.contains(
+            "One person may not hold Purchasing Operator (54) with Invoice Manager (44): who orders (Purchasing Operator) may not also approve the invoices (Invoice Manager) (this request asks for both)."
+        ),
+        "{reply}"
+    );
+    let writes = puts(&env);
+    ok(&env.run(&["push", &id]));
+    assert_eq!(puts(&env), writes, "nothing pushable before approval");
+    refused(
+        &env.run(&["approve", &id, "--by", "Marcus Ortega"]),
+        "approving it is an exception, give the reason with --note",
+    );
+    let q = queue(&env, "2026-11-24T15:00:00Z");
+    assert!(
+        q["items"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--by NAME --note TEXT"),
+        "{q:#}"
+    );
+    ok(&env.run(&[
+        "approve",
+        &id,
+        "--by",
+        "Marcus Ortega",
+        "--note",
+        "one-person branch; the dean reviews invoices",
+    ]));
+    ok(&env.run(&["push", &id]));
+    assert_eq!(
+        alma_codes(&env, JANE),
+        ["200", "204", "32", "37", "44", "54", "9999"]
+    );
+}
+
+#[test]
+fn a_role_whose_partner_the_account_already_holds_is_a_separation_of_duties_finding() {
+    let env = Env::new("[watch]\nsettle_ms = 0\n");
+    let mut jane = rich_user(JANE, "Jane", "Doe", false);
+    jane["user_role"].as_array_mut().unwrap().push(json!({
+        "status": { "value": "ACTIVE", "desc": "Active" },
+        "scope": { "value": "MAIN", "desc": "MAIN" },
+        "role_type": { "value": "44", "desc": "Invoice Manager" },
+        "parameter": [],
+    }));
+    env.fake.add_user(GCSU, jane);
+    ok(&env.run(&["state", "sync", "--institution", GCSU, JANE]));
+    worksheet(
+        &env.dir.path().join("data/inbox/po.xlsx"),
+        HEADER,
+        &[&["Modify", JANE, "Doe", "Jane", "Purchasing Operator", ""]],
+    );
+    let id = watch_once(&env);
+    let reply = reply_text(&env);
+    assert!(
+        reply.contains("(the account already holds the other role)"),
+        "{reply}"
+    );
+    let q = queue(&env, "2026-11-24T15:00:00Z");
+    assert_eq!(q["items"][0]["kind"], "approval", "{q:#}");
+    // A removal of the held role in the same request would have cleared it; denying ends it.
+    ok(&env.run(&[
+        "deny",
+        &id,
+        "--by",
+        "Ana Lopez",
+        "--note",
+        "holds Invoice Manager",
+    ]));
+    ok(&env.run(&["push", &id]));
+    assert!(!alma_codes(&env, JANE).contains(&"54".to_string()));
+    assert_eq!(env.run(&["queue"]).stdout, "Nothing waits.\n");
+}
