@@ -503,3 +503,32 @@ fn a_role_whose_partner_the_account_already_holds_is_a_separation_of_duties_find
     assert!(!alma_codes(&env, JANE).contains(&"54".to_string()));
     assert_eq!(env.run(&["queue"]).stdout, "Nothing waits.\n");
 }
+
+#[test]
+fn a_reply_the_mail_server_refused_waits_in_the_queue_for_outbox_retry() {
+    let (port, _received) = crate::support::smtp::smtp_server(Some((550, "5.1.1 No such user")));
+    let env = Env::new(&format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n[watch]\nsettle_ms = 0\n"
+    ));
+    env.fake.add_user(GCSU, rich_user(JANE, "Jane", "Doe", false));
+    ok(&env.run(&["state", "sync", "--institution", GCSU, JANE]));
+    worksheet(
+        &env.dir.path().join("data/inbox/one.xlsx"),
+        HEADER,
+        &[&["Modify", JANE, "Doe", "Jane", "Vendor Manager", ""]],
+    );
+    let id = watch_once(&env);
+    let q = queue(&env, "2026-11-24T15:00:00Z");
+    let items = q["items"].as_array().unwrap();
+    let reply = items
+        .iter()
+        .find(|i| i["kind"] == "unsent_reply")
+        .unwrap_or_else(|| panic!("{q:#}"));
+    assert_eq!(reply["institution"], GCSU);
+    assert_eq!(reply["submission_id"], id.as_str());
+    assert_eq!(reply["command"], "rolecall outbox retry");
+    assert!(reply["reason"].as_str().unwrap().contains("550"), "{q:#}");
+    let status: Json = serde_json::from_str(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["queue"]["unsent_reply"], 1, "{status:#}");
+    assert_eq!(status["queue"]["push"], 1, "{status:#}");
+}
