@@ -130,6 +130,25 @@ fn queue(env: &Env, now: &str) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `--json` of a command, checked against the examples of `docs/json.md` (any one fits).
+fn documented_json(env: &Env, command: &str, args: &[&str]) -> Json {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = env.run(&all);
+    ok(&out);
+    let json: Json = serde_json::from_str(&out.stdout).unwrap();
+    let docs = crate::command_line::documented();
+    let examples = &docs[command];
+    let fits = |e: &Json| {
+        std::panic::catch_unwind(|| crate::command_line::only_documented_fields(command, &json, e))
+            .is_ok()
+    };
+    if !examples.iter().any(fits) {
+        crate::command_line::only_documented_fields(command, &json, &examples[0]);
+    }
+    json
+}
+
 fn puts(env: &Env) -> usize {
     env.writes().iter().filter(|r| r.method == "PUT").count()
 }
@@ -241,7 +260,13 @@ fn a_privileged_line_is_pushed_only_after_two_approvals_and_a_denied_one_never()
         ]),
         "it is denied",
     );
-    ok(&env.run(&["approve", &id, "--line", "10", "--by", "Ana Lopez"]));
+    let second = env.run(&["approve", &id, "--line", "10", "--by", "Ana Lopez"]);
+    ok(&second);
+    assert!(
+        second.stdout.contains("approved: `rolecall push` sends it"),
+        "{}",
+        second.stdout
+    );
     ok(&env.run(&["push", &id]));
     assert_eq!(
         alma_codes(&env, JANE),
@@ -298,6 +323,8 @@ fn the_queue_lists_approvals_and_pushes_with_their_age_and_next_command() {
             .contains("General System Administrator, to 0400101 (0 of 2 approvals)"),
         "{q:#}"
     );
+    documented_json(&env, "queue", &["queue", "--institution", GCSU]);
+    documented_json(&env, "push", &["push", &id, "--dry-run"]);
     let later = queue(&env, "2026-11-26T15:00:00Z");
     assert_eq!(later["items"][0]["age"], "2 d");
     let other = env.run(&["queue", "--institution", "01FALSC_PRU"]);
@@ -510,7 +537,8 @@ fn a_reply_the_mail_server_refused_waits_in_the_queue_for_outbox_retry() {
     let env = Env::new(&format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n[watch]\nsettle_ms = 0\n"
     ));
-    env.fake.add_user(GCSU, rich_user(JANE, "Jane", "Doe", false));
+    env.fake
+        .add_user(GCSU, rich_user(JANE, "Jane", "Doe", false));
     ok(&env.run(&["state", "sync", "--institution", GCSU, JANE]));
     worksheet(
         &env.dir.path().join("data/inbox/one.xlsx"),
