@@ -87,7 +87,7 @@ impl Lifecycle {
         let path = self.path.clone();
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(super::WRITE)
             .map_err(|source| LifecycleError::Db {
                 path: path.clone(),
                 source,
