@@ -68,6 +68,18 @@ impl Environment {
     }
 }
 
+/// When the watcher carries change sets into Alma: `[alma] push`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushMode {
+    /// Only `rolecall push` writes to Alma (the default).
+    #[default]
+    Manual,
+    /// The watcher pushes each submission's accepted lines once it is processed, and
+    /// approved lines once they are approved.
+    Accepted,
+}
+
 /// `[alma]` in the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +96,9 @@ pub struct AlmaConfig {
     pub stop_below_remaining: Option<u64>,
     /// How long one call may take, in milliseconds (default 30000).
     pub timeout_ms: Option<u64>,
+    /// Whether the watcher pushes (`"accepted"`) or leaves it to `rolecall push` (`"manual"`).
+    #[serde(default)]
+    pub push: PushMode,
     /// Institution code → the NAME of the environment variable holding its API key.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,

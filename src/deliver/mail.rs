@@ -143,6 +143,12 @@ impl Mail {
             file_stem,
         }
     }
+
+    /// The same mail, with the bare `Cc` addresses it was built with.
+    pub(super) fn with_cc(mut self, cc: Vec<String>) -> Mail {
+        self.cc = cc;
+        self
+    }
 }
 
 /// `Auto-Submitted` (RFC 3834): tells vacation responders and other robots not to answer,
@@ -363,7 +369,7 @@ pub(super) fn digest_hex<'a>(
 
 /// The headers every message of ours carries, replies and notices alike: sender, subject,
 /// date, id, the RFC 3834 marks, the recipients, Reply-To the help desk, and threading.
-fn reply_builder(
+pub(super) fn reply_builder(
     from: &Mailbox,
     subject: &str,
     date: jiff::Timestamp,
@@ -422,9 +428,17 @@ pub(super) fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
 /// once, compared without regard to case, never in both); with no requester the
 /// coordinators move to `To`; with nobody at all, the help desk gets it so that the reply
 /// is not lost.
-fn recipients(
+pub(super) fn recipients(
     ctx: &MailContext,
     envelope: &Envelope,
+) -> Result<(Vec<Mailbox>, Vec<Mailbox>), DeliverError> {
+    recipients_or_help_desk(envelope, (&ctx.help_desk_name, &ctx.help_desk_email))
+}
+
+/// [`recipients`], with the help desk to fall back on given by name and address.
+pub(super) fn recipients_or_help_desk(
+    envelope: &Envelope,
+    (help_desk_name, help_desk_email): (&str, &str),
 ) -> Result<(Vec<Mailbox>, Vec<Mailbox>), DeliverError> {
     let mut seen = std::collections::HashSet::new();
     let mut take = |list: &[String]| -> Result<Vec<Mailbox>, DeliverError> {
@@ -446,8 +460,8 @@ fn recipients(
         to = std::mem::take(&mut cc);
     }
     if to.is_empty() {
-        let help = parse_mailbox(&ctx.help_desk_email)?;
-        let name = Some(ctx.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
+        let help = parse_mailbox(help_desk_email)?;
+        let name = Some(help_desk_name.to_string()).filter(|n| !n.trim().is_empty());
         to.push(Mailbox::new(name, help.email));
     }
     Ok((to, cc))

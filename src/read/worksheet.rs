@@ -9,8 +9,8 @@ use super::raw::{MAX_COLS, RawSheet, RawWorkbook};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule};
 use crate::layout::{
-    ACCOUNTS_SHEET, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
-    normalize_header,
+    ACCOUNTS_SHEET, DONE_HEADER, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField,
+    STATUS_HEADER, normalize_header,
 };
 use crate::location::{Location, column_letters};
 use std::collections::BTreeMap;
@@ -217,7 +217,10 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
     }
     for (col, heading) in &header.extras {
         let key = normalize_header(heading);
-        if key == normalize_header(STATUS_HEADER) || key == normalize_header(MESSAGES_HEADER) {
+        if [STATUS_HEADER, MESSAGES_HEADER, DONE_HEADER]
+            .iter()
+            .any(|h| key == normalize_header(h))
+        {
             continue; // added by Rolecall's own result workbook
         }
         doc.extra_columns.push((*col, heading.clone()));
