@@ -24,6 +24,7 @@ pub mod fsx;
 pub mod intake;
 pub mod layout;
 pub mod ledger;
+pub mod lifecycle;
 pub mod location;
 pub mod process;
 pub mod read;

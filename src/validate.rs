@@ -89,6 +89,9 @@ pub struct RoleRequest {
     pub needs_approval: bool,
     /// The profile this role came from, if any.
     pub profile: Option<String>,
+    /// The separation-of-duties rule granting it would break, in words (it then needs
+    /// approval, as an exception).
+    pub separation_of_duties: Option<String>,
 }
 
 /// The person a line is about.

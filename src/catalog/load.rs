@@ -209,6 +209,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             parameter: r.parameter.map(Spanned::into_inner),
             named_user: r.named_user,
             privileged: r.privileged,
+            approvers: r.approvers.map_or(1, Spanned::into_inner),
         })
         .collect();
     let profiles = parsed

@@ -93,6 +93,9 @@ pub struct Role {
     pub named_user: bool,
     /// Needs the help desk's approval before it is granted.
     pub privileged: bool,
+    /// How many different people must approve a grant of it (`approvers = 2`: the
+    /// two-person rule); 1 unless the catalog says otherwise.
+    pub approvers: u8,
 }
 
 impl Role {

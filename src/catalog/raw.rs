@@ -230,6 +230,9 @@ pub(crate) struct RawRole {
     pub named_user: bool,
     #[serde(default)]
     pub privileged: bool,
+    /// The two-person rule: how many different people approve a grant (1 or 2).
+    #[serde(default)]
+    pub approvers: Option<Spanned<u8>>,
 }
 
 /// Profile entry scope as written in profiles.toml.

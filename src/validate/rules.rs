@@ -743,6 +743,7 @@ impl Resolver<'_, '_> {
             expiry: if change == Change::Add { expiry } else { None },
             needs_approval: role.privileged && change == Change::Add,
             profile,
+            separation_of_duties: None,
         })
     }
 

@@ -1,0 +1,1 @@
+//! Approvals and denials of a submission's waiting operations.

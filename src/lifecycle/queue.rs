@@ -1,0 +1,1 @@
+//! The help desk's work queue: what waits on a person.
