@@ -26,7 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 pub mod desk;
+mod pusher;
 mod steps;
+
+pub use pusher::PushWork;
 
 use steps::PipelineResult;
 
@@ -131,6 +134,9 @@ pub struct Services<'a> {
     pub now: &'a (dyn Fn() -> jiff::Zoned + Sync),
     /// The account state requests are diffed against, if any.
     pub state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+    /// The push worker's settings: pushing with `[alma] push = "accepted"`, and the "done"
+    /// email either way. `None`: neither (a watcher built only to send mail or reprocess).
+    pub push: Option<PushWork>,
 }
 
 /// Why the watcher stopped.
@@ -150,6 +156,12 @@ pub enum WatchError {
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),
+    /// The lifecycle's database failed.
+    #[error("lifecycle: {0}")]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
+    /// The account state failed.
+    #[error("account state: {0}")]
+    State(#[from] crate::state::StateError),
 }
 
 /// The watcher over one data folder.
@@ -158,6 +170,9 @@ pub struct Watcher<'a> {
     settings: Settings,
     services: Services<'a>,
     ledger: Ledger,
+    /// The lifecycle, on the intake's own connection: each processed change set is
+    /// recorded before its file is filed.
+    life: crate::lifecycle::Lifecycle,
     stop: Arc<AtomicBool>,
     /// First sight of each inbox file still settling: (size, mtime, when seen).
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
@@ -171,6 +186,8 @@ pub struct Watcher<'a> {
     backoff: HashMap<PathBuf, (u32, Instant)>,
     /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
     sender_thread: bool,
+    /// Pushes and "done" emails are the push thread's, not [`Watcher::pass`]'s.
+    pusher_thread: bool,
 }
 
 impl<'a> Watcher<'a> {
@@ -188,18 +205,26 @@ impl<'a> Watcher<'a> {
             source,
         })?;
         let ledger = Ledger::open(data)?;
+        let life = crate::lifecycle::Lifecycle::open(data)?;
         Ok(Watcher {
             layout,
             settings,
             services,
             ledger,
+            life,
             stop,
             seen: HashMap::new(),
             vanished: Default::default(),
             failures: 0,
             backoff: HashMap::new(),
             sender_thread: false,
+            pusher_thread: false,
         })
+    }
+
+    /// Gives the watcher its push worker ([`Services::push`]).
+    pub fn set_push(&mut self, work: PushWork) {
+        self.services.push = Some(work);
     }
 
     /// Runs until `stop` is set: processes what is in the inbox, then reacts to file events
@@ -230,43 +255,50 @@ impl<'a> Watcher<'a> {
         self.remove_stale_temps();
         tracing::info!(data = %self.layout.root.display(), "watching");
         // Mail goes out from a thread of its own, so that a slow or hung mail server never
-        // holds up the inbox (`--once` keeps to one thread: take the inbox, then send).
-        let result = match self.services.smtp.filter(|_| !once) {
-            None => self.intake_loop(once, &rx),
-            Some(smtp) => {
-                self.sender_thread = true;
-                let root = self.layout.root.clone();
-                let retry = self.settings.retry;
-                let stop = Arc::clone(&self.stop);
-                let now = self.services.now;
-                let desk = (self.services.catalog, self.services.from.clone());
-                let result = std::thread::scope(|scope| {
-                    let sending = scope.spawn(|| {
-                        let desk = (desk.0, desk.1.as_str());
-                        let sent = send_loop(&root, smtp, (&retry, &stop), now, desk);
-                        if let Err(e) = &sent {
-                            // Without its sender the watcher would take files and never
-                            // answer: stop it all, and let the service manager restart it.
-                            tracing::error!(error = %e, "the mail sender stopped; stopping");
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        sent
-                    });
-                    let intake = self.intake_loop(once, &rx);
-                    // However the intake ended, the sender ends too.
-                    stop.store(true, Ordering::SeqCst);
-                    let sent = sending.join().unwrap_or_else(|_| {
-                        Err(WatchError::Io {
-                            path: root.join("outbox"),
-                            source: std::io::Error::other("the mail sender thread panicked"),
-                        })
-                    });
-                    intake.and(sent)
-                });
-                self.sender_thread = false;
-                result
-            }
-        };
+        // holds up the inbox, and pushes from another, so that a slow Alma does not either
+        // (`--once` keeps to one thread: take the inbox, push, then send).
+        let smtp = self.services.smtp.filter(|_| !once);
+        let push = self.services.push.clone().filter(|_| !once);
+        self.sender_thread = smtp.is_some();
+        self.pusher_thread = push.is_some();
+        let root = self.layout.root.clone();
+        let retry = self.settings.retry;
+        let stop = Arc::clone(&self.stop);
+        let now = self.services.now;
+        let (catalog, from) = (self.services.catalog, self.services.from.clone());
+        let isolation = self.services.isolation.clone();
+        let result = std::thread::scope(|scope| {
+            let sending = smtp.map(|smtp| {
+                scope.spawn(|| {
+                    let sent = send_loop(&root, smtp, (&retry, &stop), now, (catalog, &from));
+                    stop_all_on_error(&sent, &stop, "the mail sender");
+                    sent
+                })
+            });
+            let pushing = push.as_ref().map(|work| {
+                let parts = pusher::Parts {
+                    root: root.clone(),
+                    work,
+                    catalog,
+                    from: &from,
+                    isolation: &isolation,
+                    now,
+                };
+                scope.spawn(|| {
+                    let pushed = push_loop(parts, &stop);
+                    stop_all_on_error(&pushed, &stop, "the push worker");
+                    pushed
+                })
+            });
+            let intake = self.intake_loop(once, &rx);
+            // However the intake ended, the workers end too.
+            stop.store(true, Ordering::SeqCst);
+            let sent = join_worker(sending, &root, "the mail sender");
+            let pushed = join_worker(pushing, &root, "the push worker");
+            intake.and(sent).and(pushed)
+        });
+        self.sender_thread = false;
+        self.pusher_thread = false;
         tracing::info!("stopped");
         result
     }
@@ -356,6 +388,9 @@ impl<'a> Watcher<'a> {
     pub fn pass(&mut self) -> Result<Option<Duration>, WatchError> {
         self.resume()?;
         let settling = self.scan()?;
+        if !self.pusher_thread && !self.stopped() {
+            self.push_round()?;
+        }
         if let Some(smtp) = self.services.smtp
             && !self.stopped()
             && !self.sender_thread
@@ -383,6 +418,38 @@ impl<'a> Watcher<'a> {
         Ok(settling)
     }
 
+    /// One round of the push worker in this thread (`--once`, and callers of [`Self::pass`]).
+    fn push_round(&mut self) -> Result<(), WatchError> {
+        let Some(work) = &self.services.push else {
+            return Ok(());
+        };
+        let parts = pusher::Parts {
+            root: self.layout.root.clone(),
+            work,
+            catalog: self.services.catalog,
+            from: &self.services.from,
+            isolation: &self.services.isolation,
+            now: self.services.now,
+        };
+        pusher::Pusher::open(parts)?.round(&self.stop)
+    }
+
+    /// Records a processed submission's change set in the lifecycle (again, after a
+    /// restart: the same change set changes nothing).
+    fn record_lifecycle(&mut self, id: &str) -> Result<(), WatchError> {
+        let Some(s) = self.ledger.by_id(id)? else {
+            return Ok(());
+        };
+        let now = (self.services.now)().timestamp().to_string();
+        pusher::record_lifecycle(
+            &self.layout.root,
+            &mut self.life,
+            &s,
+            self.services.catalog,
+            &now,
+        )
+    }
+
     /// Ledger rows a crash left before `filed` whose inbox file is gone: the move happened,
     /// the last update did not.
     fn resume(&mut self) -> Result<(), WatchError> {
@@ -393,6 +460,7 @@ impl<'a> Watcher<'a> {
             }
             let kept = s.original.as_ref().map(|o| self.layout.root.join(o));
             if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
+                self.record_lifecycle(&s.id)?;
                 self.ledger.mark_filed(&s.id)?;
                 tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
             } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
@@ -570,6 +638,8 @@ impl<'a> Watcher<'a> {
                 "processed"
             );
         }
+        // Before the file leaves the inbox: a restart finds it there and records again.
+        self.record_lifecycle(&submission.id)?;
         let s = self
             .ledger
             .by_id(&submission.id)?
@@ -648,6 +718,48 @@ fn send_loop(
             None => 200,
         };
         std::thread::sleep(Duration::from_millis(wait as u64));
+    }
+    Ok(())
+}
+
+/// A worker thread that stopped with an error stops the watcher: without its sender it
+/// would take files and never answer, without its pusher never push. The service manager
+/// restarts it.
+fn stop_all_on_error(result: &Result<(), WatchError>, stop: &AtomicBool, what: &str) {
+    if let Err(e) = result {
+        tracing::error!(error = %e, "{what} stopped; stopping");
+        stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Waits for a worker thread of [`Watcher::run`]; a panic is an error of the data folder.
+fn join_worker(
+    handle: Option<std::thread::ScopedJoinHandle<'_, Result<(), WatchError>>>,
+    root: &Path,
+    what: &str,
+) -> Result<(), WatchError> {
+    handle.map_or(Ok(()), |h| {
+        h.join().unwrap_or_else(|_| {
+            Err(WatchError::Io {
+                path: root.to_path_buf(),
+                source: std::io::Error::other(format!("{what} thread panicked")),
+            })
+        })
+    })
+}
+
+/// The push thread of [`Watcher::run`]: a round every 500 ms until `stop`, through its own
+/// database connections.
+fn push_loop(parts: pusher::Parts<'_>, stop: &AtomicBool) -> Result<(), WatchError> {
+    let mut pusher = pusher::Pusher::open(parts)?;
+    while !stop.load(Ordering::SeqCst) {
+        pusher.round(stop)?;
+        for _ in 0..5 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     Ok(())
 }
