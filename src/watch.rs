@@ -153,6 +153,9 @@ pub enum WatchError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// The request lifecycle could not record a change set.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),

@@ -325,6 +325,9 @@ pub enum LifecycleError {
     /// The account state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// An approval or denial was refused; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] approve::Refusal),
 }
 
 /// The lifecycle over the data folder's database.

@@ -36,6 +36,8 @@ pub struct Status {
     pub last_processed: Vec<Recent>,
     /// The last files that could not be read (in `quarantine/`), newest first.
     pub quarantined: Vec<Recent>,
+    /// What waits on the help desk (`rolecall queue`), counted per kind.
+    pub queue: BTreeMap<crate::lifecycle::queue::ItemKind, usize>,
 }
 
 /// One line of "last processed".
@@ -91,6 +93,11 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
             .into_iter()
             .map(Recent::from)
             .collect(),
+        queue: crate::lifecycle::queue::counts(&crate::lifecycle::queue::queue(
+            data,
+            jiff::Timestamp::now(),
+            None,
+        )?),
     })
 }
 

@@ -180,6 +180,9 @@ impl Watcher<'_> {
                 source: std::io::Error::other(e.clone()),
             });
         }
+        if queue && let Some(cs) = &processed.changeset {
+            self.record_lifecycle(&placement.submission_id, cs)?;
+        }
         let reason = first_error_message(&processed);
         let result = PipelineResult {
             status: processed.status,
@@ -217,6 +220,20 @@ impl Watcher<'_> {
             mails.push(queued);
         }
         Ok((result, mails, reply_to))
+    }
+
+    /// The change set's operations into the lifecycle, before the ledger records the
+    /// outcome: recording is idempotent, so a run killed in between records nothing twice
+    /// when the submission is processed again; a reprocess supersedes what still waits.
+    fn record_lifecycle(&self, submission_id: &str, changeset: &Path) -> Result<(), WatchError> {
+        let cs = crate::changeset::read(changeset).map_err(|e| WatchError::Io {
+            path: changeset.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let stamp = (self.services.now)().timestamp().to_string();
+        let mut life = crate::lifecycle::Lifecycle::open(&self.layout.root)?;
+        life.record(submission_id, &cs, self.services.catalog, &stamp)?;
+        Ok(())
     }
 
     /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
