@@ -159,9 +159,6 @@ pub enum WatchError {
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),
-    /// The lifecycle's database failed.
-    #[error("lifecycle: {0}")]
-    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// The account state failed.
     #[error("account state: {0}")]
     State(#[from] crate::state::StateError),
@@ -173,9 +170,6 @@ pub struct Watcher<'a> {
     settings: Settings,
     services: Services<'a>,
     ledger: Ledger,
-    /// The lifecycle, on the intake's own connection: each processed change set is
-    /// recorded before its file is filed.
-    life: crate::lifecycle::Lifecycle,
     stop: Arc<AtomicBool>,
     /// First sight of each inbox file still settling: (size, mtime, when seen).
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
@@ -208,13 +202,11 @@ impl<'a> Watcher<'a> {
             source,
         })?;
         let ledger = Ledger::open(data)?;
-        let life = crate::lifecycle::Lifecycle::open(data)?;
         Ok(Watcher {
             layout,
             settings,
             services,
             ledger,
-            life,
             stop,
             seen: HashMap::new(),
             vanished: Default::default(),
@@ -437,22 +429,6 @@ impl<'a> Watcher<'a> {
         pusher::Pusher::open(parts)?.round(&self.stop)
     }
 
-    /// Records a processed submission's change set in the lifecycle (again, after a
-    /// restart: the same change set changes nothing).
-    fn record_lifecycle(&mut self, id: &str) -> Result<(), WatchError> {
-        let Some(s) = self.ledger.by_id(id)? else {
-            return Ok(());
-        };
-        let now = (self.services.now)().timestamp().to_string();
-        pusher::record_lifecycle(
-            &self.layout.root,
-            &mut self.life,
-            &s,
-            self.services.catalog,
-            &now,
-        )
-    }
-
     /// Ledger rows a crash left before `filed` whose inbox file is gone: the move happened,
     /// the last update did not.
     fn resume(&mut self) -> Result<(), WatchError> {
@@ -463,7 +439,6 @@ impl<'a> Watcher<'a> {
             }
             let kept = s.original.as_ref().map(|o| self.layout.root.join(o));
             if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
-                self.record_lifecycle(&s.id)?;
                 self.ledger.mark_filed(&s.id)?;
                 tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
             } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
@@ -641,8 +616,6 @@ impl<'a> Watcher<'a> {
                 "processed"
             );
         }
-        // Before the file leaves the inbox: a restart finds it there and records again.
-        self.record_lifecycle(&submission.id)?;
         let s = self
             .ledger
             .by_id(&submission.id)?

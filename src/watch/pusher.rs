@@ -389,36 +389,6 @@ fn stem(file_name: &str) -> String {
         .unwrap_or_else(|| "submission".into())
 }
 
-/// Records a processed submission's change set in the lifecycle (nothing when it has none,
-/// or no operation); recording the same change set again changes nothing, so the intake
-/// calls this again on a resumed submission.
-pub(super) fn record_lifecycle(
-    root: &Path,
-    life: &mut Lifecycle,
-    s: &Submission,
-    catalog: &Catalog,
-    now: &str,
-) -> Result<(), WatchError> {
-    let Some(folder) = &s.folder else {
-        return Ok(());
-    };
-    let path = crate::lifecycle::push::newest_changeset(&root.join(folder), &s.file_name);
-    if !path.is_file() {
-        return Ok(());
-    }
-    let cs = match crate::changeset::read(&path) {
-        Ok(cs) => cs,
-        Err(e) => {
-            tracing::error!(submission = %s.id, error = %e, "change set not recorded in the lifecycle");
-            return Ok(());
-        }
-    };
-    if !cs.operations.is_empty() {
-        life.record(&s.id, &cs, catalog, now)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

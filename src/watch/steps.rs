@@ -464,7 +464,6 @@ impl Watcher<'_> {
             self.process_attachment(s, folder, origin, &child, &att, &stamp)?;
         }
         if child.state != State::Filed {
-            self.record_lifecycle(&child.id)?;
             // An attachment's copy is in the archive already: recorded is filed.
             self.ledger.mark_filed(&child.id)?;
         }
