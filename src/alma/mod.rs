@@ -69,8 +69,7 @@ impl Environment {
 }
 
 /// When the watcher carries change sets into Alma: `[alma] push`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PushMode {
     /// Only `rolecall push` writes to Alma (the default).
     #[default]
@@ -78,6 +77,21 @@ pub enum PushMode {
     /// The watcher pushes each submission's accepted lines once it is processed, and
     /// approved lines once they are approved.
     Accepted,
+}
+
+impl<'de> Deserialize<'de> for PushMode {
+    /// By hand, so that a wrong value names the key (serde's own message names only the
+    /// variants).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        match word.as_str() {
+            "manual" => Ok(PushMode::Manual),
+            "accepted" => Ok(PushMode::Accepted),
+            other => Err(serde::de::Error::custom(format!(
+                "[alma] push = {other:?}: it is \"manual\" (only `rolecall push` writes to Alma) or \"accepted\" (the watcher pushes)"
+            ))),
+        }
+    }
 }
 
 /// `[alma]` in the configuration file.
