@@ -9,6 +9,7 @@ use crate::document::{Document, RequestRow};
 use crate::finding::Finding;
 use serde::{Deserialize, Serialize};
 
+pub mod duties;
 mod rules;
 
 pub(crate) use rules::parse_date;

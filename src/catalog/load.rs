@@ -314,6 +314,19 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             allow_list: p.allow_list.into_iter().map(text).collect(),
             inactivity_days: p.inactivity_days.into_inner(),
             inactivity_grace_days: p.inactivity_grace_days,
+            // The checks kept only pairs of two known codes.
+            separation_of_duties: p
+                .separation_of_duties
+                .into_iter()
+                .filter_map(|r| {
+                    let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
+                    let [a, b] = codes[..] else { return None };
+                    Some(crate::catalog::Separation {
+                        roles: [a, b],
+                        reason: text(r.reason),
+                    })
+                })
+                .collect(),
         });
     Catalog {
         dir,
@@ -331,6 +344,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             allow_list: Vec::new(),
             inactivity_days: 90,
             inactivity_grace_days: super::raw::default_grace_days(),
+            separation_of_duties: Vec::new(),
         }),
     }
 }

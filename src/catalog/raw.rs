@@ -328,6 +328,16 @@ pub(crate) struct RawPolicy {
     pub generic_patterns: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_list: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub separation_of_duties: Vec<RawSeparation>,
+}
+
+/// One `[[separation_of_duties]]` of policy.toml: two roles one person may not hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSeparation {
+    pub roles: Spanned<Vec<Spanned<u32>>>,
+    pub reason: Spanned<String>,
 }
 
 /// `inactivity_grace_days` when `policy.toml` does not say.

@@ -194,23 +194,31 @@ fn choose<'a>(
     Ok(chosen)
 }
 
-/// True when `given` names `line`: the same text (case aside), or a row number that is
-/// the line's row (`9` for `Accounts!9`).
+/// True when `given` names `line`: the same text (case aside), the same sheet and row
+/// (`Accounts!9` for `Accounts!9:9`), or the row alone (`9`).
 pub fn line_matches(line: &str, given: &str) -> bool {
     let given = given.trim();
     if line.eq_ignore_ascii_case(given) {
         return true;
     }
-    let Ok(row) = given.parse::<u32>() else {
-        return false;
+    match (sheet_row(line), sheet_row(given)) {
+        (Some((sheet, row)), Some((wanted, want_row))) => {
+            row == want_row
+                && wanted.is_none_or(|w| sheet.is_some_and(|s| s.eq_ignore_ascii_case(w)))
+        }
+        _ => false,
+    }
+}
+
+/// `Accounts!9:9` → (Some("Accounts"), 9); `9` → (None, 9); a form field has no row.
+fn sheet_row(text: &str) -> Option<(Option<&str>, u32)> {
+    let (sheet, cell) = match text.rsplit_once('!') {
+        Some((s, c)) => (Some(s), c),
+        None => (None, text),
     };
-    let cell = line.rsplit('!').next().unwrap_or(line);
     let first = cell.split(':').next().unwrap_or(cell);
-    let digits: String = first
-        .chars()
-        .skip_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    digits.parse::<u32>() == Ok(row)
+    let digits = first.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    digits.parse::<u32>().ok().map(|row| (sheet, row))
 }
 
 /// Why this operation cannot take the decision, if it cannot.

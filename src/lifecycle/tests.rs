@@ -314,3 +314,15 @@ fn a_push_marks_its_accounts_ops_pushed_failed_or_refused_for_drift_and_pending_
     let again = l.pushable("S1", &c).unwrap();
     assert_eq!(again.operations, c.operations[1..].to_vec());
 }
+
+#[test]
+fn a_line_is_named_as_the_change_set_writes_it_by_sheet_and_row_or_by_row() {
+    use super::approve::line_matches;
+    assert!(line_matches("Accounts!9:9", "Accounts!9:9"));
+    assert!(line_matches("Accounts!9:9", "accounts!9"));
+    assert!(line_matches("Accounts!9:9", "9"));
+    assert!(line_matches("Accounts!9", " 9 "));
+    assert!(!line_matches("Accounts!9:9", "19"));
+    assert!(!line_matches("Accounts!9:9", "Other!9"));
+    assert!(!line_matches("form field role.26.add", "26"));
+}

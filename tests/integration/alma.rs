@@ -10,26 +10,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const GCSU: &str = "01FALSC_GCSU";
+pub(crate) const GCSU: &str = "01FALSC_GCSU";
 const PRU: &str = "01FALSC_PRU";
 const KEY: &str = "l8xx-gcsu-SECRET-0001";
 const PRU_KEY: &str = "l8xx-pru-SECRET-0002";
 const NOW: &str = "2026-11-24T15:00:00Z";
 
-struct Env {
-    dir: tempfile::TempDir,
-    fake: FakeAlma,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) fake: FakeAlma,
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Env {
     /// A fake Alma with two rich GCSU users (internal jdoe, external esmith) and a config.
-    fn new(extra_config: &str) -> Env {
+    pub(crate) fn new(extra_config: &str) -> Env {
         let fake = FakeAlma::start(&[(KEY, GCSU), (PRU_KEY, PRU)]);
         fake.add_user(GCSU, rich_user("jdoe", "Jane", "Doe", false));
         fake.add_user(GCSU, rich_user("esmith", "Eric", "Smith", true));
@@ -44,7 +44,7 @@ impl Env {
         Env { dir, fake }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rolecall"));
         c.arg("--config")
             .arg(self.dir.path().join("rolecall.toml"))
@@ -56,7 +56,7 @@ impl Env {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Out {
+    pub(crate) fn run(&self, args: &[&str]) -> Out {
         let out = self.command(args).output().unwrap();
         let o = Out {
             code: out.status.code().unwrap_or(-1),
@@ -72,7 +72,7 @@ impl Env {
         o
     }
 
-    fn changeset(&self, name: &str, ops: Json) -> PathBuf {
+    pub(crate) fn changeset(&self, name: &str, ops: Json) -> PathBuf {
         let cs = json!({
             "schema": "rolecall.changeset/1",
             "submission": {
@@ -89,7 +89,7 @@ impl Env {
         path
     }
 
-    fn writes(&self) -> Vec<Req> {
+    pub(crate) fn writes(&self) -> Vec<Req> {
         self.fake
             .requests()
             .into_iter()
@@ -125,7 +125,7 @@ fn catalog_with_create_defaults(dir: &Path) {
     );
 }
 
-fn add_role(
+pub(crate) fn add_role(
     id: &str,
     code: u32,
     name: &str,
@@ -280,7 +280,7 @@ fn assert_no_key_in_urls(fake: &FakeAlma) {
     }
 }
 
-fn sync(env: &Env) {
+pub(crate) fn sync(env: &Env) {
     let out = env.run(&["state", "sync", "--institution", GCSU, "jdoe", "esmith"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(

@@ -14,6 +14,7 @@ mod form_fixtures;
 mod form_template;
 mod forms;
 mod inbox;
+mod lifecycle;
 mod pdf_corpus;
 mod pdf_hostile;
 mod pdf_mutations;

@@ -140,6 +140,7 @@ fn catalog() -> Catalog {
             allow_list: vec![],
             inactivity_days: 90,
             inactivity_grace_days: 30,
+            separation_of_duties: vec![],
         },
     }
 }
