@@ -53,7 +53,8 @@ pub(super) struct Pusher<'a> {
     state: State,
     /// Submissions that could not be pushed or told in this run (a change set that does
     /// not match the lifecycle, a message that cannot be composed): logged once, left for a
-    /// person, tried again when the watcher restarts.
+    /// person, tried again when the watcher restarts. Also those with nothing to tell
+    /// (every operation superseded), so that no round looks at them again.
     broken: HashSet<String>,
 }
 
@@ -142,6 +143,12 @@ impl<'a> Pusher<'a> {
             return Ok(());
         };
         let ops = self.life.ops(id)?;
+        if ops.iter().all(|o| o.state == OpState::Superseded) {
+            // Nothing of it happened: a later request for the same people replaced all of
+            // it, and that one's done email tells them.
+            self.broken.insert(id.to_string());
+            return Ok(());
+        }
         let ctx = DoneContext {
             submission_id: id.to_string(),
             source_name: s.file_name.clone(),
