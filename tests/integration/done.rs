@@ -126,6 +126,25 @@ impl Env {
         ids.into_iter().next()
     }
 
+    /// The submission whose change set is in the archive (an email's attachment has its
+    /// own folder inside the email's).
+    fn changeset_submission(&self) -> Option<String> {
+        fn walk(dir: &Path) -> Option<String> {
+            for e in std::fs::read_dir(dir).ok()?.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    if let Some(id) = walk(&p) {
+                        return Some(id);
+                    }
+                } else if p.to_string_lossy().ends_with("-changeset.json") {
+                    return Some(dir.file_name()?.to_string_lossy().into_owned());
+                }
+            }
+            None
+        }
+        walk(&self.data().join("archive"))
+    }
+
     /// Messages in the outbox whose file name contains `part`.
     fn outbox(&self, part: &str) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = std::fs::read_dir(self.data().join("outbox"))
@@ -448,4 +467,62 @@ fn killed_at_random_moments_every_line_is_decided_once_pushed_once_and_told_once
     let queue: serde_json::Value = serde_json::from_str(&queue).unwrap();
     let text = queue.to_string();
     assert!(!text.contains("waiting"), "{why}: {queue:#}");
+}
+
+#[test]
+fn the_done_email_of_an_emailed_request_is_in_the_request_s_thread() {
+    use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+    let env = Env::new("push = \"accepted\"");
+    let request = lettre::Message::builder()
+        .from(
+            "Dana Whitfield <dwhitfield@gcsu.example.edu>"
+                .parse()
+                .unwrap(),
+        )
+        .to("alma-help@consortium.example.org".parse().unwrap())
+        .subject("Staff accounts for the spring term")
+        .message_id(Some("<req-1@mail.gcsu.example.edu>".to_string()))
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain("Attached.".to_string()))
+                .singlepart(Attachment::new("batch.xlsx".to_string()).body(
+                    worksheet(),
+                    ContentType::parse("application/octet-stream").unwrap(),
+                )),
+        )
+        .unwrap()
+        .formatted();
+    env.drop_file("request.eml", &request);
+    env.once();
+    let id = env
+        .changeset_submission()
+        .expect("the attachment's submission");
+    let by = ["--by", "Help Desk Tech"];
+    assert_eq!(env.run(&["approve", &id, by[0], by[1]]).0, 0);
+    env.once();
+    let done = env.outbox("-done");
+    assert_eq!(done.len(), 1, "{done:?}");
+    let eml = std::fs::read_to_string(&done[0]).unwrap();
+    let reply = std::fs::read_to_string(&env.outbox(&format!("{id}-reply"))[0]).unwrap();
+    let first_id = header(&reply, "Message-ID").unwrap();
+    assert_eq!(header(&eml, "In-Reply-To"), Some(first_id.clone()));
+    let refs = header(&eml, "References").unwrap();
+    let request_at = refs
+        .find("<req-1@mail.gcsu.example.edu>")
+        .expect("the request in References");
+    assert!(request_at < refs.find(&first_id).unwrap(), "{refs}");
+    assert_eq!(
+        header(&eml, "Subject").unwrap(),
+        format!("Re: {}", header(&reply, "Subject").unwrap())
+    );
+    // Both User Manager lines approved: both people hold it now.
+    assert_eq!(env.codes("00411111"), with(&["41", "21"]));
+    assert_eq!(env.codes("00422222"), with(&["209", "21"]));
+    assert_eq!(
+        done_column(&eml)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>(),
+        ["Done"; 4]
+    );
 }
