@@ -195,6 +195,36 @@ fn text(s: Spanned<String>) -> String {
     s.into_inner().trim().to_string()
 }
 
+/// The policy of a clean `policy.toml`.
+fn policy(p: super::raw::RawPolicy) -> Policy {
+    Policy {
+        help_desk_name: text(p.help_desk_name),
+        help_desk_email: text(p.help_desk_email),
+        // The checks compiled every pattern already; none fails here.
+        generic_patterns: p
+            .generic_patterns
+            .iter()
+            .filter_map(|s| compile_pattern(s.get_ref()).ok())
+            .collect(),
+        allow_list: p.allow_list.into_iter().map(text).collect(),
+        inactivity_days: p.inactivity_days.into_inner(),
+        inactivity_grace_days: p.inactivity_grace_days,
+        // The checks kept only pairs of two known codes.
+        separation_of_duties: p
+            .separation_of_duties
+            .into_iter()
+            .filter_map(|r| {
+                let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
+                let [a, b] = codes[..] else { return None };
+                Some(crate::catalog::Separation {
+                    roles: [a, b],
+                    reason: text(r.reason),
+                })
+            })
+            .collect(),
+    }
+}
+
 fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
     let roles: Vec<Role> = parsed
         .roles
@@ -302,32 +332,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
         .items
         .into_iter()
         .next()
-        .map(|Item { value: p, .. }| Policy {
-            help_desk_name: text(p.help_desk_name),
-            help_desk_email: text(p.help_desk_email),
-            // The checks compiled every pattern already; none fails here.
-            generic_patterns: p
-                .generic_patterns
-                .iter()
-                .filter_map(|s| compile_pattern(s.get_ref()).ok())
-                .collect(),
-            allow_list: p.allow_list.into_iter().map(text).collect(),
-            inactivity_days: p.inactivity_days.into_inner(),
-            inactivity_grace_days: p.inactivity_grace_days,
-            // The checks kept only pairs of two known codes.
-            separation_of_duties: p
-                .separation_of_duties
-                .into_iter()
-                .filter_map(|r| {
-                    let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
-                    let [a, b] = codes[..] else { return None };
-                    Some(crate::catalog::Separation {
-                        roles: [a, b],
-                        reason: text(r.reason),
-                    })
-                })
-                .collect(),
-        });
+        .map(|i| policy(i.value));
     Catalog {
         dir,
         bundled: false,

@@ -170,19 +170,27 @@ pub struct ReprocessArgs {
     pub dry_run: bool,
 }
 
-/// `rolecall approve`.
+/// The lines of a submission that `approve` and `deny` decide on, and who decides.
 #[derive(Debug, Args)]
-pub struct DecisionArgs {
+pub struct Chosen {
     /// Submission id (e.g. 20261124-3fa9c2d41b)
     #[arg(value_name = "ID")]
     pub submission: String,
-    /// A request line, as the change set writes it (`Accounts!9`) or its row (`9`);
-    /// repeat for several. Without it, every line that waits
+    /// A request line, as the change set writes it (`Accounts!9:9`), `Accounts!9` or its
+    /// row (`9`); repeat for several. Without it, every line that waits
     #[arg(long = "line", value_name = "LINE")]
     pub lines: Vec<String>,
-    /// Who approves (name or email); never the requester
+    /// Who decides (name or email); never the requester, to approve
     #[arg(long, value_name = "NAME")]
     pub by: String,
+}
+
+/// `rolecall approve`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// The submission, its lines, who approves.
+    #[command(flatten)]
+    pub chosen: Chosen,
     /// Why; required to approve a separation-of-duties exception
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
@@ -191,16 +199,9 @@ pub struct DecisionArgs {
 /// `rolecall deny`.
 #[derive(Debug, Args)]
 pub struct DenyArgs {
-    /// Submission id (e.g. 20261124-3fa9c2d41b)
-    #[arg(value_name = "ID")]
-    pub submission: String,
-    /// A request line, as the change set writes it (`Accounts!9`) or its row (`9`);
-    /// repeat for several. Without it, every line that waits
-    #[arg(long = "line", value_name = "LINE")]
-    pub lines: Vec<String>,
-    /// Who denies (name or email)
-    #[arg(long, value_name = "NAME")]
-    pub by: String,
+    /// The submission, its lines, who denies.
+    #[command(flatten)]
+    pub chosen: Chosen,
     /// Why: the requester is told
     #[arg(long, value_name = "TEXT")]
     pub note: String,

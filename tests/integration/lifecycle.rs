@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Requester block of Gulf Coast's coordinator Dana Whitfield, then one row per line
 /// (Accounts!9, Accounts!10, ...) under these headings.
-fn worksheet(path: &Path, header: &[&str], rows: &[&[&str]]) {
+pub(crate) fn worksheet(path: &Path, header: &[&str], rows: &[&[&str]]) {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet().set_name("Accounts").unwrap();
     for (row, (label, value)) in [
@@ -32,7 +32,9 @@ fn worksheet(path: &Path, header: &[&str], rows: &[&[&str]]) {
             ws.write_string(8 + r as u32, c as u16, *v).unwrap();
         }
     }
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     wb.save(path).unwrap();
 }
 

@@ -3,7 +3,7 @@
 //! ([`crate::lifecycle::approve`]). A refusal (not waiting, one's own request, approved
 //! twice, an exception without a note) changes nothing and exits 2.
 
-use crate::cli::args::{DecisionArgs, DenyArgs};
+use crate::cli::args::{Chosen, DecisionArgs, DenyArgs};
 use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
 use crate::cli::report::{Exit, Report, to_json};
@@ -25,13 +25,7 @@ pub struct DecisionReport {
 
 /// Runs `approve`.
 pub fn approve(ctx: &Context, args: DecisionArgs) -> Result<DecisionReport, CliError> {
-    let note = args.note.as_deref();
-    decide(
-        ctx,
-        &args.submission,
-        &args.lines,
-        (Verdict::Approve, &args.by, note),
-    )
+    decide(ctx, &args.chosen, (Verdict::Approve, args.note.as_deref()))
 }
 
 /// Runs `deny`.
@@ -41,21 +35,15 @@ pub fn deny(ctx: &Context, args: DenyArgs) -> Result<DecisionReport, CliError> {
             "deny needs a --note: the requester is told why".into(),
         ));
     }
-    let note = Some(args.note.as_str());
-    decide(
-        ctx,
-        &args.submission,
-        &args.lines,
-        (Verdict::Deny, &args.by, note),
-    )
+    decide(ctx, &args.chosen, (Verdict::Deny, Some(args.note.as_str())))
 }
 
 fn decide(
     ctx: &Context,
-    submission: &str,
-    lines: &[String],
-    (verdict, by, note): (Verdict, &str, Option<&str>),
+    chosen: &Chosen,
+    (verdict, note): (Verdict, Option<&str>),
 ) -> Result<DecisionReport, CliError> {
+    let (submission, lines, by) = (&chosen.submission, &chosen.lines, chosen.by.as_str());
     if by.trim().is_empty() {
         return Err(CliError::Usage("--by needs the name of who decides".into()));
     }
