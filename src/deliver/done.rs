@@ -4,18 +4,12 @@
 //! what failed and why, and what was denied with the approver's note. The result workbook
 //! with its Done column is attached. Like every reply, composed with no I/O and no clock.
 
-use super::mail::{
-    XLSX_MIME, digest_hex, file_stem, parse_mailbox, recipients_or_help_desk, reply_builder,
-};
+use super::mail::{WithWorkbook, compose_with_workbook};
 use super::{DeliverError, Envelope, Mail};
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, MultiPart, SinglePart};
-use minijinja::Environment;
 use serde::Serialize;
-use std::sync::OnceLock;
 
-const TEXT_TEMPLATE: &str = "done.txt.j2";
-const HTML_TEMPLATE: &str = "done.html.j2";
+pub(super) const TEXT_TEMPLATE: &str = "done.txt.j2";
+pub(super) const HTML_TEMPLATE: &str = "done.html.j2";
 
 /// What became of one person's requests.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -90,52 +84,17 @@ pub fn compose_done(
     attachment: Vec<u8>,
     date: jiff::Timestamp,
 ) -> Result<Mail, DeliverError> {
-    let from = parse_mailbox(&envelope.from)?;
-    let help = (ctx.help_desk_name.as_str(), ctx.help_desk_email.as_str());
-    let (to, cc) = recipients_or_help_desk(envelope, help)?;
-    let text = render(TEXT_TEMPLATE, ctx)?;
-    let html = render(HTML_TEMPLATE, ctx)?;
     let key = format!("{}-done", ctx.submission_id);
-    let stem = file_stem(&key);
-    let date_text = date.to_string();
-    let digest = digest_hex(
-        &[
-            key.as_bytes(),
-            ctx.subject.as_bytes(),
-            date_text.as_bytes(),
-            text.as_bytes(),
-            &attachment,
-        ],
-        to.iter().chain(&cc),
-    );
-    let message_id = format!("<{stem}.{}@{}>", &digest[..12], from.email.domain());
-    let builder = reply_builder(
-        &from,
-        &ctx.subject,
-        date,
-        &message_id,
-        (&to, &cc),
-        help,
-        envelope,
-    );
-    let xlsx = ContentType::parse(XLSX_MIME).map_err(|e| DeliverError::Build(e.to_string()))?;
-    let bodies = MultiPart::alternative()
-        .boundary(format!("rolecall-alt-{}", &digest[..24]))
-        .singlepart(SinglePart::plain(text))
-        .singlepart(SinglePart::html(html));
-    let body = MultiPart::mixed()
-        .boundary(format!("rolecall-mixed-{}", &digest[..24]))
-        .multipart(bodies)
-        .singlepart(Attachment::new(ctx.workbook_name.clone()).body(attachment, xlsx));
-    let message = builder
-        .multipart(body)
-        .map_err(|e| DeliverError::Build(e.to_string()))?;
-    let bare =
-        |list: &[lettre::message::Mailbox]| list.iter().map(|m| m.email.to_string()).collect();
-    Ok(
-        Mail::from_parts(message, bare(&to), ctx.subject.clone(), message_id, stem)
-            .with_cc(bare(&cc)),
-    )
+    let parts = WithWorkbook {
+        key: &key,
+        subject: ctx.subject.clone(),
+        text: render(TEXT_TEMPLATE, ctx)?,
+        html: render(HTML_TEMPLATE, ctx)?,
+        workbook_name: ctx.workbook_name.clone(),
+        workbook: attachment,
+    };
+    let help = (ctx.help_desk_name.as_str(), ctx.help_desk_email.as_str());
+    compose_with_workbook(parts, envelope, help, date)
 }
 
 #[derive(Serialize)]
@@ -145,27 +104,12 @@ struct View<'a> {
     partly: bool,
 }
 
-fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_keep_trailing_newline(true);
-        env.add_template(TEXT_TEMPLATE, include_str!("../../templates/done.txt.j2"))
-            .expect("templates/done.txt.j2 compiles");
-        env.add_template(HTML_TEMPLATE, include_str!("../../templates/done.html.j2"))
-            .expect("templates/done.html.j2 compiles");
-        env
-    })
-}
-
 fn render(name: &'static str, ctx: &DoneContext) -> Result<String, DeliverError> {
     let view = View {
         ctx,
         partly: ctx.partly(),
     };
-    environment()
+    super::mail::environment()
         .get_template(name)
         .and_then(|t| t.render(view))
         .map_err(|source| DeliverError::Template { name, source })

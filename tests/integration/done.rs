@@ -160,55 +160,28 @@ impl Env {
     }
 }
 
-const HEADINGS: [&str; 6] = [
-    "Action",
-    "Primary ID",
-    "Last name",
-    "First name",
-    "Email",
-    "Role",
-];
-
 /// Dana Whitfield (a GCSU coordinator) asks, for two people, one ordinary role each
 /// (accepted) and User Manager each (privileged: needs approval). Rows 9 to 12.
 fn worksheet() -> Vec<u8> {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
-    for (row, (label, value)) in [
-        ("Requester name", "Dana Whitfield"),
-        ("Requester email", "dwhitfield@gcsu.example.edu"),
-        ("Institution", GCSU),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(row as u32 + 1, 0, *label).unwrap();
-        ws.write_string(row as u32 + 1, 1, *value).unwrap();
-    }
-    for (col, h) in HEADINGS.iter().enumerate() {
-        ws.write_string(7, col as u16, *h).unwrap();
-    }
-    let lines = [
-        ["Modify", "00411111", "Reyes", "Ana", "", "License Manager"],
-        ["Modify", "00411111", "Reyes", "Ana", "", "User Manager"],
-        [
-            "Modify",
-            "00422222",
-            "Okafor",
-            "Ben",
-            "",
-            "Electronic Inventory Operator",
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.xlsx");
+    crate::lifecycle::worksheet(
+        &path,
+        &["Action", "Primary ID", "Last name", "First name", "Role"],
+        &[
+            &["Modify", "00411111", "Reyes", "Ana", "License Manager"],
+            &["Modify", "00411111", "Reyes", "Ana", "User Manager"],
+            &[
+                "Modify",
+                "00422222",
+                "Okafor",
+                "Ben",
+                "Electronic Inventory Operator",
+            ],
+            &["Modify", "00422222", "Okafor", "Ben", "User Manager"],
         ],
-        ["Modify", "00422222", "Okafor", "Ben", "", "User Manager"],
-    ];
-    for (i, line) in lines.iter().enumerate() {
-        for (col, text) in line.iter().enumerate() {
-            if !text.is_empty() {
-                ws.write_string(8 + i as u32, col as u16, *text).unwrap();
-            }
-        }
-    }
-    wb.save_to_buffer().unwrap()
+    );
+    std::fs::read(path).unwrap()
 }
 
 /// The seeded codes (`rich_user`) and those given.
