@@ -141,30 +141,6 @@ fn check_roles(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     }
 }
 
-/// `approvers` (the two-person rule) is 1 or 2, and only on a privileged role: a role that
-/// needs no approval has nobody to approve it.
-fn check_approvers(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
-    let part = &parsed.roles;
-    for Item { value: r, .. } in &part.items {
-        let Some(n) = &r.approvers else { continue };
-        let line = line_of(part, n);
-        let code = r.code.get_ref();
-        if !(1..=2).contains(n.get_ref()) {
-            problems.push(CatalogProblem::error(
-                ROLES_FILE,
-                line,
-                format!("role {code}: approvers must be 1 or 2, not {}", n.get_ref()),
-            ));
-        } else if !r.privileged && *n.get_ref() > 1 {
-            problems.push(CatalogProblem::error(
-                ROLES_FILE,
-                line,
-                format!("role {code} has approvers = {} but is not privileged, so nobody approves it: add `privileged = true`", n.get_ref()),
-            ));
-        }
-    }
-}
-
 /// A role's name and aliases: not empty, not a number, not another role's name or alias.
 fn check_role_names(
     part: &Part<RawRole>,
@@ -210,6 +186,56 @@ fn check_role_names(
     }
 }
 
+/// A role's parameter: a desk or service unit belongs to a library, and MetadataType is
+/// Alma's to set, never a request's.
+fn check_role_parameter(part: &Part<RawRole>, r: &RawRole, problems: &mut Vec<CatalogProblem>) {
+    let Some(param) = &r.parameter else { return };
+    let code = *r.code.get_ref();
+    let kind = *param.get_ref();
+    if kind == ParameterKind::MetadataType {
+        problems.push(CatalogProblem::error(
+            ROLES_FILE,
+            line_of(part, param),
+            format!(
+                "role {code}: a MetadataType parameter is set in Alma, not asked for by a request: write CirculationDesk or ServiceUnit, or leave it out"
+            ),
+        ));
+    } else if *r.scope.get_ref() == RawScope::Institution {
+        problems.push(CatalogProblem::error(
+            ROLES_FILE,
+            line_of(part, &r.scope),
+            format!(
+                "role {code} takes a {} parameter, which belongs to a library, so its scope cannot be \"institution\"",
+                kind.describe()
+            ),
+        ));
+    }
+}
+
+/// `approvers` (the two-person rule) is 1 or 2, and only on a privileged role: a role that
+/// needs no approval has nobody to approve it.
+fn check_approvers(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.roles;
+    for Item { value: r, .. } in &part.items {
+        let Some(n) = &r.approvers else { continue };
+        let line = line_of(part, n);
+        let code = r.code.get_ref();
+        if !(1..=2).contains(n.get_ref()) {
+            problems.push(CatalogProblem::error(
+                ROLES_FILE,
+                line,
+                format!("role {code}: approvers must be 1 or 2, not {}", n.get_ref()),
+            ));
+        } else if !r.privileged && *n.get_ref() > 1 {
+            problems.push(CatalogProblem::error(
+                ROLES_FILE,
+                line,
+                format!("role {code} has approvers = {} but is not privileged, so nobody approves it: add `privileged = true`", n.get_ref()),
+            ));
+        }
+    }
+}
+
 /// Each `[[separation_of_duties]]` names two different roles the catalog knows, and why.
 fn check_separation(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
     let part = &parsed.policy;
@@ -249,32 +275,6 @@ fn check_separation(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
             "separation_of_duties reason",
             problems,
         );
-    }
-}
-
-/// A role's parameter: a desk or service unit belongs to a library, and MetadataType is
-/// Alma's to set, never a request's.
-fn check_role_parameter(part: &Part<RawRole>, r: &RawRole, problems: &mut Vec<CatalogProblem>) {
-    let Some(param) = &r.parameter else { return };
-    let code = *r.code.get_ref();
-    let kind = *param.get_ref();
-    if kind == ParameterKind::MetadataType {
-        problems.push(CatalogProblem::error(
-            ROLES_FILE,
-            line_of(part, param),
-            format!(
-                "role {code}: a MetadataType parameter is set in Alma, not asked for by a request: write CirculationDesk or ServiceUnit, or leave it out"
-            ),
-        ));
-    } else if *r.scope.get_ref() == RawScope::Institution {
-        problems.push(CatalogProblem::error(
-            ROLES_FILE,
-            line_of(part, &r.scope),
-            format!(
-                "role {code} takes a {} parameter, which belongs to a library, so its scope cannot be \"institution\"",
-                kind.describe()
-            ),
-        ));
     }
 }
 

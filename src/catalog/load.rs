@@ -348,20 +348,22 @@ fn policy(Item { value: p, .. }: Item<RawPolicy>) -> Policy {
         allow_list: p.allow_list.into_iter().map(text).collect(),
         inactivity_days: p.inactivity_days.into_inner(),
         inactivity_grace_days: p.inactivity_grace_days,
-        // The checks kept only pairs of two known codes.
         separation_of_duties: p
             .separation_of_duties
             .into_iter()
-            .filter_map(|r| {
-                let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
-                let [a, b] = codes[..] else { return None };
-                Some(crate::catalog::Separation {
-                    roles: [a, b],
-                    reason: text(r.reason),
-                })
-            })
+            .filter_map(separation)
             .collect(),
     }
+}
+
+/// A `[[separation_of_duties]]` rule; the checks kept only pairs of two known codes.
+fn separation(r: super::raw::RawSeparation) -> Option<crate::catalog::Separation> {
+    let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
+    let [a, b] = codes[..] else { return None };
+    Some(crate::catalog::Separation {
+        roles: [a, b],
+        reason: text(r.reason),
+    })
 }
 
 #[cfg(test)]

@@ -139,7 +139,10 @@ impl Lifecycle {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(super::WRITE)
+            .map_err(db)?;
         let mut out = Vec::new();
         for op in chosen {
             out.push(apply(&tx, op, d, now)?);
@@ -300,7 +303,14 @@ fn apply(
                 params![op.submission_id, op.generation, op.index as i64, lookup_key(d.by), d.by, d.note, now],
             )
             .map_err(db)?;
-            approvals += 1;
+            // Counted inside the transaction: another approver may have approved meanwhile.
+            approvals = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM lifecycle_approval WHERE submission_id = ?1 AND generation = ?2 AND idx = ?3",
+                    params![op.submission_id, op.generation, op.index as i64],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db)? as usize;
             approve_step(tx, op, approvals, d, now)?
         }
     };

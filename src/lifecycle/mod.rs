@@ -363,6 +363,12 @@ fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
     })
 }
 
+/// Every change is an IMMEDIATE transaction: it takes the write lock before it reads the
+/// current state, so a reader that would later write never meets a writer that went first
+/// (SQLite answers that with "database is locked" at once, whatever the busy timeout), and
+/// the state it read is the state it changes.
+const WRITE: rusqlite::TransactionBehavior = rusqlite::TransactionBehavior::Immediate;
+
 /// Who changed something: the watcher and the push are actors too.
 pub const SYSTEM: &str = "rolecall";
 
@@ -415,7 +421,7 @@ impl Lifecycle {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(WRITE).map_err(db)?;
         let latest = latest_generation(&tx, submission_id).map_err(db)?;
         if let Some(g) = latest
             && same_operations(&tx, submission_id, g, cs).map_err(db)?
@@ -484,7 +490,7 @@ impl Lifecycle {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(db)?;
+        let tx = self.conn.transaction_with_behavior(WRITE).map_err(db)?;
         let changed = transition_in(&tx, submission_id, index, (to, None), actor, note, now)?;
         tx.commit().map_err(db)?;
         Ok(changed)

@@ -87,7 +87,7 @@ impl Lifecycle {
         let path = self.path.clone();
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(super::WRITE)
             .map_err(|source| LifecycleError::Db {
                 path: path.clone(),
                 source,
@@ -106,7 +106,18 @@ impl Lifecycle {
                     continue;
                 };
                 let reason = reason.as_ref().map(|(r, k)| (r.as_str(), *k));
-                super::transition_in(&tx, submission_id, index, (to, reason), SYSTEM, None, now)?;
+                let step = (to, reason);
+                match super::transition_in(&tx, submission_id, index, step, SYSTEM, None, now) {
+                    // Superseded while the push ran (a later submission for the person):
+                    // it stays superseded; the later submission's push finds Alma as it is.
+                    Err(LifecycleError::NotAllowed { from, .. }) => {
+                        tracing::warn!(submission = %submission_id, index, state = %from,
+                            "pushed while no longer waiting: left as it is");
+                    }
+                    other => {
+                        other?;
+                    }
+                }
             }
         }
         tx.commit()

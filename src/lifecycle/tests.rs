@@ -326,3 +326,34 @@ fn a_line_is_named_as_the_change_set_writes_it_by_sheet_and_row_or_by_row() {
     assert!(!line_matches("Accounts!9:9", "Other!9"));
     assert!(!line_matches("form field role.26.add", "26"));
 }
+
+#[test]
+fn an_op_superseded_while_its_push_ran_stays_superseded() {
+    use crate::alma::push::{Outcome, PushReport};
+    let (_d, mut l) = life();
+    let c = cs(
+        "S1",
+        vec![add(
+            "u1",
+            32,
+            "Circulation Desk Operator",
+            false,
+            "Accounts!9",
+        )],
+    );
+    l.record("S1", &c, &catalog(), T0).unwrap();
+    let sent = l.pushable("S1", &c).unwrap();
+    let later = cs(
+        "S2",
+        vec![add("u1", 51, "Requests Operator", false, "Accounts!9")],
+    );
+    l.record("S2", &later, &catalog(), T0).unwrap();
+    let report = PushReport {
+        submission_id: "S1".into(),
+        dry_run: false,
+        accounts: vec![account("u1", Outcome::Changed, "")],
+        not_pushed: vec![],
+    };
+    l.record_push("S1", &sent, &report, T0).unwrap();
+    assert_eq!(states(&l, "S1"), [OpState::Superseded]);
+}

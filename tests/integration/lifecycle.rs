@@ -3,8 +3,9 @@
 //! `queue`. Every expectation is worked out by hand from the worksheet written here and the
 //! users seeded in the fake.
 
-use crate::alma::{Env, GCSU, Out, add_role, sync};
+use crate::alma::{Env, GCSU, add_role, sync};
 use crate::support::alma::{Fault, rich_user};
+use crate::support::test::Out;
 use serde_json::{Value as Json, json};
 use std::path::Path;
 
