@@ -26,6 +26,7 @@ pub mod layout;
 pub mod ledger;
 pub mod lifecycle;
 pub mod location;
+pub mod parallel;
 pub mod process;
 pub mod read;
 pub mod report;

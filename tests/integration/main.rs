@@ -15,6 +15,7 @@ mod form_template;
 mod forms;
 mod inbox;
 mod lifecycle;
+mod parallel;
 mod pdf_corpus;
 mod pdf_hostile;
 mod pdf_mutations;
