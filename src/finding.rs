@@ -150,6 +150,9 @@ rules! {
     AlreadyHasRole = "already-has-role",
     /// A role to remove is not held (or Delete on an account with no staff roles).
     RoleNotHeld = "role-not-held",
+    /// Every role of a line is already as it asks (a result workbook sent back after its
+    /// lines were carried out): nothing to do.
+    AlreadyDone = "already-done",
     /// Modify, Delete or Restore for an account the state does not know.
     UnknownAccount = "unknown-account",
     /// The account belongs to another institution.

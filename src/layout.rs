@@ -286,6 +286,8 @@ pub fn normalize_header(text: &str) -> String {
 pub const STATUS_HEADER: &str = "Status";
 /// Column of messages in the result workbook.
 pub const MESSAGES_HEADER: &str = "Messages";
+/// Column of the "done" email's result workbook: what became of each line in Alma.
+pub const DONE_HEADER: &str = "Done";
 
 #[cfg(test)]
 mod tests {

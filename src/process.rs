@@ -590,6 +590,20 @@ fn hash_step(path: &Path, document: Document) -> (Document, String) {
     }
 }
 
+/// A submission read and validated again, as [`Processor`] did before the diff: the lines,
+/// their statuses and locations for the "done" email's workbook (the state has changed
+/// since, so diffing again would call every line carried out "already held").
+pub fn revalidate(
+    path: &Path,
+    format: Format,
+    origin: Option<&Origin>,
+    (catalog, isolation): (&Catalog, &Isolation),
+    today: jiff::civil::Date,
+) -> validate::Outcome {
+    let document = read::read_submission(path, format, isolation, catalog);
+    validate::validate(adopt_sender(document, origin), catalog, today)
+}
+
 /// An email's sender is who is asking, whatever the worksheet's requester block says: the
 /// address in the block is typed by anyone, the mailbox is the coordinator's.
 fn adopt_sender(mut document: Document, origin: Option<&Origin>) -> Document {

@@ -27,8 +27,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub mod desk;
 mod events;
+mod pusher;
 mod steps;
 mod workers;
+
+pub use pusher::PushWork;
 
 use steps::{PipelineResult, Steps};
 
@@ -136,6 +139,9 @@ pub struct Services<'a> {
     pub now: &'a (dyn Fn() -> jiff::Zoned + Sync),
     /// The account state requests are diffed against, if any.
     pub state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+    /// The push worker's settings: pushing with `[alma] push = "accepted"`, and the "done"
+    /// email either way. `None`: neither (a watcher built only to send mail or reprocess).
+    pub push: Option<PushWork>,
 }
 
 /// Why the watcher stopped.
@@ -158,7 +164,7 @@ pub enum WatchError {
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),
-    /// An intake worker could not open the account state.
+    /// The account state failed (an intake worker opening it, the push worker reading it).
     #[error(transparent)]
     State(#[from] crate::state::StateError),
 }
@@ -182,6 +188,8 @@ pub struct Watcher<'a> {
     backoff: HashMap<PathBuf, (u32, Instant)>,
     /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
     sender_thread: bool,
+    /// Pushes and "done" emails are the push thread's, not [`Watcher::pass`]'s.
+    pusher_thread: bool,
     /// Inbox files known complete by a file event (renamed in, or closed after writing)
     /// and not written to since: taken without settling.
     ready: HashSet<PathBuf>,
@@ -213,8 +221,14 @@ impl<'a> Watcher<'a> {
             failures: 0,
             backoff: HashMap::new(),
             sender_thread: false,
+            pusher_thread: false,
             ready: HashSet::new(),
         })
+    }
+
+    /// Gives the watcher its push worker ([`Services::push`]).
+    pub fn set_push(&mut self, work: PushWork) {
+        self.services.push = Some(work);
     }
 
     /// Runs until `stop` is set: processes what is in the inbox, then reacts to file events
@@ -245,43 +259,50 @@ impl<'a> Watcher<'a> {
         self.remove_stale_temps();
         tracing::info!(data = %self.layout.root.display(), "watching");
         // Mail goes out from a thread of its own, so that a slow or hung mail server never
-        // holds up the inbox (`--once` keeps to one thread: take the inbox, then send).
-        let result = match self.services.smtp.filter(|_| !once) {
-            None => self.intake_loop(once, &rx),
-            Some(smtp) => {
-                self.sender_thread = true;
-                let root = self.layout.root.clone();
-                let retry = self.settings.retry;
-                let stop = Arc::clone(&self.stop);
-                let now = self.services.now;
-                let desk = (self.services.catalog, self.services.from.clone());
-                let result = std::thread::scope(|scope| {
-                    let sending = scope.spawn(|| {
-                        let desk = (desk.0, desk.1.as_str());
-                        let sent = send_loop(&root, smtp, (&retry, &stop), now, desk);
-                        if let Err(e) = &sent {
-                            // Without its sender the watcher would take files and never
-                            // answer: stop it all, and let the service manager restart it.
-                            tracing::error!(error = %e, "the mail sender stopped; stopping");
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        sent
-                    });
-                    let intake = self.intake_loop(once, &rx);
-                    // However the intake ended, the sender ends too.
-                    stop.store(true, Ordering::SeqCst);
-                    let sent = sending.join().unwrap_or_else(|_| {
-                        Err(WatchError::Io {
-                            path: root.join("outbox"),
-                            source: std::io::Error::other("the mail sender thread panicked"),
-                        })
-                    });
-                    intake.and(sent)
-                });
-                self.sender_thread = false;
-                result
-            }
-        };
+        // holds up the inbox, and pushes from another, so that a slow Alma does not either
+        // (`--once` keeps to one thread: take the inbox, push, then send).
+        let smtp = self.services.smtp.filter(|_| !once);
+        let push = self.services.push.clone().filter(|_| !once);
+        self.sender_thread = smtp.is_some();
+        self.pusher_thread = push.is_some();
+        let root = self.layout.root.clone();
+        let retry = self.settings.retry;
+        let stop = Arc::clone(&self.stop);
+        let now = self.services.now;
+        let (catalog, from) = (self.services.catalog, self.services.from.clone());
+        let isolation = self.services.isolation.clone();
+        let result = std::thread::scope(|scope| {
+            let sending = smtp.map(|smtp| {
+                scope.spawn(|| {
+                    let sent = send_loop(&root, smtp, (&retry, &stop), now, (catalog, &from));
+                    stop_all_on_error(&sent, &stop, "the mail sender");
+                    sent
+                })
+            });
+            let pushing = push.as_ref().map(|work| {
+                let parts = pusher::Parts {
+                    root: root.clone(),
+                    work,
+                    catalog,
+                    from: &from,
+                    isolation: &isolation,
+                    now,
+                };
+                scope.spawn(|| {
+                    let pushed = push_loop(parts, &stop);
+                    stop_all_on_error(&pushed, &stop, "the push worker");
+                    pushed
+                })
+            });
+            let intake = self.intake_loop(once, &rx);
+            // However the intake ended, the workers end too.
+            stop.store(true, Ordering::SeqCst);
+            let sent = join_worker(sending, &root, "the mail sender");
+            let pushed = join_worker(pushing, &root, "the push worker");
+            intake.and(sent).and(pushed)
+        });
+        self.sender_thread = false;
+        self.pusher_thread = false;
         tracing::info!("stopped");
         result
     }
@@ -420,6 +441,9 @@ impl<'a> Watcher<'a> {
     pub fn pass(&mut self) -> Result<Option<Duration>, WatchError> {
         self.resume()?;
         let settling = self.scan()?;
+        if !self.pusher_thread && !self.stopped() {
+            self.push_round()?;
+        }
         if let Some(smtp) = self.services.smtp
             && !self.stopped()
             && !self.sender_thread
@@ -445,6 +469,22 @@ impl<'a> Watcher<'a> {
             )?;
         }
         Ok(settling)
+    }
+
+    /// One round of the push worker in this thread (`--once`, and callers of [`Self::pass`]).
+    fn push_round(&mut self) -> Result<(), WatchError> {
+        let Some(work) = &self.services.push else {
+            return Ok(());
+        };
+        let parts = pusher::Parts {
+            root: self.layout.root.clone(),
+            work,
+            catalog: self.services.catalog,
+            from: &self.services.from,
+            isolation: &self.services.isolation,
+            now: self.services.now,
+        };
+        pusher::Pusher::open(parts)?.round(&self.stop)
     }
 
     /// Ledger rows a crash left before `filed` whose inbox file is gone: the move happened,
@@ -654,6 +694,48 @@ fn send_loop(
             None => 200,
         };
         std::thread::sleep(Duration::from_millis(wait as u64));
+    }
+    Ok(())
+}
+
+/// A worker thread that stopped with an error stops the watcher: without its sender it
+/// would take files and never answer, without its pusher never push. The service manager
+/// restarts it.
+fn stop_all_on_error(result: &Result<(), WatchError>, stop: &AtomicBool, what: &str) {
+    if let Err(e) = result {
+        tracing::error!(error = %e, "{what} stopped; stopping");
+        stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Waits for a worker thread of [`Watcher::run`]; a panic is an error of the data folder.
+fn join_worker(
+    handle: Option<std::thread::ScopedJoinHandle<'_, Result<(), WatchError>>>,
+    root: &Path,
+    what: &str,
+) -> Result<(), WatchError> {
+    handle.map_or(Ok(()), |h| {
+        h.join().unwrap_or_else(|_| {
+            Err(WatchError::Io {
+                path: root.to_path_buf(),
+                source: std::io::Error::other(format!("{what} thread panicked")),
+            })
+        })
+    })
+}
+
+/// The push thread of [`Watcher::run`]: a round every 500 ms until `stop`, through its own
+/// database connections.
+fn push_loop(parts: pusher::Parts<'_>, stop: &AtomicBool) -> Result<(), WatchError> {
+    let mut pusher = pusher::Pusher::open(parts)?;
+    while !stop.load(Ordering::SeqCst) {
+        pusher.round(stop)?;
+        for _ in 0..5 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     Ok(())
 }

@@ -68,6 +68,32 @@ impl Environment {
     }
 }
 
+/// When the watcher carries change sets into Alma: `[alma] push`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PushMode {
+    /// Only `rolecall push` writes to Alma (the default).
+    #[default]
+    Manual,
+    /// The watcher pushes each submission's accepted lines once it is processed, and
+    /// approved lines once they are approved.
+    Accepted,
+}
+
+impl<'de> Deserialize<'de> for PushMode {
+    /// By hand, so that a wrong value names the key (serde's own message names only the
+    /// variants).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        match word.as_str() {
+            "manual" => Ok(PushMode::Manual),
+            "accepted" => Ok(PushMode::Accepted),
+            other => Err(serde::de::Error::custom(format!(
+                "[alma] push = {other:?}: it is \"manual\" (only `rolecall push` writes to Alma) or \"accepted\" (the watcher pushes)"
+            ))),
+        }
+    }
+}
+
 /// `[alma]` in the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +110,9 @@ pub struct AlmaConfig {
     pub stop_below_remaining: Option<u64>,
     /// How long one call may take, in milliseconds (default 30000).
     pub timeout_ms: Option<u64>,
+    /// Whether the watcher pushes (`"accepted"`) or leaves it to `rolecall push` (`"manual"`).
+    #[serde(default)]
+    pub push: PushMode,
     /// Institution code → the NAME of the environment variable holding its API key.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,

@@ -203,62 +203,91 @@ pub fn compose(
     attachment: Vec<u8>,
     date: jiff::Timestamp,
 ) -> Result<Mail, DeliverError> {
-    let from = parse_mailbox(&envelope.from)?;
-    let (to, cc) = recipients(ctx, envelope)?;
-    let subject = subject(ctx);
-    let text = render_text(ctx)?;
-    let html = render_html(ctx)?;
-    let file_stem = file_stem(&ctx.submission_id);
+    let workbook_name = if ctx.workbook_name.trim().is_empty() {
+        "result.xlsx".to_string()
+    } else {
+        ctx.workbook_name.clone()
+    };
+    let parts = WithWorkbook {
+        key: &ctx.submission_id,
+        subject: subject(ctx),
+        text: render_text(ctx)?,
+        html: render_html(ctx)?,
+        workbook_name,
+        workbook: attachment,
+    };
+    compose_with_workbook(
+        parts,
+        envelope,
+        (&ctx.help_desk_name, &ctx.help_desk_email),
+        date,
+    )
+}
 
+/// A message with both bodies and a workbook attached: the reply, the "done" email.
+pub(super) struct WithWorkbook<'a> {
+    /// Names the message: its Message-ID and outbox file stem.
+    pub(super) key: &'a str,
+    pub(super) subject: String,
+    pub(super) text: String,
+    pub(super) html: String,
+    pub(super) workbook_name: String,
+    pub(super) workbook: Vec<u8>,
+}
+
+/// Composes a [`WithWorkbook`] with the headers of a reply; the help desk is the
+/// last-resort recipient.
+pub(super) fn compose_with_workbook(
+    parts: WithWorkbook<'_>,
+    envelope: &Envelope,
+    help_desk: (&str, &str),
+    date: jiff::Timestamp,
+) -> Result<Mail, DeliverError> {
+    let from = parse_mailbox(&envelope.from)?;
+    let (to, cc) = recipients_or_help_desk(envelope, help_desk)?;
+    let file_stem = file_stem(parts.key);
     // One hash of everything that makes this message what it is: it names the message
     // (two replies about one submission, e.g. after a resubmission, get different ids) and
     // the MIME boundaries, so that nothing random goes into the bytes.
     let date_text = date.to_string();
     let digest = digest_hex(
         &[
-            ctx.submission_id.as_bytes(),
-            subject.as_bytes(),
+            parts.key.as_bytes(),
+            parts.subject.as_bytes(),
             date_text.as_bytes(),
-            text.as_bytes(),
-            &attachment,
+            parts.text.as_bytes(),
+            &parts.workbook,
         ],
         to.iter().chain(&cc),
     );
     let message_id = format!("<{file_stem}.{}@{}>", &digest[..12], from.email.domain());
     let builder = reply_builder(
         &from,
-        &subject,
+        &parts.subject,
         date,
         &message_id,
         (&to, &cc),
-        (&ctx.help_desk_name, &ctx.help_desk_email),
+        help_desk,
         envelope,
     );
-
-    let workbook_name = if ctx.workbook_name.trim().is_empty() {
-        "result.xlsx".to_string()
-    } else {
-        ctx.workbook_name.clone()
-    };
     let content_type = ContentType::parse(XLSX_MIME)
         .map_err(|e| DeliverError::Build(format!("content type {XLSX_MIME}: {e}")))?;
     let bodies = MultiPart::alternative()
         .boundary(format!("rolecall-alt-{}", &digest[..24]))
-        .singlepart(SinglePart::plain(text))
-        .singlepart(SinglePart::html(html));
+        .singlepart(SinglePart::plain(parts.text))
+        .singlepart(SinglePart::html(parts.html));
     let body = MultiPart::mixed()
         .boundary(format!("rolecall-mixed-{}", &digest[..24]))
         .multipart(bodies)
-        .singlepart(Attachment::new(workbook_name).body(attachment, content_type));
+        .singlepart(Attachment::new(parts.workbook_name).body(parts.workbook, content_type));
     let message = builder
         .multipart(body)
         .map_err(|e| DeliverError::Build(e.to_string()))?;
-
     Ok(Mail {
         message,
         to: to.iter().map(|m| m.email.to_string()).collect(),
         cc: cc.iter().map(|m| m.email.to_string()).collect(),
-        subject,
+        subject: parts.subject,
         message_id,
         file_stem,
     })
@@ -363,7 +392,7 @@ pub(super) fn digest_hex<'a>(
 
 /// The headers every message of ours carries, replies and notices alike: sender, subject,
 /// date, id, the RFC 3834 marks, the recipients, Reply-To the help desk, and threading.
-fn reply_builder(
+pub(super) fn reply_builder(
     from: &Mailbox,
     subject: &str,
     date: jiff::Timestamp,
@@ -422,9 +451,17 @@ pub(super) fn parse_mailbox(s: &str) -> Result<Mailbox, DeliverError> {
 /// once, compared without regard to case, never in both); with no requester the
 /// coordinators move to `To`; with nobody at all, the help desk gets it so that the reply
 /// is not lost.
-fn recipients(
+pub(super) fn recipients(
     ctx: &MailContext,
     envelope: &Envelope,
+) -> Result<(Vec<Mailbox>, Vec<Mailbox>), DeliverError> {
+    recipients_or_help_desk(envelope, (&ctx.help_desk_name, &ctx.help_desk_email))
+}
+
+/// [`recipients`], with the help desk to fall back on given by name and address.
+pub(super) fn recipients_or_help_desk(
+    envelope: &Envelope,
+    (help_desk_name, help_desk_email): (&str, &str),
 ) -> Result<(Vec<Mailbox>, Vec<Mailbox>), DeliverError> {
     let mut seen = std::collections::HashSet::new();
     let mut take = |list: &[String]| -> Result<Vec<Mailbox>, DeliverError> {
@@ -446,8 +483,8 @@ fn recipients(
         to = std::mem::take(&mut cc);
     }
     if to.is_empty() {
-        let help = parse_mailbox(&ctx.help_desk_email)?;
-        let name = Some(ctx.help_desk_name.clone()).filter(|n| !n.trim().is_empty());
+        let help = parse_mailbox(help_desk_email)?;
+        let name = Some(help_desk_name.to_string()).filter(|n| !n.trim().is_empty());
         to.push(Mailbox::new(name, help.email));
     }
     Ok((to, cc))
@@ -598,8 +635,9 @@ fn view(ctx: &MailContext) -> View<'_> {
     }
 }
 
-/// The templates, compiled once. They are embedded so the binary needs no files beside it.
-fn environment() -> &'static Environment<'static> {
+/// The templates, compiled once: the reply's and the "done" email's. They are embedded so
+/// the binary needs no files beside it.
+pub(super) fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -611,6 +649,16 @@ fn environment() -> &'static Environment<'static> {
             .expect("templates/reply.txt.j2 compiles");
         env.add_template(HTML_TEMPLATE, include_str!("../../templates/reply.html.j2"))
             .expect("templates/reply.html.j2 compiles");
+        env.add_template(
+            super::done::TEXT_TEMPLATE,
+            include_str!("../../templates/done.txt.j2"),
+        )
+        .expect("templates/done.txt.j2 compiles");
+        env.add_template(
+            super::done::HTML_TEMPLATE,
+            include_str!("../../templates/done.html.j2"),
+        )
+        .expect("templates/done.html.j2 compiles");
         env
     })
 }

@@ -8,12 +8,14 @@
 //! documented in `docs/email.md`.
 
 mod audit_notice;
+mod done;
 mod mail;
 mod outbox;
 pub mod queue;
 mod smtp;
 
 pub use audit_notice::{AuditNotice, compose_audit_notice};
+pub use done::{DoneContext, PersonDone, compose_done, re_subject};
 pub use mail::{
     Envelope, Mail, MailContext, Notice, compose, compose_notice, render_html, render_text,
 };

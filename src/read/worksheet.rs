@@ -9,8 +9,8 @@ use super::raw::{MAX_COLS, RawSheet, RawWorkbook};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule};
 use crate::layout::{
-    ACCOUNTS_SHEET, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
-    normalize_header,
+    ACCOUNTS_SHEET, DONE_HEADER, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField,
+    STATUS_HEADER, normalize_header,
 };
 use crate::location::{Location, column_letters};
 use std::collections::BTreeMap;
@@ -237,6 +237,7 @@ fn column_findings(header: &Header, sheet: &str, doc: &mut Document) {
     let own = [
         normalize_header(STATUS_HEADER),
         normalize_header(MESSAGES_HEADER),
+        normalize_header(DONE_HEADER),
     ];
     for (col, heading) in &header.extras {
         if own.contains(&normalize_header(heading)) {

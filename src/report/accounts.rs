@@ -15,7 +15,7 @@ use super::{clip, clip_to, fit_row, text};
 use crate::catalog::Catalog;
 use crate::finding::Severity;
 use crate::layout::{
-    ACCOUNTS_SHEET, Field, HEADER_ROW, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
+    ACCOUNTS_SHEET, DONE_HEADER, Field, HEADER_ROW, MESSAGES_HEADER, RequesterField, STATUS_HEADER,
 };
 use crate::validate::LineStatus;
 use rust_xlsxwriter::{
@@ -93,6 +93,8 @@ pub struct DataRow {
     pub status: Option<LineStatus>,
     /// Messages column text (result workbook only).
     pub messages: String,
+    /// What became of the line in Alma ("done" email's workbook only).
+    pub done: String,
 }
 
 /// What goes into the sheet beyond the fixed layout.
@@ -106,6 +108,8 @@ pub struct Content {
     pub rows: Vec<DataRow>,
     /// Adds the Status and Messages columns (result workbook).
     pub with_status: bool,
+    /// Adds the Done column after the request's fields (the "done" email's workbook).
+    pub with_done: bool,
 }
 
 /// What each column is for: the yellow hint Excel shows on the header cell (max 255 chars).
@@ -200,6 +204,8 @@ fn note(text: &str) -> Note {
 struct Columns {
     /// Status and Messages columns present (A and B).
     with_status: bool,
+    /// A Done column after the last field.
+    with_done: bool,
 }
 
 impl Columns {
@@ -220,9 +226,19 @@ impl Columns {
         if self.with_status { 2 } else { 0 }
     }
 
+    /// 0-based last column of the request's fields.
+    fn last_field(self) -> u16 {
+        Field::ALL.len() as u16 - 1 + self.lead()
+    }
+
+    /// 0-based Done column (after the fields, so that no field moves).
+    fn done(self) -> u16 {
+        self.last_field() + 1
+    }
+
     /// 0-based last column.
     fn last(self) -> u16 {
-        Field::ALL.len() as u16 - 1 + self.lead()
+        self.last_field() + u16::from(self.with_done)
     }
 }
 
@@ -238,6 +254,7 @@ pub fn write(
     ws.set_default_note_author("Rolecall");
     let cols = Columns {
         with_status: content.with_status,
+        with_done: content.with_done,
     };
     column_formats(ws, styles, cols)?;
     requester_block(ws, catalog, styles, content)?;
@@ -291,6 +308,9 @@ fn column_formats(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<
         // A also holds the requester labels, B their values.
         ws.set_column_width(Columns::STATUS, 17)?;
         ws.set_column_width(Columns::MESSAGES, Columns::MESSAGES_WIDTH)?;
+    }
+    if cols.with_done {
+        ws.set_column_width(cols.done(), 30)?;
     }
     Ok(())
 }
@@ -353,6 +373,9 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
             &styles.header,
         )?;
     }
+    if cols.with_done {
+        text(ws, header, cols.done(), DONE_HEADER, &styles.header)?;
+    }
     ws.set_row_height(header, 32)?;
     Ok(())
 }
@@ -376,6 +399,16 @@ fn data_rows(
         }
         if cols.with_status {
             status_cells(ws, styles, row, data)?;
+        }
+        if cols.with_done {
+            let done = data.map_or("", |d| d.done.as_str());
+            text(
+                ws,
+                r0(row),
+                cols.done(),
+                done,
+                &styles.wrap.clone().set_locked(),
+            )?;
         }
     }
     Ok(())

@@ -165,6 +165,28 @@ pub fn result_bytes_with_roles(
     catalog: &Catalog,
     roles: Option<&[PersonRoles]>,
 ) -> Result<Vec<u8>, ReportError> {
+    workbook_bytes(outcome, changeset, catalog, roles, None)
+}
+
+/// The result workbook of the "done" email: the Accounts sheet with a Done column, each
+/// line's text looked up by its location as received (`Accounts!A9`); a line not in `done`
+/// has an empty cell.
+pub fn done_bytes(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    done: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<u8>, ReportError> {
+    workbook_bytes(outcome, changeset, catalog, None, Some(done))
+}
+
+fn workbook_bytes(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    roles: Option<&[PersonRoles]>,
+    done: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Vec<u8>, ReportError> {
     let styles = Styles::new();
     let lists = Lists::from_catalog(catalog);
     let mut wb = Workbook::new();
@@ -179,13 +201,17 @@ pub fn result_bytes_with_roles(
             .set_custom_property("rolecall_submission", changeset.submission.id.as_str()),
     );
     summary::write(wb.add_worksheet(), outcome, changeset, catalog, &styles)?;
-    accounts::write(
-        wb.add_worksheet(),
-        catalog,
-        &lists,
-        &styles,
-        &accounts_content(outcome, catalog),
-    )?;
+    let mut content = accounts_content(outcome, catalog);
+    if let Some(done) = done {
+        content.with_done = true;
+        for (row, line) in content.rows.iter_mut().zip(&outcome.lines) {
+            row.done = done
+                .get(&line.row.location.to_string())
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    accounts::write(wb.add_worksheet(), catalog, &lists, &styles, &content)?;
     problems::write(wb.add_worksheet(), outcome, catalog, &styles)?;
     changes::write(wb.add_worksheet(), changeset, &styles)?;
     if let Some(people) = roles {

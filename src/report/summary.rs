@@ -20,8 +20,8 @@ pub fn next_step(status: SubmissionStatus, from_form: bool) -> &'static str {
             return "Lines marked Accepted will be carried out. For lines marked Rejected, \
                     correct the form fields named on the Problems sheet and send the form \
                     again; or fix the highlighted cells on the Accounts sheet of this workbook \
-                    (it holds your form's request lines), delete the accepted rows, and send \
-                    this workbook back.";
+                    (it holds your form's request lines) and send this workbook back: lines \
+                    already carried out are recognised and answered \"Already done\".";
         }
         (SubmissionStatus::Unreadable, true) => {
             return "The form could not be read. The Problems sheet says why and what to do; \
@@ -37,8 +37,9 @@ pub fn next_step(status: SubmissionStatus, from_form: bool) -> &'static str {
         SubmissionStatus::NeedsAttention => {
             "Lines marked Accepted will be carried out. Lines marked Needs approval wait for \
              the help desk. For lines marked Rejected, fix the highlighted cells on the \
-             Accounts sheet (each has a note saying what is wrong), delete the other rows, \
-             and send this workbook back."
+             Accounts sheet (each has a note saying what is wrong) and send this workbook \
+             back, with the other rows as they are: lines already carried out are recognised \
+             and answered \"Already done\", never done twice."
         }
         SubmissionStatus::Rejected => {
             "Nothing will be carried out yet. Fix the highlighted cells on the Accounts sheet \

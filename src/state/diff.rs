@@ -197,10 +197,36 @@ impl LineContext<'_> {
                 return Ok((None, findings));
             }
         }
-        let (kept, role_findings) = self.roles(std::mem::take(&mut request.roles), &id, &held);
+        let asked = std::mem::take(&mut request.roles);
+        let (kept, role_findings) = self.roles(asked.clone(), &id, &held);
+        let all_held =
+            kept.is_empty() && !asked.is_empty() && asked.iter().all(|r| r.change == Change::Add);
+        findings.extend(match all_held {
+            // Every role the line adds is held already: most often a result workbook sent
+            // back after its lines were carried out. Said once, on the line. (A removal of
+            // a role not held keeps its own warning, which lists the roles held: it is as
+            // often a mistaken role as one already removed.)
+            true => vec![self.already_done(&asked, &id)],
+            false => role_findings,
+        });
         request.roles = kept;
-        findings.extend(role_findings);
         Ok((Some(request), findings))
+    }
+
+    /// The one finding of a line whose every role to add is held already.
+    fn already_done(&self, asked: &[RoleRequest], id: &str) -> Finding {
+        let roles: Vec<String> = asked
+            .iter()
+            .map(|r| format!("{}{}", r.name, super::scope_words(&r.scope)))
+            .collect();
+        Finding::warning(
+            Rule::AlreadyDone,
+            self.at(Field::Role),
+            format!(
+                "Already done: {id} has {}, as this line asks; nothing is sent to Alma again.",
+                roles.join("; ")
+            ),
+        )
     }
 
     /// Modify, Delete or Restore for an account the state does not hold here: of another

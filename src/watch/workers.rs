@@ -69,6 +69,8 @@ impl<'a> Seed<'a> {
             isolation: self.isolation.clone(),
             now: self.now,
             state: state.zip(self.state.as_ref().map(|(_, options)| *options)),
+            // An intake worker takes files; pushing is the push worker's.
+            push: None,
         }
     }
 }

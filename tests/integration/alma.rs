@@ -4,7 +4,8 @@
 //! role list is worked out by hand from the seeded users.
 
 use crate::support::alma::{FakeAlma, Fault, Req, rich_user};
-use crate::support::test::{Out, rolecall};
+pub(crate) use crate::support::test::Out;
+use crate::support::test::rolecall;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

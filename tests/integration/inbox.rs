@@ -683,7 +683,7 @@ fn killed_mid_batch_and_restarted_every_submission_is_answered_exactly_once() {
     });
     // Anything sent twice would arrive now.
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(terminate(child).success());
+    assert!(terminate(child).success(), "{}", data.log());
 
     let replies = replies(&server.inbox);
     let threads = by_thread(&replies);

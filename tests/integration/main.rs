@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod command_line;
 mod deliver;
+mod done;
 mod form_fixtures;
 mod form_template;
 mod forms;

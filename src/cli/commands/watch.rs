@@ -51,6 +51,7 @@ pub(super) fn with_watcher<T>(
         isolation: Isolation::child_default(),
         now: &clock,
         state: Some((&state, ctx.diff_options()?)),
+        push: None,
     };
     let mut watcher = Watcher::new(data, ctx.config.watch.settings(), services, stop)?;
     let result = f(&mut watcher, lock.is_some());
@@ -81,6 +82,13 @@ pub fn run(ctx: &Context, args: WatchArgs) -> Result<WatchReport, CliError> {
                 data.display()
             )));
         }
+        // Only `watch` pushes and sends the "done" emails; `outbox` and `reprocess` build the
+        // same watcher for their own errands.
+        w.set_push(watch::PushWork {
+            mode: ctx.config.alma.as_ref().map(|a| a.push).unwrap_or_default(),
+            alma: ctx.config.alma.clone().filter(|a| a.base().is_ok()),
+            state_db: ctx.db_in(&data),
+        });
         w.run(args.once)?;
         Ok(w.failures())
     })?;
