@@ -279,8 +279,14 @@ fn load_failure(e: &lopdf::Error) -> FormFailure {
 }
 
 /// Reads a PDF file in this process: the size check, the read, [`read_form`]. The reading
-/// that is isolated ([`crate::read::isolate::read_form_file`]) runs this in the child.
+/// that is isolated ([`crate::read::isolate::read_form_file`]) loads the bytes here and runs
+/// [`read_form`] in the child.
 pub fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
+    read_form(&load(path)?)
+}
+
+/// The file's bytes, refused before reading when it is larger than [`MAX_PDF_BYTES`].
+pub fn load(path: &Path) -> Result<Vec<u8>, FormFailure> {
     use std::io::Read;
     let unreadable = |e: std::io::Error| {
         FormFailure::new(
@@ -301,7 +307,7 @@ pub fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
     file.take(MAX_PDF_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    read_form(&bytes)
+    Ok(bytes)
 }
 
 /// One field as `rolecall inspect --json` prints it.
