@@ -576,6 +576,10 @@ impl<'a> Watcher<'a> {
             .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         let kept = self.layout.root.join(s.original.as_deref().unwrap_or(""));
         if path.exists() {
+            // Both folders flushed before the row says filed: after a power cut a file back
+            // in the inbox with its row filed would be taken for a duplicate and answered
+            // "already processed". (The outputs and the reply were made durable, in one
+            // flush per folder, before the outcome was recorded.)
             rename_durably(path, &kept).map_err(|source| WatchError::Io {
                 path: kept.clone(),
                 source,
@@ -732,15 +736,34 @@ fn queue_file(
     mail: &Mail,
     now: &jiff::Zoned,
 ) -> Result<NewMail, WatchError> {
+    let mut batch = fsx::Batch::default();
+    let queued = queue_file_in(&mut batch, root, key, submission, mail, now)?;
+    // The row that points at this file is recorded after: the name must be on disk first.
+    batch.commit();
+    Ok(queued)
+}
+
+/// [`queue_file`], with the outbox folder flushed when `batch` is committed (before the row
+/// is recorded), together with the other names of the same step.
+fn queue_file_in(
+    batch: &mut fsx::Batch,
+    root: &Path,
+    key: &str,
+    submission: Option<&str>,
+    mail: &Mail,
+    now: &jiff::Zoned,
+) -> Result<NewMail, WatchError> {
     let file = format!(
         "{}.eml",
         fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
     );
     let path = root.join("outbox").join(&file);
-    write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    batch
+        .write(&path, &mail.to_eml())
+        .map_err(|source| WatchError::Io {
+            path: path.clone(),
+            source,
+        })?;
     Ok(NewMail {
         key: key.to_string(),
         submission_id: submission.map(str::to_string),

@@ -190,24 +190,37 @@ impl Watcher<'_> {
         };
         let mut mails = Vec::new();
         let mut reply_to = None;
+        // The reply's copy beside the results and its file in the outbox: each file flushed
+        // as it is written, the two folders once at the end. The processor has flushed the
+        // results' folder already; it is flushed again for the copy's name, which the
+        // outcome recorded next points at.
+        let mut batch = fsx::Batch::default();
         for mail in capture.0.into_inner() {
             let stem = Path::new(&placement.file_name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "submission".into());
-            write_durably(
-                &placement.folder.join(format!("{stem}-reply.eml")),
-                &mail.to_eml(),
-            )
-            .map_err(|source| WatchError::Io {
-                path: placement.folder.clone(),
-                source,
-            })?;
+            batch
+                .write(
+                    &placement.folder.join(format!("{stem}-reply.eml")),
+                    &mail.to_eml(),
+                )
+                .map_err(|source| WatchError::Io {
+                    path: placement.folder.clone(),
+                    source,
+                })?;
             reply_to = Some(serde_json::json!({ "to": mail.to(), "cc": mail.cc() }).to_string());
             if !queue {
                 continue;
             }
-            let mut queued = self.queue_file(key, Some(&placement.submission_id), &mail, &now)?;
+            let mut queued = super::queue_file_in(
+                &mut batch,
+                &self.layout.root,
+                key,
+                Some(&placement.submission_id),
+                &mail,
+                &now,
+            )?;
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
                 tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
@@ -216,6 +229,7 @@ impl Watcher<'_> {
             }
             mails.push(queued);
         }
+        batch.commit();
         Ok((result, mails, reply_to))
     }
 
@@ -260,6 +274,7 @@ impl Watcher<'_> {
             s.received_at,
             s.file_name
         );
+        // Durable before the outcome that names it is recorded (the move follows).
         write_durably(&reason_path, text.as_bytes()).map_err(|source| WatchError::Io {
             path: reason_path.clone(),
             source,
@@ -374,6 +389,9 @@ impl Watcher<'_> {
         let mut notes = message.notes.clone();
         let mut saved = Vec::new();
         let mut used = std::collections::HashSet::new();
+        // Each attachment flushed as it is written, the folder once when all are there:
+        // the attachments' rows, which point at these files, are recorded after.
+        let mut batch = fsx::Batch::default();
         for (i, att) in message.attachments.iter().enumerate() {
             let mut name = att.name.clone();
             if !used.insert(name.to_lowercase()) {
@@ -381,10 +399,12 @@ impl Watcher<'_> {
                 used.insert(name.to_lowercase());
             }
             let path = attach_dir.join(&name);
-            write_durably(&path, &att.bytes).map_err(|source| WatchError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            batch
+                .write(&path, &att.bytes)
+                .map_err(|source| WatchError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             let format = intake::sniff(&path).map_err(|r| r.to_string());
             if let Err(reason) = &format
                 && !has_extension(&path, SUBMISSION_EXTENSIONS)
@@ -401,6 +421,7 @@ impl Watcher<'_> {
                 format,
             });
         }
+        batch.commit();
         Ok((saved, notes))
     }
 
@@ -596,6 +617,8 @@ impl Watcher<'_> {
         }
         let dest = self.layout.root.join(&kept);
         if path.exists() {
+            // Flushed before the arrival is marked filed, for the same reason as a
+            // submission's move: a file back in the inbox must match its row.
             rename_durably(path, &dest).map_err(|source| WatchError::Io {
                 path: dest.clone(),
                 source,
