@@ -79,7 +79,12 @@ fn run_once(args: &[&str]) -> Cost {
         "rolecall {args:?} failed: {status}"
     );
     let text = fs::read_to_string(report.path()).unwrap_or_default();
+    // GNU time puts "Command exited with non-zero status 1" on a line before the figures
+    // (`process` exits 1 when a submission needs attention): read the last line only.
     let fields: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|f| f.parse().ok())
         .collect();

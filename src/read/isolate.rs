@@ -302,18 +302,16 @@ enum Ended<T> {
     Crashed,
 }
 
-/// Sends one file to a worker of this setting and decodes what came back.
+/// Sends one file to a worker of `pool` and decodes what came back.
 fn run_in_worker<T: serde::de::DeserializeOwned>(
-    exe: &Path,
-    memory_mb: u64,
-    timeout: Duration,
+    pool: &pool::Pool,
     format: Format,
     bytes: &[u8],
 ) -> Ended<T> {
     let mut request = Vec::with_capacity(bytes.len() + 1);
     request.push(format_code(format));
     request.extend_from_slice(bytes);
-    match pool::shared(exe, memory_mb, timeout).exchange(request) {
+    match pool.exchange(request) {
         Exchange::Answer(json) => serde_json::from_slice(&json).map_or(Ended::Crashed, Ended::Read),
         Exchange::NotStarted(e) => Ended::NotStarted(e),
         Exchange::TimedOut => Ended::TimedOut,
@@ -340,70 +338,85 @@ pub fn read_in_child(
     path: &Path,
     format: Format,
 ) -> Reply {
-    if format == Format::Pdf {
-        // A PDF has no cells; the in-process reader says so in its words.
-        return raw::read_raw_bytes(&[], format);
-    }
-    let bytes = raw::load(path)?;
-    let format_label = raw::format_label(format);
-    match run_in_worker::<Reply>(exe, memory_mb, timeout, format, &bytes) {
-        Ended::Read(reply) => reply,
-        Ended::NotStarted(e) => Err(RawFailure {
-            kind: FailKind::Unreadable,
-            message: format!(
-                "Rolecall could not start its workbook reader ({e}); this is a problem on \
-                 the help desk's side, not in the file."
-            ),
-        }),
-        Ended::TimedOut => Err(RawFailure {
-            kind: FailKind::TooLarge,
-            message: format!(
-                "This workbook could not be read within Rolecall's time limit ({} seconds): \
-                 it is too large or built in an unusual way. Copy the request lines into a \
-                 new Accounts Worksheet and resend it.",
-                timeout.as_secs()
-            ),
-        }),
-        Ended::OutOfResources => Err(RawFailure {
-            kind: FailKind::TooLarge,
-            message: format!(
-                "This workbook could not be read within Rolecall's memory limit ({memory_mb} \
-                 MB): it is too large, or built to look small and unpack to something huge. \
-                 Copy the request lines into a new Accounts Worksheet and resend it."
-            ),
-        }),
-        Ended::Crashed => Err(RawFailure {
-            kind: FailKind::Unreadable,
-            message: format!(
-                "This file could not be opened as {format_label}: it looks damaged. Save it \
-                 again from your spreadsheet program and resend it."
-            ),
-        }),
-    }
+    pool::shared(exe, memory_mb, timeout).read_raw(path, format)
 }
 
 /// Reads one PDF in a worker and turns whatever happens into the form or a
 /// [`FormFailure`]: a timeout or memory exhaustion is `TooLarge`, any other crash (a stack
 /// overflow, an abort, garbage output) is `Damaged`.
 pub fn read_form_in_child(exe: &Path, memory_mb: u64, timeout: Duration, path: &Path) -> FormReply {
-    let bytes = form::load(path)?;
-    match run_in_worker::<FormReply>(exe, memory_mb, timeout, Format::Pdf, &bytes) {
-        Ended::Read(reply) => reply,
-        Ended::NotStarted(e) => Err(FormFailure {
-            kind: FormFailKind::Damaged,
-            message: format!(
-                "Rolecall could not start its PDF reader ({e}); this is a problem on the \
+    pool::shared(exe, memory_mb, timeout).read_form(path)
+}
+
+impl pool::Pool {
+    /// Reads one workbook in a worker of this pool: cells, or the failure that says what
+    /// happened. Blocks until a worker is free.
+    pub fn read_raw(&self, path: &Path, format: Format) -> Reply {
+        let (memory_mb, timeout) = (self.settings().memory_mb, self.settings().timeout);
+        if format == Format::Pdf {
+            // A PDF has no cells; the in-process reader says so in its words.
+            return raw::read_raw_bytes(&[], format);
+        }
+        let bytes = raw::load(path)?;
+        let format_label = raw::format_label(format);
+        match run_in_worker::<Reply>(self, format, &bytes) {
+            Ended::Read(reply) => reply,
+            Ended::NotStarted(e) => Err(RawFailure {
+                kind: FailKind::Unreadable,
+                message: format!(
+                    "Rolecall could not start its workbook reader ({e}); this is a problem on \
+                 the help desk's side, not in the file."
+                ),
+            }),
+            Ended::TimedOut => Err(RawFailure {
+                kind: FailKind::TooLarge,
+                message: format!(
+                    "This workbook could not be read within Rolecall's time limit ({} seconds): \
+                 it is too large or built in an unusual way. Copy the request lines into a \
+                 new Accounts Worksheet and resend it.",
+                    timeout.as_secs()
+                ),
+            }),
+            Ended::OutOfResources => Err(RawFailure {
+                kind: FailKind::TooLarge,
+                message: format!(
+                    "This workbook could not be read within Rolecall's memory limit ({memory_mb} \
+                 MB): it is too large, or built to look small and unpack to something huge. \
+                 Copy the request lines into a new Accounts Worksheet and resend it."
+                ),
+            }),
+            Ended::Crashed => Err(RawFailure {
+                kind: FailKind::Unreadable,
+                message: format!(
+                    "This file could not be opened as {format_label}: it looks damaged. Save it \
+                 again from your spreadsheet program and resend it."
+                ),
+            }),
+        }
+    }
+
+    /// Reads one PDF's form in a worker of this pool. Blocks until a worker is free.
+    pub fn read_form(&self, path: &Path) -> FormReply {
+        let (memory_mb, timeout) = (self.settings().memory_mb, self.settings().timeout);
+        let bytes = form::load(path)?;
+        match run_in_worker::<FormReply>(self, Format::Pdf, &bytes) {
+            Ended::Read(reply) => reply,
+            Ended::NotStarted(e) => Err(FormFailure {
+                kind: FormFailKind::Damaged,
+                message: format!(
+                    "Rolecall could not start its PDF reader ({e}); this is a problem on the \
                  help desk's side, not in the file. The help desk has been told."
-            ),
-        }),
-        Ended::TimedOut => Err(FormFailure::too_large(&format!(
-            "it could not be read within {} seconds",
-            timeout.as_secs()
-        ))),
-        Ended::OutOfResources => Err(FormFailure::too_large(&format!(
-            "reading it needs more than {memory_mb} MB of memory"
-        ))),
-        Ended::Crashed => Err(FormFailure::damaged()),
+                ),
+            }),
+            Ended::TimedOut => Err(FormFailure::too_large(&format!(
+                "it could not be read within {} seconds",
+                timeout.as_secs()
+            ))),
+            Ended::OutOfResources => Err(FormFailure::too_large(&format!(
+                "reading it needs more than {memory_mb} MB of memory"
+            ))),
+            Ended::Crashed => Err(FormFailure::damaged()),
+        }
     }
 }
 

@@ -135,6 +135,11 @@ impl Pool {
         }
     }
 
+    /// How its workers are started and replaced.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// How many workers this pool has started so far.
     pub fn workers_started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
