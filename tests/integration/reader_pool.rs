@@ -249,6 +249,18 @@ fn no_worker_outlives_process_nor_a_watcher_killed_with_sigkill() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid = watcher.id();
+    // Each worker leads a process group of its own: a Ctrl-C for the watcher (which then
+    // finishes its step) never reaches a worker in the middle of a file.
+    for worker in workers_of(pid) {
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
+        // After the command name in parentheses: state, ppid, pgrp.
+        let pgrp = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').nth(2));
+        if let Some(Some(pgrp)) = pgrp {
+            assert_eq!(pgrp, worker.to_string(), "worker {worker}: {stat}");
+        }
+    }
     watcher.kill().unwrap();
     watcher.wait().unwrap();
     assert_eq!(

@@ -269,7 +269,13 @@ impl Worker {
         // CPU time never exceeds wall-clock time: the same bound per file, kept by the
         // kernel even if this process is gone.
         let cpu_secs = settings.timeout.as_secs().max(1);
-        let mut child = Command::new(&settings.exe)
+        let mut command = Command::new(&settings.exe);
+        // A process group of its own: a Ctrl-C meant for the watcher (which finishes its
+        // step on the first one) must not kill the worker mid-file and turn the file into
+        // a "damaged" reply; the worker ends when its parent does, by its stdin.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
             .arg(super::CHILD_ARG)
             .arg(settings.memory_mb.to_string())
             .arg(cpu_secs.to_string())
