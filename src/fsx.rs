@@ -209,6 +209,21 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
+/// A file's bytes when it is at most `max` bytes long, else `Ok(Err(size))`: the size is
+/// checked before reading, and a file that grows while it is read stops at `max + 1` bytes
+/// (the caller's own check then refuses it).
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > max {
+        return Ok(Err(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
+}
+
 /// Lower-case hex SHA-256 of a file, streamed: a huge file costs time, not memory.
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};

@@ -61,8 +61,10 @@ use std::time::Duration;
 /// The hidden first argument that makes the binary a reader worker.
 pub const CHILD_ARG: &str = "__read-cells";
 
-/// The largest request a worker takes: the largest file read at all, and its format byte.
-const MAX_REQUEST_BYTES: u64 = raw::MAX_FILE_BYTES + 1;
+/// The largest request a worker takes: its format byte and the most a load returns (the
+/// largest file read at all, and one byte more for a file that grew while it was read, which
+/// the reader then refuses in its own words).
+const MAX_REQUEST_BYTES: u64 = raw::MAX_FILE_BYTES + 2;
 
 /// Open files the worker may hold: stdin, stdout, stderr, `/proc/self/stat` and a few that
 /// the runtime may open on the way.

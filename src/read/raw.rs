@@ -21,7 +21,6 @@ use super::cell::{self, CellText, Kind};
 use crate::document::Format;
 use calamine::{Data, Ods, Range, Reader, Xls, Xlsb, Xlsx};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -162,24 +161,17 @@ pub fn read_raw(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure> 
 /// The file's bytes, refused before reading when it is larger than [`MAX_FILE_BYTES`]: what
 /// the reader child is handed (it opens no file itself).
 pub fn load(path: &Path) -> Result<Vec<u8>, RawFailure> {
-    use std::io::Read;
-    let unreadable =
-        |e: std::io::Error| RawFailure::unreadable(format!("This file could not be read ({e})."));
-    let file = File::open(path).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(too_big(&format!(
+    match crate::fsx::read_capped(path, MAX_FILE_BYTES) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(size)) => Err(too_big(&format!(
             "{} MB; the limit is {} MB",
             size / (1024 * 1024),
             MAX_FILE_BYTES / (1024 * 1024)
-        )));
+        ))),
+        Err(e) => Err(RawFailure::unreadable(format!(
+            "This file could not be read ({e})."
+        ))),
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    // `take` guards against a file that grows while it is read.
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    Ok(bytes)
 }
 
 /// Reads every sheet's cells from a workbook's bytes, within the limits. Never panics.
