@@ -138,6 +138,12 @@ fn parse_format_code(code: u8) -> Option<Format> {
     .find(|f| format_code(*f) == code)
 }
 
+/// Stops the reader workers this process started (at the end of a command; see
+/// [`pool::stop_shared`]).
+pub fn stop_workers() {
+    pool::stop_shared();
+}
+
 /// Worker mode: when the process was started as `EXE __read-cells MEMORY_MB CPU_SECONDS`,
 /// sets its limits and answers requests until its stdin ends; returns the exit code.
 /// Otherwise `None`.

@@ -107,10 +107,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The process-wide pools, one per setting.
+static POOLS: OnceLock<Mutex<Vec<Arc<Pool>>>> = OnceLock::new();
+
+/// Stops and reaps every idle worker of the process-wide pools, at the end of a command:
+/// nothing is left for init to reap, and the command's CPU time (as `time` reports it)
+/// includes its readers'. A later request starts fresh workers.
+pub fn stop_shared() {
+    if let Some(pools) = POOLS.get() {
+        for pool in lock(pools).iter() {
+            pool.stop_idle();
+        }
+    }
+}
+
 /// The process-wide pool for one setting, started lazily; its workers end with this
 /// process (their stdin closes, and an idle worker exits on that).
 pub fn shared(exe: &Path, memory_mb: u64, timeout: Duration) -> Arc<Pool> {
-    static POOLS: OnceLock<Mutex<Vec<Arc<Pool>>>> = OnceLock::new();
     let settings = Settings::new(exe, memory_mb, timeout);
     let mut pools = lock(POOLS.get_or_init(Mutex::default));
     if let Some(pool) = pools.iter().find(|p| p.settings == settings) {
@@ -133,6 +146,19 @@ impl Pool {
             freed: Condvar::new(),
             started: AtomicU64::new(0),
         }
+    }
+
+    /// Stops and reaps the idle workers (a worker is killed only between files).
+    pub fn stop_idle(&self) {
+        let idle = {
+            let mut slots = lock(&self.slots);
+            let idle = std::mem::take(&mut slots.idle);
+            slots.live -= idle.len();
+            idle
+        };
+        // Dropping a worker kills it and waits for it.
+        drop(idle);
+        self.freed.notify_all();
     }
 
     /// How its workers are started and replaced.
