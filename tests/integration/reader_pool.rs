@@ -2,11 +2,12 @@
 //! its worker only, a hung worker costs its file's own time limit and nobody else's,
 //! workers are recycled, and none outlives the process that started it, even a `kill -9`.
 
-use super::support::run::{NOW, problem_rows, process_json};
+use super::support::run::{problem_rows, process_json};
+use super::support::test::rolecall as binary;
 use rolecall::document::Format;
 use rolecall::read::isolate::pool::{Pool, Settings};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
@@ -201,12 +202,10 @@ fn a_worker_is_recycled_after_its_files_and_after_its_bytes() {
 fn no_worker_outlives_process_nor_a_watcher_killed_with_sigkill() {
     // `process`: the workers end with the run.
     let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(exe())
-        .args(["process", "--out"])
-        .arg(dir.path().join("out"))
+    let child = binary(dir.path())
+        .args(["process", "--out", "out"])
         .arg(form("clean.pdf"))
         .arg(form("mistakes.pdf"))
-        .env("ROLECALL_NOW", NOW)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -227,12 +226,8 @@ fn no_worker_outlives_process_nor_a_watcher_killed_with_sigkill() {
         "[watch]\nsettle_ms = 50\n",
     )
     .unwrap();
-    let mut watcher = Command::new(exe())
-        .arg("--config")
-        .arg(dir.path().join("rolecall.toml"))
-        .args(["watch", "--data"])
-        .arg(&data)
-        .env("ROLECALL_NOW", NOW)
+    let mut watcher = binary(dir.path())
+        .args(["--config", "rolecall.toml", "watch", "--data", "data"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
