@@ -188,6 +188,21 @@ impl Watcher<'_> {
             rejected: processed.rejected,
             reason,
         };
+        let (mails, reply_to) =
+            self.keep_replies(capture.0.into_inner(), placement, key, &now, queue)?;
+        Ok((result, mails, reply_to))
+    }
+
+    /// Writes each captured reply beside the results and, with `queue`, into the outbox;
+    /// returns the mail rows to record and the last reply's recipients.
+    fn keep_replies(
+        &self,
+        replies: Vec<Mail>,
+        placement: &Placement,
+        key: &str,
+        now: &jiff::Zoned,
+        queue: bool,
+    ) -> Result<(Vec<NewMail>, Option<String>), WatchError> {
         let mut mails = Vec::new();
         let mut reply_to = None;
         // The reply's copy beside the results and its file in the outbox: each file flushed
@@ -195,7 +210,7 @@ impl Watcher<'_> {
         // results' folder already; it is flushed again for the copy's name, which the
         // outcome recorded next points at.
         let mut batch = fsx::Batch::default();
-        for mail in capture.0.into_inner() {
+        for mail in replies {
             let stem = Path::new(&placement.file_name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -219,7 +234,7 @@ impl Watcher<'_> {
                 key,
                 Some(&placement.submission_id),
                 &mail,
-                &now,
+                now,
             )?;
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
@@ -230,7 +245,7 @@ impl Watcher<'_> {
             mails.push(queued);
         }
         batch.commit();
-        Ok((result, mails, reply_to))
+        Ok((mails, reply_to))
     }
 
     /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
