@@ -235,15 +235,20 @@ impl CpuClock {
     }
 
     /// Lets the next file use `secs` more seconds of CPU: the soft limit moves to what is
-    /// used plus `secs` (never past the hard limit, set once for the worker's life).
+    /// used plus `secs` (never past the hard limit, set once for the worker's life). When
+    /// the time used cannot be read, the soft limit goes to the hard one: an innocent file
+    /// must never pay for the CPU of the files before it, and the parent's wall-clock
+    /// limit per file still holds.
     #[cfg(unix)]
     fn allow(&self, secs: u64) {
         use rlimit::Resource;
-        let (Some(used), Ok((_, hard))) = (self.used_secs(), rlimit::getrlimit(Resource::CPU))
-        else {
+        let Ok((_, hard)) = rlimit::getrlimit(Resource::CPU) else {
             return;
         };
-        let _ = rlimit::setrlimit(Resource::CPU, (used + secs).min(hard), hard);
+        let soft = self
+            .used_secs()
+            .map_or(hard, |used| (used + secs).min(hard));
+        let _ = rlimit::setrlimit(Resource::CPU, soft, hard);
     }
 
     #[cfg(not(unix))]
@@ -522,6 +527,12 @@ mod tests {
         // The soft limit is one file's; the hard one a whole life's of 100 files and one.
         assert!(text.contains("probe: cpu 3 303"), "{text}");
         assert!(
+            ["probe: next file cpu 5 303", "probe: next file cpu 6 303"]
+                .iter()
+                .any(|line| text.contains(line)),
+            "{text}"
+        );
+        assert!(
             text.contains(&format!("probe: files {CHILD_MAX_FILES}")),
             "{text}"
         );
@@ -597,6 +608,11 @@ mod tests {
         println!("probe: cpu {soft} {hard}");
         let (files, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
         println!("probe: files {files}");
+        // Before a file: the soft limit moves to the CPU used so far (under a second here,
+        // rounded up) plus the file's limit; the hard one stays.
+        CpuClock::open().allow(5);
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::CPU).unwrap();
+        println!("probe: next file cpu {soft} {hard}");
         let written = std::fs::write(&path, b"x");
         let _ = std::fs::remove_file(&path);
         if written.is_ok() {
