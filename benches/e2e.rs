@@ -79,8 +79,8 @@ fn run_once(args: &[&str]) -> Cost {
         "rolecall {args:?} failed: {status}"
     );
     let text = fs::read_to_string(report.path()).unwrap_or_default();
-    // GNU time puts "Command exited with non-zero status 1" on a line before the figures
-    // (`process` exits 1 when a submission needs attention): read the last line only.
+    // GNU time puts "Command exited with non-zero status 1" before the figures when the
+    // run needs attention (exit 1): the figures are the last line.
     let fields: Vec<f64> = text
         .lines()
         .last()

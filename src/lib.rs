@@ -25,6 +25,7 @@ pub mod intake;
 pub mod layout;
 pub mod ledger;
 pub mod location;
+pub mod parallel;
 pub mod process;
 pub mod read;
 pub mod report;

@@ -142,6 +142,11 @@ pub struct ProcessArgs {
     /// Where results go [default: ./rolecall-out]
     #[arg(short, long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
+
+    /// Submissions processed at once [default: one per core]; the outputs are the same
+    /// whatever the number
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// `rolecall watch`.
