@@ -44,6 +44,8 @@ pub fn main() -> ExitCode {
         report::print(report.as_ref(), ctx.json, ctx.quiet)?;
         Ok(report.exit())
     });
+    // The readers are reaped here rather than left to end with this process.
+    crate::read::isolate::stop_workers();
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {

@@ -1,5 +1,6 @@
 //! The file-system chores every part of Rolecall shares: the durable write (a temporary
-//! file, flushed, renamed, and the folder flushed after the rename), the durable move, the
+//! file, flushed, renamed, and the folder flushed after the rename), the durable move, a
+//! batch of both that flushes each folder once ([`Batch`]), the
 //! content hash of a file, the one file-name sanitiser (capped in bytes, at a character
 //! boundary), and the clean-up of temporary files a killed run left behind.
 //!
@@ -106,36 +107,98 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// Writes through a temporary file, flushed to disk, then renamed, and flushes the folder:
 /// the name appears whole or not at all, and survives a crash or a power cut once this
-/// returns.
+/// returns. Several files at once: a [`Batch`], which flushes each folder once.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    sync_dir(dir);
+    let mut batch = Batch::default();
+    batch.write(path, bytes)?;
+    batch.commit();
     Ok(())
 }
 
 /// Renames `from` to `to` (creating `to`'s folder) and flushes both folders, so that the
 /// move survives a power cut as well as a crash.
 pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::rename(from, to)?;
-    for dir in [to.parent(), from.parent()].into_iter().flatten() {
-        sync_dir(dir);
-    }
+    let mut batch = Batch::default();
+    batch.rename(from, to)?;
+    batch.commit();
     Ok(())
+}
+
+/// Several writes and moves made durable together: each file is flushed as it is written
+/// (its content), and each folder a name appeared in or left only once, at
+/// [`Batch::commit`] (the names). A folder flush costs as much as a file's, so a
+/// submission's three outputs in one folder cost four flushes, not six.
+///
+/// Until `commit` returns, a name written here survives a crash of this process (the
+/// kernel has it) but maybe not a power cut; nothing may be recorded as done before it.
+#[derive(Debug, Default)]
+#[must_use = "the names are durable only after commit"]
+pub struct Batch {
+    dirs: Vec<PathBuf>,
+}
+
+impl Batch {
+    /// Writes `bytes` whole (temporary file, flushed, renamed) to `path`.
+    pub fn write(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        self.create_dir(dir)?;
+        let tmp = temp_path(path);
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
+        self.touched(dir);
+        Ok(())
+    }
+
+    /// Renames `from` to `to`, creating `to`'s folder; both folders are flushed at commit.
+    pub fn rename(&mut self, from: &Path, to: &Path) -> std::io::Result<()> {
+        if let Some(parent) = to.parent() {
+            self.create_dir(parent)?;
+        }
+        std::fs::rename(from, to)?;
+        for dir in [to.parent(), from.parent()].into_iter().flatten() {
+            self.touched(dir);
+        }
+        Ok(())
+    }
+
+    /// Creates `dir` and the folders above it that are missing; each folder a new one
+    /// appeared in is flushed at commit, or a power cut could lose the new folder with
+    /// everything written into it.
+    pub fn create_dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        if dir.as_os_str().is_empty() || dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir(parent)?;
+            self.touched(parent);
+        }
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn touched(&mut self, dir: &Path) {
+        if !self.dirs.iter().any(|d| d == dir) {
+            self.dirs.push(dir.to_path_buf());
+        }
+    }
+
+    /// Flushes every folder touched, once each; returns how many.
+    pub fn commit(self) -> usize {
+        for dir in &self.dirs {
+            sync_dir(dir);
+        }
+        self.dirs.len()
+    }
 }
 
 /// Flushes a folder's entries (the rename itself) to disk. Best effort: some file systems
@@ -144,6 +207,21 @@ pub fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// A file's bytes when it is at most `max` bytes long, else `Ok(Err(size))`: the size is
+/// checked before reading, and a file that grows while it is read stops at `max + 1` bytes
+/// (the caller's own check then refuses it).
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > max {
+        return Ok(Err(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
 }
 
 /// Lower-case hex SHA-256 of a file, streamed: a huge file costs time, not memory.
@@ -250,6 +328,24 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, ["out.txt"]);
+    }
+
+    #[test]
+    fn a_batch_flushes_each_folder_once_whatever_it_wrote_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut batch = Batch::default();
+        batch.write(&a.join("result.xlsx"), b"wb").unwrap();
+        batch.write(&a.join("changeset.json"), b"{}").unwrap();
+        batch.write(&b.join("reply.eml"), b"mail").unwrap();
+        // Moving a file from a to b touches both folders, already counted.
+        batch
+            .rename(&a.join("changeset.json"), &b.join("changeset.json"))
+            .unwrap();
+        // a, b and the folder they appeared in.
+        assert_eq!(batch.commit(), 3);
+        assert_eq!(std::fs::read(a.join("result.xlsx")).unwrap(), b"wb");
+        assert_eq!(std::fs::read(b.join("changeset.json")).unwrap(), b"{}");
     }
 
     #[test]

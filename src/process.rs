@@ -536,24 +536,31 @@ impl Outputs<'_> {
         catalog: &Catalog,
         roles: Option<&[report::PersonRoles]>,
     ) -> Result<Written, OutputError> {
-        std::fs::create_dir_all(self.folder).map_err(|e| OutputError::Folder {
-            path: self.folder.to_path_buf(),
-            source: Arc::new(e),
-        })?;
+        // Both files are flushed as they are written, and the folder once for the two names
+        // (its parent too, when the folder is new): the watcher records the outcome only
+        // after this returns.
+        let mut batch = crate::fsx::Batch::default();
+        batch
+            .create_dir(self.folder)
+            .map_err(|e| OutputError::Folder {
+                path: self.folder.to_path_buf(),
+                source: Arc::new(e),
+            })?;
         let bytes = report::result_bytes_with_roles(outcome, changeset, catalog, roles)
             .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
         let workbook = self.folder.join(self.workbook_name());
-        let workbook = match write_atomically(&workbook, &bytes) {
+        let workbook = match batch.write(&workbook, &bytes) {
             Ok(()) => Ok(workbook),
             Err(e) => Err(OutputError::write(workbook, e)),
         };
         let path = self.path("changeset.json");
         let mut json = serde_json::to_vec_pretty(changeset).unwrap_or_default();
         json.push(b'\n');
-        let changeset = match write_atomically(&path, &json) {
+        let changeset = match batch.write(&path, &json) {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };
+        batch.commit();
         Ok(Written {
             workbook_bytes: bytes,
             workbook,

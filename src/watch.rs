@@ -820,15 +820,34 @@ fn queue_file(
     mail: &Mail,
     now: &jiff::Zoned,
 ) -> Result<NewMail, WatchError> {
+    let mut batch = fsx::Batch::default();
+    let queued = queue_file_in(&mut batch, root, key, submission, mail, now)?;
+    // The row that points at this file is recorded after: the name must be on disk first.
+    batch.commit();
+    Ok(queued)
+}
+
+/// [`queue_file`], with the outbox folder flushed when `batch` is committed (before the row
+/// is recorded), together with the other names of the same step.
+fn queue_file_in(
+    batch: &mut fsx::Batch,
+    root: &Path,
+    key: &str,
+    submission: Option<&str>,
+    mail: &Mail,
+    now: &jiff::Zoned,
+) -> Result<NewMail, WatchError> {
     let file = format!(
         "{}.eml",
         fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
     );
     let path = root.join("outbox").join(&file);
-    write_durably(&path, &mail.to_eml()).map_err(|source| WatchError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    batch
+        .write(&path, &mail.to_eml())
+        .map_err(|source| WatchError::Io {
+            path: path.clone(),
+            source,
+        })?;
     Ok(NewMail {
         key: key.to_string(),
         submission_id: submission.map(str::to_string),

@@ -279,29 +279,25 @@ fn load_failure(e: &lopdf::Error) -> FormFailure {
 }
 
 /// Reads a PDF file in this process: the size check, the read, [`read_form`]. The reading
-/// that is isolated ([`crate::read::isolate::read_form_file`]) runs this in the child.
+/// that is isolated ([`crate::read::isolate::read_form_file`]) loads the bytes here and runs
+/// [`read_form`] in the child.
 pub fn read_form_file_here(path: &Path) -> Result<Form, FormFailure> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| {
-        FormFailure::new(
-            FormFailKind::Damaged,
-            format!("Rolecall could not open this file ({e}); please send it again."),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
-    if size > MAX_PDF_BYTES {
-        return Err(FormFailure::too_large(&format!(
+    read_form(&load(path)?)
+}
+
+/// The file's bytes, refused before reading when it is larger than [`MAX_PDF_BYTES`].
+pub fn load(path: &Path) -> Result<Vec<u8>, FormFailure> {
+    match crate::fsx::read_capped(path, MAX_PDF_BYTES) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(FormFailure::too_large(&format!(
             "larger than {} MB",
             MAX_PDF_BYTES / (1024 * 1024)
-        )));
+        ))),
+        Err(e) => Err(FormFailure::new(
+            FormFailKind::Damaged,
+            format!("Rolecall could not open this file ({e}); please send it again."),
+        )),
     }
-    let mut bytes = Vec::with_capacity(size as usize);
-    // `take` guards against a file that grows while it is read.
-    file.take(MAX_PDF_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    read_form(&bytes)
 }
 
 /// One field as `rolecall inspect --json` prints it.

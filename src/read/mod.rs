@@ -34,8 +34,9 @@ pub enum Isolation {
     /// In this process: size checks and caps guard it, but an allocation abort inside
     /// calamine would still end the process. For tests and trusted files.
     InProcess,
-    /// In a child process (`exe __read-cells FORMAT PATH`) with an address-space limit and a
-    /// timeout; a crash of the child becomes a finding.
+    /// In a reader worker (`exe __read-cells MEMORY_MB CPU_SECONDS`, a long-lived child of
+    /// a pool shared by the whole process, see [`isolate`]) with an address-space limit and
+    /// a timeout per file; a crash of the worker becomes a finding for that file alone.
     Child {
         /// The `rolecall` binary (it must call [`run_child_if_requested`] first thing).
         exe: PathBuf,

@@ -1,7 +1,7 @@
 //! The dangerous part: calamine turning a workbook file into raw cells, under limits.
 //!
-//! This is the only code that runs calamine, and the only code the `__read-cells` child
-//! process runs (see [`super::isolate`]). Its output, a [`RawWorkbook`] of sparse cells with
+//! This is the only code that runs calamine, and the only code the `__read-cells` reader
+//! workers run (see [`super::isolate`]). Its output, a [`RawWorkbook`] of sparse cells with
 //! their text already normalised, is small, plain and serialisable, so that header detection
 //! and everything after it run in the parent on data that can no longer hurt it.
 //!
@@ -21,8 +21,7 @@ use super::cell::{self, CellText, Kind};
 use crate::document::Format;
 use calamine::{Data, Ods, Range, Reader, Xls, Xlsb, Xlsx};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::BufReader;
+use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -156,29 +155,45 @@ fn too_big(what: &str) -> RawFailure {
 
 /// Reads every sheet's cells, within the limits. Never panics.
 pub fn read_raw(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| RawFailure::unreadable(format!("This file could not be read ({e}).")))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(too_big(&format!(
+    read_raw_bytes(&load(path)?, format)
+}
+
+/// The file's bytes, refused before reading when it is larger than [`MAX_FILE_BYTES`]: what
+/// the reader child is handed (it opens no file itself).
+pub fn load(path: &Path) -> Result<Vec<u8>, RawFailure> {
+    match crate::fsx::read_capped(path, MAX_FILE_BYTES) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(size)) => Err(too_big(&format!(
             "{} MB; the limit is {} MB",
             size / (1024 * 1024),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ))),
+        Err(e) => Err(RawFailure::unreadable(format!(
+            "This file could not be read ({e})."
+        ))),
+    }
+}
+
+/// Reads every sheet's cells from a workbook's bytes, within the limits. Never panics.
+pub fn read_raw_bytes(bytes: &[u8], format: Format) -> Result<RawWorkbook, RawFailure> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(&format!(
+            "more than {} MB",
             MAX_FILE_BYTES / (1024 * 1024)
         )));
     }
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
-        check_zip_parts(path, format)?;
+        check_zip_parts(bytes, format)?;
     }
-    match catch_unwind(AssertUnwindSafe(|| read_unguarded(path, format))) {
+    match catch_unwind(AssertUnwindSafe(|| read_unguarded(bytes, format))) {
         Ok(result) => result,
         Err(_) => Err(damaged(format)),
     }
 }
 
 /// Refuses zip-based workbooks whose parts declare more than the limits.
-fn check_zip_parts(path: &Path, format: Format) -> Result<(), RawFailure> {
-    let file = File::open(path).map_err(|_| damaged(format))?;
-    let zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|_| damaged(format))?;
+fn check_zip_parts(bytes: &[u8], format: Format) -> Result<(), RawFailure> {
+    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| damaged(format))?;
     if zip.len() > 20_000 {
         return Err(too_big("too many parts"));
     }
@@ -231,9 +246,8 @@ macro_rules! stream_cells {
     };
 }
 
-fn read_unguarded(path: &Path, format: Format) -> Result<RawWorkbook, RawFailure> {
-    let file = File::open(path).map_err(|_| damaged(format))?;
-    let reader = BufReader::new(file);
+fn read_unguarded(bytes: &[u8], format: Format) -> Result<RawWorkbook, RawFailure> {
+    let reader = Cursor::new(bytes);
     match format {
         Format::Xlsx => {
             let mut wb = Xlsx::new(reader).map_err(|_| damaged(format))?;

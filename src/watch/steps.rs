@@ -209,26 +209,54 @@ impl Steps<'_, '_> {
             rejected: processed.rejected,
             reason,
         };
+        let (mails, reply_to) =
+            self.keep_replies(capture.0.into_inner(), placement, key, &now, queue)?;
+        Ok((result, mails, reply_to))
+    }
+
+    /// Writes each captured reply beside the results and, with `queue`, into the outbox;
+    /// returns the mail rows to record and the last reply's recipients.
+    fn keep_replies(
+        &self,
+        replies: Vec<Mail>,
+        placement: &Placement,
+        key: &str,
+        now: &jiff::Zoned,
+        queue: bool,
+    ) -> Result<(Vec<NewMail>, Option<String>), WatchError> {
         let mut mails = Vec::new();
         let mut reply_to = None;
-        for mail in capture.0.into_inner() {
+        // The reply's copy beside the results and its file in the outbox: each file flushed
+        // as it is written, the two folders once at the end. The processor has flushed the
+        // results' folder already; it is flushed again for the copy's name, which the
+        // outcome recorded next points at.
+        let mut batch = fsx::Batch::default();
+        for mail in replies {
             let stem = Path::new(&placement.file_name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "submission".into());
-            write_durably(
-                &placement.folder.join(format!("{stem}-reply.eml")),
-                &mail.to_eml(),
-            )
-            .map_err(|source| WatchError::Io {
-                path: placement.folder.clone(),
-                source,
-            })?;
+            batch
+                .write(
+                    &placement.folder.join(format!("{stem}-reply.eml")),
+                    &mail.to_eml(),
+                )
+                .map_err(|source| WatchError::Io {
+                    path: placement.folder.clone(),
+                    source,
+                })?;
             reply_to = Some(serde_json::json!({ "to": mail.to(), "cc": mail.cc() }).to_string());
             if !queue {
                 continue;
             }
-            let mut queued = self.queue_file(key, Some(&placement.submission_id), &mail, &now)?;
+            let mut queued = super::queue_file_in(
+                &mut batch,
+                &self.layout.root,
+                key,
+                Some(&placement.submission_id),
+                &mail,
+                now,
+            )?;
             self.wait_turn(&mail);
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
@@ -238,7 +266,8 @@ impl Steps<'_, '_> {
             }
             mails.push(queued);
         }
-        Ok((result, mails, reply_to))
+        batch.commit();
+        Ok((mails, reply_to))
     }
 
     /// The change set's operations into the lifecycle, before the ledger records the
@@ -311,6 +340,7 @@ impl Steps<'_, '_> {
             s.received_at,
             s.file_name
         );
+        // Durable before the outcome that names it is recorded (the move follows).
         write_durably(&reason_path, text.as_bytes()).map_err(|source| WatchError::Io {
             path: reason_path.clone(),
             source,
@@ -425,6 +455,9 @@ impl Steps<'_, '_> {
         let mut notes = message.notes.clone();
         let mut saved = Vec::new();
         let mut used = std::collections::HashSet::new();
+        // Each attachment flushed as it is written, the folder once when all are there:
+        // the attachments' rows, which point at these files, are recorded after.
+        let mut batch = fsx::Batch::default();
         for (i, att) in message.attachments.iter().enumerate() {
             let mut name = att.name.clone();
             if !used.insert(name.to_lowercase()) {
@@ -432,10 +465,12 @@ impl Steps<'_, '_> {
                 used.insert(name.to_lowercase());
             }
             let path = attach_dir.join(&name);
-            write_durably(&path, &att.bytes).map_err(|source| WatchError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            batch
+                .write(&path, &att.bytes)
+                .map_err(|source| WatchError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             let format = intake::sniff(&path).map_err(|r| r.to_string());
             if let Err(reason) = &format
                 && !has_extension(&path, SUBMISSION_EXTENSIONS)
@@ -452,6 +487,7 @@ impl Steps<'_, '_> {
                 format,
             });
         }
+        batch.commit();
         Ok((saved, notes))
     }
 
@@ -647,6 +683,8 @@ impl Steps<'_, '_> {
         }
         let dest = self.layout.root.join(&kept);
         if path.exists() {
+            // Flushed before the arrival is marked filed, for the same reason as a
+            // submission's move: a file back in the inbox must match its row.
             rename_durably(path, &dest).map_err(|source| WatchError::Io {
                 path: dest.clone(),
                 source,
@@ -803,6 +841,10 @@ impl Steps<'_, '_> {
             .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         let kept = self.layout.root.join(s.original.as_deref().unwrap_or(""));
         if path.exists() {
+            // Both folders flushed before the row says filed: after a power cut a file back
+            // in the inbox with its row filed would be taken for a duplicate and answered
+            // "already processed". (The outputs and the reply were made durable, in one
+            // flush per folder, before the outcome was recorded.)
             rename_durably(path, &kept).map_err(|source| WatchError::Io {
                 path: kept.clone(),
                 source,

@@ -20,6 +20,7 @@ mod pdf_corpus;
 mod pdf_hostile;
 mod pdf_mutations;
 mod reader;
+mod reader_pool;
 mod replies;
 mod report;
 mod senders;
