@@ -285,8 +285,11 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let runs = |row: &str| wanted.is_empty() || wanted.iter().any(|w| w == row);
-    let tmp = tempfile::tempdir().unwrap();
-    let tmp = tmp.path();
+    // `ROLECALL_BENCH_DIR=DIR` keeps the generated inputs and outputs there (for profiling
+    // one run by hand); by default they go to a temporary folder removed at the end.
+    let kept = std::env::var_os("ROLECALL_BENCH_DIR").map(PathBuf::from);
+    let temporary = tempfile::tempdir().unwrap();
+    let tmp = kept.as_deref().unwrap_or(temporary.path());
     if runs("forms") {
         forms(tmp);
     }

@@ -103,6 +103,11 @@ pub struct Processor<'a> {
     used_names: HashSet<String>,
     /// The account state to diff requests against, when one is given.
     state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+    /// Most request lines read from one worksheet (`[limits] max_lines`).
+    max_lines: usize,
+    /// The result workbook's parts that are the same for every submission of the catalog:
+    /// built on first use, or shared by [`Processor::with_kit`].
+    kit: std::sync::OnceLock<Arc<report::Kit>>,
 }
 
 impl<'a> Processor<'a> {
@@ -125,7 +130,31 @@ impl<'a> Processor<'a> {
             now,
             used_names: HashSet::new(),
             state: None,
+            max_lines: read::DEFAULT_MAX_LINES,
+            kit: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shares the result workbook's fixed parts, built once from the same catalog, with
+    /// other processors (the watcher makes one processor per submission).
+    pub fn with_kit(self, kit: Arc<report::Kit>) -> Self {
+        let _ = self.kit.set(kit);
+        self
+    }
+
+    /// The result workbook's fixed parts for this processor's catalog, built once.
+    pub fn kit(&self) -> Arc<report::Kit> {
+        Arc::clone(
+            self.kit
+                .get_or_init(|| Arc::new(report::Kit::new(self.catalog))),
+        )
+    }
+
+    /// Reads at most `max_lines` request lines of a worksheet (`[limits] max_lines`); the
+    /// verdict counts the rest as not read.
+    pub fn with_max_lines(mut self, max_lines: usize) -> Self {
+        self.max_lines = max_lines;
+        self
     }
 
     /// Diffs every submission against the account state: change sets say what must
@@ -141,7 +170,7 @@ impl<'a> Processor<'a> {
 
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
-        let document = read::read_submission(path, format, &self.isolation, self.catalog);
+        let document = self.read(path, format);
         self.finish(path, document, None, None)
     }
 
@@ -156,10 +185,14 @@ impl<'a> Processor<'a> {
         placement: &Placement,
     ) -> Processed {
         let document = match format {
-            Ok(format) => read::read_submission(path, format, &self.isolation, self.catalog),
+            Ok(format) => self.read(path, format),
             Err(reason) => unrecognised(reason),
         };
         self.finish(path, document, origin, Some(placement))
+    }
+
+    fn read(&self, path: &Path, format: Format) -> Document {
+        read::read_submission(path, format, &self.isolation, self.catalog, self.max_lines)
     }
 
     /// Answers a file that was sent as a submission (it is named like a workbook or form)
@@ -224,7 +257,9 @@ impl<'a> Processor<'a> {
             folder: &folder,
             stem: names.stem(),
         };
-        let workbook = match outputs.write(&outcome, &changeset, self.catalog, roles.as_deref()) {
+        let kit = self.kit();
+        let written = outputs.write(&outcome, &changeset, self.catalog, &kit, roles.as_deref());
+        let workbook = match written {
             Ok(written) => processed.take(written),
             Err(e) => {
                 processed.errors.push(e);
@@ -481,13 +516,14 @@ impl Outputs<'_> {
         outcome: &validate::Outcome,
         changeset: &changeset::ChangeSet,
         catalog: &Catalog,
+        kit: &report::Kit,
         roles: Option<&[report::PersonRoles]>,
     ) -> Result<Written, OutputError> {
         std::fs::create_dir_all(self.folder).map_err(|e| OutputError::Folder {
             path: self.folder.to_path_buf(),
             source: Arc::new(e),
         })?;
-        let bytes = report::result_bytes_with_roles(outcome, changeset, catalog, roles)
+        let bytes = report::result_bytes_with_kit(outcome, changeset, catalog, roles, kit)
             .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
         let workbook = self.folder.join(self.workbook_name());
         let workbook = match write_atomically(&workbook, &bytes) {
@@ -724,8 +760,15 @@ mod tests {
             requester_email: None,
         };
         let changeset = changeset::build(&outcome, info, "test");
+        let catalog = crate::catalog::bundled();
         let err = outputs
-            .write(&outcome, &changeset, &crate::catalog::bundled(), None)
+            .write(
+                &outcome,
+                &changeset,
+                &catalog,
+                &report::Kit::new(&catalog),
+                None,
+            )
             .err()
             .expect("no folder, no outputs");
         assert!(matches!(&err, OutputError::Folder { path, .. } if *path == folder));

@@ -131,6 +131,10 @@ pub struct Services<'a> {
     pub now: &'a (dyn Fn() -> jiff::Zoned + Sync),
     /// The account state requests are diffed against, if any.
     pub state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+    /// Most request lines read from one worksheet (`[limits] max_lines`).
+    pub max_lines: usize,
+    /// The result workbook's fixed parts, built once from `catalog` for every submission.
+    pub kit: std::sync::Arc<crate::report::Kit>,
 }
 
 /// Why the watcher stopped.

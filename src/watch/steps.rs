@@ -167,7 +167,9 @@ impl Watcher<'_> {
             &capture,
             self.services.from.clone(),
             now.clone(),
-        );
+        )
+        .with_max_lines(self.services.max_lines)
+        .with_kit(std::sync::Arc::clone(&self.services.kit));
         if let Some((state, options)) = self.services.state {
             processor = processor.with_state(state, options);
         }

@@ -88,7 +88,8 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
         transport.as_ref(),
         ctx.sender()?,
         now()?,
-    );
+    )
+    .with_max_lines(ctx.config.limits.max_lines());
     if let Some(state) = &state {
         processor = processor.with_state(state, ctx.diff_options()?);
     }
