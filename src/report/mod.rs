@@ -224,20 +224,41 @@ pub fn result_bytes_with_kit(
             .set_custom_property("rolecall_submission", changeset.submission.id.as_str()),
     );
     summary::write(wb.add_worksheet(), outcome, changeset, catalog, styles)?;
+    let content = accounts_content(outcome, catalog);
+    let last_row = content.rows.last().map_or(0, |r| r.row as usize);
     accounts::write(
-        wb.add_worksheet(),
+        list_sheet(&mut wb, last_row)?,
         catalog,
         lists,
         styles,
-        &accounts_content(outcome, catalog),
+        &content,
     )?;
-    problems::write(wb.add_worksheet(), outcome, catalog, styles)?;
-    changes::write(wb.add_worksheet(), changeset, styles)?;
+    let findings = outcome.all_findings().count();
+    problems::write(list_sheet(&mut wb, findings)?, outcome, catalog, styles)?;
+    let ops = changeset.operations.len();
+    changes::write(list_sheet(&mut wb, ops)?, changeset, styles)?;
     if let Some(people) = roles {
-        roles::write(wb.add_worksheet(), people, styles)?;
+        roles::write(list_sheet(&mut wb, people.len())?, people, styles)?;
     }
     lists.write(wb.add_worksheet(), styles)?;
     Ok(wb.save_to_buffer()?)
+}
+
+/// Rows from which a list sheet is written row by row (rust_xlsxwriter's constant-memory
+/// mode: each row goes to a temporary file once the next one starts) instead of kept in
+/// memory until the workbook is saved: in memory, 100,000 lines cost some 400 MB, while
+/// below this a temporary file per sheet costs more than it saves.
+const STREAMED_ROWS: usize = 2_000;
+
+/// A new list sheet (Accounts, Problems, Change set, Roles) for `rows` rows. Every list
+/// sheet writes its rows top to bottom, as constant-memory mode requires; the hidden
+/// Lists sheet (written column by column) and the Summary stay in memory.
+fn list_sheet(wb: &mut Workbook, rows: usize) -> Result<&mut Worksheet, XlsxError> {
+    if rows >= STREAMED_ROWS {
+        wb.add_worksheet_with_constant_memory()
+    } else {
+        Ok(wb.add_worksheet())
+    }
 }
 
 /// Where a finding points in the Accounts sheet as Rolecall writes it.

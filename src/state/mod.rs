@@ -325,14 +325,15 @@ impl UnmatchedRole {
 }
 
 /// The accounts a change set touches (institution, primary ID), in its order, each once.
+/// Primary IDs compare without regard to ASCII case, as the state's columns do (`COLLATE
+/// NOCASE`). Seen accounts are kept in a set: a linear search made a 10,000-line change set
+/// cost 10,000 × 10,000 comparisons.
 pub(crate) fn accounts_touched(cs: &crate::changeset::ChangeSet) -> Vec<(String, String)> {
+    let mut seen: std::collections::HashSet<(&str, String)> = std::collections::HashSet::new();
     let mut people: Vec<(String, String)> = Vec::new();
     for op in &cs.operations {
         let (i, p) = op.account();
-        if !people
-            .iter()
-            .any(|(a, b)| a == i && b.eq_ignore_ascii_case(p))
-        {
+        if seen.insert((i, p.to_ascii_lowercase())) {
             people.push((i.to_string(), p.to_string()));
         }
     }
