@@ -240,6 +240,8 @@ impl<'a> Processor<'a> {
         let mut outcome = validate::validate(document, self.catalog, self.now.date());
         let mut errors = Vec::new();
         let state = self.known_state();
+        // The diff's many small reads as one read of the state (see `State::read_together`).
+        let together = state.map(|(state, _)| state.read_together());
         if let Some((state, options)) = &state {
             errors.extend(diff_step(state, &mut outcome, self.catalog, options).err());
         }
@@ -250,6 +252,7 @@ impl<'a> Processor<'a> {
                 .map_err(|e| errors.push(OutputError::state(e)))
                 .ok()
         });
+        drop(together);
         let mut processed = processed(path, &names, &outcome, errors);
         processed.state = changeset.state.clone();
         let folder = self.folder(placement, &names.file_name);

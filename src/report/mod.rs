@@ -213,6 +213,9 @@ pub fn result_bytes_with_kit(
 ) -> Result<Vec<u8>, ReportError> {
     let Kit { styles, lists } = kit;
     let mut wb = Workbook::new();
+    // Deflate level 3, as Excel itself saves: about a third less time saving than the
+    // default 6, for a file some 5 % larger (rust_xlsxwriter's own measurements).
+    wb.set_zip_compression_level(3);
     wb.set_properties(
         &rust_xlsxwriter::DocProperties::new()
             .set_title(format!(
