@@ -140,7 +140,7 @@ pub struct Refused {
 /// How far a submission has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub enum Stage {
     /// Recorded; nothing durable produced yet (or produced but not yet recorded).
     Received,
     /// Outcome and queued mail recorded; its file may still be in the inbox.
@@ -149,7 +149,7 @@ pub enum State {
     Filed,
 }
 
-db_words!(State {
+db_words!(Stage {
     Received = "received",
     Processed = "processed",
     Filed = "filed",
@@ -237,7 +237,7 @@ pub struct Submission {
     /// When its outcome was recorded.
     pub processed_at: Option<String>,
     /// How far it has got.
-    pub state: State,
+    pub state: Stage,
     /// The outcome in one word (`accepted`, `quarantined`, ...).
     pub status: Option<Status>,
     /// Outcome details (JSON).
@@ -588,7 +588,7 @@ impl Ledger {
     }
 
     /// Has this arrival of an already-processed file been seen? Returns its state.
-    pub fn duplicate_state(&self, arrival: &str) -> Result<Option<State>> {
+    pub fn duplicate_state(&self, arrival: &str) -> Result<Option<Stage>> {
         self.conn
             .query_row(
                 "SELECT state FROM duplicates WHERE arrival = ?1",
@@ -879,7 +879,7 @@ mod tests {
         };
         l.record_outcome("s1", &rec, &[mail("s1-reply")]).unwrap();
         l.record_outcome("s1", &rec, &[mail("s1-reply")]).unwrap();
-        assert_eq!(l.by_hash("abc").unwrap().unwrap().state, State::Processed);
+        assert_eq!(l.by_hash("abc").unwrap().unwrap().state, Stage::Processed);
         assert_eq!(l.due(0).unwrap().len(), 1, "queued once, due at once");
         l.mark_filed("s1").unwrap();
         assert!(l.unfinished().unwrap().is_empty());

@@ -63,90 +63,73 @@ pub fn worksheet_bytes(catalog: &Catalog) -> Result<Vec<u8>, ReportError> {
     Ok(wb.save_to_buffer()?)
 }
 
-/// The Instructions sheet: how to fill in the form, in the help desk's words.
-fn instructions(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), XlsxError> {
-    ws.set_name(INSTRUCTIONS_SHEET)?;
-    ws.set_column_width(0, 24)?;
-    ws.set_column_width(1, 100)?;
+/// The Instructions sheet's paragraphs that do not depend on the catalog: topic, text.
+const GUIDANCE: &[(&str, &str)] = &[
+    (
+        "Who asks",
+        "Fill in the requester block at the top of the Accounts sheet: your name, your \
+         email and your institution. Only a registered coordinator of the institution may \
+         request changes for it; a request from anyone else is refused as a whole.",
+    ),
+    (
+        "One row per role",
+        "Each row gives one role to one person. A person who needs three roles takes three \
+         rows with the same Primary ID; the names and email need only be on the first. \
+         Roles that share the row's library and desk may go in one Role cell, separated by \
+         a semicolon (for example: Cataloger; Selector).",
+    ),
+    (
+        "Role profiles",
+        "A role profile grants a common bundle of roles in one row (see the Profiles \
+         sheet). Give the library, and the desk or service unit, that the profile needs.",
+    ),
+    (
+        "Add",
+        "A new staff account, or the first staff roles for someone who has only a patron \
+         account. Give the primary ID, last name, first name, email, account type and the \
+         roles.",
+    ),
+    (
+        "Modify",
+        "Add roles to, or remove roles from, an existing staff account. Put Add or Remove \
+         in the Add or remove column (empty means Add).",
+    ),
+    (
+        "Delete",
+        "The person has left the library: every staff role is removed and the patron \
+         account stays. The primary ID is enough; leave Role empty.",
+    ),
+    (
+        "Patron",
+        "Patron is kept on every account automatically: do not request it or remove it.",
+    ),
+    (
+        "Personal accounts only",
+        "No generic or shared accounts (circdesk, frontdesk, student1, ...): every staff \
+         member, student workers included, needs an account of their own.",
+    ),
+    (
+        "Approval",
+        "Privileged roles (Privileged = yes on the Roles sheet) are granted only after the \
+         help desk approves them; such lines come back as Needs approval.",
+    ),
+    (
+        "Library and desk",
+        "Library-scoped roles need a Library. Circulation desk roles need a desk, and \
+         receiving or work order roles a service unit, of that library (see the Libraries \
+         sheet). Codes are shown in the drop-downs; type them as listed.",
+    ),
+    (
+        "External accounts",
+        "Accounts loaded from your campus system (External): only roles can be changed \
+         here; change names and emails in the campus system.",
+    ),
+];
+
+/// The paragraphs that name the help desk and the catalog version.
+fn sending(catalog: &Catalog) -> [(&'static str, String); 2] {
     let desk = &catalog.policy;
-    text(
-        ws,
-        0,
-        0,
-        "How to fill in the Alma staff accounts request",
-        &styles.title,
-    )?;
-    ws.set_row_height(0, 22)?;
-    let paragraphs: Vec<(&str, String)> = vec![
-        (
-            "Who asks",
-            "Fill in the requester block at the top of the Accounts sheet: your name, your \
-             email and your institution. Only a registered coordinator of the institution may \
-             request changes for it; a request from anyone else is refused as a whole."
-                .into(),
-        ),
-        (
-            "One row per role",
-            "Each row gives one role to one person. A person who needs three roles takes three \
-             rows with the same Primary ID; the names and email need only be on the first. \
-             Roles that share the row's library and desk may go in one Role cell, separated by \
-             a semicolon (for example: Cataloger; Selector)."
-                .into(),
-        ),
-        (
-            "Role profiles",
-            "A role profile grants a common bundle of roles in one row (see the Profiles \
-             sheet). Give the library, and the desk or service unit, that the profile needs."
-                .into(),
-        ),
-        (
-            "Add",
-            "A new staff account, or the first staff roles for someone who has only a patron \
-             account. Give the primary ID, last name, first name, email, account type and the \
-             roles."
-                .into(),
-        ),
-        (
-            "Modify",
-            "Add roles to, or remove roles from, an existing staff account. Put Add or Remove \
-             in the Add or remove column (empty means Add)."
-                .into(),
-        ),
-        (
-            "Delete",
-            "The person has left the library: every staff role is removed and the patron \
-             account stays. The primary ID is enough; leave Role empty."
-                .into(),
-        ),
-        (
-            "Patron",
-            "Patron is kept on every account automatically: do not request it or remove it.".into(),
-        ),
-        (
-            "Personal accounts only",
-            "No generic or shared accounts (circdesk, frontdesk, student1, ...): every staff \
-             member, student workers included, needs an account of their own."
-                .into(),
-        ),
-        (
-            "Approval",
-            "Privileged roles (Privileged = yes on the Roles sheet) are granted only after the \
-             help desk approves them; such lines come back as Needs approval."
-                .into(),
-        ),
-        (
-            "Library and desk",
-            "Library-scoped roles need a Library. Circulation desk roles need a desk, and \
-             receiving or work order roles a service unit, of that library (see the Libraries \
-             sheet). Codes are shown in the drop-downs; type them as listed."
-                .into(),
-        ),
-        (
-            "External accounts",
-            "Accounts loaded from your campus system (External): only roles can be changed \
-             here; change names and emails in the campus system."
-                .into(),
-        ),
+    [
         (
             "Send it",
             format!(
@@ -165,7 +148,26 @@ fn instructions(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Resul
                 catalog.version
             ),
         ),
-    ];
+    ]
+}
+
+/// The Instructions sheet: how to fill in the form, in the help desk's words.
+fn instructions(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), XlsxError> {
+    ws.set_name(INSTRUCTIONS_SHEET)?;
+    ws.set_column_width(0, 24)?;
+    ws.set_column_width(1, 100)?;
+    text(
+        ws,
+        0,
+        0,
+        "How to fill in the Alma staff accounts request",
+        &styles.title,
+    )?;
+    ws.set_row_height(0, 22)?;
+    let fixed = GUIDANCE
+        .iter()
+        .map(|&(topic, body)| (topic, body.to_string()));
+    let paragraphs: Vec<(&str, String)> = fixed.chain(sending(catalog)).collect();
     for (i, (topic, body)) in paragraphs.iter().enumerate() {
         let row = 2 + i as u32;
         text(ws, row, 0, topic, &styles.label)?;
@@ -239,6 +241,26 @@ fn roles(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), X
     Ok(())
 }
 
+/// The Libraries sheet's headings and column widths.
+const LIBRARY_HEADINGS: &[(&str, u16)] = &[
+    ("Institution", 18),
+    ("Institution name", 30),
+    ("Library", 12),
+    ("Library name", 30),
+    ("Circulation desks", 40),
+    ("Service units", 40),
+];
+
+/// The Profiles sheet's headings and column widths.
+const PROFILE_HEADINGS: &[(&str, u16)] = &[
+    ("Profile", 30),
+    ("What it is for", 40),
+    ("Role code", 10),
+    ("Role", 36),
+    ("Scope", 22),
+    ("Needs", 30),
+];
+
 /// The Libraries sheet: one row per library, with its desks and service units.
 fn libraries(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(), XlsxError> {
     ws.set_name(LIBRARIES_SHEET)?;
@@ -247,19 +269,7 @@ fn libraries(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<(
         .iter()
         .map(|i| i.libraries.len())
         .sum::<usize>() as u32;
-    table_header(
-        ws,
-        styles,
-        &[
-            ("Institution", 18),
-            ("Institution name", 30),
-            ("Library", 12),
-            ("Library name", 30),
-            ("Circulation desks", 40),
-            ("Service units", 40),
-        ],
-        count,
-    )?;
+    table_header(ws, styles, LIBRARY_HEADINGS, count)?;
     let units = |us: &[crate::catalog::Unit]| {
         us.iter()
             .map(|u| format!("{} — {}", u.code, u.name))
@@ -300,19 +310,7 @@ fn profiles(ws: &mut Worksheet, catalog: &Catalog, styles: &Styles) -> Result<()
         .iter()
         .map(|p| p.entries.len())
         .sum::<usize>() as u32;
-    table_header(
-        ws,
-        styles,
-        &[
-            ("Profile", 30),
-            ("What it is for", 40),
-            ("Role code", 10),
-            ("Role", 36),
-            ("Scope", 22),
-            ("Needs", 30),
-        ],
-        count,
-    )?;
+    table_header(ws, styles, PROFILE_HEADINGS, count)?;
     let mut row = 0;
     for profile in &catalog.profiles {
         for entry in &profile.entries {

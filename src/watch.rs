@@ -13,7 +13,7 @@ use crate::deliver::queue::{self, RawTransport, RetryPolicy};
 use crate::deliver::{self, DeliverError, Delivery, Envelope, Mail, Notice, Transport};
 use crate::fsx::{self, Charset, hash_file, rename_durably, write_durably};
 use crate::intake::{self, email};
-use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, State, Status, Submission};
+use crate::ledger::{Kind, Ledger, NewMail, NewSubmission, Recorded, Stage, Status, Submission};
 use crate::process::{Origin, Placement, Processor};
 use crate::read::Isolation;
 use crate::validate::SubmissionStatus;
@@ -396,10 +396,10 @@ impl<'a> Watcher<'a> {
                 continue; // the scan resumes it
             }
             let kept = s.original.as_ref().map(|o| self.layout.root.join(o));
-            if s.state == State::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
+            if s.state == Stage::Processed && kept.as_ref().is_some_and(|k| k.exists()) {
                 self.ledger.mark_filed(&s.id)?;
                 tracing::info!(submission = %s.id, file = %s.file_name, "filed (resumed)");
-            } else if s.state == State::Received && self.vanished.insert(s.id.clone()) {
+            } else if s.state == Stage::Received && self.vanished.insert(s.id.clone()) {
                 // Removed by hand before it was processed: the row stays `received` (status
                 // shows it), and the same bytes dropped again are processed as this
                 // submission.
@@ -528,7 +528,7 @@ impl<'a> Watcher<'a> {
         let is_eml = has_extension(path, &["eml"]);
         let existing = self.ledger.by_hash(&sha256)?;
         let submission = match existing {
-            Some(s) if s.state == State::Filed || s.kind == Kind::Attachment => {
+            Some(s) if s.state == Stage::Filed || s.kind == Kind::Attachment => {
                 let arrival = format!(
                     "{sha256}:{name}:{}:{}",
                     after.len(),
@@ -559,7 +559,7 @@ impl<'a> Watcher<'a> {
                     .ok_or(rusqlite::Error::QueryReturnedNoRows)?
             }
         };
-        if submission.state == State::Received {
+        if submission.state == Stage::Received {
             let done = match submission.kind {
                 Kind::Email => self.email(&submission, path)?,
                 _ => self.file(&submission, path)?,

@@ -6,7 +6,10 @@
 //! like any other: [`load_sources`].
 
 use super::check::{self, CatalogProblem};
-use super::raw::{Item, Parsed, RawEntryScope, RawUnit, SYNTAX, compile_pattern};
+use super::raw::{
+    Item, Parsed, RawCoordinator, RawEntry, RawEntryScope, RawInstitution, RawLibrary, RawPolicy,
+    RawProfile, RawRole, RawUnit, SYNTAX, compile_pattern,
+};
 use super::{
     Catalog, Coordinator, EntryParameter, EntryScope, Institution, Library, Policy, PrimaryIdRule,
     Profile, ProfileEntry, Role, Unit,
@@ -196,124 +199,27 @@ fn text(s: Spanned<String>) -> String {
 }
 
 fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
-    let roles: Vec<Role> = parsed
-        .roles
-        .items
-        .into_iter()
-        .map(|Item { value: r, .. }| Role {
-            code: r.code.into_inner(),
-            name: text(r.name),
-            aliases: r.aliases.into_iter().map(text).collect(),
-            area: text(r.area),
-            scope: r.scope.into_inner().into(),
-            parameter: r.parameter.map(Spanned::into_inner),
-            named_user: r.named_user,
-            privileged: r.privileged,
-        })
-        .collect();
+    let roles: Vec<Role> = parsed.roles.items.into_iter().map(role).collect();
     let profiles = parsed
         .profiles
         .items
         .into_iter()
-        .map(|Item { value: p, .. }| Profile {
-            name: text(p.name),
-            aliases: p.aliases.into_iter().map(text).collect(),
-            description: p.description.trim().to_string(),
-            entries: p
-                .role
-                .into_iter()
-                .map(|e| {
-                    let e = e.into_inner();
-                    let code = e.role.into_inner();
-                    let parameter = roles
-                        .iter()
-                        .find(|r| r.code == code)
-                        .and_then(|r| r.parameter)
-                        .map_or(EntryParameter::None, EntryParameter::FromRequest);
-                    ProfileEntry {
-                        role: code,
-                        scope: match e.scope.into_inner() {
-                            RawEntryScope::Institution => EntryScope::Institution,
-                            RawEntryScope::Library => EntryScope::RequestLibrary,
-                        },
-                        parameter,
-                        active: e.active,
-                    }
-                })
-                .collect(),
-        })
+        .map(|p| profile(p, &roles))
         .collect();
-    let unit = |u: Spanned<RawUnit>| {
-        let u = u.into_inner();
-        Unit {
-            code: text(u.code),
-            name: text(u.name),
-        }
-    };
     let institutions = parsed
         .institutions
         .items
         .into_iter()
-        .map(|Item { value: i, .. }| Institution {
-            code: text(i.code),
-            name: text(i.name),
-            named_user_allotment: i.named_user_allotment.into_inner(),
-            primary_id: PrimaryIdRule {
-                length: i.primary_id_length.map(|n| n.into_inner() as usize),
-                // The checks compiled the pattern already; it does not fail here.
-                pattern: i
-                    .primary_id_pattern
-                    .and_then(|p| compile_id_pattern(p.get_ref()).ok()),
-            },
-            libraries: i
-                .library
-                .into_iter()
-                .map(|l| {
-                    let l = l.into_inner();
-                    Library {
-                        code: text(l.code),
-                        name: text(l.name),
-                        desks: l.desks.into_iter().map(unit).collect(),
-                        service_units: l.service_units.into_iter().map(unit).collect(),
-                    }
-                })
-                .collect(),
-            create: i.create.map(|c| crate::catalog::CreateDefaults {
-                record_type: c.record_type.unwrap_or_else(|| "STAFF".to_string()),
-                user_group: text(c.user_group),
-                job_category: c.job_category,
-                preferred_language: c.preferred_language,
-            }),
-        })
+        .map(institution)
         .collect();
     let coordinators = parsed
         .coordinators
         .items
         .into_iter()
-        .map(|Item { value: c, .. }| Coordinator {
-            name: text(c.name),
-            email: text(c.email),
-            institutions: c.institutions.into_inner().into_iter().map(text).collect(),
-        })
+        .map(coordinator)
         .collect();
-    let policy = parsed
-        .policy
-        .items
-        .into_iter()
-        .next()
-        .map(|Item { value: p, .. }| Policy {
-            help_desk_name: text(p.help_desk_name),
-            help_desk_email: text(p.help_desk_email),
-            // The checks compiled every pattern already; none fails here.
-            generic_patterns: p
-                .generic_patterns
-                .iter()
-                .filter_map(|s| compile_pattern(s.get_ref()).ok())
-                .collect(),
-            allow_list: p.allow_list.into_iter().map(text).collect(),
-            inactivity_days: p.inactivity_days.into_inner(),
-            inactivity_grace_days: p.inactivity_grace_days,
-        });
+    // The checks report a missing or unreadable policy as an error, so it is present.
+    let policy = parsed.policy.items.into_iter().next().map(policy);
     Catalog {
         dir,
         bundled: false,
@@ -322,7 +228,6 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
         profiles,
         institutions,
         coordinators,
-        // The checks report a missing or unreadable policy as an error, so it is present.
         policy: policy.unwrap_or_else(|| Policy {
             help_desk_name: String::new(),
             help_desk_email: String::new(),
@@ -331,6 +236,116 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             inactivity_days: 90,
             inactivity_grace_days: super::raw::default_grace_days(),
         }),
+    }
+}
+
+fn role(Item { value: r, .. }: Item<RawRole>) -> Role {
+    Role {
+        code: r.code.into_inner(),
+        name: text(r.name),
+        aliases: r.aliases.into_iter().map(text).collect(),
+        area: text(r.area),
+        scope: r.scope.into_inner().into(),
+        parameter: r.parameter.map(Spanned::into_inner),
+        named_user: r.named_user,
+        privileged: r.privileged,
+    }
+}
+
+fn profile(Item { value: p, .. }: Item<RawProfile>, roles: &[Role]) -> Profile {
+    Profile {
+        name: text(p.name),
+        aliases: p.aliases.into_iter().map(text).collect(),
+        description: p.description.trim().to_string(),
+        entries: p
+            .role
+            .into_iter()
+            .map(|e| entry(e.into_inner(), roles))
+            .collect(),
+    }
+}
+
+/// A profile's role: its desk or service unit, if the role takes one, comes from the
+/// request line.
+fn entry(e: RawEntry, roles: &[Role]) -> ProfileEntry {
+    let code = e.role.into_inner();
+    let parameter = roles
+        .iter()
+        .find(|r| r.code == code)
+        .and_then(|r| r.parameter)
+        .map_or(EntryParameter::None, EntryParameter::FromRequest);
+    ProfileEntry {
+        role: code,
+        scope: match e.scope.into_inner() {
+            RawEntryScope::Institution => EntryScope::Institution,
+            RawEntryScope::Library => EntryScope::RequestLibrary,
+        },
+        parameter,
+        active: e.active,
+    }
+}
+
+fn institution(Item { value: i, .. }: Item<RawInstitution>) -> Institution {
+    Institution {
+        code: text(i.code),
+        name: text(i.name),
+        named_user_allotment: i.named_user_allotment.into_inner(),
+        primary_id: PrimaryIdRule {
+            length: i.primary_id_length.map(|n| n.into_inner() as usize),
+            // The checks compiled the pattern already; it does not fail here.
+            pattern: i
+                .primary_id_pattern
+                .and_then(|p| compile_id_pattern(p.get_ref()).ok()),
+        },
+        libraries: i.library.into_iter().map(library).collect(),
+        create: i.create.map(|c| crate::catalog::CreateDefaults {
+            record_type: c.record_type.unwrap_or_else(|| "STAFF".to_string()),
+            user_group: text(c.user_group),
+            job_category: c.job_category,
+            preferred_language: c.preferred_language,
+        }),
+    }
+}
+
+fn library(l: Spanned<RawLibrary>) -> Library {
+    let l = l.into_inner();
+    Library {
+        code: text(l.code),
+        name: text(l.name),
+        desks: l.desks.into_iter().map(unit).collect(),
+        service_units: l.service_units.into_iter().map(unit).collect(),
+    }
+}
+
+fn unit(u: Spanned<RawUnit>) -> Unit {
+    let u = u.into_inner();
+    Unit {
+        code: text(u.code),
+        name: text(u.name),
+    }
+}
+
+fn coordinator(Item { value: c, .. }: Item<RawCoordinator>) -> Coordinator {
+    Coordinator {
+        name: text(c.name),
+        email: text(c.email),
+        institutions: c.institutions.into_inner().into_iter().map(text).collect(),
+    }
+}
+
+fn policy(Item { value: p, .. }: Item<RawPolicy>) -> Policy {
+    Policy {
+        help_desk_name: text(p.help_desk_name),
+        help_desk_email: text(p.help_desk_email),
+        // The checks compiled every pattern already; none fails here.
+        generic_patterns: p
+            .generic_patterns
+            .iter()
+            .filter_map(|s| compile_pattern(s.get_ref()).ok())
+            .collect(),
+        allow_list: p.allow_list.into_iter().map(text).collect(),
+        inactivity_days: p.inactivity_days.into_inner(),
+        inactivity_grace_days: p.inactivity_grace_days,
     }
 }
 

@@ -13,7 +13,7 @@
 //!
 //! A server that refuses one recipient fails the whole SMTP transaction, so a message the
 //! server refuses for good is sent again to each recipient on its own: the ones accepted get
-//! it, the refused ones are recorded ([`Pass::refused`], the ledger's `refused`), and a
+//! it, the refused ones are recorded ([`SendPass::refused`], the ledger's `refused`), and a
 //! retry goes only to the recipients left.
 
 use super::{DeliverError, Delivery, Smtp};
@@ -69,7 +69,7 @@ impl RetryPolicy {
 
 /// What one pass over the queue did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pass {
+pub struct SendPass {
     /// Messages the server accepted (for at least one recipient).
     pub sent: usize,
     /// Messages that failed for now and wait for their next attempt.
@@ -114,8 +114,8 @@ pub fn send_due(
     now_ms: i64,
     stamp: &str,
     stop: &AtomicBool,
-) -> Result<Pass, rusqlite::Error> {
-    let mut pass = Pass::default();
+) -> Result<SendPass, rusqlite::Error> {
+    let mut pass = SendPass::default();
     for mail in ledger.due(now_ms)? {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -155,7 +155,7 @@ fn attempt(
     transport: &dyn RawTransport,
     mail: &QueuedMail,
     eml: &[u8],
-    pass: &mut Pass,
+    pass: &mut SendPass,
 ) -> Result<Attempt, rusqlite::Error> {
     let from = envelope_from(eml).unwrap_or_default();
     let left = mail.remaining();
@@ -218,7 +218,7 @@ fn settle(
     (now_ms, stamp): (i64, &str),
     mail: &QueuedMail,
     attempt: Attempt,
-    pass: &mut Pass,
+    pass: &mut SendPass,
 ) -> Result<(), rusqlite::Error> {
     let attempts = mail.attempts + 1;
     let submission = mail.submission_id.as_deref().unwrap_or("-");

@@ -40,138 +40,22 @@ const QUOTED_NAMES: usize = 5;
 pub fn build_document(form: &Form, catalog: &Catalog) -> Document {
     let fields = Fields::new(form);
     let mut doc = Document::default();
-
     if !fields.is_request_form() {
         doc.findings.push(unknown_form(form));
         return doc;
     }
     if fields.all_empty() {
-        doc.findings.push(
-            Finding::error(
-                Rule::EmptyForm,
-                Location::File,
-                "Every field of this form is empty: it was sent before it was filled in, or \
-                 the program that saved it did not keep the values.",
-            )
-            .suggest(
-                "Fill in the form in a PDF reader (Adobe Acrobat Reader, or a web browser), \
-                 use Save, check that the values are still there when you open it again, and \
-                 send it.",
-            ),
-        );
+        doc.findings.push(empty_form());
         return doc;
     }
-    let missing: Vec<&str> = names::FIXED_FIELDS
-        .iter()
-        .copied()
-        .filter(|n| !fields.by_name.contains_key(n))
-        .collect();
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().copied().take(QUOTED_NAMES).collect();
-        let more = if missing.len() > QUOTED_NAMES {
-            ", ..."
-        } else {
-            ""
-        };
-        doc.findings.push(
-            Finding::warning(
-                Rule::FormFieldsMissing,
-                Location::File,
-                format!(
-                    "This form lacks {} of the Staff User Request Form's fields ({}{more}): \
-                     the program that saved it may have dropped them.",
-                    missing.len(),
-                    shown.join(", ")
-                ),
-            )
-            .suggest(
-                "If values you typed are missing below, fill in the form in Adobe Acrobat \
-                 Reader or a web browser and send it again.",
-            ),
-        );
-    }
-    if let Some(v) = fields.value(names::FORM_VERSION_FIELD)
-        && v.text != names::FORM_VERSION
-    {
-        doc.findings.push(
-            Finding::warning(
-                Rule::FormVersion,
-                v.location.clone(),
-                format!(
-                    "This form is {}; this Rolecall reads {}. Fields may have moved or been \
-                     renamed.",
-                    v.text,
-                    names::FORM_VERSION
-                ),
-            )
-            .suggest("If anything below looks wrong, fill in a new blank form and send that."),
-        );
-    }
-
-    for (name, field) in REQUESTER_FIELDS {
-        if let Some(mut v) = fields.value(name) {
-            if field == RequesterField::Institution {
-                v.text = fields.export_value(name, &v.text);
-            }
-            doc.requester.insert(field, v);
-        }
-    }
-
-    let mut person: BTreeMap<Field, Value> = BTreeMap::new();
-    for (name, field) in names::PERSON_COLUMNS {
-        if let Some(v) = fields.value(name) {
-            person.insert(field, v);
-        }
-    }
-    if let Some(notes) = notes(&fields) {
-        person.insert(Field::Notes, notes);
-    }
-
+    doc.findings.extend(missing_fields(&fields));
+    doc.findings.extend(version_warning(&fields));
+    doc.requester = requester(&fields);
+    let person = person(&fields);
     for role in roles(&fields, &mut doc.findings) {
-        let mut values = person.clone();
-        let role_text = match catalog.role_by_code(role.code) {
-            Some(r) => format!("{} ({})", r.name, r.code),
-            None => role.code.to_string(),
-        };
-        values.insert(
-            Field::Role,
-            located(role_text, &role.ticked, ValueKind::Text),
-        );
-        values.insert(
-            Field::Change,
-            located(role.change.to_string(), &role.ticked, ValueKind::Text),
-        );
-        if let Some(v) = role.library {
-            values.insert(Field::Library, v);
-        }
-        if let Some(v) = role.unit {
-            values.insert(Field::Unit, v);
-        }
-        doc.rows.push(RequestRow {
-            location: Location::FormField { name: role.ticked },
-            values,
-        });
+        doc.rows.push(role_row(role, &person, catalog));
     }
-    if let Some(mut profile) = fields.value(names::PROFILE) {
-        profile.text = fields.export_value(names::PROFILE, &profile.text);
-        let mut values = person.clone();
-        values.insert(Field::Profile, profile);
-        for (name, field) in [
-            (names::PROFILE_LIBRARY, Field::Library),
-            (names::PROFILE_UNIT, Field::Unit),
-        ] {
-            if let Some(mut v) = fields.value(name) {
-                v.text = fields.export_value(name, &v.text);
-                values.insert(field, v);
-            }
-        }
-        doc.rows.push(RequestRow {
-            location: Location::FormField {
-                name: names::PROFILE.to_string(),
-            },
-            values,
-        });
-    }
+    doc.rows.extend(profile_row(&fields, &person));
     if doc.rows.is_empty() {
         // No role and no profile: one line for the person (a Delete, or a mistake that
         // validation will name on the right field).
@@ -183,6 +67,153 @@ pub fn build_document(form: &Form, catalog: &Catalog) -> Document {
         });
     }
     doc
+}
+
+/// `empty-form`: every field is empty.
+fn empty_form() -> Finding {
+    Finding::error(
+        Rule::EmptyForm,
+        Location::File,
+        "Every field of this form is empty: it was sent before it was filled in, or \
+         the program that saved it did not keep the values.",
+    )
+    .suggest(
+        "Fill in the form in a PDF reader (Adobe Acrobat Reader, or a web browser), \
+         use Save, check that the values are still there when you open it again, and \
+         send it.",
+    )
+}
+
+/// `form-fields-missing`: some of our fixed fields are gone (a viewer dropped them).
+fn missing_fields(fields: &Fields) -> Option<Finding> {
+    let missing: Vec<&str> = names::FIXED_FIELDS
+        .iter()
+        .copied()
+        .filter(|n| !fields.by_name.contains_key(n))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = missing.iter().copied().take(QUOTED_NAMES).collect();
+    let more = if missing.len() > QUOTED_NAMES {
+        ", ..."
+    } else {
+        ""
+    };
+    let finding = Finding::warning(
+        Rule::FormFieldsMissing,
+        Location::File,
+        format!(
+            "This form lacks {} of the Staff User Request Form's fields ({}{more}): \
+             the program that saved it may have dropped them.",
+            missing.len(),
+            shown.join(", ")
+        ),
+    )
+    .suggest(
+        "If values you typed are missing below, fill in the form in Adobe Acrobat \
+         Reader or a web browser and send it again.",
+    );
+    Some(finding)
+}
+
+/// `form-version`: the form says it is another version than the one this Rolecall reads.
+fn version_warning(fields: &Fields) -> Option<Finding> {
+    let v = fields.value(names::FORM_VERSION_FIELD)?;
+    if v.text == names::FORM_VERSION {
+        return None;
+    }
+    let finding = Finding::warning(
+        Rule::FormVersion,
+        v.location.clone(),
+        format!(
+            "This form is {}; this Rolecall reads {}. Fields may have moved or been \
+             renamed.",
+            v.text,
+            names::FORM_VERSION
+        ),
+    )
+    .suggest("If anything below looks wrong, fill in a new blank form and send that.");
+    Some(finding)
+}
+
+/// The requester block (the institution as its export value: the code).
+fn requester(fields: &Fields) -> BTreeMap<RequesterField, Value> {
+    let mut block = BTreeMap::new();
+    for (name, field) in REQUESTER_FIELDS {
+        if let Some(mut v) = fields.value(name) {
+            if field == RequesterField::Institution {
+                v.text = fields.export_value(name, &v.text);
+            }
+            block.insert(field, v);
+        }
+    }
+    block
+}
+
+/// The person's fields, shared by every line of the form.
+fn person(fields: &Fields) -> BTreeMap<Field, Value> {
+    let mut person = BTreeMap::new();
+    for (name, field) in names::PERSON_COLUMNS {
+        if let Some(v) = fields.value(name) {
+            person.insert(field, v);
+        }
+    }
+    if let Some(notes) = notes(fields) {
+        person.insert(Field::Notes, notes);
+    }
+    person
+}
+
+/// One ticked role's line: the person's fields, the role as the catalog names it, the
+/// change, and the role's own library and desk; located at the ticked box.
+fn role_row(role: TickedRole, person: &BTreeMap<Field, Value>, catalog: &Catalog) -> RequestRow {
+    let mut values = person.clone();
+    let role_text = match catalog.role_by_code(role.code) {
+        Some(r) => format!("{} ({})", r.name, r.code),
+        None => role.code.to_string(),
+    };
+    values.insert(
+        Field::Role,
+        located(role_text, &role.ticked, ValueKind::Text),
+    );
+    values.insert(
+        Field::Change,
+        located(role.change.to_string(), &role.ticked, ValueKind::Text),
+    );
+    if let Some(v) = role.library {
+        values.insert(Field::Library, v);
+    }
+    if let Some(v) = role.unit {
+        values.insert(Field::Unit, v);
+    }
+    RequestRow {
+        location: Location::FormField { name: role.ticked },
+        values,
+    }
+}
+
+/// The chosen role profile's line, with its library and desk (export values: codes).
+fn profile_row(fields: &Fields, person: &BTreeMap<Field, Value>) -> Option<RequestRow> {
+    let mut profile = fields.value(names::PROFILE)?;
+    profile.text = fields.export_value(names::PROFILE, &profile.text);
+    let mut values = person.clone();
+    values.insert(Field::Profile, profile);
+    for (name, field) in [
+        (names::PROFILE_LIBRARY, Field::Library),
+        (names::PROFILE_UNIT, Field::Unit),
+    ] {
+        if let Some(mut v) = fields.value(name) {
+            v.text = fields.export_value(name, &v.text);
+            values.insert(field, v);
+        }
+    }
+    Some(RequestRow {
+        location: Location::FormField {
+            name: names::PROFILE.to_string(),
+        },
+        values,
+    })
 }
 
 /// One ticked role.

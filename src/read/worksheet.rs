@@ -192,41 +192,64 @@ pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
         ));
     }
     let grids: Vec<Grid<'_>> = wb.sheets.iter().map(grid).collect();
-    let headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
-
-    let is_accounts = |s: &RawSheet| s.name.trim().eq_ignore_ascii_case(ACCOUNTS_SHEET);
-    let chosen = wb
-        .sheets
-        .iter()
-        .position(is_accounts)
-        .filter(|&i| headers[i].is_some())
-        .or_else(|| headers.iter().position(Option::is_some));
-
-    let Some(i) = chosen else {
+    let mut headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
+    let Some(i) = request_sheet(wb, &headers) else {
         no_header(wb, &mut doc, max_lines);
         return doc;
     };
-    let sheet = &wb.sheets[i];
-    let g = &grids[i];
-    let Some(header) = &headers[i] else {
+    let (sheet, g) = (&wb.sheets[i], &grids[i]);
+    let Some(header) = headers[i].take() else {
         return doc;
     };
-    let name = sheet.name.as_str();
     doc.sheet = Some(sheet.name.clone());
     doc.header_row = Some(header.row);
     doc.columns = header.columns.clone();
-    if let Some(f) = overflow_finding(sheet, max_lines) {
-        doc.findings.push(f);
+    doc.findings.extend(overflow_finding(sheet, max_lines));
+    column_findings(&header, &sheet.name, &mut doc);
+    requester_block(g, &sheet.name, 1..header.row, &mut doc.requester);
+    if let Some(j) = wb
+        .sheets
+        .iter()
+        .position(|s| s.name.trim().eq_ignore_ascii_case(REQUESTER_SHEET))
+    {
+        requester_block(&grids[j], &wb.sheets[j].name, .., &mut doc.requester);
     }
+    request_rows(g, &header, &sheet.name, max_lines, &mut doc);
+    doc.unread_lines += sheet.rows_not_kept as usize;
+    doc.findings
+        .extend(line_cap_finding(sheet, &doc, max_lines));
+    if doc.rows.is_empty() {
+        doc.findings.push(no_requests(sheet, header.row));
+    }
+    doc
+}
+
+/// The sheet the request lines are on: the Accounts sheet if it has the header row, else
+/// the first sheet that has one.
+fn request_sheet(wb: &RawWorkbook, headers: &[Option<Header>]) -> Option<usize> {
+    let is_accounts = |s: &RawSheet| s.name.trim().eq_ignore_ascii_case(ACCOUNTS_SHEET);
+    wb.sheets
+        .iter()
+        .position(is_accounts)
+        .filter(|&i| headers[i].is_some())
+        .or_else(|| headers.iter().position(Option::is_some))
+}
+
+/// Warnings for the columns Rolecall does not read: unknown headings (but not the Status
+/// and Messages of its own result workbook) and headings that repeat a column.
+fn column_findings(header: &Header, sheet: &str, doc: &mut Document) {
+    let own = [
+        normalize_header(STATUS_HEADER),
+        normalize_header(MESSAGES_HEADER),
+    ];
     for (col, heading) in &header.extras {
-        let key = normalize_header(heading);
-        if key == normalize_header(STATUS_HEADER) || key == normalize_header(MESSAGES_HEADER) {
-            continue; // added by Rolecall's own result workbook
+        if own.contains(&normalize_header(heading)) {
+            continue;
         }
         doc.extra_columns.push((*col, heading.clone()));
         doc.findings.push(Finding::warning(
             Rule::UnknownColumn,
-            Location::cell(name, header.row, *col),
+            Location::cell(sheet, header.row, *col),
             format!("Rolecall does not know the column \"{heading}\"; it is ignored."),
         ));
     }
@@ -235,7 +258,7 @@ pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
         let first = header.columns.get(field).copied().unwrap_or(*col);
         doc.findings.push(Finding::warning(
             Rule::UnknownColumn,
-            Location::cell(name, header.row, *col),
+            Location::cell(sheet, header.row, *col),
             format!(
                 "The column \"{heading}\" repeats the {} column ({}); only the first one is read.",
                 field.header(),
@@ -243,57 +266,48 @@ pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
             ),
         ));
     }
+}
 
-    requester_block(g, name, 1..header.row, &mut doc.requester);
-    if let Some(j) = wb
-        .sheets
-        .iter()
-        .position(|s| s.name.trim().eq_ignore_ascii_case(REQUESTER_SHEET))
-    {
-        requester_block(&grids[j], &wb.sheets[j].name, .., &mut doc.requester);
-    }
-
+/// The request lines under the header row: every non-empty row, up to the line cap (the
+/// rest are counted, not read: the verdict says how many were left out).
+fn request_rows(g: &Grid<'_>, header: &Header, sheet: &str, max_lines: usize, doc: &mut Document) {
     for (&row, cells) in g.range(header.row + 1..) {
         let mut values = BTreeMap::new();
         for (&field, &col) in &header.columns {
             if let Some(&(kind, text)) = cells.get(&col) {
-                values.insert(field, value(name, row, col, kind, text));
+                values.insert(field, value(sheet, row, col, kind, text));
             }
         }
         if values.is_empty() {
             continue;
         }
         if doc.rows.len() >= max_lines {
-            // Counted, not read: the verdict says how many lines were left out.
             doc.unread_lines += 1;
             continue;
         }
         doc.rows.push(RequestRow {
             location: Location::Row {
-                sheet: sheet.name.clone(),
+                sheet: sheet.to_string(),
                 row,
             },
             values,
         });
     }
-    doc.unread_lines += sheet.rows_not_kept as usize;
-    if let Some(f) = line_cap_finding(sheet, &doc, max_lines) {
-        doc.findings.push(f);
-    }
-    if doc.rows.is_empty() {
-        doc.findings.push(Finding::error(
-            Rule::NoRequests,
-            Location::Sheet {
-                sheet: sheet.name.clone(),
-            },
-            format!(
-                "The sheet {} has its header row (row {}) but no request lines under it. Fill \
-                 in one line per role under the headings and resend the worksheet.",
-                sheet.name, header.row
-            ),
-        ));
-    }
-    doc
+}
+
+/// `no-requests`: the header row with nothing under it.
+fn no_requests(sheet: &RawSheet, header_row: u32) -> Finding {
+    Finding::error(
+        Rule::NoRequests,
+        Location::Sheet {
+            sheet: sheet.name.clone(),
+        },
+        format!(
+            "The sheet {} has its header row (row {header_row}) but no request lines under it. \
+             Fill in one line per role under the headings and resend the worksheet.",
+            sheet.name
+        ),
+    )
 }
 
 /// Findings for a workbook where no sheet has the header row.
@@ -365,6 +379,22 @@ mod tests {
         }
     }
 
+    /// The document of a workbook with this one sheet, with the default line cap.
+    fn read_one(sheet: RawSheet) -> Document {
+        read_capped(sheet, DEFAULT_MAX_LINES)
+    }
+
+    /// The document of a workbook with this one sheet, at most `max_lines` lines read.
+    fn read_capped(sheet: RawSheet, max_lines: usize) -> Document {
+        build_document(
+            &RawWorkbook {
+                sheets: vec![sheet],
+                ..Default::default()
+            },
+            max_lines,
+        )
+    }
+
     #[test]
     fn header_is_found_below_a_title_and_columns_in_any_order() {
         let s = sheet(
@@ -381,13 +411,7 @@ mod tests {
                 (5, 5, "Add"),
             ],
         );
-        let doc = build_document(
-            &RawWorkbook {
-                sheets: vec![s],
-                ..Default::default()
-            },
-            DEFAULT_MAX_LINES,
-        );
+        let doc = read_one(s);
         assert_eq!(doc.header_row, Some(3));
         assert_eq!(doc.columns[&Field::Role], 2);
         assert_eq!(doc.rows.len(), 1);
@@ -416,13 +440,7 @@ mod tests {
                 (9, 1, "Add"),
             ],
         );
-        let doc = build_document(
-            &RawWorkbook {
-                sheets: vec![s],
-                ..Default::default()
-            },
-            DEFAULT_MAX_LINES,
-        );
+        let doc = read_one(s);
         let name = doc.requester(RequesterField::Name).unwrap();
         assert_eq!(
             (name.text.as_str(), name.location.to_string()),
@@ -444,13 +462,7 @@ mod tests {
         for r in 0..=DEFAULT_MAX_LINES as u32 {
             s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
         }
-        let doc = build_document(
-            &RawWorkbook {
-                sheets: vec![s],
-                ..Default::default()
-            },
-            DEFAULT_MAX_LINES,
-        );
+        let doc = read_one(s);
         assert_eq!(doc.rows.len(), DEFAULT_MAX_LINES);
         assert_eq!(doc.findings.len(), 1);
         assert_eq!(doc.findings[0].rule, Rule::TooLarge);
@@ -476,13 +488,7 @@ mod tests {
         // A cap of 20 set by `[limits] max_lines`: 5 lines past it were kept by the raw
         // reader, 90 more only counted.
         s.rows_not_kept = 90;
-        let doc = build_document(
-            &RawWorkbook {
-                sheets: vec![s],
-                ..Default::default()
-            },
-            20,
-        );
+        let doc = read_capped(s, 20);
         assert_eq!(doc.rows.len(), 20);
         assert!(
             doc.findings[0]
@@ -501,13 +507,7 @@ mod tests {
             row: 1_048_575,
             col: 16_383,
         });
-        let doc = build_document(
-            &RawWorkbook {
-                sheets: vec![s],
-                ..Default::default()
-            },
-            DEFAULT_MAX_LINES,
-        );
+        let doc = read_one(s);
         assert_eq!(doc.findings.len(), 1);
         assert_eq!(doc.findings[0].rule, Rule::TooLarge);
         assert!(doc.findings[0].message.contains("Sheet1!XFD1048576"));

@@ -125,15 +125,15 @@ fn count_dirs_at_depth(dir: &Path, depth: usize) -> usize {
 
 /// `rolecall outbox retry`: dead letters back into the outbox with a fresh count, every
 /// waiting message due now; then one sending pass when a mail server is configured.
-pub fn retry(watcher: &mut Watcher<'_>) -> Result<(usize, queue::Pass), WatchError> {
+pub fn retry(watcher: &mut Watcher<'_>) -> Result<(usize, queue::SendPass), WatchError> {
     let revived = watcher.ledger.retry_all(super::wall_ms())?;
     Ok((revived.len(), send_due(watcher)?))
 }
 
 /// One sending pass over the mail that is due, when a mail server is configured.
-pub fn send_due(watcher: &mut Watcher<'_>) -> Result<queue::Pass, WatchError> {
+pub fn send_due(watcher: &mut Watcher<'_>) -> Result<queue::SendPass, WatchError> {
     queue::tidy(&watcher.layout.root, &watcher.ledger)?;
-    let mut pass = queue::Pass::default();
+    let mut pass = queue::SendPass::default();
     if let Some(smtp) = watcher.services.smtp {
         let stamp = (watcher.services.now)().timestamp().to_string();
         pass = queue::send_due(

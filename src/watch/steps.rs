@@ -45,7 +45,7 @@ fn read_email(path: &Path) -> Result<Result<email::Email, String>, WatchError> {
 }
 
 /// What one submission came to, before it is recorded.
-pub(super) struct Done {
+pub(super) struct Finished {
     pub(super) recorded: Recorded,
     pub(super) mails: Vec<NewMail>,
 }
@@ -65,13 +65,13 @@ impl Watcher<'_> {
         words: &str,
         (reason, rule): (&str, Option<crate::finding::Rule>),
         processed_at: String,
-    ) -> Result<Done, WatchError> {
+    ) -> Result<Finished, WatchError> {
         let kept = self.quarantine(s, words)?;
         let mut outcome = serde_json::json!({ "reason": reason });
         if let Some(rule) = rule {
             outcome["rule"] = rule.code().into();
         }
-        Ok(Done {
+        Ok(Finished {
             recorded: Recorded {
                 status: Some(Status::Quarantined),
                 outcome: outcome.to_string(),
@@ -84,7 +84,7 @@ impl Watcher<'_> {
     }
 
     /// A loose file: through the pipeline; unreadable ones end in quarantine.
-    pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
+    pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Finished, WatchError> {
         let now = (self.services.now)();
         let folder = self.folder_of(s);
         let format = intake::sniff(path).map_err(|r| r.to_string());
@@ -122,7 +122,7 @@ impl Watcher<'_> {
         } else {
             format!("{folder}/{}", s.file_name)
         };
-        Ok(Done {
+        Ok(Finished {
             recorded: Recorded {
                 status: Some(result.status.into()),
                 outcome: serde_json::to_string(&result).unwrap_or_default(),
@@ -273,7 +273,7 @@ impl Watcher<'_> {
     /// reply per attachment, or one short note when there is nothing usable. A message that
     /// cannot be read, or whose sender is in doubt, is quarantined; an automatic one is
     /// archived unanswered.
-    pub(super) fn email(&mut self, s: &Submission, path: &Path) -> Result<Done, WatchError> {
+    pub(super) fn email(&mut self, s: &Submission, path: &Path) -> Result<Finished, WatchError> {
         let now = (self.services.now)();
         let stamp = now.timestamp().to_string();
         let folder = self.folder_of(s);
@@ -290,7 +290,7 @@ impl Watcher<'_> {
         let original = Some(format!("{folder}/{}", s.file_name));
         if let Some(why) = &message.automatic {
             tracing::info!(submission = %s.id, reason = %why, "automatic message: no reply");
-            return Ok(Done {
+            return Ok(Finished {
                 recorded: Recorded {
                     status: Some(Status::Ignored),
                     outcome: serde_json::json!({ "reason": format!("not answered: {why}") })
@@ -327,7 +327,7 @@ impl Watcher<'_> {
             Status::Email
         };
         let reply_to = serde_json::json!({ "to": [origin.reply_to], "cc": [] }).to_string();
-        Ok(Done {
+        Ok(Finished {
             recorded: Recorded {
                 status: Some(status),
                 outcome: serde_json::json!({
@@ -354,7 +354,7 @@ impl Watcher<'_> {
         s: &Submission,
         refusal: &crate::intake::sender::Refusal,
         stamp: String,
-    ) -> Result<Done, WatchError> {
+    ) -> Result<Finished, WatchError> {
         tracing::warn!(submission = %s.id, rule = %refusal.rule, reason = %refusal.reason,
             "sender refused: quarantined");
         let words = format!(
@@ -445,10 +445,10 @@ impl Watcher<'_> {
                     .ok_or(rusqlite::Error::QueryReturnedNoRows)?
             }
         };
-        if child.state == State::Received {
+        if child.state == Stage::Received {
             self.process_attachment(s, folder, origin, &child, &att, &stamp)?;
         }
-        if child.state != State::Filed {
+        if child.state != Stage::Filed {
             // An attachment's copy is in the archive already: recorded is filed.
             self.ledger.mark_filed(&child.id)?;
         }
@@ -566,7 +566,7 @@ impl Watcher<'_> {
         let mut n = 1;
         // The very same arrival filed before (the file came back with the same time stamp):
         // count it as a new one.
-        while self.ledger.duplicate_state(&arrival)? == Some(State::Filed) {
+        while self.ledger.duplicate_state(&arrival)? == Some(Stage::Filed) {
             n += 1;
             arrival = format!("{arrival}#{n}");
         }

@@ -4,6 +4,7 @@
 //! role list is worked out by hand from the seeded users.
 
 use crate::support::alma::{FakeAlma, Fault, Req, rich_user};
+use crate::support::test::{Out, rolecall};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,6 @@ const NOW: &str = "2026-11-24T15:00:00Z";
 struct Env {
     dir: tempfile::TempDir,
     fake: FakeAlma,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Env {
@@ -45,24 +40,17 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rolecall"));
+        let mut c = rolecall(self.dir.path());
         c.arg("--config")
             .arg(self.dir.path().join("rolecall.toml"))
             .args(args)
-            .current_dir(self.dir.path())
-            .env("ROLECALL_NOW", NOW)
             .env("TEST_GCSU_KEY", KEY)
             .env("TEST_PRU_KEY", PRU_KEY);
         c
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        let out = self.command(args).output().unwrap();
-        let o = Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let o: Out = self.command(args).output().unwrap().into();
         for text in [&o.stdout, &o.stderr] {
             assert!(
                 !text.contains(KEY) && !text.contains(PRU_KEY),

@@ -252,7 +252,7 @@ fn send_queue(
     dir: &std::path::Path,
     ledger: &rolecall::ledger::Ledger,
     port: u16,
-) -> rolecall::deliver::queue::Pass {
+) -> rolecall::deliver::queue::SendPass {
     let policy = rolecall::deliver::RetryPolicy::default();
     let stop = std::sync::atomic::AtomicBool::new(false);
     rolecall::deliver::queue::send_due(dir, ledger, &plain_smtp(port), &policy, 1, "now", &stop)

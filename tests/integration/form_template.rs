@@ -2,12 +2,12 @@
 //! the bytes, a small walker builds the field tree, and each test checks what a person or a
 //! filling script relies on (names, types, on-states, choices, appearances, pages).
 
+use crate::support::test::rolecall;
 use lopdf::{Dictionary, Document, Object, ObjectId};
 use rolecall::catalog::{self, Catalog, ParameterKind};
 use rolecall::layout::form::{self as names, FORM_VERSION, RolePart};
 use rolecall::template::form::{form_bytes, write_form};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 /// One terminal field with what it inherited from its parents.
 #[derive(Debug)]
@@ -536,8 +536,7 @@ fn text_of(form: &Form, name: &str) -> String {
 #[test]
 fn template_form_command_writes_the_pdf() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-        .current_dir(dir.path())
+    let out = rolecall(dir.path())
         .args(["template", "form", "-o", "blank.pdf"])
         .output()
         .unwrap();

@@ -5,6 +5,7 @@
 
 use crate::support::smtp;
 
+use crate::support::test::{Out, rolecall};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value as Json;
 use smtp::Received;
@@ -13,8 +14,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const NOW: &str = "2026-11-24T15:00:00Z";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,12 +68,10 @@ impl Data {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolecall"));
+        let mut cmd = rolecall(self.dir.path());
         cmd.arg("--config")
             .arg(&self.config)
             .args(args)
-            .current_dir(self.dir.path())
-            .env("ROLECALL_NOW", NOW)
             .env("ROLECALL_LOG", "info");
         cmd
     }
@@ -94,12 +91,8 @@ impl Data {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.command(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out: Out = self.command(args).output().unwrap().into();
+        (out.code, out.stdout, out.stderr)
     }
 
     fn status(&self) -> Json {

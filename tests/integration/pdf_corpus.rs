@@ -6,9 +6,9 @@
 //!
 //! On a checkout without `../shared` the test says loudly that it skipped, and passes.
 
+use crate::support::test::rolecall;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf-forms")
@@ -83,7 +83,7 @@ fn inspect_agrees_with_the_oracle_on_every_corpus_form() {
         let oracle: Value = serde_json::from_slice(&std::fs::read(&oracle_path).expect("oracle"))
             .expect("oracle JSON");
         let expected = oracle["fields"].as_array().cloned().unwrap_or_default();
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        let out = rolecall(&std::env::temp_dir())
             .args(["inspect", "--json"])
             .arg(pdf)
             .output()

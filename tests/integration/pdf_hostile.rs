@@ -302,7 +302,7 @@ mod child_mishaps {
 }
 
 fn inspect(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rolecall"))
+    crate::support::test::rolecall(&std::env::temp_dir())
         .arg("inspect")
         .args(args)
         .output()

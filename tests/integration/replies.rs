@@ -4,29 +4,20 @@
 
 use crate::support::run;
 
+use crate::support::test::Test;
 use run::{Run, col, repo, sheet};
 use serde_json::Value as Json;
 use std::path::Path;
-use std::process::Command;
 
 /// `rolecall process --json` on one sample, in the UTC zone.
 fn process(sample: &str) -> (Run, Json) {
     let dir = tempfile::tempdir().unwrap();
     let file = repo().join(sample);
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-        .args(["process", "--json", "--out", "out"])
-        .arg(&file)
-        .current_dir(dir.path())
-        .env("ROLECALL_NOW", run::NOW)
+    let file = file.display().to_string();
+    let run = Test::in_dir(dir)
+        .args(&["process", "--json", "--out", "out", &file])
         .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    let run = Run {
-        dir,
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .run();
     let name = Path::new(sample).file_name().unwrap().to_str().unwrap();
     let sub = run.submission(name);
     (run, sub)

@@ -4,10 +4,10 @@
 //! message is accepted; no trick gets a line accepted; the messages whose sender is in doubt
 //! are quarantined with the rule that refused them, unanswered; every file leaves the inbox.
 
+use crate::support::test::rolecall;
 use rolecall::ledger::Ledger;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eml/senders")
@@ -92,10 +92,9 @@ fn names(dir: &Path) -> Vec<String> {
 /// One `watch --once` pass over `data`: it ends well, the inbox is empty, nothing is left
 /// to try again.
 fn one_pass(data: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+    let out = rolecall(data)
         .args(["watch", "--once", "--data"])
         .arg(data)
-        .env("ROLECALL_NOW", "2026-11-24T15:00:00Z")
         .env("ROLECALL_LOG", "info")
         .output()
         .unwrap();

@@ -5,11 +5,11 @@
 //! checked against counts made here from the generator's own `truth.json`, never through
 //! the library's queries.
 
+use crate::support::test::{Out, rolecall};
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const NOW: &str = "2026-11-24T15:00:00Z";
 const AS_OF: &str = "2026-11-24";
@@ -25,12 +25,6 @@ fn fixture(name: &str) -> PathBuf {
 
 fn sample(name: &str) -> PathBuf {
     repo().join("samples/worksheets").join(name)
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 /// A temporary folder with a state database.
@@ -70,19 +64,9 @@ impl Desk {
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-            .arg("--db")
-            .arg(self.path("rolecall.db"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("ROLECALL_NOW", NOW)
-            .output()
-            .unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let mut cmd = rolecall(self.dir.path());
+        cmd.arg("--db").arg(self.path("rolecall.db")).args(args);
+        cmd.output().unwrap().into()
     }
 
     /// Processes a worksheet into `out/<name>` and returns its change set.
@@ -290,11 +274,10 @@ fn the_samples_against_the_generated_state_show_each_diff_case() {
 
     // mistakes.xlsx: Brennan's Modify is for an account nobody knows.
     desk.process(&sample("mistakes.xlsx"), "out");
-    let found = problems(&desk.path("out/mistakes-xlsx/mistakes-result.xlsx"));
-    assert!(
-        found.iter().any(|(r, _, m)| r == "unknown-account"
-            && m.contains("00510019 is not an account of Gulf Coast State University")),
-        "{found:#?}"
+    has_problem(
+        &desk.path("out/mistakes-xlsx/mistakes-result.xlsx"),
+        "unknown-account",
+        "00510019 is not an account of Gulf Coast State University",
     );
 }
 
@@ -454,11 +437,10 @@ fn a_request_past_the_allotment_is_refused_with_the_numbers() {
     let desk = Desk::imported();
     let cs = desk.process(&fixture("mcc-add.xlsx"), "out");
     assert_eq!(cs["operations"], serde_json::json!([]));
-    let found = problems(&desk.path("out/mcc-add-xlsx/mcc-add-result.xlsx"));
-    assert!(
-        found.iter().any(|(r, _, m)| r == "over-allotment"
-            && m.contains("25 named users now, 26 after this request, allotment 25")),
-        "{found:#?}"
+    has_problem(
+        &desk.path("out/mcc-add-xlsx/mcc-add-result.xlsx"),
+        "over-allotment",
+        "25 named users now, 26 after this request, allotment 25",
     );
 }
 
@@ -1355,17 +1337,16 @@ fn the_inactivity_audit_spares_new_accounts_and_refuses_a_date_before_the_last_c
 
 /// Runs the binary in `dir` with exactly these arguments (no `--db`).
 fn run_in(dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
-        .args(args)
-        .current_dir(dir)
-        .env("ROLECALL_NOW", NOW)
-        .output()
-        .unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    rolecall(dir).args(args).output().unwrap().into()
+}
+
+/// The result workbook's Problems sheet has a problem of this rule whose message says this.
+fn has_problem(result: &Path, rule: &str, words: &str) {
+    let found = problems(result);
+    assert!(
+        found.iter().any(|(r, _, m)| r == rule && m.contains(words)),
+        "no {rule} saying {words:?} in {found:#?}"
+    );
 }
 
 /// The Summary sheet's value for a label.

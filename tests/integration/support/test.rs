@@ -105,14 +105,8 @@ impl Test {
 
     /// Runs `rolecall ARGS` in the folder; checks the exit code when one is expected.
     pub fn run(self) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_rolecall"))
+        let out = rolecall(self.dir.path())
             .args(&self.args)
-            .current_dir(self.dir.path())
-            .env("ROLECALL_NOW", NOW)
-            .env_remove("ROLECALL_SMTP_PASSWORD")
-            .env_remove("ROLECALL_CONFIG")
-            .env_remove("ROLECALL_DATA")
-            .env_remove("ROLECALL_CATALOG")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
@@ -130,5 +124,39 @@ impl Test {
             );
         }
         run
+    }
+}
+
+/// The binary, to run in `dir`: the one place a test starts `rolecall`. Every run gets the
+/// fixed clock and none of Rolecall's own path variables or the SMTP password from the
+/// environment the tests run in; a test adds its own arguments and variables. Tests that
+/// keep a long-lived folder (a watcher's data folder, a state, a fake Alma) start their runs
+/// here; one-shot runs use [`Test`].
+pub fn rolecall(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolecall"));
+    cmd.current_dir(dir)
+        .env("ROLECALL_NOW", NOW)
+        .env_remove("ROLECALL_SMTP_PASSWORD")
+        .env_remove("ROLECALL_CONFIG")
+        .env_remove("ROLECALL_DATA")
+        .env_remove("ROLECALL_CATALOG");
+    cmd
+}
+
+/// How a run in a long-lived folder ended, and what it printed.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for Out {
+    fn from(out: std::process::Output) -> Out {
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
