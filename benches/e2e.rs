@@ -79,7 +79,12 @@ fn run_once(args: &[&str]) -> Cost {
         "rolecall {args:?} failed: {status}"
     );
     let text = fs::read_to_string(report.path()).unwrap_or_default();
+    // GNU time puts "Command exited with non-zero status 1" before the figures when the
+    // run needs attention (exit 1): the figures are the last line.
     let fields: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
         .split_whitespace()
         .filter_map(|f| f.parse().ok())
         .collect();

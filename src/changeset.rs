@@ -116,6 +116,10 @@ pub enum Operation {
         expiry: Option<String>,
         /// True when the help desk must approve it first.
         needs_approval: bool,
+        /// The separation-of-duties rule the person would break by holding it (its reason,
+        /// in words): it waits for approval, and approving it is an exception with a note.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        separation_of_duties: Option<String>,
         /// The profile it came from.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         profile: Option<String>,
@@ -222,6 +226,50 @@ pub fn state_words(state: Option<&StateRef>) -> String {
     }
 }
 
+/// A change set file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// It is not a change set this Rolecall reads.
+    #[error("{} {problem}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// Reads a change set written by `process` (or by an audit), of the schema this Rolecall
+/// reads.
+pub fn read(path: &std::path::Path) -> Result<ChangeSet, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problem = |problem: String| ReadError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let cs: ChangeSet =
+        serde_json::from_str(&text).map_err(|e| problem(format!("is not a change set: {e}")))?;
+    if cs.schema != SCHEMA {
+        return Err(problem(format!(
+            "has schema {}; this Rolecall reads {SCHEMA}",
+            cs.schema
+        )));
+    }
+    Ok(cs)
+}
+
 /// Builds the change set from the accepted and needs-approval lines of an outcome.
 ///
 /// Lines of one person are merged: one `create_account`, one operation per distinct role,
@@ -306,6 +354,7 @@ fn line_operations(request: &crate::validate::Request, source: &str) -> Vec<Oper
                         parameters: role.parameters.clone(),
                         expiry: role.expiry.clone(),
                         needs_approval: role.needs_approval,
+                        separation_of_duties: role.separation_of_duties.clone(),
                         profile: role.profile.clone(),
                         lines: lines.clone(),
                     },
@@ -416,6 +465,19 @@ impl Operation {
         let lines = self.lines_mut();
         if !lines.iter().any(|l| l == source) {
             lines.push(source.to_string());
+        }
+    }
+
+    /// The request lines it came from (`Accounts!9`).
+    pub fn lines(&self) -> &[String] {
+        match self {
+            Operation::CreateAccount { lines, .. }
+            | Operation::UpdateAccount { lines, .. }
+            | Operation::AddRole { lines, .. }
+            | Operation::RemoveRole { lines, .. }
+            | Operation::RemoveAllStaffRoles { lines, .. }
+            | Operation::SuspendRoles { lines, .. }
+            | Operation::RestoreRoles { lines, .. } => lines,
         }
     }
 

@@ -127,6 +127,8 @@ pub struct WatchConfig {
     pub max_attempts: Option<u32>,
     /// Replies to one sender per hour, at most (default 20).
     pub replies_per_hour: Option<u32>,
+    /// Submissions processed at once (default: one per core).
+    pub jobs: Option<std::num::NonZeroUsize>,
 }
 
 impl WatchConfig {
@@ -144,6 +146,7 @@ impl WatchConfig {
                 max_attempts: self.max_attempts.unwrap_or(d.retry.max_attempts).max(1),
             },
             replies_per_hour: self.replies_per_hour.unwrap_or(d.replies_per_hour),
+            jobs: self.jobs.map_or(d.jobs, usize::from),
         }
     }
 }

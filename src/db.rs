@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("state-2", crate::state::SCHEMA_2),
     ("alma-1", crate::alma::journal::SCHEMA),
     ("ledger-2", crate::ledger::SCHEMA_2),
+    ("lifecycle-1", crate::lifecycle::SCHEMA),
 ];
 
 /// The database could not be opened or migrated.

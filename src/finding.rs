@@ -140,6 +140,9 @@ rules! {
     GenericAccount = "generic-account",
     /// A privileged role: accepted only with the help desk's approval.
     NeedsApproval = "needs-approval",
+    /// Two roles one person may not hold together (`[[separation_of_duties]]`): the line
+    /// waits for approval, as an exception.
+    SeparationOfDuties = "separation-of-duties",
     // --- against the account state ---
     /// Add for an account that already exists: its roles are added (a Modify).
     AccountExists = "account-exists",

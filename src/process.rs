@@ -100,7 +100,7 @@ pub struct Processor<'a> {
     transport: &'a dyn Transport,
     from: String,
     now: jiff::Zoned,
-    used_names: HashSet<String>,
+    folder_names: FolderNames,
     /// The account state to diff requests against, when one is given.
     state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
     /// Most request lines read from one worksheet (`[limits] max_lines`).
@@ -128,7 +128,7 @@ impl<'a> Processor<'a> {
             transport,
             from,
             now,
-            used_names: HashSet::new(),
+            folder_names: FolderNames::default(),
             state: None,
             max_lines: read::DEFAULT_MAX_LINES,
             kit: std::sync::OnceLock::new(),
@@ -170,7 +170,7 @@ impl<'a> Processor<'a> {
 
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
-        let document = self.read(path, format);
+        let document = self.read(path, Ok(format));
         self.finish(path, document, None, None)
     }
 
@@ -184,15 +184,36 @@ impl<'a> Processor<'a> {
         origin: Option<&Origin>,
         placement: &Placement,
     ) -> Processed {
-        let document = match format {
-            Ok(format) => self.read(path, format),
-            Err(reason) => unrecognised(reason),
-        };
+        let document = self.read(path, format);
         self.finish(path, document, origin, Some(placement))
     }
 
-    fn read(&self, path: &Path, format: Format) -> Document {
-        read::read_submission(path, format, &self.isolation, self.catalog, self.max_lines)
+    /// The document of a file sniffed as `format`, or of one that is not a submission.
+    fn read(&self, path: &Path, format: Result<Format, &str>) -> Document {
+        match format {
+            Ok(format) => {
+                read::read_submission(path, format, &self.isolation, self.catalog, self.max_lines)
+            }
+            Err(reason) => unrecognised(reason),
+        }
+    }
+
+    /// [`Self::process_as`] for a file already hashed: `sha256` is the hash of its bytes,
+    /// or `None` when they could not be read (the submission then says so). `process
+    /// --jobs` hashes first, to know the submission id before the reply is written.
+    pub fn process_hashed(
+        &mut self,
+        path: &Path,
+        format: Result<Format, &str>,
+        placement: &Placement,
+        sha256: Option<String>,
+    ) -> Processed {
+        let document = self.read(path, format);
+        let document = match sha256 {
+            Some(sha256) => Hashed::Known(document, sha256),
+            None => Hashed::Not(document),
+        };
+        self.finish_hashed(path, document, None, Some(placement))
     }
 
     /// Answers a file that was sent as a submission (it is named like a workbook or form)
@@ -234,7 +255,21 @@ impl<'a> Processor<'a> {
         origin: Option<&Origin>,
         placement: Option<&Placement>,
     ) -> Processed {
-        let (document, sha256) = hash_step(path, document);
+        self.finish_hashed(path, Hashed::Not(document), origin, placement)
+    }
+
+    /// [`Self::finish`], the hash perhaps already known.
+    fn finish_hashed(
+        &mut self,
+        path: &Path,
+        document: Hashed,
+        origin: Option<&Origin>,
+        placement: Option<&Placement>,
+    ) -> Processed {
+        let (document, sha256) = match document {
+            Hashed::Known(document, sha256) => (document, sha256),
+            Hashed::Not(document) => hash_step(path, document),
+        };
         let names = self.names(path, placement, &sha256);
         let document = adopt_sender(document, origin);
         let mut outcome = validate::validate(document, self.catalog, self.now.date());
@@ -286,7 +321,7 @@ impl<'a> Processor<'a> {
         match placement {
             Some(p) => p.folder.clone(),
             None => {
-                let name = self.folder_name(file_name);
+                let name = self.folder_names.next(file_name);
                 self.out_dir.join(name)
             }
         }
@@ -398,15 +433,31 @@ impl<'a> Processor<'a> {
             Err(e) => Err(OutputError::Send(Arc::new(e))),
         }
     }
+}
 
-    /// One folder per submission, named after the file (`clean-batch.xlsx` →
-    /// `clean-batch-xlsx`), unique within the run.
-    fn folder_name(&mut self, file_name: &str) -> String {
+/// A document, and its content hash when the caller already has it.
+enum Hashed {
+    Known(Document, String),
+    Not(Document),
+}
+
+/// The submissions' folder names of one run: one per submission, named after the file
+/// (`clean-batch.xlsx` → `clean-batch-xlsx`), unique within the run (a second file of the
+/// same name gets `-2`). Given out in input order, so the same inputs get the same names
+/// however many run at once.
+#[derive(Debug, Default)]
+pub struct FolderNames {
+    used: HashSet<String>,
+}
+
+impl FolderNames {
+    /// The folder name for the next submission called `file_name`.
+    pub fn next(&mut self, file_name: &str) -> String {
         // Room for the `-NN` a second file of the same name gets.
         let base = crate::fsx::safe_name(file_name, crate::fsx::Charset::Word, 200, "submission");
         let mut name = base.clone();
         let mut n = 2;
-        while !self.used_names.insert(name.clone()) {
+        while !self.used.insert(name.clone()) {
             name = format!("{base}-{n}");
             n += 1;
         }

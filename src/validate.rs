@@ -9,6 +9,7 @@ use crate::document::{Document, RequestRow};
 use crate::finding::Finding;
 use serde::{Deserialize, Serialize};
 
+pub mod duties;
 mod rules;
 
 pub(crate) use rules::parse_date;
@@ -89,6 +90,9 @@ pub struct RoleRequest {
     pub needs_approval: bool,
     /// The profile this role came from, if any.
     pub profile: Option<String>,
+    /// The separation-of-duties rule granting it would break, in words (it then needs
+    /// approval, as an exception).
+    pub separation_of_duties: Option<String>,
 }
 
 /// The person a line is about.

@@ -19,16 +19,18 @@ use crate::read::Isolation;
 use crate::validate::SubmissionStatus;
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 pub mod desk;
+mod events;
 mod steps;
+mod workers;
 
-use steps::PipelineResult;
+use steps::{PipelineResult, Steps};
 
 pub use crate::intake::SUBMISSION_EXTENSIONS;
 
@@ -103,6 +105,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// Replies to one sender per hour, at most; more are held back (a mail loop, a flood).
     pub replies_per_hour: u32,
+    /// Submissions processed at once (intake worker threads); 1 takes them one by one.
+    pub jobs: usize,
 }
 
 impl Default for Settings {
@@ -112,6 +116,7 @@ impl Default for Settings {
             rescan: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             replies_per_hour: 20,
+            jobs: crate::parallel::default_jobs(),
         }
     }
 }
@@ -151,9 +156,15 @@ pub enum WatchError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// The request lifecycle could not record a change set.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// A ledger query failed.
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),
+    /// An intake worker could not open the account state.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// The watcher over one data folder.
@@ -166,7 +177,7 @@ pub struct Watcher<'a> {
     /// First sight of each inbox file still settling: (size, mtime, when seen).
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
     /// Submissions whose file left the inbox unprocessed, already reported.
-    vanished: std::collections::HashSet<String>,
+    vanished: HashSet<String>,
     /// Files that failed in this run (our own output could not be written); retried on
     /// the next rescan.
     failures: usize,
@@ -175,6 +186,9 @@ pub struct Watcher<'a> {
     backoff: HashMap<PathBuf, (u32, Instant)>,
     /// Mail is sent by the sender thread of [`Watcher::run`], not by [`Watcher::pass`].
     sender_thread: bool,
+    /// Inbox files known complete by a file event (renamed in, or closed after writing)
+    /// and not written to since: taken without settling.
+    ready: HashSet<PathBuf>,
 }
 
 impl<'a> Watcher<'a> {
@@ -203,6 +217,7 @@ impl<'a> Watcher<'a> {
             failures: 0,
             backoff: HashMap::new(),
             sender_thread: false,
+            ready: HashSet::new(),
         })
     }
 
@@ -307,11 +322,19 @@ impl<'a> Watcher<'a> {
                     .saturating_duration_since(Instant::now())
                     .min(Duration::from_millis(200));
                 match rx.recv_timeout(slice) {
-                    Ok(_) => {
-                        // Let a burst of events (a batch copied in) arrive before scanning.
-                        std::thread::sleep(Duration::from_millis(50));
-                        while rx.try_recv().is_ok() {}
-                        break;
+                    Ok(event) => {
+                        let mut sign = self.note(event);
+                        if sign == Wake::Changed {
+                            // Let a burst of events (a batch copied in) arrive before
+                            // scanning; a file known complete is taken at once.
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        while let Ok(event) = rx.try_recv() {
+                            sign = sign.max(self.note(event));
+                        }
+                        if sign != Wake::No {
+                            break;
+                        }
                     }
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
@@ -324,6 +347,36 @@ impl<'a> Watcher<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Takes note of one file event: which inbox files are complete ([`events`]).
+    fn note(&mut self, event: notify::Result<notify::Event>) -> Wake {
+        let Ok(event) = event else {
+            // An overflowed or failed event queue: rescan.
+            return Wake::Changed;
+        };
+        // Events name files under the folder as watched (made absolute): name them as the
+        // scan does.
+        let inbox = self.layout.dir("inbox");
+        let ours = |paths: Vec<PathBuf>| -> Vec<PathBuf> {
+            paths
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| inbox.join(n)))
+                .collect()
+        };
+        match events::sign(&event) {
+            events::Sign::Ready(paths) => {
+                self.ready.extend(ours(paths));
+                Wake::Ready
+            }
+            events::Sign::Growing(paths) => {
+                for path in ours(paths) {
+                    self.ready.remove(&path);
+                }
+                Wake::Changed
+            }
+            events::Sign::Nothing => Wake::No,
+        }
     }
 
     /// Temporary files (`.<name>.<pid>.tmp`) a killed run left in the data folder's own
@@ -353,6 +406,17 @@ impl<'a> Watcher<'a> {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// One submission's steps on this thread, with the watcher's own ledger connection.
+    fn steps(&mut self) -> Steps<'_, 'a> {
+        Steps {
+            layout: &self.layout,
+            settings: &self.settings,
+            services: &self.services,
+            ledger: &mut self.ledger,
+            turn: None,
+        }
     }
 
     /// One pass: finish what a crash interrupted, take every settled inbox file, send due
@@ -435,11 +499,10 @@ impl<'a> Watcher<'a> {
         files.sort();
         self.seen.retain(|p, _| files.contains(p));
         self.backoff.retain(|p, _| files.contains(p));
+        self.ready.retain(|p| files.contains(p));
         let mut settling: Option<Duration> = None;
+        let mut settled = Vec::new();
         for path in files {
-            if self.stopped() {
-                break;
-            }
             if self
                 .backoff
                 .get(&path)
@@ -448,29 +511,35 @@ impl<'a> Watcher<'a> {
                 continue;
             }
             match self.settled(&path) {
-                Ok(()) => {}
-                Err(Some(left)) => {
-                    settling = Some(settling.map_or(left, |s| s.min(left)));
-                    continue;
-                }
-                Err(None) => continue,
+                Ok(()) => settled.push(path),
+                Err(Some(left)) => settling = Some(settling.map_or(left, |s| s.min(left))),
+                Err(None) => {}
             }
-            if let Err(e) = self.take(&path) {
-                // A database failure stops the watcher (nothing can be recorded); anything
-                // else is this file's problem, retried on the next pass.
-                if let WatchError::Ledger(_) | WatchError::Db(_) = e {
-                    return Err(e);
-                }
-                let wait = self.back_off(&path);
+        }
+        self.take_all(settled)?;
+        Ok(settling)
+    }
+
+    /// What became of one file taken: a database failure stops the watcher (nothing can be
+    /// recorded); anything else is this file's problem, retried on a later pass.
+    fn taken(&mut self, path: &Path, result: Result<(), WatchError>) -> Result<(), WatchError> {
+        match result {
+            Err(e @ (WatchError::Ledger(_) | WatchError::Db(_) | WatchError::State(_))) => {
+                return Err(e);
+            }
+            Err(e) => {
+                let wait = self.back_off(path);
                 tracing::error!(file = %path.display(), error = %e,
                     retry_in_ms = wait.as_millis() as u64, "will retry");
                 self.failures += 1;
-            } else {
-                self.backoff.remove(&path);
             }
-            self.seen.remove(&path);
+            Ok(()) => {
+                self.backoff.remove(path);
+            }
         }
-        Ok(settling)
+        self.seen.remove(path);
+        self.ready.remove(path);
+        Ok(())
     }
 
     /// Records one more failed attempt at `path` and returns the wait before the next one:
@@ -490,6 +559,10 @@ impl<'a> Watcher<'a> {
     /// written; `Err(None)` when it is gone.
     fn settled(&mut self, path: &Path) -> Result<(), Option<Duration>> {
         let meta = std::fs::metadata(path).map_err(|_| None)?;
+        if self.ready.contains(path) {
+            // Renamed in, or closed by its writer: complete already (see `events`).
+            return Ok(());
+        }
         let mtime = meta.modified().ok();
         let now = Instant::now();
         let settle = self.settings.settle;
@@ -511,84 +584,17 @@ impl<'a> Watcher<'a> {
             Err(Some(settle - quiet))
         }
     }
+}
 
-    /// One inbox file, from first sight to filed.
-    fn take(&mut self, path: &Path) -> Result<(), WatchError> {
-        let io = |source| WatchError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let before = std::fs::metadata(path).map_err(io)?;
-        let sha256 = hash_file(path).map_err(io)?;
-        let after = std::fs::metadata(path).map_err(io)?;
-        if (before.len(), before.modified().ok()) != (after.len(), after.modified().ok()) {
-            return Ok(()); // still being written after all: next pass
-        }
-        let name = file_name(path);
-        let is_eml = has_extension(path, &["eml"]);
-        let existing = self.ledger.by_hash(&sha256)?;
-        let submission = match existing {
-            Some(s) if s.state == Stage::Filed || s.kind == Kind::Attachment => {
-                let arrival = format!(
-                    "{sha256}:{name}:{}:{}",
-                    after.len(),
-                    after
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
-                        .map_or(0, |d| d.as_nanos())
-                );
-                return self.duplicate(path, &s, &arrival);
-            }
-            Some(s) => s,
-            None => {
-                let now = (self.services.now)();
-                let id = intake::submission_id(now.date(), &sha256);
-                self.ledger.insert_received(&NewSubmission {
-                    id: &id,
-                    sha256: &sha256,
-                    kind: if is_eml { Kind::Email } else { Kind::File },
-                    parent: None,
-                    file_name: &name,
-                    received_at: &now.timestamp().to_string(),
-                    origin: None,
-                })?;
-                tracing::info!(submission = %id, file = %name, "received");
-                self.ledger
-                    .by_hash(&sha256)?
-                    .ok_or(rusqlite::Error::QueryReturnedNoRows)?
-            }
-        };
-        if submission.state == Stage::Received {
-            let done = match submission.kind {
-                Kind::Email => self.email(&submission, path)?,
-                _ => self.file(&submission, path)?,
-            };
-            self.ledger
-                .record_outcome(&submission.id, &done.recorded, &done.mails)?;
-            tracing::info!(
-                submission = %submission.id,
-                file = %name,
-                status = %done.recorded.status.map_or("-", Status::as_str),
-                mails = done.mails.len(),
-                "processed"
-            );
-        }
-        let s = self
-            .ledger
-            .by_id(&submission.id)?
-            .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-        let kept = self.layout.root.join(s.original.as_deref().unwrap_or(""));
-        if path.exists() {
-            rename_durably(path, &kept).map_err(|source| WatchError::Io {
-                path: kept.clone(),
-                source,
-            })?;
-        }
-        self.ledger.mark_filed(&s.id)?;
-        tracing::info!(submission = %s.id, to = %rel(&kept, &self.layout.root), "filed");
-        Ok(())
-    }
+/// What file events ask of the intake loop, least to most urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    /// Nothing: keep waiting.
+    No,
+    /// Something changed: scan once the burst is over.
+    Changed,
+    /// A file is complete: scan now.
+    Ready,
 }
 
 /// Files the watcher never takes: hidden files, partial downloads and office lock files.

@@ -80,6 +80,25 @@ pub struct PushReport {
     pub dry_run: bool,
     /// Each account, in change-set order.
     pub accounts: Vec<AccountReport>,
+    /// Operations of the change set that were not sent, and why (they wait for approval,
+    /// were denied, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_pushed: Vec<NotPushed>,
+}
+
+/// An operation left out of a push.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotPushed {
+    /// Institution.
+    pub institution: String,
+    /// Primary ID.
+    pub primary_id: String,
+    /// The operation in words.
+    pub operation: String,
+    /// Request lines it came from.
+    pub lines: Vec<String>,
+    /// Why it was not sent: "needs approval: not pushed".
+    pub why: String,
 }
 
 impl PushReport {
@@ -163,6 +182,7 @@ pub fn push(
         submission_id: cs.submission.id.clone(),
         dry_run: opts.dry_run,
         accounts: Vec::new(),
+        not_pushed: Vec::new(),
     };
     for (inst, id, ops) in &people {
         let one = match insts.stopped.get(inst) {

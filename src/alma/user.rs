@@ -508,6 +508,7 @@ mod tests {
             parameters: vec![],
             expiry: None,
             needs_approval: false,
+            separation_of_duties: None,
             profile: None,
             lines: vec![],
         }

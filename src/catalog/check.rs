@@ -57,6 +57,8 @@ pub(crate) fn analyse(files: &[(&str, &str)]) -> (Parsed, Vec<CatalogProblem>) {
     check_institutions(&parsed, &mut problems);
     check_coordinators(&parsed, &mut problems);
     check_policy(&parsed, &mut problems);
+    check_approvers(&parsed, &mut problems);
+    check_separation(&parsed, &mut problems);
     problems.sort_by_key(CatalogProblem::sort_key);
     (parsed, problems)
 }
@@ -207,6 +209,72 @@ fn check_role_parameter(part: &Part<RawRole>, r: &RawRole, problems: &mut Vec<Ca
                 kind.describe()
             ),
         ));
+    }
+}
+
+/// `approvers` (the two-person rule) is 1 or 2, and only on a privileged role: a role that
+/// needs no approval has nobody to approve it.
+fn check_approvers(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.roles;
+    for Item { value: r, .. } in &part.items {
+        let Some(n) = &r.approvers else { continue };
+        let line = line_of(part, n);
+        let code = r.code.get_ref();
+        if !(1..=2).contains(n.get_ref()) {
+            problems.push(CatalogProblem::error(
+                ROLES_FILE,
+                line,
+                format!("role {code}: approvers must be 1 or 2, not {}", n.get_ref()),
+            ));
+        } else if !r.privileged && *n.get_ref() > 1 {
+            problems.push(CatalogProblem::error(
+                ROLES_FILE,
+                line,
+                format!("role {code} has approvers = {} but is not privileged, so nobody approves it: add `privileged = true`", n.get_ref()),
+            ));
+        }
+    }
+}
+
+/// Each `[[separation_of_duties]]` names two different roles the catalog knows, and why.
+fn check_separation(parsed: &Parsed, problems: &mut Vec<CatalogProblem>) {
+    let part = &parsed.policy;
+    let Some(Item { value: p, .. }) = part.items.first() else {
+        return;
+    };
+    let known = role_index(parsed);
+    for rule in &p.separation_of_duties {
+        let codes = rule.roles.get_ref();
+        let line = line_of(part, &rule.roles);
+        if codes.len() != 2 || codes[0].get_ref() == codes[1].get_ref() {
+            problems.push(CatalogProblem::error(
+                POLICY_FILE,
+                line,
+                "separation_of_duties: roles must name two different role codes, e.g. roles = [54, 44]",
+            ));
+        }
+        for code in codes {
+            if known
+                .as_ref()
+                .is_some_and(|k| !k.contains_key(code.get_ref()))
+            {
+                problems.push(CatalogProblem::error(
+                    POLICY_FILE,
+                    line_of(part, code),
+                    format!(
+                        "separation_of_duties: role code {} is not in roles.toml",
+                        code.get_ref()
+                    ),
+                ));
+            }
+        }
+        require_text(
+            part,
+            POLICY_FILE,
+            &rule.reason,
+            "separation_of_duties reason",
+            problems,
+        );
     }
 }
 

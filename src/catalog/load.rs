@@ -235,6 +235,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             allow_list: Vec::new(),
             inactivity_days: 90,
             inactivity_grace_days: super::raw::default_grace_days(),
+            separation_of_duties: Vec::new(),
         }),
     }
 }
@@ -249,6 +250,7 @@ fn role(Item { value: r, .. }: Item<RawRole>) -> Role {
         parameter: r.parameter.map(Spanned::into_inner),
         named_user: r.named_user,
         privileged: r.privileged,
+        approvers: r.approvers.map_or(1, Spanned::into_inner),
     }
 }
 
@@ -346,7 +348,22 @@ fn policy(Item { value: p, .. }: Item<RawPolicy>) -> Policy {
         allow_list: p.allow_list.into_iter().map(text).collect(),
         inactivity_days: p.inactivity_days.into_inner(),
         inactivity_grace_days: p.inactivity_grace_days,
+        separation_of_duties: p
+            .separation_of_duties
+            .into_iter()
+            .filter_map(separation)
+            .collect(),
     }
+}
+
+/// A `[[separation_of_duties]]` rule; the checks kept only pairs of two known codes.
+fn separation(r: super::raw::RawSeparation) -> Option<crate::catalog::Separation> {
+    let codes: Vec<u32> = r.roles.get_ref().iter().map(|c| *c.get_ref()).collect();
+    let [a, b] = codes[..] else { return None };
+    Some(crate::catalog::Separation {
+        roles: [a, b],
+        reason: text(r.reason),
+    })
 }
 
 #[cfg(test)]

@@ -93,6 +93,9 @@ pub struct Role {
     pub named_user: bool,
     /// Needs the help desk's approval before it is granted.
     pub privileged: bool,
+    /// How many different people must approve a grant of it (`approvers = 2`: the
+    /// two-person rule); 1 unless the catalog says otherwise.
+    pub approvers: u8,
 }
 
 impl Role {
@@ -316,6 +319,17 @@ pub struct Policy {
     /// Days after an account is created or a role granted (a change set applied) during
     /// which the inactivity audit leaves the account alone: it cannot have logged in yet.
     pub inactivity_grace_days: u32,
+    /// Pairs of roles one person may not hold together.
+    pub separation_of_duties: Vec<Separation>,
+}
+
+/// A separation-of-duties rule: two roles one person may not hold together, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Separation {
+    /// The two role codes.
+    pub roles: [u32; 2],
+    /// Why, in words ("who orders may not also approve the invoice").
+    pub reason: String,
 }
 
 /// The one look-up key for names people type: letters and digits only, lower case, so that

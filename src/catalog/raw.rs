@@ -230,6 +230,9 @@ pub(crate) struct RawRole {
     pub named_user: bool,
     #[serde(default)]
     pub privileged: bool,
+    /// The two-person rule: how many different people approve a grant (1 or 2).
+    #[serde(default)]
+    pub approvers: Option<Spanned<u8>>,
 }
 
 /// Profile entry scope as written in profiles.toml.
@@ -325,6 +328,16 @@ pub(crate) struct RawPolicy {
     pub generic_patterns: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_list: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub separation_of_duties: Vec<RawSeparation>,
+}
+
+/// One `[[separation_of_duties]]` of policy.toml: two roles one person may not hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSeparation {
+    pub roles: Spanned<Vec<Spanned<u32>>>,
+    pub reason: Spanned<String>,
 }
 
 /// `inactivity_grace_days` when `policy.toml` does not say.

@@ -118,6 +118,12 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Carry a change set into Alma (Users API): GET, merge, PUT, account by account
     Push(PushArgs),
+    /// Approve a submission's lines that wait for approval (all, or those of --line)
+    Approve(DecisionArgs),
+    /// Deny a submission's lines that wait for approval: they are never pushed
+    Deny(DenyArgs),
+    /// What waits on the help desk, per institution and oldest first
+    Queue(QueueArgs),
     /// Audits of the account state
     Audit {
         /// `licence` or `inactive`.
@@ -142,6 +148,11 @@ pub struct ProcessArgs {
     /// Where results go [default: ./rolecall-out]
     #[arg(short, long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
+
+    /// Submissions processed at once [default: one per core]; the outputs are the same
+    /// whatever the number
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// `rolecall watch`.
@@ -162,6 +173,51 @@ pub struct ReprocessArgs {
     /// Show what would change; keep nothing, send nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The lines of a submission that `approve` and `deny` decide on, and who decides.
+#[derive(Debug, Args)]
+pub struct Chosen {
+    /// Submission id (e.g. 20261124-3fa9c2d41b)
+    #[arg(value_name = "ID")]
+    pub submission: String,
+    /// A request line, as the change set writes it (`Accounts!9:9`), `Accounts!9` or its
+    /// row (`9`); repeat for several. Without it, every line that waits
+    #[arg(long = "line", value_name = "LINE")]
+    pub lines: Vec<String>,
+    /// Who decides (name or email); never the requester, to approve
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+}
+
+/// `rolecall approve`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// The submission, its lines, who approves.
+    #[command(flatten)]
+    pub chosen: Chosen,
+    /// Why; required to approve a separation-of-duties exception
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// `rolecall deny`.
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// The submission, its lines, who denies.
+    #[command(flatten)]
+    pub chosen: Chosen,
+    /// Why: the requester is told
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
+}
+
+/// `rolecall queue`.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Only this institution (its code, e.g. 01FALSC_GCSU)
+    #[arg(long, value_name = "CODE")]
+    pub institution: Option<String>,
 }
 
 /// `rolecall inspect`.

@@ -160,7 +160,7 @@ impl Context {
     }
 
     /// How mail leaves: SMTP when configured, else `.eml` files in `outbox`.
-    pub fn transport(&self, outbox: PathBuf) -> Result<Box<dyn Transport>, CliError> {
+    pub fn transport(&self, outbox: PathBuf) -> Result<Box<dyn Transport + Sync>, CliError> {
         Ok(match self.smtp()? {
             Some(smtp) => Box::new(smtp),
             None => Box::new(OutboxFolder::new(outbox)),

@@ -91,7 +91,21 @@ pub enum CliError {
     /// `reprocess` found nothing to do, or failed; its message is in the desk's words.
     #[error("{0}")]
     Reprocess(String),
+    /// The request lifecycle (approvals, the queue, a submission's push) failed.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// The report cannot be printed as JSON (a bug, not a user's mistake).
     #[error("cannot print the report as JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<crate::changeset::ReadError> for CliError {
+    fn from(e: crate::changeset::ReadError) -> CliError {
+        match e {
+            crate::changeset::ReadError::Io { path, source } => CliError::Read { path, source },
+            crate::changeset::ReadError::Invalid { path, problem } => {
+                CliError::ChangeSet { path, problem }
+            }
+        }
+    }
 }

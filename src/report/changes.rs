@@ -53,6 +53,7 @@ fn cells(op: &Operation) -> [String; 11] {
             needs_approval,
             profile,
             lines,
+            ..
         } => {
             let from = profile.as_ref().map(|p| format!("from profile {p}"));
             let mut cells = role_cells("Add role", institution, primary_id, role, s, ps, lines);

@@ -92,7 +92,56 @@ pub fn reconcile(
         line.request = request;
         finish(line, findings);
     }
+    check_duties(state, outcome, catalog)?;
     check_allotment(state, outcome, catalog, options)
+}
+
+/// Separation of duties against what each account holds: a role to add whose partner the
+/// person holds (and this submission does not take away) needs approval, as an exception.
+fn check_duties(state: &State, outcome: &mut Outcome, catalog: &Catalog) -> Result<(), StateError> {
+    if catalog.policy.separation_of_duties.is_empty() {
+        return Ok(());
+    }
+    let removed = removals(outcome);
+    let columns = outcome.document.columns.clone();
+    for line in &mut outcome.lines {
+        let location = at(line, &columns, Field::Role);
+        let Some(request) = line.request.as_mut() else {
+            continue;
+        };
+        let key = person_key(request);
+        let gone = removed.get(&key);
+        let held: Vec<u32> = roles_of(state.conn(), &key.0, request.person.primary_id.trim())?
+            .iter()
+            .filter(|r| r.active && gone.is_none_or(|g| !g.contains(&r.code)))
+            .map(|r| r.code)
+            .collect();
+        let mut roles: Vec<(&mut RoleRequest, Location)> = request
+            .roles
+            .iter_mut()
+            .map(|r| (r, location.clone()))
+            .collect();
+        let found = crate::validate::duties::check_roles(catalog, &mut roles, &held, true);
+        crate::validate::duties::settle(&mut line.status, &found);
+        line.findings.extend(found);
+    }
+    Ok(())
+}
+
+/// The role codes each person's requests take away. (A Delete takes every role away and
+/// adds none, so it has nothing to check.)
+fn removals(outcome: &Outcome) -> HashMap<PersonKey, Vec<u32>> {
+    let mut out: HashMap<PersonKey, Vec<u32>> = HashMap::new();
+    for r in outcome.lines.iter().filter_map(|l| l.request.as_ref()) {
+        let entry = out.entry(person_key(r)).or_default();
+        entry.extend(
+            r.roles
+                .iter()
+                .filter(|x| x.change == Change::Remove)
+                .map(|x| x.code),
+        );
+    }
+    out
 }
 
 /// One line being compared with the state.

@@ -743,6 +743,7 @@ impl Resolver<'_, '_> {
             expiry: if change == Change::Add { expiry } else { None },
             needs_approval: role.privileged && change == Change::Add,
             profile,
+            separation_of_duties: None,
         })
     }
 
@@ -937,6 +938,7 @@ fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
             check_person_filled(drafts, indices[0], &merged, cx);
         }
         check_repeated_roles(drafts, indices);
+        check_duties(drafts, indices, cx);
         let person = person_of(drafts, indices, &merged);
         for &i in indices {
             facts.insert(i, person.clone());
@@ -1096,6 +1098,24 @@ fn check_repeated_roles(drafts: &mut [Draft], indices: &[usize]) {
     }
 }
 
+/// Separation of duties within one person's request: a role to add whose partner is also
+/// asked for, on this line or another of the person's.
+fn check_duties(drafts: &mut [Draft], indices: &[usize], cx: &Context) {
+    let adding: Vec<u32> = indices
+        .iter()
+        .flat_map(|&i| drafts[i].roles.iter())
+        .filter(|(r, _)| r.change == Change::Add)
+        .map(|(r, _)| r.code)
+        .collect();
+    for &i in indices {
+        let d = &mut drafts[i];
+        let mut roles: Vec<(&mut RoleRequest, Location)> =
+            d.roles.iter_mut().map(|(r, l)| (r, l.clone())).collect();
+        let found = super::duties::check_roles(cx.catalog, &mut roles, &adding, false);
+        d.findings.extend(found);
+    }
+}
+
 /// The person one person's lines describe together.
 fn person_of(drafts: &[Draft], indices: &[usize], merged: &Merged) -> Person {
     let text = |field: Field| merged.get(&field).map(|(v, _)| v.text.clone());
@@ -1118,7 +1138,10 @@ fn finish_line(draft: Draft, person: Option<&Person>, rejected_with: Option<Loca
     dedup(&mut findings);
     let status = if findings.iter().any(Finding::is_error) || rejected_with.is_some() {
         LineStatus::Rejected
-    } else if findings.iter().any(|f| f.rule == Rule::NeedsApproval) {
+    } else if findings
+        .iter()
+        .any(|f| matches!(f.rule, Rule::NeedsApproval | Rule::SeparationOfDuties))
+    {
         LineStatus::NeedsApproval
     } else {
         LineStatus::Accepted

@@ -2,6 +2,7 @@
 //! failed), `outbox` (mail waiting and dead letters; `retry`), `reprocess` (a submission
 //! again, after a catalog fix, say).
 
+use super::steps::folder_of;
 use super::{Layout, PipelineResult, WatchError, Watcher};
 use crate::deliver::queue;
 use crate::intake;
@@ -36,6 +37,8 @@ pub struct Status {
     pub last_processed: Vec<Recent>,
     /// The last files that could not be read (in `quarantine/`), newest first.
     pub quarantined: Vec<Recent>,
+    /// What waits on the help desk (`rolecall queue`), counted per kind.
+    pub queue: BTreeMap<crate::lifecycle::queue::ItemKind, usize>,
 }
 
 /// One line of "last processed".
@@ -91,6 +94,11 @@ pub fn status(data: &Path) -> Result<Status, WatchError> {
             .into_iter()
             .map(Recent::from)
             .collect(),
+        queue: crate::lifecycle::queue::counts(&crate::lifecycle::queue::queue(
+            data,
+            jiff::Timestamp::now(),
+            None,
+        )?),
     })
 }
 
@@ -248,12 +256,11 @@ fn reprocess_one(
         .origin
         .as_deref()
         .and_then(|o| serde_json::from_str(o).ok());
-    let base = s.folder.clone().unwrap_or_else(|| watcher.folder_of(s));
+    let base = s.folder.clone().unwrap_or_else(|| folder_of(s));
     let n = next_run(&watcher.ledger, &s.id)?;
-    let folder = if dry_run {
-        format!("{base}/.dry-run")
-    } else {
-        format!("{base}/reprocess-{n}")
+    let folder = match dry_run {
+        true => format!("{base}/.dry-run"),
+        false => format!("{base}/reprocess-{n}"),
     };
     let key = format!("{}-reprocess-{n}", s.id);
     let format = intake::sniff(&original).map_err(|r| r.to_string());
@@ -263,7 +270,7 @@ fn reprocess_one(
         file_name: s.file_name.clone(),
     };
     let old_ops = operations(&root.join(&base), &s.file_name);
-    let run = watcher.run_pipeline_inner(
+    let run = watcher.steps().run_pipeline_inner(
         &original,
         format.as_ref().map(|f| *f).map_err(String::as_str),
         origin.as_ref(),

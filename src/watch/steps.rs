@@ -4,6 +4,7 @@
 //! [`super`] records it and files the original.
 
 use super::*;
+use crate::parallel::Turns;
 
 /// A reply captured instead of sent: the watcher queues it.
 pub(super) struct Capture(RefCell<Vec<Mail>>);
@@ -44,19 +45,36 @@ fn read_email(path: &Path) -> Result<Result<email::Email, String>, WatchError> {
     Ok(email::parse(&bytes))
 }
 
+/// What one submission's steps work with: the data folder, the settings, the services and
+/// a ledger connection of their own. The watcher's thread makes one from its own fields
+/// ([`Watcher::steps`]); each intake worker makes one with its own connection.
+pub(super) struct Steps<'s, 'a> {
+    pub(super) layout: &'s Layout,
+    pub(super) settings: &'s Settings,
+    pub(super) services: &'s Services<'a>,
+    pub(super) ledger: &'s mut Ledger,
+    /// On an intake worker: this submission's turn among those of the pass, so that the
+    /// per-sender limit counts replies in input order, as a serial run does.
+    pub(super) turn: Option<(&'s Turns<String>, usize)>,
+}
+
+/// What the first look at a settled inbox file found.
+pub(super) enum Admit {
+    /// It changed while it was hashed: the next pass takes it.
+    Later,
+    /// The same bytes were processed before: "already processed" (this arrival).
+    Duplicate(Submission, String),
+    /// A submission to process (just recorded `received`, or left so by a crash).
+    Process(Submission),
+}
+
 /// What one submission came to, before it is recorded.
 pub(super) struct Finished {
     pub(super) recorded: Recorded,
     pub(super) mails: Vec<NewMail>,
 }
 
-impl Watcher<'_> {
-    /// The archive folder of a submission: `archive/<received date>/<id>`.
-    pub(super) fn folder_of(&self, s: &Submission) -> String {
-        let date = s.received_at.get(..10).unwrap_or("undated");
-        format!("archive/{date}/{}", s.id)
-    }
-
+impl Steps<'_, '_> {
     /// A file nobody can be answered about, filed in `quarantine/` with `words` beside it;
     /// `rule` when a rule code names why (a refused sender).
     fn quarantined(
@@ -86,7 +104,7 @@ impl Watcher<'_> {
     /// A loose file: through the pipeline; unreadable ones end in quarantine.
     pub(super) fn file(&mut self, s: &Submission, path: &Path) -> Result<Finished, WatchError> {
         let now = (self.services.now)();
-        let folder = self.folder_of(s);
+        let folder = folder_of(s);
         let format = intake::sniff(path).map_err(|r| r.to_string());
         if let Err(reason) = &format
             && !has_extension(path, SUBMISSION_EXTENSIONS)
@@ -182,6 +200,9 @@ impl Watcher<'_> {
                 source: std::io::Error::other(e.clone()),
             });
         }
+        if queue && let Some(cs) = &processed.changeset {
+            self.record_lifecycle(&placement.submission_id, cs)?;
+        }
         let reason = first_error_message(&processed);
         let result = PipelineResult {
             status: processed.status,
@@ -210,6 +231,7 @@ impl Watcher<'_> {
                 continue;
             }
             let mut queued = self.queue_file(key, Some(&placement.submission_id), &mail, &now)?;
+            self.wait_turn(&mail);
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
                 tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
@@ -219,6 +241,20 @@ impl Watcher<'_> {
             mails.push(queued);
         }
         Ok((result, mails, reply_to))
+    }
+
+    /// The change set's operations into the lifecycle, before the ledger records the
+    /// outcome: recording is idempotent, so a run killed in between records nothing twice
+    /// when the submission is processed again; a reprocess supersedes what still waits.
+    fn record_lifecycle(&self, submission_id: &str, changeset: &Path) -> Result<(), WatchError> {
+        let cs = crate::changeset::read(changeset).map_err(|e| WatchError::Io {
+            path: changeset.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let stamp = (self.services.now)().timestamp().to_string();
+        let mut life = crate::lifecycle::Lifecycle::open(&self.layout.root)?;
+        life.record(submission_id, &cs, self.services.catalog, &stamp)?;
+        Ok(())
     }
 
     /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
@@ -231,6 +267,21 @@ impl Watcher<'_> {
         now: &jiff::Zoned,
     ) -> Result<NewMail, WatchError> {
         queue_file(&self.layout.root, key, submission, mail, now)
+    }
+
+    /// On an intake worker, waits until every earlier submission of the pass that replies
+    /// to the same address has recorded its reply: only then is the count of replies to it
+    /// the one a serial run sees.
+    fn wait_turn(&self, mail: &Mail) {
+        if let Some((turns, i)) = self.turn {
+            let key = mail
+                .to()
+                .first()
+                .map(|a| a.to_lowercase())
+                .unwrap_or_default();
+            turns.declare(i, Some(key.clone()));
+            turns.wait(i, &key);
+        }
     }
 
     pub(super) fn rate_limited(&self, mail: &Mail) -> Result<bool, WatchError> {
@@ -276,7 +327,7 @@ impl Watcher<'_> {
     pub(super) fn email(&mut self, s: &Submission, path: &Path) -> Result<Finished, WatchError> {
         let now = (self.services.now)();
         let stamp = now.timestamp().to_string();
-        let folder = self.folder_of(s);
+        let folder = folder_of(s);
         let message = match read_email(path)? {
             Ok(m) => m,
             Err(reason) => {
@@ -572,7 +623,7 @@ impl Watcher<'_> {
         }
         let tag = &intake::sha256_hex(arrival.as_bytes())[..10];
         let name = file_name(path);
-        let folder = s.folder.clone().unwrap_or_else(|| self.folder_of(s));
+        let folder = s.folder.clone().unwrap_or_else(|| folder_of(s));
         let kept = format!(
             "{folder}/duplicates/{}",
             fsx::safe_name(
@@ -608,7 +659,7 @@ impl Watcher<'_> {
     }
 }
 
-impl Watcher<'_> {
+impl Steps<'_, '_> {
     /// The "already processed" notice for the same bytes again, to whoever got the first
     /// reply (none when nobody did, or the sender's hourly limit is reached).
     fn duplicate_notice(
@@ -663,6 +714,112 @@ impl Watcher<'_> {
         }
         Ok(vec![self.queue_file(key, Some(&s.id), &mail, now)?])
     }
+}
+
+impl Steps<'_, '_> {
+    /// One inbox file, from first sight to filed.
+    pub(super) fn take(&mut self, path: &Path) -> Result<(), WatchError> {
+        match self.admit(path)? {
+            Admit::Later => Ok(()),
+            Admit::Duplicate(s, arrival) => self.duplicate(path, &s, &arrival),
+            Admit::Process(s) => self.finish(path, &s),
+        }
+    }
+
+    /// Hashes a settled file and looks it up: the same bytes before are a duplicate; new
+    /// bytes are recorded `received` (the first step of exactly once).
+    pub(super) fn admit(&mut self, path: &Path) -> Result<Admit, WatchError> {
+        let io = |source| WatchError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let before = std::fs::metadata(path).map_err(io)?;
+        let sha256 = hash_file(path).map_err(io)?;
+        let after = std::fs::metadata(path).map_err(io)?;
+        if (before.len(), before.modified().ok()) != (after.len(), after.modified().ok()) {
+            return Ok(Admit::Later); // still being written after all: next pass
+        }
+        let name = file_name(path);
+        let is_eml = has_extension(path, &["eml"]);
+        match self.ledger.by_hash(&sha256)? {
+            Some(s) if s.state == Stage::Filed || s.kind == Kind::Attachment => {
+                let arrival = format!(
+                    "{sha256}:{name}:{}:{}",
+                    after.len(),
+                    after
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos())
+                );
+                Ok(Admit::Duplicate(s, arrival))
+            }
+            Some(s) => Ok(Admit::Process(s)),
+            None => {
+                let now = (self.services.now)();
+                let id = intake::submission_id(now.date(), &sha256);
+                self.ledger.insert_received(&NewSubmission {
+                    id: &id,
+                    sha256: &sha256,
+                    kind: if is_eml { Kind::Email } else { Kind::File },
+                    parent: None,
+                    file_name: &name,
+                    received_at: &now.timestamp().to_string(),
+                    origin: None,
+                })?;
+                tracing::info!(submission = %id, file = %name, "received");
+                let s = self.ledger.by_hash(&sha256)?;
+                Ok(Admit::Process(
+                    s.ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+                ))
+            }
+        }
+    }
+
+    /// The rest of a submission's steps: processed (its outcome and reply recorded in one
+    /// transaction), then filed (its file out of the inbox, then the row marked).
+    pub(super) fn finish(
+        &mut self,
+        path: &Path,
+        submission: &Submission,
+    ) -> Result<(), WatchError> {
+        let name = file_name(path);
+        if submission.state == Stage::Received {
+            let done = match submission.kind {
+                Kind::Email => self.email(submission, path)?,
+                _ => self.file(submission, path)?,
+            };
+            self.ledger
+                .record_outcome(&submission.id, &done.recorded, &done.mails)?;
+            tracing::info!(
+                submission = %submission.id,
+                file = %name,
+                status = %done.recorded.status.map_or("-", Status::as_str),
+                mails = done.mails.len(),
+                "processed"
+            );
+        }
+        let s = self
+            .ledger
+            .by_id(&submission.id)?
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        let kept = self.layout.root.join(s.original.as_deref().unwrap_or(""));
+        if path.exists() {
+            rename_durably(path, &kept).map_err(|source| WatchError::Io {
+                path: kept.clone(),
+                source,
+            })?;
+        }
+        self.ledger.mark_filed(&s.id)?;
+        tracing::info!(submission = %s.id, to = %rel(&kept, &self.layout.root), "filed");
+        Ok(())
+    }
+}
+
+/// The archive folder of a submission: `archive/<received date>/<id>`.
+pub(super) fn folder_of(s: &Submission) -> String {
+    let date = s.received_at.get(..10).unwrap_or("undated");
+    format!("archive/{date}/{}", s.id)
 }
 
 /// What the ledger keeps of a pipeline run.

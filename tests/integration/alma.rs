@@ -11,20 +11,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const GCSU: &str = "01FALSC_GCSU";
+pub(crate) const GCSU: &str = "01FALSC_GCSU";
 const PRU: &str = "01FALSC_PRU";
 const KEY: &str = "l8xx-gcsu-SECRET-0001";
 const PRU_KEY: &str = "l8xx-pru-SECRET-0002";
 const NOW: &str = "2026-11-24T15:00:00Z";
 
-struct Env {
-    dir: tempfile::TempDir,
-    fake: FakeAlma,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) fake: FakeAlma,
 }
 
 impl Env {
     /// A fake Alma with two rich GCSU users (internal jdoe, external esmith) and a config.
-    fn new(extra_config: &str) -> Env {
+    pub(crate) fn new(extra_config: &str) -> Env {
         let fake = FakeAlma::start(&[(KEY, GCSU), (PRU_KEY, PRU)]);
         fake.add_user(GCSU, rich_user("jdoe", "Jane", "Doe", false));
         fake.add_user(GCSU, rich_user("esmith", "Eric", "Smith", true));
@@ -39,7 +39,7 @@ impl Env {
         Env { dir, fake }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = rolecall(self.dir.path());
         c.arg("--config")
             .arg(self.dir.path().join("rolecall.toml"))
@@ -49,7 +49,7 @@ impl Env {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Out {
+    pub(crate) fn run(&self, args: &[&str]) -> Out {
         let o: Out = self.command(args).output().unwrap().into();
         for text in [&o.stdout, &o.stderr] {
             assert!(
@@ -60,7 +60,7 @@ impl Env {
         o
     }
 
-    fn changeset(&self, name: &str, ops: Json) -> PathBuf {
+    pub(crate) fn changeset(&self, name: &str, ops: Json) -> PathBuf {
         let cs = json!({
             "schema": "rolecall.changeset/1",
             "submission": {
@@ -77,7 +77,7 @@ impl Env {
         path
     }
 
-    fn writes(&self) -> Vec<Req> {
+    pub(crate) fn writes(&self) -> Vec<Req> {
         self.fake
             .requests()
             .into_iter()
@@ -113,7 +113,7 @@ fn catalog_with_create_defaults(dir: &Path) {
     );
 }
 
-fn add_role(
+pub(crate) fn add_role(
     id: &str,
     code: u32,
     name: &str,
@@ -268,7 +268,7 @@ fn assert_no_key_in_urls(fake: &FakeAlma) {
     }
 }
 
-fn sync(env: &Env) {
+pub(crate) fn sync(env: &Env) {
     let out = env.run(&["state", "sync", "--institution", GCSU, "jdoe", "esmith"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(

@@ -585,7 +585,7 @@ fn with_the_mail_server_down_at_first_nothing_is_lost() {
 }
 
 /// Builds an email carrying one attachment, with lettre (the library Rolecall sends with).
-fn email_with(n: usize, name: &str, bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn email_with(n: usize, name: &str, bytes: Vec<u8>) -> Vec<u8> {
     use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
     lettre::Message::builder()
         .from(
@@ -847,22 +847,27 @@ fn help_desk_commands_status_reprocess_and_dead_letters() {
     assert_eq!(data.files("sent").len(), 3);
 }
 
+/// Writes `bytes` into `path` in eight steps, `pause` apart, and returns the file still
+/// open (its writer has not closed it until it is dropped).
+fn write_slowly(path: &std::path::Path, bytes: &[u8], pause: Duration) -> std::fs::File {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    for chunk in bytes.chunks(bytes.len() / 8 + 1) {
+        f.write_all(chunk).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(pause);
+    }
+    f
+}
+
 #[test]
 fn a_slow_copy_is_not_read_until_it_stops_growing() {
     let data = Data::new(None);
     let child = data.spawn();
     let bytes = sample("clean-batch.xlsx");
     let path = data.path("inbox/clean-batch.xlsx");
-    // A plain copy, no rename: the file grows in steps for about a second.
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&path).unwrap();
-        for chunk in bytes.chunks(bytes.len() / 8 + 1) {
-            f.write_all(chunk).unwrap();
-            f.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
+    // A plain copy, no rename: the file grows in steps for about half a second.
+    drop(write_slowly(&path, &bytes, Duration::from_millis(60)));
     wait_for(
         "the file to be processed",
         &data,
@@ -1254,4 +1259,57 @@ fn a_requester_address_no_reply_can_go_to_is_no_requester_and_the_file_ends_in_o
         reply.contains("alma-help@consortium.example.org"),
         "{reply}"
     );
+}
+
+/// A watcher that settles files for 30 s, running; returns once it watches the inbox.
+fn slow_settling_watcher(data: &Data) -> Child {
+    std::fs::write(
+        &data.config,
+        "catalog = \"sample\"\ndata = \"data\"\n[watch]\nsettle_ms = 30000\nrescan_ms = 60000\n",
+    )
+    .unwrap();
+    let child = data.spawn();
+    wait_for(
+        "the watcher to start",
+        data,
+        Duration::from_secs(20),
+        || data.log().contains("watching"),
+    );
+    child
+}
+
+#[test]
+fn a_file_renamed_into_the_inbox_is_answered_at_once_without_settling() {
+    let data = Data::new(None);
+    let child = slow_settling_watcher(&data);
+    let started = Instant::now();
+    data.drop_file("clean-batch.xlsx", &sample("clean-batch.xlsx"));
+    // Complete the moment it is renamed in: well within the 30 s a settling file waits.
+    wait_for("the reply", &data, Duration::from_secs(15), || {
+        data.files("inbox").is_empty() && data.files("outbox").len() == 1
+    });
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(terminate(child).success());
+    assert_eq!(data.status()["submissions"]["accepted"], 1);
+}
+
+#[test]
+fn a_file_written_in_place_is_read_when_its_writer_closes_it_never_half_written() {
+    let data = Data::new(None);
+    let child = slow_settling_watcher(&data);
+    let bytes = sample("clean-batch.xlsx");
+    let path = data.path("inbox/clean-batch.xlsx");
+    let open = write_slowly(&path, &bytes, Duration::from_millis(150));
+    // Still open after a second of writing: nothing may have been taken.
+    assert_eq!(data.files("inbox"), ["clean-batch.xlsx"]);
+    assert!(data.files("outbox").is_empty(), "{}", data.log());
+    drop(open);
+    // Closed: complete, so taken without waiting the 30 s.
+    wait_for("the reply", &data, Duration::from_secs(15), || {
+        data.files("inbox").is_empty() && data.files("outbox").len() == 1
+    });
+    assert!(terminate(child).success());
+    let st = data.status();
+    assert_eq!(st["submissions"]["accepted"], 1, "read whole: {st:#}");
+    assert_eq!(st["submissions"].as_object().unwrap().len(), 1, "{st:#}");
 }

@@ -13,6 +13,8 @@ mod form_fixtures;
 mod form_template;
 mod forms;
 mod inbox;
+mod lifecycle;
+mod parallel;
 mod pdf_corpus;
 mod pdf_hostile;
 mod pdf_mutations;

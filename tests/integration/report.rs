@@ -32,6 +32,7 @@ fn role(code: u32, name: &str, area: &str, scope: ScopeKind) -> Role {
         parameter: None,
         named_user: code != 200,
         privileged: false,
+        approvers: 1,
     }
 }
 
@@ -139,6 +140,7 @@ fn catalog() -> Catalog {
             allow_list: vec![],
             inactivity_days: 90,
             inactivity_grace_days: 30,
+            separation_of_duties: vec![],
         },
     }
 }
@@ -358,6 +360,7 @@ fn changeset() -> ChangeSet {
                 }],
                 expiry: Some("2026-06-30".into()),
                 needs_approval: false,
+                separation_of_duties: None,
                 profile: None,
                 lines: vec!["Accounts!9:9".into()],
             },

@@ -1450,24 +1450,8 @@ fn process_uses_only_the_state_it_is_told_about_and_says_which() {
 
 /// A one-line worksheet of Gulf Coast from its coordinator: (header, value) pairs.
 fn worksheet(path: &Path, cells: &[(&str, &str)]) {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet().set_name("Accounts").unwrap();
-    for (row, (label, value)) in [
-        ("Requester name", "Dana Whitfield"),
-        ("Requester email", "dwhitfield@gcsu.example.edu"),
-        ("Institution", GCSU),
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(1 + row as u32, 0, *label).unwrap();
-        ws.write_string(1 + row as u32, 1, *value).unwrap();
-    }
-    for (c, (h, v)) in cells.iter().enumerate() {
-        ws.write_string(7, c as u16, *h).unwrap();
-        ws.write_string(8, c as u16, *v).unwrap();
-    }
-    wb.save(path).unwrap();
+    let (header, values): (Vec<&str>, Vec<&str>) = cells.iter().copied().unzip();
+    crate::lifecycle::worksheet(path, &header, &[&values]);
 }
 
 #[test]

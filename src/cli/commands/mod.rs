@@ -3,6 +3,7 @@
 //! ([`super::report::Report`]) that prints as text or JSON. None of them prints or exits.
 
 pub mod apply;
+pub mod approve;
 pub mod audit;
 pub mod catalog;
 pub mod completions;
@@ -12,6 +13,7 @@ pub mod inspect;
 pub mod outbox;
 pub mod process;
 pub mod push;
+pub mod queue;
 pub mod reprocess;
 mod state;
 pub mod status;

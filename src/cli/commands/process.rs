@@ -1,19 +1,25 @@
 //! `rolecall process PATH...`: every submission among the paths through the pipeline, one
 //! line each (or one `process --json` document, schema in the README and `docs/json.md`).
 
+use crate::catalog::Catalog;
 use crate::cli::args::ProcessArgs;
 use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
 use crate::cli::report::{Exit, Progress, Report, count, to_json};
+use crate::deliver::{DeliverError, Delivery, Mail, Transport};
 use crate::document::Format;
+use crate::fsx::hash_file;
 use crate::intake::{self, SUBMISSION_EXTENSIONS};
-use crate::process::{Processed, Processor};
+use crate::parallel::{self, TurnGuard, Turns};
+use crate::process::{FolderNames, Placement, Processed, Processor};
 use crate::read::Isolation;
 use crate::state::State;
+use crate::state::diff::DiffOptions;
 use crate::validate::SubmissionStatus;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The `process --json` document (documented in the README).
 #[derive(Serialize)]
@@ -81,35 +87,44 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
     let outbox = out.join("outbox");
     let transport = ctx.transport(outbox.clone())?;
     let state = loose_state(ctx)?;
-    let mut processor = Processor::new(
-        catalog,
-        out.clone(),
-        Isolation::child_default(),
-        transport.as_ref(),
-        ctx.sender()?,
-        now()?,
-    )
-    .with_max_lines(ctx.config.limits.max_lines());
-    if let Some(state) = &state {
-        processor = processor.with_state(state, ctx.diff_options()?);
-    }
     let (todo, skipped) = plan(&args.paths);
     let mut live = Progress::new(ctx);
     live.line(&state_line(state.as_ref())?);
     for line in skipped_lines(&skipped) {
         live.line(&line);
     }
-    let submissions = todo
-        .into_iter()
-        .map(|todo| {
-            let done = match todo {
-                Todo::Read(path, format) => processor.process(&path, format),
-                Todo::Unrecognised(path, reason) => processor.process_unrecognised(&path, &reason),
-            };
+    let jobs = args.jobs.map_or_else(parallel::default_jobs, usize::from);
+    let run = Run {
+        catalog,
+        out: &out,
+        transport: transport.as_ref(),
+        from: ctx.sender()?,
+        now: now()?,
+        diff: ctx.diff_options()?,
+        isolation: Isolation::child_default(),
+        max_lines: ctx.config.limits.max_lines(),
+        kit: std::sync::Arc::new(crate::report::Kit::new(catalog)),
+    };
+    let states = Mutex::new(states(state, jobs.min(todo.len()))?);
+    let todo = placed(todo, &out);
+    let turns = Turns::new(todo.len());
+    let mut submissions = Vec::with_capacity(todo.len());
+    parallel::ordered(
+        todo,
+        jobs,
+        || {
+            states
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .flatten()
+        },
+        |state, i, (todo, folder)| run.one(state.as_ref(), (&turns, i), todo, folder),
+        |done| {
             live.line(&summary_line(&done));
-            done
-        })
-        .collect();
+            submissions.push(done);
+        },
+    );
     Ok(ProcessReport {
         submissions,
         skipped,
@@ -120,6 +135,120 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
             None => format!(" in {}", outbox.display()),
         },
     })
+}
+
+/// What every submission of one run shares; each thread makes its own [`Processor`] from
+/// it (and has its own connection to the account state).
+struct Run<'a> {
+    catalog: &'a Catalog,
+    out: &'a Path,
+    transport: &'a (dyn Transport + Sync),
+    from: String,
+    now: jiff::Zoned,
+    diff: DiffOptions,
+    isolation: Isolation,
+    /// `[limits] max_lines`.
+    max_lines: usize,
+    /// The result workbook's fixed parts, built once for every thread's processor.
+    kit: std::sync::Arc<crate::report::Kit>,
+}
+
+impl Run<'_> {
+    /// One submission, in its folder. The reply is written in its turn: the outbox names a
+    /// reply after its submission id (`-2` for the second of the same id), so replies of
+    /// the same content go out in input order, as in a serial run.
+    fn one(
+        &self,
+        state: Option<&State>,
+        (turns, i): (&Turns<String>, usize),
+        todo: Todo,
+        folder: PathBuf,
+    ) -> Processed {
+        let _turn = TurnGuard::new(turns, i);
+        let path = todo.path().to_path_buf();
+        let sha256 = hash_file(&path).ok();
+        let hash = sha256.clone().unwrap_or_else(|| intake::sha256_hex(&[]));
+        let id = intake::submission_id(self.now.date(), &hash);
+        turns.declare(i, Some(id.clone()));
+        let transport = InTurn {
+            inner: self.transport,
+            turns,
+            index: i,
+            key: id.clone(),
+        };
+        let mut processor = Processor::new(
+            self.catalog,
+            self.out.to_path_buf(),
+            self.isolation.clone(),
+            &transport,
+            self.from.clone(),
+            self.now.clone(),
+        )
+        .with_max_lines(self.max_lines)
+        .with_kit(std::sync::Arc::clone(&self.kit));
+        if let Some(state) = state {
+            processor = processor.with_state(state, self.diff);
+        }
+        let placement = Placement {
+            folder,
+            submission_id: id,
+            file_name: file_name(&path),
+        };
+        let format = match &todo {
+            Todo::Read(_, format) => Ok(*format),
+            Todo::Unrecognised(_, reason) => Err(reason.as_str()),
+        };
+        processor.process_hashed(&path, format, &placement, sha256)
+    }
+}
+
+/// A transport that waits for the submission's turn ([`Turns`]) before it sends.
+struct InTurn<'t> {
+    inner: &'t (dyn Transport + Sync),
+    turns: &'t Turns<String>,
+    index: usize,
+    key: String,
+}
+
+impl Transport for InTurn<'_> {
+    fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
+        self.turns.wait(self.index, &self.key);
+        let sent = self.inner.send(mail);
+        self.turns.done(self.index);
+        sent
+    }
+}
+
+/// Each submission's folder, named in input order (a second `book.xlsx` is `book-xlsx-2`
+/// whichever finishes first).
+fn placed(todo: Vec<Todo>, out: &Path) -> Vec<(Todo, PathBuf)> {
+    let mut names = FolderNames::default();
+    todo.into_iter()
+        .map(|t| {
+            let folder = out.join(names.next(&file_name(t.path())));
+            (t, folder)
+        })
+        .collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One connection to the account state per thread (the one already open, and `threads - 1`
+/// more): a SQLite connection is never shared between threads.
+fn states(state: Option<State>, threads: usize) -> Result<Vec<Option<State>>, CliError> {
+    let Some(first) = state else {
+        return Ok((0..threads.max(1)).map(|_| None).collect());
+    };
+    let mut all = Vec::with_capacity(threads.max(1));
+    for _ in 1..threads {
+        all.push(Some(State::open(first.path())?));
+    }
+    all.push(Some(first));
+    Ok(all)
 }
 
 /// The account state `process` diffs against: only one that was asked for, so that the

@@ -11,14 +11,15 @@ use crate::cli::context::{Context, now};
 use crate::cli::error::CliError;
 use crate::cli::report::{Exit, Report, to_json};
 use crate::config::Config;
+use crate::lifecycle::push::{push_submission, submission_changeset, without_unapproved};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-/// Runs `push`.
+/// Runs `push`: a submission id goes through the lifecycle (only what may go to Alma now);
+/// a change set file is pushed without the operations that need approval.
 pub fn run(ctx: &Context, args: PushArgs) -> Result<PushReport, CliError> {
     let alma = alma_config(&ctx.config)?;
-    let path = changeset_path(&args.target, &ctx.data_dir())?;
-    let cs = super::state::read_changeset(&path)?;
+    let data = ctx.data_dir();
+    let (path, submission) = submission_changeset(&args.target, &data)?;
     let state = super::state::open(ctx)?;
     let opts = Options {
         dry_run: args.dry_run,
@@ -27,52 +28,17 @@ pub fn run(ctx: &Context, args: PushArgs) -> Result<PushReport, CliError> {
     };
     let make = |inst: &str| alma.client(inst);
     let stamp = now()?.timestamp().to_string();
-    Ok(push(&state, &cs, ctx.catalog()?, &make, &opts, &stamp)?)
-}
-
-/// The change set a push target names: a file, else a submission id of the ledger in `data`
-/// (its newest change set: that of the last `reprocess`, if any).
-fn changeset_path(target: &str, data: &Path) -> Result<PathBuf, CliError> {
-    let path = PathBuf::from(target);
-    if path.is_file() {
-        return Ok(path);
+    if let Some(id) = submission {
+        let catalog = ctx.catalog()?;
+        return Ok(push_submission(
+            &data, &state, &id, catalog, &make, &opts, &stamp,
+        )?);
     }
-    let usage = |why: String| CliError::Usage(why);
-    if !data.join(crate::db::FILE_NAME).is_file() {
-        return Err(usage(format!(
-            "{target} is not a change set file, and {} is not a data folder to look it up in",
-            data.display()
-        )));
-    }
-    let ledger = crate::ledger::Ledger::open(data)?;
-    let s = ledger.by_id(target)?.ok_or_else(|| {
-        usage(format!(
-            "{target} is neither a change set file nor a submission id in {}",
-            data.display()
-        ))
-    })?;
-    let folder = data.join(
-        s.folder
-            .ok_or_else(|| usage(format!("{target} has no outputs yet")))?,
-    );
-    let stem = Path::new(&s.file_name)
-        .file_stem()
-        .map(|x| x.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = format!("{stem}-changeset.json");
-    let newest = (1..)
-        .map(|n| folder.join(format!("reprocess-{n}")).join(&name))
-        .take_while(|p| p.is_file())
-        .last();
-    let path = newest.unwrap_or_else(|| folder.join(&name));
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(usage(format!(
-            "{target}: no change set at {}",
-            path.display()
-        )))
-    }
+    let cs = super::state::read_changeset(&path)?;
+    let (sendable, held) = without_unapproved(&cs);
+    let mut report = push(&state, &sendable, ctx.catalog()?, &make, &opts, &stamp)?;
+    report.not_pushed = held;
+    Ok(report)
 }
 
 /// With `[alma]` configured, `catalog check` also reports each institution the push cannot
@@ -128,6 +94,17 @@ impl Report for PushReport {
             for line in a.changes.iter().chain(&a.reasons) {
                 writeln!(out, "  {line}")?;
             }
+        }
+        for n in &self.not_pushed {
+            writeln!(
+                out,
+                "{} {}: {} ({}): {}",
+                n.institution,
+                n.primary_id,
+                n.operation,
+                n.lines.join(", "),
+                n.why
+            )?;
         }
         let counts: Vec<String> = [
             Outcome::Changed,

@@ -22,22 +22,5 @@ pub(super) fn open(ctx: &Context) -> Result<State, CliError> {
 /// Reads a change set written by `process` (or by an audit), of the schema this Rolecall
 /// reads.
 pub(super) fn read_changeset(path: &Path) -> Result<ChangeSet, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let problem = |problem: String| CliError::ChangeSet {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let cs: ChangeSet =
-        serde_json::from_str(&text).map_err(|e| problem(format!("is not a change set: {e}")))?;
-    if cs.schema != changeset::SCHEMA {
-        return Err(problem(format!(
-            "has schema {}; this Rolecall reads {}",
-            cs.schema,
-            changeset::SCHEMA
-        )));
-    }
-    Ok(cs)
+    changeset::read(path).map_err(CliError::from)
 }

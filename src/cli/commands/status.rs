@@ -30,6 +30,13 @@ impl Report for StatusReport {
         writeln!(out, "  submissions: {}", or_none(&subs.join(", ")))?;
         let mail: Vec<String> = st.mail.iter().map(|(k, v)| format!("{v} {k}")).collect();
         writeln!(out, "  mail: {}", or_none(&mail.join(", ")))?;
+        let queue: Vec<String> = st
+            .queue
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{n} {}", k.words()))
+            .collect();
+        writeln!(out, "  queue: {}", or_none(&queue.join(", ")))?;
         for s in &st.last_processed {
             writeln!(
                 out,
