@@ -8,7 +8,8 @@
 use crate::catalog::PATRON_CODE;
 use crate::validate::{AccountType, Action, Change, Outcome, Parameter, Scope};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// Schema identifier written into every change set. Bump the number on any breaking change.
 pub const SCHEMA: &str = "rolecall.changeset/1";
@@ -274,25 +275,24 @@ pub fn read(path: &std::path::Path) -> Result<ChangeSet, ReadError> {
 /// Lines of one person are merged: one `create_account`, one operation per distinct role,
 /// each listing every line it came from.
 pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &str) -> ChangeSet {
-    let mut operations: Vec<Operation> = Vec::new();
-    // Index by what an operation does, so merging stays linear on large worksheets.
-    let mut index: HashMap<OpKey, usize> = HashMap::new();
+    // Keyed by what an operation does, in the documented order: equal operations merge as
+    // they come, and the change set is sorted once it is built, each key made once.
+    let mut merged: BTreeMap<OpKey, Operation> = BTreeMap::new();
     for line in &outcome.lines {
         let Some(request) = &line.request else {
             continue;
         };
         let source = line.row.location.to_string();
         for op in line_operations(request, &source) {
-            match index.get(&op.sort_key()) {
-                Some(&i) => operations[i].merge(&op, &source),
-                None => {
-                    index.insert(op.sort_key(), operations.len());
-                    operations.push(op);
+            match merged.entry(op.sort_key()) {
+                Entry::Occupied(mut e) => e.get_mut().merge(&op, &source),
+                Entry::Vacant(e) => {
+                    e.insert(op);
                 }
             }
         }
     }
-    operations.sort_by_key(|a| a.sort_key());
+    let operations = merged.into_values().collect();
     ChangeSet {
         schema: SCHEMA.to_string(),
         submission,
@@ -446,7 +446,7 @@ impl Operation {
 
     /// Sorts operations into the documented order.
     pub fn sort(operations: &mut [Operation]) {
-        operations.sort_by_key(|a| a.sort_key());
+        operations.sort_by_cached_key(|a| a.sort_key());
     }
 
     /// Merges an equal operation from another line: its line is listed, and an account

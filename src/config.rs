@@ -32,6 +32,42 @@ pub struct Config {
     pub state: StateConfig,
     /// The Alma Users API (`rolecall push`, `state sync`); without it those commands stop.
     pub alma: Option<crate::alma::AlmaConfig>,
+    /// Limits on what one submission may hold.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: how much of one submission is read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most request lines read from one worksheet (default 100,000); the lines past it are
+    /// counted, and the verdict says how many were not read.
+    #[serde(default, deserialize_with = "max_lines")]
+    pub max_lines: Option<usize>,
+}
+
+/// Excel's last row: no sheet can hold more lines than this.
+pub const MAX_LINES_CEILING: usize = 1_048_576;
+
+impl LimitsConfig {
+    /// The line cap, default filled in.
+    pub fn max_lines(&self) -> usize {
+        self.max_lines.unwrap_or(crate::read::DEFAULT_MAX_LINES)
+    }
+}
+
+/// `max_lines = N` with 1 ≤ N ≤ Excel's last row; anything else is an error on its line.
+fn max_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let n = i64::deserialize(d)?;
+    match usize::try_from(n) {
+        Ok(n) if (1..=MAX_LINES_CEILING).contains(&n) => Ok(Some(n)),
+        _ => Err(serde::de::Error::custom(format!(
+            "max_lines must be a whole number from 1 to {MAX_LINES_CEILING} (Excel's last \
+             row), not {n}; leave it out for the default, {}",
+            crate::read::DEFAULT_MAX_LINES
+        ))),
+    }
 }
 
 /// `[state]`: the account state database and how the diff treats licences.
@@ -241,5 +277,24 @@ mod tests {
         assert!(Config::find(None, Some(dir.path())).unwrap().out.is_none());
         let missing = Config::find(Some(&dir.path().join("nope.toml")), Some(&data));
         assert!(matches!(missing, Err(ConfigError::Io { .. })));
+    }
+
+    #[test]
+    fn the_line_cap_is_100_000_unless_set_and_at_least_one() {
+        let parse = |text: &str| toml::from_str::<Config>(text).map(|c| c.limits.max_lines());
+        assert_eq!(parse("").unwrap(), 100_000);
+        assert_eq!(parse("[limits]\n").unwrap(), 100_000);
+        assert_eq!(parse("[limits]\nmax_lines = 1\n").unwrap(), 1);
+        assert_eq!(parse("[limits]\nmax_lines = 1048576\n").unwrap(), 1_048_576);
+        for bad in ["0", "-1", "1048577", "\"many\"", "2.5"] {
+            assert!(
+                parse(&format!("[limits]\nmax_lines = {bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse("[limits]\nmax_rows = 5\n").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

@@ -103,6 +103,11 @@ pub struct Processor<'a> {
     folder_names: FolderNames,
     /// The account state to diff requests against, when one is given.
     state: Option<(&'a crate::state::State, crate::state::diff::DiffOptions)>,
+    /// Most request lines read from one worksheet (`[limits] max_lines`).
+    max_lines: usize,
+    /// The result workbook's parts that are the same for every submission of the catalog:
+    /// built on first use, or shared by [`Processor::with_kit`].
+    kit: std::sync::OnceLock<Arc<report::Kit>>,
 }
 
 impl<'a> Processor<'a> {
@@ -125,7 +130,31 @@ impl<'a> Processor<'a> {
             now,
             folder_names: FolderNames::default(),
             state: None,
+            max_lines: read::DEFAULT_MAX_LINES,
+            kit: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shares the result workbook's fixed parts, built once from the same catalog, with
+    /// other processors (the watcher makes one processor per submission).
+    pub fn with_kit(self, kit: Arc<report::Kit>) -> Self {
+        let _ = self.kit.set(kit);
+        self
+    }
+
+    /// The result workbook's fixed parts for this processor's catalog, built once.
+    pub fn kit(&self) -> Arc<report::Kit> {
+        Arc::clone(
+            self.kit
+                .get_or_init(|| Arc::new(report::Kit::new(self.catalog))),
+        )
+    }
+
+    /// Reads at most `max_lines` request lines of a worksheet (`[limits] max_lines`); the
+    /// verdict counts the rest as not read.
+    pub fn with_max_lines(mut self, max_lines: usize) -> Self {
+        self.max_lines = max_lines;
+        self
     }
 
     /// Diffs every submission against the account state: change sets say what must
@@ -141,7 +170,7 @@ impl<'a> Processor<'a> {
 
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
-        let document = read::read_submission(path, format, &self.isolation, self.catalog);
+        let document = self.read(path, Ok(format));
         self.finish(path, document, None, None)
     }
 
@@ -162,7 +191,9 @@ impl<'a> Processor<'a> {
     /// The document of a file sniffed as `format`, or of one that is not a submission.
     fn read(&self, path: &Path, format: Result<Format, &str>) -> Document {
         match format {
-            Ok(format) => read::read_submission(path, format, &self.isolation, self.catalog),
+            Ok(format) => {
+                read::read_submission(path, format, &self.isolation, self.catalog, self.max_lines)
+            }
             Err(reason) => unrecognised(reason),
         }
     }
@@ -244,6 +275,8 @@ impl<'a> Processor<'a> {
         let mut outcome = validate::validate(document, self.catalog, self.now.date());
         let mut errors = Vec::new();
         let state = self.known_state();
+        // The diff's many small reads as one read of the state (see `State::read_together`).
+        let together = state.map(|(state, _)| state.read_together());
         if let Some((state, options)) = &state {
             errors.extend(diff_step(state, &mut outcome, self.catalog, options).err());
         }
@@ -254,6 +287,7 @@ impl<'a> Processor<'a> {
                 .map_err(|e| errors.push(OutputError::state(e)))
                 .ok()
         });
+        drop(together);
         let mut processed = processed(path, &names, &outcome, errors);
         processed.state = changeset.state.clone();
         let folder = self.folder(placement, &names.file_name);
@@ -261,7 +295,9 @@ impl<'a> Processor<'a> {
             folder: &folder,
             stem: names.stem(),
         };
-        let workbook = match outputs.write(&outcome, &changeset, self.catalog, roles.as_deref()) {
+        let kit = self.kit();
+        let written = outputs.write(&outcome, &changeset, self.catalog, &kit, roles.as_deref());
+        let workbook = match written {
             Ok(written) => processed.take(written),
             Err(e) => {
                 processed.errors.push(e);
@@ -534,6 +570,7 @@ impl Outputs<'_> {
         outcome: &validate::Outcome,
         changeset: &changeset::ChangeSet,
         catalog: &Catalog,
+        kit: &report::Kit,
         roles: Option<&[report::PersonRoles]>,
     ) -> Result<Written, OutputError> {
         // Both files are flushed as they are written, and the folder once for the two names
@@ -546,7 +583,7 @@ impl Outputs<'_> {
                 path: self.folder.to_path_buf(),
                 source: Arc::new(e),
             })?;
-        let bytes = report::result_bytes_with_roles(outcome, changeset, catalog, roles)
+        let bytes = report::result_bytes_with_kit(outcome, changeset, catalog, roles, kit)
             .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
         let workbook = self.folder.join(self.workbook_name());
         let workbook = match batch.write(&workbook, &bytes) {
@@ -604,10 +641,10 @@ pub fn revalidate(
     path: &Path,
     format: Format,
     origin: Option<&Origin>,
-    (catalog, isolation): (&Catalog, &Isolation),
+    (catalog, isolation, max_lines): (&Catalog, &Isolation, usize),
     today: jiff::civil::Date,
 ) -> validate::Outcome {
-    let document = read::read_submission(path, format, isolation, catalog);
+    let document = read::read_submission(path, format, isolation, catalog, max_lines);
     validate::validate(adopt_sender(document, origin), catalog, today)
 }
 
@@ -798,8 +835,15 @@ mod tests {
             requester_email: None,
         };
         let changeset = changeset::build(&outcome, info, "test");
+        let catalog = crate::catalog::bundled();
         let err = outputs
-            .write(&outcome, &changeset, &crate::catalog::bundled(), None)
+            .write(
+                &outcome,
+                &changeset,
+                &catalog,
+                &report::Kit::new(&catalog),
+                None,
+            )
             .err()
             .expect("no folder, no outputs");
         assert!(matches!(&err, OutputError::Folder { path, .. } if *path == folder));

@@ -142,6 +142,10 @@ pub struct Services<'a> {
     /// The push worker's settings: pushing with `[alma] push = "accepted"`, and the "done"
     /// email either way. `None`: neither (a watcher built only to send mail or reprocess).
     pub push: Option<PushWork>,
+    /// Most request lines read from one worksheet (`[limits] max_lines`).
+    pub max_lines: usize,
+    /// The result workbook's fixed parts, built once from `catalog` for every submission.
+    pub kit: std::sync::Arc<crate::report::Kit>,
 }
 
 /// Why the watcher stopped.
@@ -271,6 +275,7 @@ impl<'a> Watcher<'a> {
         let now = self.services.now;
         let (catalog, from) = (self.services.catalog, self.services.from.clone());
         let isolation = self.services.isolation.clone();
+        let max_lines = self.services.max_lines;
         let result = std::thread::scope(|scope| {
             let sending = smtp.map(|smtp| {
                 scope.spawn(|| {
@@ -286,6 +291,7 @@ impl<'a> Watcher<'a> {
                     catalog,
                     from: &from,
                     isolation: &isolation,
+                    max_lines,
                     now,
                 };
                 scope.spawn(|| {
@@ -482,6 +488,7 @@ impl<'a> Watcher<'a> {
             catalog: self.services.catalog,
             from: &self.services.from,
             isolation: &self.services.isolation,
+            max_lines: self.services.max_lines,
             now: self.services.now,
         };
         pusher::Pusher::open(parts)?.round(&self.stop)

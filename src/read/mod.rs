@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use isolate::{read_form_file, run_child_if_requested};
-pub use worksheet::MAX_REQUEST_ROWS;
+pub use worksheet::DEFAULT_MAX_LINES;
 
 /// Where the dangerous part of reading (calamine) runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,17 +62,19 @@ impl Isolation {
     }
 }
 
-/// Reads one submission: a workbook, or a PDF form (see [`read_form_document`], which names
-/// roles from the catalog). Never panics; problems are findings in the returned document.
+/// Reads one submission: a workbook (at most `max_lines` request lines, see
+/// [`read_workbook`]), or a PDF form (see [`read_form_document`], which names roles from the
+/// catalog). Never panics; problems are findings in the returned document.
 pub fn read_submission(
     path: &Path,
     format: Format,
     isolation: &Isolation,
     catalog: &Catalog,
+    max_lines: usize,
 ) -> Document {
     let mut document = match format {
         Format::Pdf => read_form_document(path, isolation, catalog),
-        _ => read_document(path, format, isolation),
+        _ => read_workbook(path, format, isolation, max_lines),
     };
     document.format = Some(format);
     document
@@ -105,9 +107,21 @@ pub fn read_form_document(path: &Path, isolation: &Isolation, catalog: &Catalog)
     }
 }
 
-/// Reads one workbook. Never panics; problems are findings in the returned document. A PDF
-/// given here is refused: use [`read_submission`].
+/// Reads one workbook with the default line cap ([`DEFAULT_MAX_LINES`]); see
+/// [`read_workbook`].
 pub fn read_document(path: &Path, format: Format, isolation: &Isolation) -> Document {
+    read_workbook(path, format, isolation, DEFAULT_MAX_LINES)
+}
+
+/// Reads one workbook, at most `max_lines` request lines of it (the lines past the cap are
+/// counted, and a finding says how many were not read). Never panics; problems are findings
+/// in the returned document. A PDF given here is refused: use [`read_submission`].
+pub fn read_workbook(
+    path: &Path,
+    format: Format,
+    isolation: &Isolation,
+    max_lines: usize,
+) -> Document {
     if format == Format::Pdf {
         return failed(
             Rule::Unreadable,
@@ -118,13 +132,15 @@ pub fn read_document(path: &Path, format: Format, isolation: &Isolation) -> Docu
     match reply {
         Ok(wb) => {
             // The raw cells are plain data; still, nothing here may take the run down.
-            std::panic::catch_unwind(|| worksheet::build_document(&wb)).unwrap_or_else(|_| {
-                failed(
-                    Rule::Unreadable,
-                    "Rolecall failed while reading this workbook. The help desk has been told; \
+            std::panic::catch_unwind(|| worksheet::build_document(&wb, max_lines)).unwrap_or_else(
+                |_| {
+                    failed(
+                        Rule::Unreadable,
+                        "Rolecall failed while reading this workbook. The help desk has been told; \
                      please wait for their reply.",
-                )
-            })
+                    )
+                },
+            )
         }
         Err(f) => failed(
             match f.kind {

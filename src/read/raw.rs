@@ -34,11 +34,12 @@ pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_TOTAL_PART_BYTES: u64 = 256 * 1024 * 1024;
 /// Columns read per sheet (1-based columns beyond this are not read).
 pub const MAX_COLS: u32 = 200;
-/// Sheet rows read (1-based rows beyond this are not read). Generous: the request-line limit
-/// is applied later, on non-blank rows; this leaves room for blank rows between them.
-pub const MAX_SHEET_ROWS: u32 = 50_000;
-/// Non-empty cells read per sheet.
-pub const MAX_CELLS: usize = 500_000;
+/// Sheet rows read: all of Excel's. The request-line cap (`[limits] max_lines`) is applied
+/// later, on non-blank rows, and [`MAX_CELLS`] is what bounds the memory a sheet takes.
+pub const MAX_SHEET_ROWS: u32 = 1_048_576;
+/// Non-empty cells read per sheet: 100,000 request lines of 14 cells each, with room to
+/// spare (about 60 bytes a cell in the child, so well inside its memory limit).
+pub const MAX_CELLS: usize = 2_000_000;
 /// Cells looked at past the limits, only to count their rows: enough for a sheet filled to
 /// Excel's last row, and a bound on the time a hostile sheet can take.
 const MAX_COUNTED_CELLS: u32 = 5_000_000;

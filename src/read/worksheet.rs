@@ -5,7 +5,7 @@
 //! here can be made to allocate by a hostile file beyond the raw reader's caps.
 
 use super::cell::Kind;
-use super::raw::{MAX_COLS, RawSheet, RawWorkbook};
+use super::raw::{MAX_CELLS, MAX_COLS, RawSheet, RawWorkbook};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule};
 use crate::layout::{
@@ -15,8 +15,9 @@ use crate::layout::{
 use crate::location::{Location, column_letters};
 use std::collections::BTreeMap;
 
-/// Most request lines read from one sheet.
-pub const MAX_REQUEST_ROWS: usize = 10_000;
+/// Most request lines read from one sheet unless `[limits] max_lines` says otherwise: a
+/// 100,000-line worksheet goes through within the memory goal of `docs/benchmarks.md`.
+pub const DEFAULT_MAX_LINES: usize = 100_000;
 /// Name of an optional separate sheet holding the requester block.
 pub const REQUESTER_SHEET: &str = "Requester";
 
@@ -115,7 +116,7 @@ fn requester_block(
     }
 }
 
-fn overflow_finding(sheet: &RawSheet) -> Option<Finding> {
+fn overflow_finding(sheet: &RawSheet, max_lines: usize) -> Option<Finding> {
     let o = sheet.overflow?;
     let at = Location::cell(
         &sheet.name,
@@ -129,10 +130,11 @@ fn overflow_finding(sheet: &RawSheet) -> Option<Finding> {
         },
         format!(
             "This sheet holds more than Rolecall reads (at most {} request \
-             lines and {MAX_COLS} columns, up to column {}): there is content at {at}. Only the \
-             part before it was read. Remove what lies outside the request table, or split \
-             the requests over several worksheets.",
-            thousands(MAX_REQUEST_ROWS),
+             lines, {} cells and {MAX_COLS} columns, up to column {}): there is content at \
+             {at}. Only the part before it was read. Remove what lies outside the request \
+             table, or split the requests over several worksheets.",
+            thousands(max_lines),
+            thousands(MAX_CELLS),
             column_letters(MAX_COLS)
         ),
     ))
@@ -153,8 +155,8 @@ fn thousands(n: usize) -> String {
 
 /// The error for a sheet with more request lines than Rolecall reads, naming how many were
 /// left out (past the line cap, and past the reader's row limit).
-fn line_cap_finding(sheet: &RawSheet, doc: &Document) -> Option<Finding> {
-    if doc.unread_lines == 0 || doc.rows.len() < MAX_REQUEST_ROWS {
+fn line_cap_finding(sheet: &RawSheet, doc: &Document, max_lines: usize) -> Option<Finding> {
+    if doc.unread_lines == 0 || doc.rows.len() < max_lines {
         return None;
     }
     let last = doc.rows.last().and_then(|r| r.location.row()).unwrap_or(0);
@@ -169,13 +171,14 @@ fn line_cap_finding(sheet: &RawSheet, doc: &Document) -> Option<Finding> {
              worksheets.",
             thousands(doc.unread_lines),
             if doc.unread_lines == 1 { "was" } else { "were" },
-            n = thousands(MAX_REQUEST_ROWS),
+            n = thousands(max_lines),
         ),
     ))
 }
 
-/// Builds the document from a workbook's raw cells.
-pub fn build_document(wb: &RawWorkbook) -> Document {
+/// Builds the document from a workbook's raw cells, reading at most `max_lines` request
+/// lines (the ones past it are counted, and the verdict says how many were not read).
+pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
     let mut doc = Document::default();
     if wb.too_many_sheets {
         doc.findings.push(Finding::warning(
@@ -191,7 +194,7 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
     let grids: Vec<Grid<'_>> = wb.sheets.iter().map(grid).collect();
     let mut headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
     let Some(i) = request_sheet(wb, &headers) else {
-        no_header(wb, &mut doc);
+        no_header(wb, &mut doc, max_lines);
         return doc;
     };
     let (sheet, g) = (&wb.sheets[i], &grids[i]);
@@ -201,7 +204,7 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
     doc.sheet = Some(sheet.name.clone());
     doc.header_row = Some(header.row);
     doc.columns = header.columns.clone();
-    doc.findings.extend(overflow_finding(sheet));
+    doc.findings.extend(overflow_finding(sheet, max_lines));
     column_findings(&header, &sheet.name, &mut doc);
     requester_block(g, &sheet.name, 1..header.row, &mut doc.requester);
     if let Some(j) = wb
@@ -211,9 +214,10 @@ pub fn build_document(wb: &RawWorkbook) -> Document {
     {
         requester_block(&grids[j], &wb.sheets[j].name, .., &mut doc.requester);
     }
-    request_rows(g, &header, &sheet.name, &mut doc);
+    request_rows(g, &header, &sheet.name, max_lines, &mut doc);
     doc.unread_lines += sheet.rows_not_kept as usize;
-    doc.findings.extend(line_cap_finding(sheet, &doc));
+    doc.findings
+        .extend(line_cap_finding(sheet, &doc, max_lines));
     if doc.rows.is_empty() {
         doc.findings.push(no_requests(sheet, header.row));
     }
@@ -267,7 +271,7 @@ fn column_findings(header: &Header, sheet: &str, doc: &mut Document) {
 
 /// The request lines under the header row: every non-empty row, up to the line cap (the
 /// rest are counted, not read: the verdict says how many were left out).
-fn request_rows(g: &Grid<'_>, header: &Header, sheet: &str, doc: &mut Document) {
+fn request_rows(g: &Grid<'_>, header: &Header, sheet: &str, max_lines: usize, doc: &mut Document) {
     for (&row, cells) in g.range(header.row + 1..) {
         let mut values = BTreeMap::new();
         for (&field, &col) in &header.columns {
@@ -278,7 +282,7 @@ fn request_rows(g: &Grid<'_>, header: &Header, sheet: &str, doc: &mut Document) 
         if values.is_empty() {
             continue;
         }
-        if doc.rows.len() >= MAX_REQUEST_ROWS {
+        if doc.rows.len() >= max_lines {
             doc.unread_lines += 1;
             continue;
         }
@@ -308,7 +312,7 @@ fn no_requests(sheet: &RawSheet, header_row: u32) -> Finding {
 }
 
 /// Findings for a workbook where no sheet has the header row.
-fn no_header(wb: &RawWorkbook, doc: &mut Document) {
+fn no_header(wb: &RawWorkbook, doc: &mut Document, max_lines: usize) {
     let readable: Vec<&RawSheet> = wb.sheets.iter().filter(|s| s.error.is_none()).collect();
     if !wb.sheets.is_empty() && readable.is_empty() {
         doc.findings.push(Finding::error(
@@ -321,7 +325,7 @@ fn no_header(wb: &RawWorkbook, doc: &mut Document) {
     }
     let mut too_large = false;
     for s in &wb.sheets {
-        if let Some(f) = overflow_finding(s) {
+        if let Some(f) = overflow_finding(s, max_lines) {
             too_large = true;
             doc.findings.push(f);
         }
@@ -376,12 +380,20 @@ mod tests {
         }
     }
 
-    /// The document of a workbook with this one sheet.
+    /// The document of a workbook with this one sheet, with the default line cap.
     fn read_one(sheet: RawSheet) -> Document {
-        build_document(&RawWorkbook {
-            sheets: vec![sheet],
-            ..Default::default()
-        })
+        read_capped(sheet, DEFAULT_MAX_LINES)
+    }
+
+    /// The document of a workbook with this one sheet, at most `max_lines` lines read.
+    fn read_capped(sheet: RawSheet, max_lines: usize) -> Document {
+        build_document(
+            &RawWorkbook {
+                sheets: vec![sheet],
+                ..Default::default()
+            },
+            max_lines,
+        )
     }
 
     #[test]
@@ -443,24 +455,24 @@ mod tests {
     }
 
     #[test]
-    fn more_than_ten_thousand_lines_stop_with_too_large() {
+    fn lines_past_the_cap_stop_with_too_large() {
         let mut s = sheet(
             "Accounts",
             &[(1, 1, "Action"), (1, 2, "Primary ID"), (1, 3, "Role")],
         );
-        for r in 0..=MAX_REQUEST_ROWS as u32 {
+        for r in 0..=DEFAULT_MAX_LINES as u32 {
             s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
         }
         let doc = read_one(s);
-        assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
+        assert_eq!(doc.rows.len(), DEFAULT_MAX_LINES);
         assert_eq!(doc.findings.len(), 1);
         assert_eq!(doc.findings[0].rule, Rule::TooLarge);
         assert!(
             doc.findings[0]
                 .message
-                .contains("more than 10,000 request lines")
+                .contains("more than 100,000 request lines")
         );
-        assert!(doc.findings[0].message.contains("up to row 10001"));
+        assert!(doc.findings[0].message.contains("up to row 100001"));
         assert!(doc.findings[0].message.contains("1 more was not read"));
         assert_eq!(doc.unread_lines, 1);
     }
@@ -471,13 +483,20 @@ mod tests {
             "Accounts",
             &[(1, 1, "Action"), (1, 2, "Primary ID"), (1, 3, "Role")],
         );
-        for r in 0..MAX_REQUEST_ROWS as u32 + 5 {
+        for r in 0..25 {
             s.cells.push(RawCell(r + 1, 0, Kind::Text, "Add".into()));
         }
-        // 5 lines past the cap were kept by the raw reader, 90 more only counted.
+        // A cap of 20 set by `[limits] max_lines`: 5 lines past it were kept by the raw
+        // reader, 90 more only counted.
         s.rows_not_kept = 90;
-        let doc = read_one(s);
-        assert_eq!(doc.rows.len(), MAX_REQUEST_ROWS);
+        let doc = read_capped(s, 20);
+        assert_eq!(doc.rows.len(), 20);
+        assert!(
+            doc.findings[0]
+                .message
+                .contains("more than 20 request lines")
+        );
+        assert!(doc.findings[0].message.contains("up to row 21"));
         assert_eq!(doc.unread_lines, 95);
         assert!(doc.findings[0].message.contains("95 more were not read"));
     }

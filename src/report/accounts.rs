@@ -19,8 +19,7 @@ use crate::layout::{
 };
 use crate::validate::LineStatus;
 use rust_xlsxwriter::{
-    Color, DataValidation, DataValidationErrorStyle, ExcelDateTime, Formula, Note, Worksheet,
-    XlsxError,
+    DataValidation, DataValidationErrorStyle, ExcelDateTime, Formula, Note, Worksheet, XlsxError,
 };
 use std::collections::BTreeMap;
 
@@ -429,17 +428,16 @@ fn field_cell(
         &styles.text
     };
     let mark = data.and_then(|d| d.marks.get(&field));
-    let format = match mark {
-        Some(m) => Styles::marked(base, m.severity),
-        None => base.clone(),
-    };
+    // Most cells are unmarked: they use the shared format as it is, with no copy.
+    let marked = mark.map(|m| Styles::marked(base, m.severity));
+    let format = marked.as_ref().unwrap_or(base);
     match data.and_then(|d| d.cells.get(&field)) {
-        Some(CellValue::Text(t)) => text(ws, r0(row), col, t, &format)?,
+        Some(CellValue::Text(t)) => text(ws, r0(row), col, t, format)?,
         Some(CellValue::Date(d)) => {
-            ws.write_datetime_with_format(r0(row), col, d, &format)?;
+            ws.write_datetime_with_format(r0(row), col, d, format)?;
         }
         None => {
-            ws.write_blank(r0(row), col, &format)?;
+            ws.write_blank(r0(row), col, format)?;
         }
     }
     if let Some(m) = mark {
@@ -459,19 +457,9 @@ fn status_cells(
         Some(d) => (d.status, d.messages.as_str()),
         None => (None, ""),
     };
-    let status_format = styles.text.clone().set_locked();
-    let format = match status {
-        Some(LineStatus::Accepted) => status_format
-            .clone()
-            .set_background_color(Color::RGB(0xC6EFCE)),
-        Some(LineStatus::NeedsApproval) => Styles::marked(&status_format, Severity::Warning),
-        Some(LineStatus::Rejected) => Styles::marked(&status_format, Severity::Error),
-        None => status_format,
-    };
     let label = status.map(LineStatus::label).unwrap_or_default();
-    text(ws, r0(row), Columns::STATUS, label, &format)?;
-    let messages_format = styles.wrap.clone().set_locked();
-    text(ws, r0(row), Columns::MESSAGES, messages, &messages_format)?;
+    text(ws, r0(row), Columns::STATUS, label, styles.status(status))?;
+    text(ws, r0(row), Columns::MESSAGES, messages, &styles.messages)?;
     fit_row(ws, r0(row), &[(messages, Columns::MESSAGES_WIDTH)])?;
     Ok(())
 }

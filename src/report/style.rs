@@ -2,10 +2,13 @@
 //! template and the result workbook look alike (a result workbook is a template filled in).
 
 use crate::finding::Severity;
+use crate::validate::LineStatus;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder};
 
 /// Light red fill for cells with an error (Excel's own "bad" colour).
 const ERROR_FILL: u32 = 0xFFC7CE;
+/// Light green fill for an accepted line's Status (Excel's own "good" colour).
+const ACCEPTED_FILL: u32 = 0xC6EFCE;
 /// Light yellow fill for cells with a warning (Excel's own "neutral" colour).
 const WARNING_FILL: u32 = 0xFFEB9C;
 /// Header fill: a pale blue that prints well in grey.
@@ -50,6 +53,11 @@ pub struct Styles {
     pub para: Format,
     /// A number in a reference table, left-aligned like the text beside it.
     pub number: Format,
+    /// The Status cell of a result line, by status (accepted, needs approval, rejected,
+    /// none); see [`Styles::status`].
+    status: [Format; 4],
+    /// The Messages cell of a result line: wrapped, locked.
+    pub messages: Format,
 }
 
 impl Styles {
@@ -60,7 +68,22 @@ impl Styles {
             .set_border_color(Color::RGB(GRID))
             .set_align(FormatAlign::Top)
             .set_unlocked();
+        let text = cell.clone().set_num_format(TEXT);
+        let status = text.clone().set_locked();
         Styles {
+            status: [
+                status
+                    .clone()
+                    .set_background_color(Color::RGB(ACCEPTED_FILL)),
+                Styles::marked(&status, Severity::Warning),
+                Styles::marked(&status, Severity::Error),
+                status,
+            ],
+            messages: cell
+                .clone()
+                .set_num_format(TEXT)
+                .set_text_wrap()
+                .set_locked(),
             title: Format::new().set_bold().set_font_size(14),
             subtitle: Format::new()
                 .set_italic()
@@ -83,13 +106,24 @@ impl Styles {
                 .set_locked(),
             column_text: Format::new().set_num_format(TEXT).set_unlocked(),
             column_date: Format::new().set_num_format(DATE).set_unlocked(),
-            text: cell.clone().set_num_format(TEXT),
+            text,
             date: cell.clone().set_num_format(DATE),
             wrap: cell.set_num_format(TEXT).set_text_wrap(),
             para: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             number: Format::new()
                 .set_align(FormatAlign::Top)
                 .set_align(FormatAlign::Left),
+        }
+    }
+
+    /// The Status cell's format for a line of this status (`None`: a row with no line).
+    pub fn status(&self, status: Option<LineStatus>) -> &Format {
+        let [accepted, waits, rejected, none] = &self.status;
+        match status {
+            Some(LineStatus::Accepted) => accepted,
+            Some(LineStatus::NeedsApproval) => waits,
+            Some(LineStatus::Rejected) => rejected,
+            None => none,
         }
     }
 

@@ -42,6 +42,8 @@ pub(super) struct Parts<'a> {
     pub(super) catalog: &'a Catalog,
     pub(super) from: &'a str,
     pub(super) isolation: &'a Isolation,
+    /// `[limits] max_lines`: the done workbook reads the original as its first reply did.
+    pub(super) max_lines: usize,
     pub(super) now: &'a (dyn Fn() -> jiff::Zoned + Sync),
 }
 
@@ -298,7 +300,7 @@ impl<'a> Pusher<'a> {
             &original,
             format,
             origin.as_ref(),
-            (p.catalog, p.isolation),
+            (p.catalog, p.isolation, p.max_lines),
             today,
         );
         let folder = p.root.join(s.folder.as_deref().unwrap_or(""));

@@ -185,7 +185,9 @@ impl Steps<'_, '_> {
             &capture,
             self.services.from.clone(),
             now.clone(),
-        );
+        )
+        .with_max_lines(self.services.max_lines)
+        .with_kit(std::sync::Arc::clone(&self.services.kit));
         if let Some((state, options)) = self.services.state {
             processor = processor.with_state(state, options);
         }

@@ -42,6 +42,8 @@ struct Seed<'a> {
     isolation: Isolation,
     now: &'a (dyn Fn() -> jiff::Zoned + Sync),
     state: Option<(PathBuf, crate::state::diff::DiffOptions)>,
+    max_lines: usize,
+    kit: std::sync::Arc<crate::report::Kit>,
 }
 
 impl<'a> Seed<'a> {
@@ -55,6 +57,8 @@ impl<'a> Seed<'a> {
             state: services
                 .state
                 .map(|(state, options)| (state.path().to_path_buf(), options)),
+            max_lines: services.max_lines,
+            kit: std::sync::Arc::clone(&services.kit),
         }
     }
 
@@ -71,6 +75,8 @@ impl<'a> Seed<'a> {
             state: state.zip(self.state.as_ref().map(|(_, options)| *options)),
             // An intake worker takes files; pushing is the push worker's.
             push: None,
+            max_lines: self.max_lines,
+            kit: std::sync::Arc::clone(&self.kit),
         }
     }
 }

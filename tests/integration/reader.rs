@@ -251,8 +251,13 @@ fn a_pdf_that_is_only_a_header_is_damaged_and_says_what_to_do() {
     let pdf = dir.path().join("form.pdf");
     std::fs::write(&pdf, b"%PDF-1.7\n%\xE2\xE3\n").unwrap();
     assert_eq!(intake::sniff(&pdf), Ok(Format::Pdf));
-    let doc =
-        rolecall::read::read_submission(&pdf, Format::Pdf, &child(), &rolecall::catalog::bundled());
+    let doc = rolecall::read::read_submission(
+        &pdf,
+        Format::Pdf,
+        &child(),
+        &rolecall::catalog::bundled(),
+        rolecall::read::DEFAULT_MAX_LINES,
+    );
     let f = only_finding(&doc);
     assert_eq!(f.rule, Rule::Unreadable);
     assert!(f.message.contains("damaged or incomplete"), "{f:?}");

@@ -1173,3 +1173,61 @@ fn write_workbooks_for_review() {
     )
     .unwrap();
 }
+
+/// The three lines of [`outcome`] and 2,500 accepted ones after them (rows 13 to 2512, IDs
+/// `L00013` ...): a result long enough for its list sheets to be written row by row.
+fn long_outcome() -> Outcome {
+    let mut outcome = outcome();
+    let jane = outcome.lines[0].clone();
+    for row in 13..2513 {
+        let mut line = jane.clone();
+        line.findings.clear();
+        line.row.location = Location::Row {
+            sheet: SHEET.into(),
+            row,
+        };
+        for (field, value) in line.row.values.iter_mut() {
+            value.location = at(row, *field);
+        }
+        let id = line.row.values.get_mut(&Field::PrimaryId).unwrap();
+        id.text = format!("L{row:05}");
+        outcome.document.rows.push(line.row.clone());
+        outcome.lines.push(line);
+    }
+    outcome
+}
+
+#[test]
+fn a_long_result_is_written_row_by_row_and_reads_the_same() {
+    let book = Book::new(result_bytes(&long_outcome(), &changeset(), &catalog()).unwrap());
+    let xml = book.sheet_xml(SHEET);
+    // Streamed rows hold their text in the cell (no shared-string table for them).
+    assert!(
+        xml.contains("t=\"inlineStr\""),
+        "the Accounts sheet is streamed"
+    );
+    // The first lines are where they were, marked as in a short result.
+    let id = result_letter(Field::PrimaryId);
+    assert_eq!(book.text(SHEET, &format!("{id}9")), "123");
+    assert_eq!(book.text(SHEET, "A10"), "Rejected");
+    let notes = book.notes();
+    let note = |cell: &str| notes.iter().any(|(r, t)| r == cell && !t.is_empty());
+    assert!(note("K10") && note("N12") && note("G12") && note("D9") && note("B6"));
+    assert!(!note("C9"));
+    // The long tail, down to the last line and no further.
+    assert_eq!(book.text(SHEET, &format!("{id}13")), "L00013");
+    assert_eq!(book.text(SHEET, &format!("{id}2512")), "L02512");
+    assert_eq!(book.text(SHEET, "A2512"), "Accepted");
+    assert_eq!(book.text(SHEET, &format!("{id}2513")), "");
+    assert_eq!(
+        book.text(SHEET, &format!("{}2512", result_letter(Field::LastName))),
+        "Doe"
+    );
+    // The drop-downs and the filter cover every line.
+    assert!(xml.contains("A8:P2512"), "the filter reaches the last line");
+    assert!(
+        Regex::new(r#"sqref="[A-Z]+9:[A-Z]+2512""#)
+            .unwrap()
+            .is_match(&xml)
+    );
+}

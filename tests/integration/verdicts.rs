@@ -3,6 +3,7 @@
 //! institution's pattern. The real binary on worksheets written here with rust_xlsxwriter.
 
 use crate::support::run;
+use crate::support::test::Test;
 
 use run::{Run, problem_rows};
 use std::path::{Path, PathBuf};
@@ -53,13 +54,9 @@ fn process(dir: tempfile::TempDir, file: &Path) -> Run {
     Run::in_dir(dir, &["process", "--json", "--out", "out", &file])
 }
 
-#[test]
-fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read() {
-    let dir = tempfile::tempdir().unwrap();
-    // 10,000 lines are read; the 37 after them are not.
-    let ids: Vec<String> = (0..10_037).map(|i| format!("G{i:08}")).collect();
-    let lines: Vec<[&str; 6]> = ids
-        .iter()
+/// `n` lines, each adding Cataloger for its own person.
+fn cataloger_lines(ids: &[String]) -> Vec<[&str; 6]> {
+    ids.iter()
         .map(|id| {
             [
                 "Add",
@@ -70,10 +67,21 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
                 "Cataloger",
             ]
         })
-        .collect();
-    let file = worksheet(dir.path(), "huge.xlsx", &lines);
-    let run = process(dir, &file);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+        .collect()
+}
+
+#[test]
+fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // With the cap set to 10,000 lines, 10,000 are read; the 37 after them are not.
+    let ids: Vec<String> = (0..10_037).map(|i| format!("G{i:08}")).collect();
+    let file = worksheet(dir.path(), "huge.xlsx", &cataloger_lines(&ids));
+    let file = file.display().to_string();
+    let run = Test::in_dir(dir)
+        .config("[limits]\nmax_lines = 10000\n")
+        .args(&["process", "--json", "--out", "out", &file])
+        .code(1)
+        .run();
     let sub = run.submission("huge.xlsx");
     assert_eq!(sub["status"], "needs_attention");
     assert_eq!(sub["not_read"], 37);
@@ -84,11 +92,31 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
     assert!(subject.contains("37 not read"), "{subject}");
     let problems = problem_rows(&run.output(&sub["workbook"]));
     assert!(
-        problems
-            .iter()
-            .any(|p| p.rule == "file-too-large" && p.message.contains("37 more were not read")),
+        problems.iter().any(|p| p.rule == "file-too-large"
+            && p.message.contains("more than 10,000 request lines")
+            && p.message.contains("37 more were not read")),
         "{problems:?}"
     );
+}
+
+#[test]
+fn a_line_cap_below_one_is_refused_on_its_line() {
+    for bad in ["0", "-5", "2000000"] {
+        let run = Test::new()
+            .config(&format!("out = \"out\"\n\n[limits]\nmax_lines = {bad}\n"))
+            .args(&["process", "--out", "out", "."])
+            .code(2)
+            .run();
+        assert!(
+            run.stderr.contains("rolecall.toml:4")
+                && run
+                    .stderr
+                    .contains("max_lines must be a whole number from 1 to 1048576"),
+            "{bad}: {}",
+            run.stderr
+        );
+        assert!(!run.path("out").exists(), "{bad}: nothing is written");
+    }
 }
 
 fn changeset(run: &Run, sub: &serde_json::Value) -> serde_json::Value {

@@ -102,6 +102,8 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
         now: now()?,
         diff: ctx.diff_options()?,
         isolation: Isolation::child_default(),
+        max_lines: ctx.config.limits.max_lines(),
+        kit: std::sync::Arc::new(crate::report::Kit::new(catalog)),
     };
     let states = Mutex::new(states(state, jobs.min(todo.len()))?);
     let todo = placed(todo, &out);
@@ -145,6 +147,10 @@ struct Run<'a> {
     now: jiff::Zoned,
     diff: DiffOptions,
     isolation: Isolation,
+    /// `[limits] max_lines`.
+    max_lines: usize,
+    /// The result workbook's fixed parts, built once for every thread's processor.
+    kit: std::sync::Arc<crate::report::Kit>,
 }
 
 impl Run<'_> {
@@ -177,7 +183,9 @@ impl Run<'_> {
             &transport,
             self.from.clone(),
             self.now.clone(),
-        );
+        )
+        .with_max_lines(self.max_lines)
+        .with_kit(std::sync::Arc::clone(&self.kit));
         if let Some(state) = state {
             processor = processor.with_state(state, self.diff);
         }

@@ -52,6 +52,8 @@ pub(super) fn with_watcher<T>(
         now: &clock,
         state: Some((&state, ctx.diff_options()?)),
         push: None,
+        max_lines: ctx.config.limits.max_lines(),
+        kit: Arc::new(crate::report::Kit::new(catalog)),
     };
     let mut watcher = Watcher::new(data, ctx.config.watch.settings(), services, stop)?;
     let result = f(&mut watcher, lock.is_some());
