@@ -22,6 +22,11 @@ pub(super) const XLSX_MIME: &str =
 /// How many problems the body lists; the rest are in the attached workbook.
 const LISTED_PROBLEMS: usize = 10;
 
+/// How many accepted people the reply names; the rest are counted ("... and 9,900 more"):
+/// the workbook lists every line, and a 100,000-line batch is no email to read (nor to
+/// encode: lettre's line-ending pass over such a body cost more than the whole workbook).
+const LISTED_ACCEPTED: usize = 100;
+
 const TEXT_TEMPLATE: &str = "reply.txt.j2";
 const HTML_TEMPLATE: &str = "reply.html.j2";
 
@@ -579,6 +584,7 @@ struct View<'a> {
     workbook_name: &'a str,
     notes: &'a [String],
     accepted: &'a [String],
+    accepted_more: usize,
 }
 
 #[derive(Serialize)]
@@ -631,7 +637,8 @@ fn view(ctx: &MailContext) -> View<'_> {
         help_desk_email: &ctx.help_desk_email,
         workbook_name: &ctx.workbook_name,
         notes: &ctx.notes,
-        accepted: &ctx.accepted,
+        accepted: &ctx.accepted[..ctx.accepted.len().min(LISTED_ACCEPTED)],
+        accepted_more: ctx.accepted.len().saturating_sub(LISTED_ACCEPTED),
     }
 }
 

@@ -90,6 +90,25 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
     let subject = eml.lines().find(|l| l.starts_with("Subject:")).unwrap();
     assert!(subject.contains("needs attention"), "{subject}");
     assert!(subject.contains("37 not read"), "{subject}");
+    // The reply names the first 100 people and counts the rest: the workbook lists them all.
+    let message = mail_parser::MessageParser::default()
+        .parse(eml.as_bytes())
+        .unwrap();
+    let body = message.body_text(0).unwrap();
+    let listed = body
+        .lines()
+        .filter(|l| l.starts_with("  - Chidi Okafor (G"))
+        .count();
+    assert_eq!(listed, 100, "{body}");
+    assert!(
+        body.contains("  - Chidi Okafor (G00000099), Add: Cataloger"),
+        "{body}"
+    );
+    assert!(!body.contains("(G00000100)"), "{body}");
+    assert!(
+        body.contains("... and 9900 more in the attached workbook."),
+        "{body}"
+    );
     let problems = problem_rows(&run.output(&sub["workbook"]));
     assert!(
         problems.iter().any(|p| p.rule == "file-too-large"
