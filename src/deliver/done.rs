@@ -8,8 +8,8 @@ use super::mail::{WithWorkbook, compose_with_workbook};
 use super::{DeliverError, Envelope, Mail};
 use serde::Serialize;
 
-pub(super) const TEXT_TEMPLATE: &str = "done.txt.j2";
-pub(super) const HTML_TEMPLATE: &str = "done.html.j2";
+const TEXT_TEMPLATE: &str = super::templates::DONE_TEXT;
+const HTML_TEMPLATE: &str = super::templates::DONE_HTML;
 
 /// What became of one person's requests.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -109,7 +109,7 @@ fn render(name: &'static str, ctx: &DoneContext) -> Result<String, DeliverError>
         ctx,
         partly: ctx.partly(),
     };
-    super::mail::environment()
+    super::templates::environment()
         .get_template(name)
         .and_then(|t| t.render(view))
         .map_err(|source| DeliverError::Template { name, source })

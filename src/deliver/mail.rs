@@ -10,10 +10,8 @@ use crate::finding::Finding;
 use crate::validate::{Counts, SubmissionStatus};
 use lettre::message::header::{self, ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use minijinja::Environment;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
 /// MIME type of the attached result workbook.
 pub(super) const XLSX_MIME: &str =
@@ -27,8 +25,8 @@ const LISTED_PROBLEMS: usize = 10;
 /// encode: lettre's line-ending pass over such a body cost more than the whole workbook).
 const LISTED_ACCEPTED: usize = 100;
 
-const TEXT_TEMPLATE: &str = "reply.txt.j2";
-const HTML_TEMPLATE: &str = "reply.html.j2";
+const TEXT_TEMPLATE: &str = super::templates::REPLY_TEXT;
+const HTML_TEMPLATE: &str = super::templates::REPLY_HTML;
 
 /// Everything the email says, with no I/O.
 #[derive(Debug, Clone)]
@@ -642,36 +640,8 @@ fn view(ctx: &MailContext) -> View<'_> {
     }
 }
 
-/// The templates, compiled once: the reply's and the "done" email's. They are embedded so
-/// the binary needs no files beside it.
-pub(super) fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_keep_trailing_newline(true);
-        // Auto-escaping follows the name: `.html.j2` is escaped, `.txt.j2` is not.
-        env.add_template(TEXT_TEMPLATE, include_str!("../../templates/reply.txt.j2"))
-            .expect("templates/reply.txt.j2 compiles");
-        env.add_template(HTML_TEMPLATE, include_str!("../../templates/reply.html.j2"))
-            .expect("templates/reply.html.j2 compiles");
-        env.add_template(
-            super::done::TEXT_TEMPLATE,
-            include_str!("../../templates/done.txt.j2"),
-        )
-        .expect("templates/done.txt.j2 compiles");
-        env.add_template(
-            super::done::HTML_TEMPLATE,
-            include_str!("../../templates/done.html.j2"),
-        )
-        .expect("templates/done.html.j2 compiles");
-        env
-    })
-}
-
 fn render(name: &'static str, ctx: &MailContext) -> Result<String, DeliverError> {
-    let template = environment()
+    let template = super::templates::environment()
         .get_template(name)
         .map_err(|source| DeliverError::Template { name, source })?;
     template

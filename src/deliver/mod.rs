@@ -13,6 +13,7 @@ mod mail;
 mod outbox;
 pub mod queue;
 mod smtp;
+mod templates;
 
 pub use audit_notice::{AuditNotice, compose_audit_notice};
 pub use done::{DoneContext, PersonDone, compose_done, re_subject};
