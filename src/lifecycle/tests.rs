@@ -52,6 +52,16 @@ fn catalog() -> Catalog {
 
 const T0: &str = "2026-11-24T10:00:00Z";
 
+/// Circulation Desk Operator (32) for `id`, from `line`: needs no approval.
+fn desk_op(id: &str, line: &str) -> Operation {
+    add(id, 32, "Circulation Desk Operator", false, line)
+}
+
+/// General System Administrator (26) for `id`, from `line`: privileged, two approvers.
+fn admin_op(id: &str, line: &str) -> Operation {
+    add(id, 26, "General System Administrator", true, line)
+}
+
 fn states(l: &Lifecycle, id: &str) -> Vec<OpState> {
     l.ops(id).unwrap().iter().map(|o| o.state).collect()
 }
@@ -61,16 +71,7 @@ fn a_privileged_op_waits_for_approval_and_the_others_for_the_push() {
     let (_d, mut l) = life();
     let c = cs(
         "S1",
-        vec![
-            add("u1", 32, "Circulation Desk Operator", false, "Accounts!9"),
-            add(
-                "u1",
-                26,
-                "General System Administrator",
-                true,
-                "Accounts!10",
-            ),
-        ],
+        vec![desk_op("u1", "Accounts!9"), admin_op("u1", "Accounts!10")],
     );
     l.record("S1", &c, &catalog(), T0).unwrap();
     assert_eq!(
@@ -85,16 +86,7 @@ fn a_privileged_op_waits_for_approval_and_the_others_for_the_push() {
 #[test]
 fn recording_the_same_change_set_again_changes_nothing() {
     let (_d, mut l) = life();
-    let c = cs(
-        "S1",
-        vec![add(
-            "u1",
-            32,
-            "Circulation Desk Operator",
-            false,
-            "Accounts!9",
-        )],
-    );
+    let c = cs("S1", vec![desk_op("u1", "Accounts!9")]);
     l.record("S1", &c, &catalog(), T0).unwrap();
     l.record("S1", &c, &catalog(), "2026-11-25T10:00:00Z")
         .unwrap();
@@ -110,16 +102,7 @@ fn a_later_submission_for_the_same_person_supersedes_what_still_waits() {
     let (_d, mut l) = life();
     let first = cs(
         "S1",
-        vec![
-            add("U1", 32, "Circulation Desk Operator", false, "Accounts!9"),
-            add(
-                "U1",
-                26,
-                "General System Administrator",
-                true,
-                "Accounts!10",
-            ),
-        ],
+        vec![desk_op("U1", "Accounts!9"), admin_op("U1", "Accounts!10")],
     );
     l.record("S1", &first, &catalog(), T0).unwrap();
     l.transition("S1", 0, OpState::Pushed, SYSTEM, None, T0)
@@ -140,27 +123,9 @@ fn a_later_submission_for_the_same_person_supersedes_what_still_waits() {
 #[test]
 fn a_reprocess_with_a_new_change_set_supersedes_its_own_waiting_ops() {
     let (_d, mut l) = life();
-    let first = cs(
-        "S1",
-        vec![add(
-            "u1",
-            26,
-            "General System Administrator",
-            true,
-            "Accounts!9",
-        )],
-    );
+    let first = cs("S1", vec![admin_op("u1", "Accounts!9")]);
     l.record("S1", &first, &catalog(), T0).unwrap();
-    let again = cs(
-        "S1",
-        vec![add(
-            "u1",
-            32,
-            "Circulation Desk Operator",
-            false,
-            "Accounts!9",
-        )],
-    );
+    let again = cs("S1", vec![desk_op("u1", "Accounts!9")]);
     l.record("S1", &again, &catalog(), T0).unwrap();
     let ops = l.ops("S1").unwrap();
     assert_eq!(ops.len(), 1);
@@ -180,16 +145,7 @@ fn a_reprocess_with_a_new_change_set_supersedes_its_own_waiting_ops() {
 #[test]
 fn a_transition_repeated_changes_nothing_and_a_forbidden_one_is_refused() {
     let (_d, mut l) = life();
-    let c = cs(
-        "S1",
-        vec![add(
-            "u1",
-            26,
-            "General System Administrator",
-            true,
-            "Accounts!9",
-        )],
-    );
+    let c = cs("S1", vec![admin_op("u1", "Accounts!9")]);
     l.record("S1", &c, &catalog(), T0).unwrap();
     assert!(
         l.transition("S1", 0, OpState::Denied, "Ana", Some("no"), T0)
@@ -214,16 +170,7 @@ fn a_transition_repeated_changes_nothing_and_a_forbidden_one_is_refused() {
 #[test]
 fn a_change_set_other_than_the_recorded_one_is_refused_by_pushable() {
     let (_d, mut l) = life();
-    let c = cs(
-        "S1",
-        vec![add(
-            "u1",
-            32,
-            "Circulation Desk Operator",
-            false,
-            "Accounts!9",
-        )],
-    );
+    let c = cs("S1", vec![desk_op("u1", "Accounts!9")]);
     l.record("S1", &c, &catalog(), T0).unwrap();
     let other = cs(
         "S1",
@@ -271,10 +218,10 @@ fn a_push_marks_its_accounts_ops_pushed_failed_or_refused_for_drift_and_pending_
     let c = cs(
         "S1",
         vec![
-            add("a", 32, "Circulation Desk Operator", false, "Accounts!9"),
-            add("b", 32, "Circulation Desk Operator", false, "Accounts!10"),
-            add("c", 32, "Circulation Desk Operator", false, "Accounts!11"),
-            add("d", 32, "Circulation Desk Operator", false, "Accounts!12"),
+            desk_op("a", "Accounts!9"),
+            desk_op("b", "Accounts!10"),
+            desk_op("c", "Accounts!11"),
+            desk_op("d", "Accounts!12"),
         ],
     );
     l.record("S1", &c, &catalog(), T0).unwrap();
@@ -331,16 +278,7 @@ fn a_line_is_named_as_the_change_set_writes_it_by_sheet_and_row_or_by_row() {
 fn an_op_superseded_while_its_push_ran_stays_superseded() {
     use crate::alma::push::{Outcome, PushReport};
     let (_d, mut l) = life();
-    let c = cs(
-        "S1",
-        vec![add(
-            "u1",
-            32,
-            "Circulation Desk Operator",
-            false,
-            "Accounts!9",
-        )],
-    );
+    let c = cs("S1", vec![desk_op("u1", "Accounts!9")]);
     l.record("S1", &c, &catalog(), T0).unwrap();
     let sent = l.pushable("S1", &c).unwrap();
     let later = cs(
