@@ -288,10 +288,11 @@ pub struct Recorded {
     pub processed_at: String,
 }
 
-/// A message to put in the queue; its `.eml` file must already be in `outbox/`.
-#[derive(Debug, Clone)]
-pub struct NewMail {
-    /// Unique key, derived from the submission (`<id>-reply`).
+/// What names a message of the queue and where it goes: the same for a message being queued
+/// ([`NewMail`]) and for a row of the queue ([`QueuedMail`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Letter {
+    /// Unique key, derived from the submission (`<id>-reply`, `<id>-done`).
     pub key: String,
     /// The submission it answers.
     pub submission_id: Option<String>,
@@ -301,8 +302,15 @@ pub struct NewMail {
     pub subject: String,
     /// Every recipient.
     pub recipients: Vec<String>,
-    /// File name in `outbox/`.
+    /// File name in `outbox/` (or `sent/`, `dead/`).
     pub file: String,
+}
+
+/// A message to put in the queue; its `.eml` file must already be in `outbox/`.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    /// The message.
+    pub letter: Letter,
     /// When (RFC 3339).
     pub created_at: String,
     /// When (Unix ms, wall clock), for the rate limit.
@@ -351,18 +359,9 @@ impl MailState {
 /// One row of the mail queue.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueuedMail {
-    /// Unique key.
-    pub key: String,
-    /// The submission it answers.
-    pub submission_id: Option<String>,
-    /// Message-ID.
-    pub message_id: String,
-    /// Subject line.
-    pub subject: String,
-    /// Every recipient.
-    pub recipients: Vec<String>,
-    /// File name.
-    pub file: String,
+    /// The message (its fields are the JSON's first ones, as they always were).
+    #[serde(flatten)]
+    pub letter: Letter,
     /// Where it stands.
     pub state: MailState,
     /// Sending attempts so far.
@@ -391,7 +390,8 @@ impl QueuedMail {
                     .iter()
                     .any(|x| x.address.eq_ignore_ascii_case(r))
         };
-        self.recipients
+        self.letter
+            .recipients
             .iter()
             .filter(|r| !done(r))
             .cloned()
@@ -435,12 +435,14 @@ const MAIL_COLUMNS: &str = "key, submission_id, message_id, subject, recipients,
 fn mail_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedMail> {
     let recipients: String = r.get(4)?;
     Ok(QueuedMail {
-        key: r.get(0)?,
-        submission_id: r.get(1)?,
-        message_id: r.get(2)?,
-        subject: r.get(3)?,
-        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-        file: r.get(5)?,
+        letter: Letter {
+            key: r.get(0)?,
+            submission_id: r.get(1)?,
+            message_id: r.get(2)?,
+            subject: r.get(3)?,
+            recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+            file: r.get(5)?,
+        },
         state: r.get(6)?,
         attempts: r.get(7)?,
         next_attempt_ms: r.get(8)?,
@@ -804,8 +806,9 @@ impl Ledger {
 }
 
 fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {
-    let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
+    let recipients = serde_json::to_string(&m.letter.recipients).unwrap_or_else(|_| "[]".into());
     let first = m
+        .letter
         .recipients
         .first()
         .map(|r| r.to_lowercase())
@@ -815,13 +818,13 @@ fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {
              file, state, created_at, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)",
         params![
-            m.key,
-            m.submission_id,
-            m.message_id,
-            m.subject,
+            m.letter.key,
+            m.letter.submission_id,
+            m.letter.message_id,
+            m.letter.subject,
             recipients,
             first,
-            m.file,
+            m.letter.file,
             m.created_at,
             m.created_ms,
             if m.held { "held" } else { "pending" }
@@ -852,12 +855,14 @@ mod tests {
 
     fn mail(key: &str) -> NewMail {
         NewMail {
-            key: key.into(),
-            submission_id: Some("s1".into()),
-            message_id: format!("<{key}@x>"),
-            subject: "Re".into(),
-            recipients: vec!["A@X.org".into()],
-            file: format!("{key}.eml"),
+            letter: Letter {
+                key: key.into(),
+                submission_id: Some("s1".into()),
+                message_id: format!("<{key}@x>"),
+                subject: "Re".into(),
+                recipients: vec!["A@X.org".into()],
+                file: format!("{key}.eml"),
+            },
             created_at: "2026-01-01T00:00:00Z".into(),
             created_ms: 1000,
             held: false,

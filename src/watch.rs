@@ -856,12 +856,14 @@ fn queue_file_in(
             source,
         })?;
     Ok(NewMail {
-        key: key.to_string(),
-        submission_id: submission.map(str::to_string),
-        message_id: mail.message_id().to_string(),
-        subject: mail.subject().to_string(),
-        recipients: mail.recipients(),
-        file,
+        letter: crate::ledger::Letter {
+            key: key.to_string(),
+            submission_id: submission.map(str::to_string),
+            message_id: mail.message_id().to_string(),
+            subject: mail.subject().to_string(),
+            recipients: mail.recipients(),
+            file,
+        },
         created_at: now.timestamp().to_string(),
         created_ms: wall_ms(),
         held: false,

@@ -120,18 +120,18 @@ pub fn send_due(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let path = data.join("outbox").join(&mail.file);
+        let path = data.join("outbox").join(&mail.letter.file);
         let eml = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => {
                 let why = format!("the message file {} cannot be read: {e}", path.display());
-                ledger.mark_dead(&mail.key, &why)?;
-                tracing::error!(mail = %mail.key, error = %why, "mail dead");
+                ledger.mark_dead(&mail.letter.key, &why)?;
+                tracing::error!(mail = %mail.letter.key, error = %why, "mail dead");
                 pass.dead += 1;
                 continue;
             }
         };
-        ledger.mark_sending(&mail.key)?;
+        ledger.mark_sending(&mail.letter.key)?;
         let attempt = attempt(ledger, transport, &mail, &eml, &mut pass)?;
         settle(
             data,
@@ -173,18 +173,18 @@ fn attempt(
     for address in &left {
         match transport.send_raw(&from, std::slice::from_ref(address), eml) {
             Ok(delivery) => {
-                ledger.mark_delivered_to(&mail.key, address)?;
+                ledger.mark_delivered_to(&mail.letter.key, address)?;
                 reply = Some(reply_words(delivery));
                 delivered = true;
             }
             Err(e) if e.is_transient() => transient = Some(e),
             Err(e) => {
-                ledger.mark_refused(&mail.key, address, &e.to_string())?;
-                tracing::error!(mail = %mail.key, to = %address, error = %e, "recipient refused");
+                ledger.mark_refused(&mail.letter.key, address, &e.to_string())?;
+                tracing::error!(mail = %mail.letter.key, to = %address, error = %e, "recipient refused");
                 refused.push(RefusedRecipient {
-                    key: mail.key.clone(),
-                    submission_id: mail.submission_id.clone(),
-                    subject: mail.subject.clone(),
+                    key: mail.letter.key.clone(),
+                    submission_id: mail.letter.submission_id.clone(),
+                    subject: mail.letter.subject.clone(),
                     address: address.clone(),
                     error: e.to_string(),
                 });
@@ -221,20 +221,20 @@ fn settle(
     pass: &mut SendPass,
 ) -> Result<(), rusqlite::Error> {
     let attempts = mail.attempts + 1;
-    let submission = mail.submission_id.as_deref().unwrap_or("-");
+    let submission = mail.letter.submission_id.as_deref().unwrap_or("-");
     match attempt {
         Attempt::Sent(reply) => {
-            ledger.mark_sent(&mail.key, stamp, &reply)?;
+            ledger.mark_sent(&mail.letter.key, stamp, &reply)?;
             move_file(data, mail, MailState::Sent);
-            tracing::info!(submission = %submission, mail = %mail.key,
-                to = %mail.recipients.join(", "), reply = %reply, "mail sent");
+            tracing::info!(submission = %submission, mail = %mail.letter.key,
+                to = %mail.letter.recipients.join(", "), reply = %reply, "mail sent");
             pass.sent += 1;
         }
         Attempt::Failed(e) if e.is_transient() && attempts < policy.max_attempts => {
             let wait = policy.delay(attempts);
             let next = now_ms + wait.as_millis() as i64;
-            ledger.mark_retry(&mail.key, &e.to_string(), next)?;
-            tracing::warn!(submission = %submission, mail = %mail.key, attempt = attempts,
+            ledger.mark_retry(&mail.letter.key, &e.to_string(), next)?;
+            tracing::warn!(submission = %submission, mail = %mail.letter.key, attempt = attempts,
                 retry_in_ms = wait.as_millis() as u64, error = %e, "mail waiting");
             pass.waiting += 1;
         }
@@ -244,10 +244,10 @@ fn settle(
             } else {
                 e.to_string()
             };
-            ledger.mark_dead(&mail.key, &why)?;
+            ledger.mark_dead(&mail.letter.key, &why)?;
             move_file(data, mail, MailState::Dead);
             write_reason(data, mail, &why);
-            tracing::error!(submission = %submission, mail = %mail.key, error = %why, "mail dead");
+            tracing::error!(submission = %submission, mail = %mail.letter.key, error = %why, "mail dead");
             pass.dead += 1;
         }
     }
@@ -258,7 +258,7 @@ fn settle(
 /// `outbox/`, a revived one still in `dead/`.
 pub fn tidy(data: &Path, ledger: &Ledger) -> Result<(), rusqlite::Error> {
     for mail in ledger.mails(&[MailState::Sent, MailState::Dead])? {
-        if data.join("outbox").join(&mail.file).exists() {
+        if data.join("outbox").join(&mail.letter.file).exists() {
             move_file(data, &mail, mail.state);
             if mail.state == MailState::Dead {
                 write_reason(data, &mail, mail.last_error.as_deref().unwrap_or(""));
@@ -266,9 +266,9 @@ pub fn tidy(data: &Path, ledger: &Ledger) -> Result<(), rusqlite::Error> {
         }
     }
     for mail in ledger.mails(&[MailState::Pending, MailState::Sending])? {
-        let dead = data.join("dead").join(&mail.file);
-        if dead.exists() && !data.join("outbox").join(&mail.file).exists() {
-            let _ = rename_durably(&dead, &data.join("outbox").join(&mail.file));
+        let dead = data.join("dead").join(&mail.letter.file);
+        if dead.exists() && !data.join("outbox").join(&mail.letter.file).exists() {
+            let _ = rename_durably(&dead, &data.join("outbox").join(&mail.letter.file));
             let _ = std::fs::remove_file(reason_path(data, &mail));
         }
     }
@@ -282,7 +282,7 @@ fn envelope_from(eml: &[u8]) -> Option<String> {
 }
 
 fn reason_path(data: &Path, mail: &QueuedMail) -> PathBuf {
-    let stem = mail.file.trim_end_matches(".eml");
+    let stem = mail.letter.file.trim_end_matches(".eml");
     data.join("dead").join(format!("{stem}.reason.txt"))
 }
 
@@ -290,20 +290,20 @@ fn write_reason(data: &Path, mail: &QueuedMail, why: &str) {
     let text = format!(
         "{}\nto: {}\nsubject: {}\n\n`rolecall outbox retry` sends it again.\n",
         why.trim(),
-        mail.recipients.join(", "),
-        mail.subject
+        mail.letter.recipients.join(", "),
+        mail.letter.subject
     );
     let _ = crate::fsx::write_durably(&reason_path(data, mail), text.as_bytes());
 }
 
 /// Moves a message's file to the folder of `state`, if it is not there yet.
 fn move_file(data: &Path, mail: &QueuedMail, state: MailState) {
-    let from = data.join("outbox").join(&mail.file);
-    let to = data.join(state.folder()).join(&mail.file);
+    let from = data.join("outbox").join(&mail.letter.file);
+    let to = data.join(state.folder()).join(&mail.letter.file);
     if from.exists()
         && let Err(e) = rename_durably(&from, &to)
     {
-        tracing::error!(mail = %mail.key, error = %e, "cannot move the message file");
+        tracing::error!(mail = %mail.letter.key, error = %e, "cannot move the message file");
     }
 }
 

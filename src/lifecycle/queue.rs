@@ -244,7 +244,7 @@ fn mail_items(ledger: &Ledger, ops: &[OpRecord]) -> rusqlite::Result<Vec<Item>> 
     Ok(mails
         .into_iter()
         .map(|m| {
-            let institution = m.submission_id.as_ref().and_then(|s| {
+            let institution = m.letter.submission_id.as_ref().and_then(|s| {
                 ops.iter()
                     .find(|o| &o.submission_id == s)
                     .map(|o| o.institution.clone())
@@ -257,8 +257,12 @@ fn mail_items(ledger: &Ledger, ops: &[OpRecord]) -> rusqlite::Result<Vec<Item>> 
             Item {
                 kind: ItemKind::UnsentReply,
                 institution,
-                submission_id: m.submission_id.clone(),
-                what: format!("{} to {}: {how}", m.subject, m.recipients.join(", ")),
+                submission_id: m.letter.submission_id.clone(),
+                what: format!(
+                    "{} to {}: {how}",
+                    m.letter.subject,
+                    m.letter.recipients.join(", ")
+                ),
                 reason: m.last_error.clone(),
                 since: m.created_at.clone(),
                 age: String::new(),

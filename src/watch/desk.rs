@@ -297,7 +297,7 @@ fn reprocess_one(
         let _ = std::fs::remove_dir_all(root.join(&folder));
         return Ok(out);
     }
-    out.mail = mails.first().map(|m| format!("outbox/{}", m.file));
+    out.mail = mails.first().map(|m| format!("outbox/{}", m.letter.file));
     out.folder = Some(folder.clone());
     let stamp = (watcher.services.now)().timestamp().to_string();
     let recorded = Recorded {

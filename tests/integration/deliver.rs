@@ -234,12 +234,14 @@ fn queued(mail: &Mail) -> (tempfile::TempDir, rolecall::ledger::Ledger) {
     let mut ledger = rolecall::ledger::Ledger::open(dir.path()).unwrap();
     ledger
         .queue(&[rolecall::ledger::NewMail {
-            key: "s1-reply".into(),
-            submission_id: Some("s1".into()),
-            message_id: mail.message_id().to_string(),
-            subject: mail.subject().to_string(),
-            recipients: mail.recipients(),
-            file: "reply.eml".into(),
+            letter: rolecall::ledger::Letter {
+                key: "s1-reply".into(),
+                submission_id: Some("s1".into()),
+                message_id: mail.message_id().to_string(),
+                subject: mail.subject().to_string(),
+                recipients: mail.recipients(),
+                file: "reply.eml".into(),
+            },
             created_at: "2025-03-04T14:05:00Z".into(),
             created_ms: 0,
             held: false,

@@ -57,7 +57,11 @@ impl Report for StatusReport {
         write_mail(out, &st.waiting, &st.held, &st.dead)?;
         for m in &st.refused {
             for r in &m.refused {
-                writeln!(out, "  refused: {} for {}: {}", r.address, m.file, r.error)?;
+                writeln!(
+                    out,
+                    "  refused: {} for {}: {}",
+                    r.address, m.letter.file, r.error
+                )?;
             }
         }
         Ok(())
@@ -88,8 +92,8 @@ pub(super) fn write_mail(
             writeln!(
                 out,
                 "  {label}: {} to {} ({} attempts){}",
-                m.file,
-                m.recipients.join(", "),
+                m.letter.file,
+                m.letter.recipients.join(", "),
                 m.attempts,
                 m.last_error
                     .as_deref()
