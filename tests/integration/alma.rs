@@ -272,17 +272,9 @@ fn assert_no_key_in_urls(fake: &FakeAlma) {
 pub(crate) fn sync(env: &Env) {
     let out = env.run(&["state", "sync", "--institution", GCSU, "jdoe", "esmith"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("2 of 2 accounts refreshed"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains(
-            "keeps Role 9999 (9999) at 01FALSC_GCSU, until 2030-01-16, a role outside the catalog"
-        ),
-        "{}",
-        out.stdout
+    out.prints("2 of 2 accounts refreshed");
+    out.prints(
+        "keeps Role 9999 (9999) at 01FALSC_GCSU, until 2030-01-16, a role outside the catalog",
     );
 }
 
@@ -330,7 +322,7 @@ fn push_changes_the_requested_roles_and_nothing_else() {
 
     let out = env.run(&["push", cs]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("2 changed"), "{}", out.stdout);
+    out.prints("2 changed");
     // Worked out by hand: Cataloger gone (with its MetadataType), Requests Operator added,
     // everything else as seeded, desks and the cross-library service unit intact.
     let mut want = seeded_roles();
@@ -389,13 +381,8 @@ fn an_account_changed_in_alma_is_refused_and_rebase_merges_onto_it() {
     let cs = cs.to_str().unwrap();
     let out = env.run(&["push", cs]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("refused"), "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("in Alma, not in the state: Selector (46) at 01FALSC_GCSU"),
-        "{}",
-        out.stdout
-    );
+    out.prints("refused");
+    out.prints("in Alma, not in the state: Selector (46) at 01FALSC_GCSU");
     assert!(env.writes().is_empty());
 
     let out = env.run(&["push", cs, "--rebase"]);
@@ -444,12 +431,7 @@ fn a_role_alma_leaves_inactive_fails_the_account_in_words() {
     );
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("Alma left Circulation Desk Manager (221) at MAIN inactive"),
-        "{}",
-        out.stdout
-    );
+    out.prints("Alma left Circulation Desk Manager (221) at MAIN inactive");
 }
 
 #[test]
@@ -501,11 +483,7 @@ fn a_new_account_is_created_with_the_catalog_defaults_once() {
         role_set(&env.fake.user(GCSU, "mlee").unwrap()),
         set(&["200@01FALSC_GCSU ACTIVE []", "204@01FALSC_GCSU ACTIVE []"])
     );
-    assert!(
-        out.stdout.contains("mlee exists in Alma already"),
-        "{}",
-        out.stdout
-    );
+    out.prints("mlee exists in Alma already");
     let again = env.run(&["push", cs]);
     assert_eq!(again.code, 0);
     assert_eq!(
@@ -588,17 +566,9 @@ fn alma_errors_retries_and_limits() {
     );
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("01FALSC_GCSU jdoe: changed"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("01FALSC_GCSU esmith: failed"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("401652 General Error - An error has occurred while processing the request. (tracking id E01-0112263000-TEST-FAKE0001)"), "{}", out.stdout);
+    out.prints("01FALSC_GCSU jdoe: changed");
+    out.prints("01FALSC_GCSU esmith: failed");
+    out.prints("401652 General Error - An error has occurred while processing the request. (tracking id E01-0112263000-TEST-FAKE0001)");
     assert_eq!(env.fake.throttled(), 0, "the fake's own rate limit was hit");
     // Never more than 5 calls in any second.
     let times: Vec<_> = env
@@ -670,8 +640,8 @@ fn an_invalid_key_stops_its_institution_only_and_the_daily_threshold_leaves_the_
     );
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("pending"), "{}", out.stdout);
-    assert!(out.stdout.contains("DAILY_THRESHOLD"), "{}", out.stdout);
+    out.prints("pending");
+    out.prints("DAILY_THRESHOLD");
     // Tomorrow: the rest goes through, nothing twice.
     env.fake.set_daily_limit(None);
     let out = env.run(&["push", cs.to_str().unwrap()]);
@@ -694,11 +664,7 @@ fn the_wrong_environment_is_refused_before_any_write() {
     let cs = env.changeset("env", json!([add_role("jdoe", 46, "Selector", None, None)]));
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout.contains("expect_environment is sandbox"),
-        "{}",
-        out.stdout
-    );
+    out.prints("expect_environment is sandbox");
     assert!(env.writes().is_empty());
 }
 
@@ -717,13 +683,9 @@ fn the_push_stops_short_of_the_daily_limit() {
     );
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout.contains("below stop_below_remaining = 5000"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("0 changed"), "{}", out.stdout);
-    assert!(out.stdout.contains("2 pending"), "{}", out.stdout);
+    out.prints("below stop_below_remaining = 5000");
+    out.prints("0 changed");
+    out.prints("2 pending");
     assert!(env.writes().is_empty());
 }
 
@@ -863,7 +825,7 @@ fn sync_keeps_roles_outside_the_catalog_and_processing_again_changes_nothing() {
     let before = env.writes().len();
     let out = env.run(&["push", cs2.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
+    out.prints("1 unchanged");
     assert_eq!(env.writes().len(), before);
 }
 
@@ -931,7 +893,7 @@ fn sync_process_push_then_processing_again_changes_nothing() {
         .join("results/clean-batch-xlsx/clean-batch-changeset.json");
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("8 changed"), "{}", out.stdout);
+    out.prints("8 changed");
 
     // By hand, from the seeds and the sample's lines.
     let patron = "200@01FALSC_GCSU ACTIVE []";
@@ -1038,12 +1000,7 @@ fn catalog_check_names_the_institutions_the_push_cannot_create_accounts_at() {
         "first_name": "P", "last_name": "New", "email": "p@pru.example.edu", "account_type": "INTERNAL", "lines": [] }]));
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains("the catalog has no [institution.create] defaults for 01FALSC_PRU"),
-        "{}",
-        out.stdout
-    );
+    out.prints("the catalog has no [institution.create] defaults for 01FALSC_PRU");
     assert!(env.writes().is_empty());
 }
 
@@ -1120,12 +1077,7 @@ fn a_push_killed_between_alma_answering_and_the_state_recording_records_without_
     let calls = env.fake.requests().len();
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout
-            .contains("written by an earlier run; recorded now"),
-        "{}",
-        out.stdout
-    );
+    out.prints("written by an earlier run; recorded now");
     assert_eq!(env.fake.requests().len(), calls, "the re-run called Alma");
     // The state holds the new role: the same request again has nothing to write.
     let cs2 = env.changeset(
@@ -1133,7 +1085,7 @@ fn a_push_killed_between_alma_answering_and_the_state_recording_records_without_
         json!([add_role("jdoe", 46, "Selector", None, None)]),
     );
     let out = env.run(&["push", cs2.to_str().unwrap()]);
-    assert!(out.stdout.contains("1 unchanged"), "{}", out.stdout);
+    out.prints("1 unchanged");
 }
 
 #[test]
@@ -1154,17 +1106,8 @@ fn push_takes_the_id_of_a_submission_the_watcher_processed() {
     let out = env.run(&["push", &id, "--dry-run"]);
     // Nobody of the batch is in the fake: the creates would be made, the others fail.
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains("01FALSC_GCSU 00398811: would change"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("{id}: 0 changed, 4 would change")),
-        "{}",
-        out.stdout
-    );
+    out.prints("01FALSC_GCSU 00398811: would change");
+    out.prints(&format!("{id}: 0 changed, 4 would change"));
     assert!(env.writes().is_empty());
     let unknown = env.run(&["push", "20261124-0000000000", "--dry-run"]);
     assert_eq!(unknown.code, 2);
@@ -1193,7 +1136,7 @@ fn an_alma_slower_than_the_configured_rate_is_waited_for() {
     );
     let out = env.run(&["push", cs.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("2 changed"), "{}", out.stdout);
+    out.prints("2 changed");
     assert!(
         env.fake.throttled() >= 1,
         "the fake never throttled: the test proves nothing"

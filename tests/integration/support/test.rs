@@ -151,6 +151,19 @@ pub struct Out {
     pub stderr: String,
 }
 
+impl Out {
+    /// Asserts that standard output says `words`, showing what it said instead.
+    #[track_caller]
+    pub fn prints(&self, words: &str) {
+        assert!(
+            self.stdout.contains(words),
+            "stdout does not say {words:?}:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
 impl From<std::process::Output> for Out {
     fn from(out: std::process::Output) -> Out {
         Out {
