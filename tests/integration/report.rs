@@ -470,6 +470,58 @@ impl Book {
         }
     }
 
+    /// What a person sees of a cell's format: the style index of the cell in the sheet XML
+    /// (none: the default), resolved through `xl/styles.xml` to its number format, fill,
+    /// border, wrapping and protection. `None` when the sheet has no such cell at all.
+    fn look(&self, sheet: &str, cell: &str) -> Option<Look> {
+        let xml = self.sheet_xml(sheet);
+        let tag = Regex::new(&format!(r#"<c r="{cell}"( s="(\d+)")?[ />]"#))
+            .unwrap()
+            .captures(&xml)?;
+        let style: usize = tag.get(2).map_or(0, |s| s.as_str().parse().unwrap());
+        let styles = self.parts("xl/styles.xml").pop().unwrap().1;
+        let section = |name: &str| -> Vec<String> {
+            let start = styles.find(&format!("<{name}")).unwrap();
+            let end = styles[start..].find(&format!("</{name}>")).unwrap() + start;
+            let item = Regex::new(r"(?s)<(fill|border|xf)\b([^>]*/>|[^>]*>.*?</(fill|border|xf)>)")
+                .unwrap();
+            item.find_iter(&styles[start..end])
+                .map(|m| m.as_str().to_string())
+                .collect()
+        };
+        let xf = section("cellXfs")[style].clone();
+        let attr = |name: &str| -> usize {
+            Regex::new(&format!(r#"{name}="(\d+)""#))
+                .unwrap()
+                .captures(&xf)
+                .map_or(0, |c| c[1].parse().unwrap())
+        };
+        let fill = &section("fills")[attr("fillId")];
+        let border = &section("borders")[attr("borderId")];
+        let rgb = Regex::new(r#"rgb="([0-9A-F]+)""#).unwrap();
+        let left = Regex::new(r#"<left style="(\w+)"><color rgb="([0-9A-F]+)"/>"#).unwrap();
+        Some(Look {
+            num_format: match attr("numFmtId") {
+                0 => "General".into(),
+                49 => "@".into(),
+                id => Regex::new(&format!(r#"<numFmt numFmtId="{id}" formatCode="([^"]*)""#))
+                    .unwrap()
+                    .captures(&styles)
+                    .map(|c| unescape(&c[1]))
+                    .unwrap(),
+            },
+            fill: fill
+                .contains(r#"patternType="solid""#)
+                .then(|| rgb.captures(fill).unwrap()[1].to_string()),
+            border: left
+                .captures(border)
+                .map(|c| format!("{} {}", &c[1], &c[2])),
+            wrap: xf.contains(r#"wrapText="1""#),
+            // Cells are locked unless the format says otherwise.
+            locked: !xf.contains(r#"<protection locked="0"/>"#),
+        })
+    }
+
     /// Every note's cell reference and text, from all comments parts.
     fn notes(&self) -> Vec<(String, String)> {
         let re = Regex::new(r#"(?s)<comment ref="([A-Z]+[0-9]+)"[^>]*>(.*?)</comment>"#).unwrap();
@@ -482,6 +534,59 @@ impl Book {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+/// A cell's format as a person sees it (`Book::look`).
+#[derive(Debug, Clone, PartialEq)]
+struct Look {
+    /// Number format code: `@` (text), `yyyy-mm-dd`, `General`.
+    num_format: String,
+    /// Solid fill colour (ARGB), if the cell is filled.
+    fill: Option<String>,
+    /// Left border style and colour (`thin FFBFBFBF`): every side is drawn alike.
+    border: Option<String>,
+    /// Text wraps.
+    wrap: bool,
+    /// Locked when the sheet is protected.
+    locked: bool,
+}
+
+impl Look {
+    /// A cell of the form's grid (`Styles::text`): text, thin grey border, unlocked.
+    fn grid() -> Look {
+        Look {
+            num_format: "@".into(),
+            fill: None,
+            border: Some("thin FFBFBFBF".into()),
+            wrap: false,
+            locked: false,
+        }
+    }
+
+    fn date(self) -> Look {
+        Look {
+            num_format: "yyyy-mm-dd".into(),
+            ..self
+        }
+    }
+
+    fn filled(self, argb: &str) -> Look {
+        Look {
+            fill: Some(argb.into()),
+            ..self
+        }
+    }
+
+    fn locked(self) -> Look {
+        Look {
+            locked: true,
+            ..self
+        }
+    }
+
+    fn wrapped(self) -> Look {
+        Look { wrap: true, ..self }
     }
 }
 
@@ -931,6 +1036,96 @@ fn result_fills_cells_at_fault() {
         style_of("K10"),
         "warning and error look different"
     );
+}
+
+#[test]
+fn result_cells_carry_the_formats_a_person_sees() {
+    let book = result();
+    let look = |cell: &str| {
+        book.look(SHEET, cell)
+            .unwrap_or_else(|| panic!("no {cell}"))
+    };
+    let grid = Look::grid;
+    // Light red (error), light yellow (warning), light green (accepted): Excel's own.
+    let (red, yellow, green) = ("FFFFC7CE", "FFFFEB9C", "FFC6EFCE");
+    // Row 9 (accepted, a warning on the primary ID): plain text, a date, a marked cell.
+    assert_eq!(look("C9"), grid(), "Action");
+    assert_eq!(look("G9"), grid(), "Email");
+    assert_eq!(look("O9"), grid().date(), "Expiry");
+    assert_eq!(look("D9"), grid().filled(yellow), "the warned primary ID");
+    assert_eq!(look("P9"), grid(), "an empty Notes cell of a line");
+    assert_eq!(look("A9"), grid().filled(green).locked(), "Status");
+    assert_eq!(look("B9"), grid().wrapped().locked(), "Messages");
+    // Row 10 (rejected): the misspelt role in red, its neighbours plain.
+    assert_eq!(look("K10"), grid().filled(red));
+    assert_eq!(look("J10"), grid());
+    assert_eq!(look("L10"), grid());
+    assert_eq!(look("A10"), grid().filled(red).locked());
+    // Row 12: empty cells that should have been filled are red; an empty date cell is a
+    // date cell still.
+    assert_eq!(look("N12"), grid().filled(red));
+    assert_eq!(look("G12"), grid().filled(red));
+    assert_eq!(look("O12"), grid().date());
+    // Row 11 was blank in the file, and the rows below the lines are blank: the grid all
+    // the same, down to row 208 (200 rows from row 9), and nothing below.
+    for row in [11, 13, 100, 208] {
+        assert_eq!(look(&format!("A{row}")), grid().locked(), "A{row}");
+        assert_eq!(
+            look(&format!("B{row}")),
+            grid().wrapped().locked(),
+            "B{row}"
+        );
+        for col in ["C", "D", "K", "N", "P"] {
+            assert_eq!(look(&format!("{col}{row}")), grid(), "{col}{row}");
+        }
+        assert_eq!(look(&format!("O{row}")), grid().date(), "O{row}");
+    }
+    assert_eq!(book.look(SHEET, "C209"), None);
+    assert_eq!(book.look(SHEET, "Q9"), None, "nothing right of Notes");
+}
+
+#[test]
+fn a_long_result_carries_the_same_formats_as_a_short_one() {
+    // Written row by row (constant-memory mode), where a row once left cannot be changed.
+    let book = Book::new(result_bytes(&long_outcome(), &changeset(), &catalog()).unwrap());
+    let look = |cell: &str| {
+        book.look(SHEET, cell)
+            .unwrap_or_else(|| panic!("no {cell}"))
+    };
+    let grid = Look::grid;
+    assert_eq!(look("C9"), grid());
+    assert_eq!(look("O9"), grid().date());
+    assert_eq!(look("D9"), grid().filled("FFFFEB9C"));
+    assert_eq!(look("K10"), grid().filled("FFFFC7CE"));
+    assert_eq!(look("N12"), grid().filled("FFFFC7CE"));
+    // The blank row between the lines.
+    assert_eq!(look("A11"), grid().locked());
+    assert_eq!(look("C11"), grid());
+    assert_eq!(look("O11"), grid().date());
+    // The last line, and nothing below it (the lines are more than 200).
+    assert_eq!(look("A2512"), grid().filled("FFC6EFCE").locked());
+    assert_eq!(look("D2512"), grid());
+    assert_eq!(look("O2512"), grid().date());
+    assert_eq!(look("P2512"), grid());
+    assert_eq!(book.look(SHEET, "C2513"), None);
+}
+
+#[test]
+fn template_cells_carry_the_grid_formats() {
+    let book = Book::new(worksheet_bytes(&catalog()).unwrap());
+    let look = |cell: &str| {
+        book.look(SHEET, cell)
+            .unwrap_or_else(|| panic!("no {cell}"))
+    };
+    // No Status and Messages columns: the fields start in A; Expiry is M, Notes N.
+    for row in [9, 100, 208] {
+        for col in ["A", "B", "L", "N"] {
+            assert_eq!(look(&format!("{col}{row}")), Look::grid(), "{col}{row}");
+        }
+        assert_eq!(look(&format!("M{row}")), Look::grid().date(), "M{row}");
+    }
+    assert_eq!(book.look(SHEET, "A209"), None);
+    assert_eq!(book.look(SHEET, "O9"), None);
 }
 
 #[test]
