@@ -11,7 +11,7 @@
 
 use super::lists::Lists;
 use super::style::Styles;
-use super::{clip, clip_to, fit_row, text};
+use super::{clip, clip_to, fit_row, plain, text};
 use crate::catalog::Catalog;
 use crate::finding::Severity;
 use crate::layout::{
@@ -19,7 +19,8 @@ use crate::layout::{
 };
 use crate::validate::LineStatus;
 use rust_xlsxwriter::{
-    DataValidation, DataValidationErrorStyle, ExcelDateTime, Formula, Note, Worksheet, XlsxError,
+    DataValidation, DataValidationErrorStyle, ExcelDateTime, Format, Formula, Note, Worksheet,
+    XlsxError,
 };
 use std::collections::BTreeMap;
 
@@ -109,6 +110,9 @@ pub struct Content {
     pub with_status: bool,
     /// Adds the Done column after the request's fields (the "done" email's workbook).
     pub with_done: bool,
+    /// The sheet is written row by row (rust_xlsxwriter's constant-memory mode), so each
+    /// row is formatted while it is the current one.
+    pub streamed: bool,
 }
 
 /// What each column is for: the yellow hint Excel shows on the header cell (max 255 chars).
@@ -380,6 +384,11 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
 }
 
 /// Data rows: every cell of the form area gets a format, so the grid is visible.
+///
+/// Values are written without a format, and then each run of cells sharing one is
+/// formatted with one `set_range_format`: rust_xlsxwriter hashes a format on every call to
+/// find its index, and formatting cell by cell hashed 3,400 formats for the blank rows of a
+/// one-line result, most of the cost of its workbook.
 fn data_rows(
     ws: &mut Worksheet,
     styles: &Styles,
@@ -387,81 +396,135 @@ fn data_rows(
     cols: Columns,
     last_row: u32,
 ) -> Result<(), XlsxError> {
-    let mut rows = content.rows.iter().peekable();
-    for row in FIRST_DATA_ROW..=last_row {
-        let data = match rows.peek() {
-            Some(d) if d.row == row => rows.next(),
-            _ => None,
-        };
-        for field in Field::ALL {
-            field_cell(ws, styles, row, cols.of(field), field, data)?;
+    let blank = row_formats(styles, cols, |_| None, None);
+    let mut next = FIRST_DATA_ROW;
+    for data in &content.rows {
+        // Rows are increasing; one that is not (or above the first data row) has no place.
+        if data.row < next {
+            continue;
         }
-        if cols.with_status {
-            status_cells(ws, styles, row, data)?;
-        }
-        if cols.with_done {
-            let done = data.map_or("", |d| d.done.as_str());
-            text(
-                ws,
-                r0(row),
-                cols.done(),
-                done,
-                &styles.wrap.clone().set_locked(),
-            )?;
-        }
+        blank_rows(ws, &blank, next, data.row - 1, content.streamed)?;
+        data_row(ws, styles, cols, data)?;
+        next = data.row + 1;
+    }
+    blank_rows(ws, &blank, next, last_row, content.streamed)
+}
+
+/// Each column's format on a data row, in column order: Status (of `status`), Messages,
+/// each field (marked as `mark` says), Done.
+fn row_formats(
+    styles: &Styles,
+    cols: Columns,
+    mark: impl Fn(Field) -> Option<Severity>,
+    status: Option<LineStatus>,
+) -> Vec<(u16, &Format)> {
+    let mut formats = Vec::with_capacity(usize::from(cols.last()) + 1);
+    if cols.with_status {
+        formats.push((Columns::STATUS, styles.status(status)));
+        formats.push((Columns::MESSAGES, &styles.messages));
+    }
+    for field in Field::ALL {
+        formats.push((
+            cols.of(field),
+            styles.field(field == Field::Expiry, mark(field)),
+        ));
+    }
+    if cols.with_done {
+        formats.push((cols.done(), &styles.done));
+    }
+    formats
+}
+
+/// Formats rows `first..=last` (1-based), one call per run of columns that share a format
+/// (the same `Format`, by address). A streamed sheet keeps only its current row: each row
+/// is started with a blank cell and formatted before the next one starts.
+fn format_runs(
+    ws: &mut Worksheet,
+    formats: &[(u16, &Format)],
+    first: u32,
+    last: u32,
+) -> Result<(), XlsxError> {
+    let mut rest = formats;
+    while let Some(&(from, format)) = rest.first() {
+        let len = rest
+            .iter()
+            .take_while(|(_, f)| std::ptr::eq(*f, format))
+            .count();
+        let to = rest[len - 1].0;
+        ws.set_range_format(r0(first), from, r0(last), to, format)?;
+        rest = &rest[len..];
     }
     Ok(())
 }
 
-/// One field's cell of a data row, with its mark.
-fn field_cell(
+/// Blank rows `first..=last` (1-based; none when `first > last`), in the grid's formats.
+fn blank_rows(
     ws: &mut Worksheet,
-    styles: &Styles,
-    row: u32,
-    col: u16,
-    field: Field,
-    data: Option<&DataRow>,
+    formats: &[(u16, &Format)],
+    first: u32,
+    last: u32,
+    streamed: bool,
 ) -> Result<(), XlsxError> {
-    let base = if field == Field::Expiry {
-        &styles.date
-    } else {
-        &styles.text
-    };
-    let mark = data.and_then(|d| d.marks.get(&field));
-    // Most cells are unmarked: they use the shared format as it is, with no copy.
-    let marked = mark.map(|m| Styles::marked(base, m.severity));
-    let format = marked.as_ref().unwrap_or(base);
-    match data.and_then(|d| d.cells.get(&field)) {
-        Some(CellValue::Text(t)) => text(ws, r0(row), col, t, format)?,
-        Some(CellValue::Date(d)) => {
-            ws.write_datetime_with_format(r0(row), col, d, format)?;
-        }
-        None => {
-            ws.write_blank(r0(row), col, format)?;
-        }
+    if first > last {
+        return Ok(());
     }
-    if let Some(m) = mark {
-        ws.insert_note(r0(row), col, &note(&m.note))?;
+    if !streamed {
+        // `set_range_format` leaves the sheet's extent (which bounds the rows saved) as it
+        // was: the block's last cell, written, extends it.
+        if let Some((col, format)) = formats.last() {
+            ws.write_blank(r0(last), *col, format)?;
+        }
+        return format_runs(ws, formats, first, last);
+    }
+    for row in first..=last {
+        // A range on a row not yet started would be dropped: start it with its first cell.
+        if let Some((col, format)) = formats.first() {
+            ws.write_blank(r0(row), *col, format)?;
+        }
+        format_runs(ws, formats, row, row)?;
     }
     Ok(())
 }
 
-/// The Status and Messages cells of a data row (result workbook).
-fn status_cells(
+/// One line's row: its values and notes, then its formats.
+fn data_row(
     ws: &mut Worksheet,
     styles: &Styles,
-    row: u32,
-    data: Option<&DataRow>,
+    cols: Columns,
+    data: &DataRow,
 ) -> Result<(), XlsxError> {
-    let (status, messages) = match data {
-        Some(d) => (d.status, d.messages.as_str()),
-        None => (None, ""),
-    };
-    let label = status.map(LineStatus::label).unwrap_or_default();
-    text(ws, r0(row), Columns::STATUS, label, styles.status(status))?;
-    text(ws, r0(row), Columns::MESSAGES, messages, &styles.messages)?;
-    fit_row(ws, r0(row), &[(messages, Columns::MESSAGES_WIDTH)])?;
-    Ok(())
+    let row = r0(data.row);
+    // Whether a cell was written, which starts the row of a streamed sheet.
+    let mut started = false;
+    if cols.with_status {
+        let label = data.status.map(LineStatus::label).unwrap_or_default();
+        started |= plain(ws, row, Columns::STATUS, label)?;
+        started |= plain(ws, row, Columns::MESSAGES, &data.messages)?;
+        fit_row(ws, row, &[(&data.messages, Columns::MESSAGES_WIDTH)])?;
+    }
+    for field in Field::ALL {
+        let col = cols.of(field);
+        match data.cells.get(&field) {
+            Some(CellValue::Text(t)) => started |= plain(ws, row, col, t)?,
+            Some(CellValue::Date(d)) => {
+                ws.write_datetime(row, col, d)?;
+                started = true;
+            }
+            None => {}
+        }
+        if let Some(m) = data.marks.get(&field) {
+            ws.insert_note(row, col, &note(&m.note))?;
+        }
+    }
+    if cols.with_done {
+        started |= plain(ws, row, cols.done(), &data.done)?;
+    }
+    let mark = |field| data.marks.get(&field).map(|m| m.severity);
+    let formats = row_formats(styles, cols, mark, data.status);
+    if !started && let Some((col, format)) = formats.first() {
+        ws.write_blank(row, *col, format)?;
+    }
+    format_runs(ws, &formats, data.row, data.row)
 }
 
 /// The drop-down of a field, if it has one.

@@ -93,6 +93,22 @@ pub(crate) fn text(
     Ok(())
 }
 
+/// Writes `value` as a string cell with no format of its own, for a caller that formats
+/// the range after (`accounts::format_runs`); true when a cell was written (an empty text
+/// writes none: the range's format makes it a formatted blank).
+pub(crate) fn plain(
+    ws: &mut Worksheet,
+    row: RowNum,
+    col: ColNum,
+    value: &str,
+) -> Result<bool, XlsxError> {
+    if value.is_empty() {
+        return Ok(false);
+    }
+    ws.write_string(row, col, clip(value))?;
+    Ok(true)
+}
+
 /// Sets a row's height so that wrapped text shows whole: LibreOffice does not grow rows
 /// of a file it opens, and Excel only sometimes does. `cells` holds each wrapped text of
 /// the row with its column width in characters.
@@ -262,6 +278,7 @@ fn workbook_bytes(
         }
     }
     let last_row = content.rows.last().map_or(0, |r| r.row as usize);
+    content.streamed = streams(last_row);
     accounts::write(
         list_sheet(&mut wb, last_row)?,
         catalog,
@@ -286,11 +303,16 @@ fn workbook_bytes(
 /// below this a temporary file per sheet costs more than it saves.
 const STREAMED_ROWS: usize = 2_000;
 
+/// Whether a list sheet of `rows` rows is written row by row.
+fn streams(rows: usize) -> bool {
+    rows >= STREAMED_ROWS
+}
+
 /// A new list sheet (Accounts, Problems, Change set, Roles) for `rows` rows. Every list
 /// sheet writes its rows top to bottom, as constant-memory mode requires; the hidden
 /// Lists sheet (written column by column) and the Summary stay in memory.
 fn list_sheet(wb: &mut Workbook, rows: usize) -> Result<&mut Worksheet, XlsxError> {
-    if rows >= STREAMED_ROWS {
+    if streams(rows) {
         wb.add_worksheet_with_constant_memory()
     } else {
         Ok(wb.add_worksheet())

@@ -58,6 +58,11 @@ pub struct Styles {
     status: [Format; 4],
     /// The Messages cell of a result line: wrapped, locked.
     pub messages: Format,
+    /// The Done cell of the "done" email's workbook: wrapped, locked.
+    pub done: Format,
+    /// `text` and `date` filled for a warning and for an error, made once so that a marked
+    /// cell is no copy of its own; see [`Styles::field`].
+    marked: [[Format; 2]; 2],
 }
 
 impl Styles {
@@ -70,7 +75,12 @@ impl Styles {
             .set_unlocked();
         let text = cell.clone().set_num_format(TEXT);
         let status = text.clone().set_locked();
+        let date = cell.clone().set_num_format(DATE);
+        let marked = [&text, &date].map(|base| {
+            [Severity::Warning, Severity::Error].map(|severity| Styles::marked(base, severity))
+        });
         Styles {
+            marked,
             status: [
                 status
                     .clone()
@@ -106,8 +116,13 @@ impl Styles {
                 .set_locked(),
             column_text: Format::new().set_num_format(TEXT).set_unlocked(),
             column_date: Format::new().set_num_format(DATE).set_unlocked(),
+            done: cell
+                .clone()
+                .set_num_format(TEXT)
+                .set_text_wrap()
+                .set_locked(),
             text,
-            date: cell.clone().set_num_format(DATE),
+            date,
             wrap: cell.set_num_format(TEXT).set_text_wrap(),
             para: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             number: Format::new()
@@ -124,6 +139,18 @@ impl Styles {
             Some(LineStatus::NeedsApproval) => waits,
             Some(LineStatus::Rejected) => rejected,
             None => none,
+        }
+    }
+
+    /// The format of a field's cell in a data row: `date` or `text`, filled when the cell
+    /// is marked with a finding of `severity`.
+    pub fn field(&self, date: bool, severity: Option<Severity>) -> &Format {
+        let kind = usize::from(date);
+        match severity {
+            None if date => &self.date,
+            None => &self.text,
+            Some(Severity::Warning) => &self.marked[kind][0],
+            Some(Severity::Error) => &self.marked[kind][1],
         }
     }
 
