@@ -2,7 +2,7 @@
 //! JSON. The JSON file stays the reference; this sheet is a view of it.
 
 use super::style::Styles;
-use super::{fit_row, text};
+use super::{fit_row, owned, text};
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
 use rust_xlsxwriter::{Note, Worksheet, XlsxError};
@@ -236,18 +236,19 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
         .set_width(300),
     )?;
     let mut row = HEADER;
+    let last_col = HEADERS.len() as u16 - 1;
     for op in &changeset.operations {
         row += 1;
         let values = cells(op);
-        for (col, value) in values.iter().enumerate() {
-            text(ws, row, col as u16, value, &styles.wrap)?;
+        let widths = std::array::from_fn::<_, 11, _>(|i| (values[i].as_str(), HEADERS[i].1));
+        fit_row(ws, row, &widths.map(|(v, w)| (v, f64::from(w))))?;
+        for (col, value) in values.into_iter().enumerate() {
+            owned(ws, row, col as u16, value)?;
         }
-        let widths: Vec<(&str, f64)> = values
-            .iter()
-            .zip(HEADERS)
-            .map(|(v, (_, w))| (v.as_str(), f64::from(w)))
-            .collect();
-        fit_row(ws, row, &widths)?;
+        // One format for the whole row: a format is hashed on every call that names one.
+        // The Operation cell is never empty, so the row is started (a streamed sheet
+        // formats only its current row).
+        ws.set_range_format(row, 0, row, last_col, &styles.wrap)?;
     }
     if changeset.operations.is_empty() {
         row += 1;

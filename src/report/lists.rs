@@ -4,7 +4,7 @@
 //! role names alone exceed, so the drop-downs point at ranges of this sheet instead.
 
 use super::style::Styles;
-use super::text;
+use super::{plain, text};
 use crate::catalog::Catalog;
 use crate::layout::{Field, LISTS_SHEET};
 use crate::location::column_letters;
@@ -98,7 +98,12 @@ impl Lists {
             text(ws, 0, col, field.header(), &styles.header)?;
             ws.set_column_width(col, 30)?;
             for (i, value) in values.iter().enumerate() {
-                text(ws, 1 + i as u32, col, value, &styles.text)?;
+                plain(ws, 1 + i as u32, col, value)?;
+            }
+            // One format for the column's values: a format is hashed on every call that
+            // names one. (The values are never empty: `unique` drops blanks.)
+            if !values.is_empty() {
+                ws.set_range_format(1, col, values.len() as u32, col, &styles.text)?;
             }
         }
         ws.set_hidden(true);

@@ -109,6 +109,24 @@ pub(crate) fn plain(
     Ok(true)
 }
 
+/// [`plain`] for a text the caller owns: moved into the cell, not copied, unless it must
+/// be cut.
+pub(crate) fn owned(
+    ws: &mut Worksheet,
+    row: RowNum,
+    col: ColNum,
+    value: String,
+) -> Result<bool, XlsxError> {
+    if clip(&value).len() < value.len() {
+        return plain(ws, row, col, &value);
+    }
+    if value.is_empty() {
+        return Ok(false);
+    }
+    ws.write_string(row, col, value)?;
+    Ok(true)
+}
+
 /// Sets a row's height so that wrapped text shows whole: LibreOffice does not grow rows
 /// of a file it opens, and Excel only sometimes does. `cells` holds each wrapped text of
 /// the row with its column width in characters.

@@ -2,7 +2,7 @@
 //! the file as it was received.
 
 use super::style::Styles;
-use super::{fit_row, text};
+use super::{fit_row, plain, text};
 use crate::catalog::Catalog;
 use crate::validate::Outcome;
 use rust_xlsxwriter::{Worksheet, XlsxError};
@@ -29,19 +29,24 @@ pub fn write(
     let mut row = 0;
     for finding in outcome.all_findings() {
         row += 1;
-        let severity = Styles::marked(&styles.text, finding.severity);
-        text(ws, row, 0, &finding.severity.to_string(), &severity)?;
-        text(ws, row, 1, finding.rule.code(), &styles.text)?;
+        // Values first, then one format per run of cells: a format is hashed on every call
+        // that names one. The severity is never empty, so the row is started (a streamed
+        // sheet formats only its current row).
+        plain(ws, row, 0, &finding.severity.to_string())?;
+        plain(ws, row, 1, finding.rule.code())?;
         let at = finding.location.to_string();
         let place = crate::layout::form::place(&finding.location, catalog);
         let location = match place == at {
             true => at,
             false => format!("{at}\n{place}"),
         };
-        text(ws, row, 2, &location, &styles.wrap)?;
-        text(ws, row, 3, &finding.message, &styles.wrap)?;
+        plain(ws, row, 2, &location)?;
+        plain(ws, row, 3, &finding.message)?;
         let suggestion = finding.suggestion.as_deref().unwrap_or_default();
-        text(ws, row, 4, suggestion, &styles.wrap)?;
+        plain(ws, row, 4, suggestion)?;
+        ws.set_range_format(row, 0, row, 0, styles.field(false, Some(finding.severity)))?;
+        ws.set_range_format(row, 1, row, 1, &styles.text)?;
+        ws.set_range_format(row, 2, row, 4, &styles.wrap)?;
         fit_row(
             ws,
             row,

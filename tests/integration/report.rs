@@ -1082,6 +1082,22 @@ fn result_cells_carry_the_formats_a_person_sees() {
     }
     assert_eq!(book.look(SHEET, "C209"), None);
     assert_eq!(book.look(SHEET, "Q9"), None, "nothing right of Notes");
+    // The Problems sheet: the severity filled, the rule plain, the texts wrapped.
+    let problem = |cell: &str| book.look("Problems", cell).unwrap();
+    assert_eq!(
+        problem("A2"),
+        grid().filled(yellow),
+        "the first finding is a warning"
+    );
+    assert_eq!(problem("A4"), grid().filled(red));
+    assert_eq!(problem("B2"), grid());
+    assert_eq!(problem("C2"), grid().wrapped());
+    assert_eq!(problem("E4"), grid().wrapped());
+    // The Change set sheet: every cell of an operation's row wrapped, empty ones too.
+    let change = |cell: &str| book.look("Change set", cell).unwrap();
+    for cell in ["A4", "E4", "H4", "K4", "A5", "K5"] {
+        assert_eq!(change(cell), grid().wrapped(), "{cell}");
+    }
 }
 
 #[test]
