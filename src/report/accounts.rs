@@ -25,7 +25,14 @@ use rust_xlsxwriter::{
 use std::collections::BTreeMap;
 
 /// Empty formatted rows a blank template offers (a coordinator's batch is rarely longer).
+/// The drop-downs and the filter of a result reach as far down.
 pub const BLANK_ROWS: u32 = 200;
+/// Empty formatted rows a result offers below its last line, for the few lines a
+/// coordinator adds when sending it back corrected. Fewer than the template's: every
+/// formatted cell is written, saved and deflated in every reply (the 200 rows were most of
+/// a one-form result's cost), and a cell typed further down still has the column's text or
+/// date format and its drop-down, down to row 208; only the grid's border stops.
+pub const RESULT_BLANK_ROWS: u32 = 20;
 /// 1-based first data row.
 pub const FIRST_DATA_ROW: u32 = HEADER_ROW + 1;
 /// Last column of the requester block's merged value cells (D), so that an email fits.
@@ -264,14 +271,13 @@ pub fn write(
     requester_validations(ws, catalog, lists)?;
     header_row(ws, styles, cols)?;
 
-    let last_row = content
-        .rows
-        .iter()
-        .map(|r| r.row)
-        .max()
-        .unwrap_or(0)
-        .max(FIRST_DATA_ROW + BLANK_ROWS - 1);
-    data_rows(ws, styles, content, cols, last_row)?;
+    let last_line = content.rows.iter().map(|r| r.row).max().unwrap_or(0);
+    let last_row = last_line.max(FIRST_DATA_ROW + BLANK_ROWS - 1);
+    let grid_row = match content.with_status {
+        true => (last_line.max(HEADER_ROW) + RESULT_BLANK_ROWS).min(last_row),
+        false => last_row,
+    };
+    data_rows(ws, styles, content, cols, grid_row)?;
     data_validations(ws, lists, cols, r0(FIRST_DATA_ROW), r0(last_row))?;
 
     let header = r0(HEADER_ROW);

@@ -1067,8 +1067,8 @@ fn result_cells_carry_the_formats_a_person_sees() {
     assert_eq!(look("G12"), grid().filled(red));
     assert_eq!(look("O12"), grid().date());
     // Row 11 was blank in the file, and the rows below the lines are blank: the grid all
-    // the same, down to row 208 (200 rows from row 9), and nothing below.
-    for row in [11, 13, 100, 208] {
+    // the same, for 20 rows below the last line (12), and no cell below.
+    for row in [11, 13, 20, 32] {
         assert_eq!(look(&format!("A{row}")), grid().locked(), "A{row}");
         assert_eq!(
             look(&format!("B{row}")),
@@ -1080,8 +1080,39 @@ fn result_cells_carry_the_formats_a_person_sees() {
         }
         assert_eq!(look(&format!("O{row}")), grid().date(), "O{row}");
     }
-    assert_eq!(book.look(SHEET, "C209"), None);
+    assert_eq!(book.look(SHEET, "C33"), None);
     assert_eq!(book.look(SHEET, "Q9"), None, "nothing right of Notes");
+    // Further down, a typed cell still keeps text as text and a date as a date (the
+    // columns' own formats), and the drop-downs reach as far as a blank template's.
+    let xml = book.sheet_xml(SHEET);
+    let column_format = |col: u32| {
+        // `<col min="4" max="6" width=".." style="N" ..>`: the style of the span holding col.
+        let span = Regex::new(r#"<col min="(\d+)" max="(\d+)"[^>]* style="(\d+)""#).unwrap();
+        let style: usize = span
+            .captures_iter(&xml)
+            .find(|c| (c[1].parse().unwrap()..=c[2].parse().unwrap()).contains(&col))
+            .unwrap_or_else(|| panic!("column {col} has no format"))[3]
+            .parse()
+            .unwrap();
+        let styles = book.parts("xl/styles.xml").pop().unwrap().1;
+        let xfs = &styles[styles.find("<cellXfs").unwrap()..];
+        let xf = xfs.split("<xf ").nth(style + 1).unwrap();
+        let id = &Regex::new(r#"numFmtId="(\d+)""#)
+            .unwrap()
+            .captures(xf)
+            .unwrap()[1];
+        Regex::new(&format!(r#"<numFmt numFmtId="{id}" formatCode="([^"]*)""#))
+            .unwrap()
+            .captures(&styles)
+            .unwrap()[1]
+            .to_string()
+    };
+    assert_eq!(column_format(4), "@", "Primary ID (D)");
+    assert_eq!(column_format(15), "yyyy-mm-dd", "Expiry (O)");
+    assert!(
+        Regex::new(r#"sqref="K9:K208""#).unwrap().is_match(&xml),
+        "the role drop-down reaches row 208"
+    );
     // The Problems sheet: the severity filled, the rule plain, the texts wrapped.
     let problem = |cell: &str| book.look("Problems", cell).unwrap();
     assert_eq!(
