@@ -443,7 +443,17 @@ fn finish(line: &mut Line, findings: Vec<Finding>) {
 type PersonKey = (String, String);
 /// Whether a person is a named user before the requests, and the named roles (code and
 /// scope) they hold after them.
-type NamedAfter = (bool, BTreeSet<(u32, String)>);
+type NamedAfter<'a> = (bool, BTreeSet<NamedRole<'a>>);
+
+/// A named role a person holds after the requests, borrowed from the state's roles or the
+/// request (no text made per role: only whether any is left matters).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum NamedRole<'a> {
+    /// A role of the catalog: code and scope.
+    Coded(u32, &'a crate::validate::Scope),
+    /// A role known only by name (a request never names one): name and scope.
+    ByName(&'a str, &'a str),
+}
 
 fn person_key(r: &Request) -> PersonKey {
     (
@@ -454,12 +464,12 @@ fn person_key(r: &Request) -> PersonKey {
 
 /// Each person's named roles after the outcome's requests (active ones only), and the
 /// people in the order the file first names them.
-fn named_after(
-    touched: &Touched,
-    outcome: &Outcome,
+fn named_after<'a>(
+    touched: &'a Touched,
+    outcome: &'a Outcome,
     catalog: &Catalog,
-) -> (BTreeMap<PersonKey, NamedAfter>, Vec<PersonKey>) {
-    let mut people: BTreeMap<PersonKey, NamedAfter> = BTreeMap::new();
+) -> (BTreeMap<PersonKey, NamedAfter<'a>>, Vec<PersonKey>) {
+    let mut people: BTreeMap<PersonKey, NamedAfter<'a>> = BTreeMap::new();
     let mut first_seen: Vec<PersonKey> = Vec::new();
     for line in &outcome.lines {
         let Some(r) = &line.request else { continue };
@@ -470,20 +480,20 @@ fn named_after(
             let held = &holding.roles;
             // Roles known only by name count as the licence audit counts them; they have no
             // code, so they are keyed apart from every code (a request never names them).
-            let by_name: BTreeSet<(u32, String)> = holding
+            let by_name: BTreeSet<NamedRole> = holding
                 .unmatched
                 .iter()
                 .filter(|u| super::licence::unmatched_is_named(u))
-                .map(|u| (u32::MAX, format!("{}@{}", u.name, u.scope)))
+                .map(|u| NamedRole::ByName(&u.name, &u.scope))
                 .collect();
             let before = held.iter().any(|a| a.is_named(catalog)) || !by_name.is_empty();
             // Active after the request: what is active now, and for a Restore what was
             // suspended.
-            let mut set: BTreeSet<(u32, String)> = held
+            let mut set: BTreeSet<NamedRole> = held
                 .iter()
                 .filter(|a| a.active || (r.action == Action::Restore && a.suspended_by.is_some()))
                 .filter(|a| super::named_code(catalog, a.code))
-                .map(|a| (a.code, format!("{:?}", a.scope)))
+                .map(|a| NamedRole::Coded(a.code, &a.scope))
                 .collect();
             set.extend(by_name);
             people.insert(key.clone(), (before, set));
@@ -494,7 +504,7 @@ fn named_after(
         }
         for role in &r.roles {
             let named = super::named_code(catalog, role.code);
-            let k = (role.code, format!("{:?}", role.scope));
+            let k = NamedRole::Coded(role.code, &role.scope);
             match role.change {
                 Change::Add if named => {
                     entry.1.insert(k);

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::changeset::Operation;
 use rusqlite::params_from_iter;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How many primary IDs one query names. SQLite allows 32,766 parameters (999 before
@@ -25,10 +26,18 @@ pub(crate) type Key = (String, String);
 
 /// The key of (institution, primary ID).
 pub(crate) fn key(institution: &str, primary_id: &str) -> Key {
-    (
-        institution.to_string(),
-        primary_id.trim().to_ascii_lowercase(),
-    )
+    (institution.to_string(), folded(primary_id).into_owned())
+}
+
+/// A primary ID trimmed and folded as `COLLATE NOCASE` folds it; borrowed when it is so
+/// already (most are: a lookup per line should not allocate).
+fn folded(primary_id: &str) -> Cow<'_, str> {
+    let id = primary_id.trim();
+    if id.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(id.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
 }
 
 /// What the state holds for one account: the account (if any), its roles (sorted, as
@@ -46,7 +55,8 @@ pub struct Holding {
 /// The accounts a submission touches, as the state holds them (see the module doc).
 #[derive(Debug, Default)]
 pub struct Touched {
-    held: HashMap<Key, Holding>,
+    /// By institution, then folded primary ID: a lookup by `&str` allocates nothing.
+    held: HashMap<String, HashMap<String, Holding>>,
     /// Every account with a touched primary ID, whatever its institution, by institution
     /// (for `other-institution-account`). Keyed by the folded ID.
     by_id: HashMap<String, Vec<Account>>,
@@ -84,7 +94,7 @@ impl Touched {
     ) -> Result<(), StateError> {
         let wanted: BTreeSet<Key> = keys
             .into_iter()
-            .filter(|k| !self.held.contains_key(k))
+            .filter(|(inst, id)| self.get(inst, id).is_none())
             .collect();
         if wanted.is_empty() {
             return Ok(());
@@ -97,7 +107,7 @@ impl Touched {
                 .get(&k.1)
                 .and_then(|all| all.iter().find(|a| a.institution == k.0))
                 .cloned();
-            self.held.entry(k.clone()).or_default().account = account;
+            self.entry(&k.0, &k.1).account = account;
         }
         let mut by_institution: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (inst, id) in &wanted {
@@ -181,12 +191,24 @@ impl Touched {
     }
 
     fn entry(&mut self, inst: &str, id: &str) -> &mut Holding {
-        self.held.entry(key(inst, id)).or_default()
+        if !self.held.contains_key(inst) {
+            self.held.insert(inst.to_string(), HashMap::new());
+        }
+        let ids = self.held.get_mut(inst).expect("inserted above");
+        let id = folded(id);
+        if !ids.contains_key(id.as_ref()) {
+            ids.insert(id.to_string(), Holding::default());
+        }
+        ids.get_mut(id.as_ref()).expect("inserted above")
+    }
+
+    fn get(&self, inst: &str, id: &str) -> Option<&Holding> {
+        self.held.get(inst)?.get(folded(id).as_ref())
     }
 
     /// What the state holds for an account (nothing for one it does not hold).
     pub fn holding(&self, institution: &str, primary_id: &str) -> &Holding {
-        let found = self.held.get(&key(institution, primary_id));
+        let found = self.get(institution, primary_id);
         debug_assert!(found.is_some(), "{institution}/{primary_id} was not read");
         found.unwrap_or(&NONE)
     }
@@ -209,7 +231,7 @@ impl Touched {
     /// Every account with this primary ID, whatever the institution, by institution.
     pub fn accounts_by_id(&self, primary_id: &str) -> &[Account] {
         self.by_id
-            .get(&primary_id.trim().to_ascii_lowercase())
+            .get(folded(primary_id).as_ref())
             .map_or(&[], Vec::as_slice)
     }
 
