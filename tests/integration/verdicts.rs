@@ -118,23 +118,33 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
     );
 }
 
+/// `[limits] KEY = VALUE` makes `process` stop with `message` located on the key's line
+/// (line 4 of the configuration), before it writes anything.
+fn limit_is_refused_on_its_line(key: &str, value: &str, message: &str) {
+    let run = Test::new()
+        .config(&format!("out = \"out\"\n\n[limits]\n{key} = {value}\n"))
+        .args(&["process", "--out", "out", "."])
+        .code(2)
+        .run();
+    assert!(
+        run.stderr.contains("rolecall.toml:4") && run.stderr.contains(message),
+        "{key} = {value}: {}",
+        run.stderr
+    );
+    assert!(!run.path("out").exists(), "{value}: nothing is written");
+}
+
+#[test]
+fn a_reader_worker_count_of_zero_is_refused_on_its_line() {
+    let message = "reader_workers must be a whole number from 1 to 256";
+    limit_is_refused_on_its_line("reader_workers", "0", message);
+}
+
 #[test]
 fn a_line_cap_below_one_is_refused_on_its_line() {
     for bad in ["0", "-5", "2000000"] {
-        let run = Test::new()
-            .config(&format!("out = \"out\"\n\n[limits]\nmax_lines = {bad}\n"))
-            .args(&["process", "--out", "out", "."])
-            .code(2)
-            .run();
-        assert!(
-            run.stderr.contains("rolecall.toml:4")
-                && run
-                    .stderr
-                    .contains("max_lines must be a whole number from 1 to 1048576"),
-            "{bad}: {}",
-            run.stderr
-        );
-        assert!(!run.path("out").exists(), "{bad}: nothing is written");
+        let message = "max_lines must be a whole number from 1 to 1048576";
+        limit_is_refused_on_its_line("max_lines", bad, message);
     }
 }
 
