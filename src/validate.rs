@@ -10,6 +10,7 @@ use crate::finding::Finding;
 use serde::{Deserialize, Serialize};
 
 pub mod duties;
+mod lookups;
 mod rules;
 
 pub(crate) use rules::parse_date;
