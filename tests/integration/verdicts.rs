@@ -154,6 +154,44 @@ fn changeset(run: &Run, sub: &serde_json::Value) -> serde_json::Value {
 }
 
 #[test]
+fn a_large_batch_out_of_order_becomes_one_sorted_change_set_merged_per_person() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 people from the highest ID down, each on two lines asking for Cataloger.
+    let people = 2_000;
+    let ids: Vec<String> = (0..people)
+        .rev()
+        .flat_map(|i| [format!("G{i:08}"), format!("G{i:08}")])
+        .collect();
+    let file = worksheet(dir.path(), "batch.xlsx", &cataloger_lines(&ids));
+    let run = process(dir, &file);
+    let sub = run.submission("batch.xlsx");
+    assert_eq!(sub["accepted"], 2 * people);
+    let ops = changeset(&run, &sub)["operations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Worked out by hand: per person a create_account and an add_role, in ascending ID
+    // order, each naming both of the person's rows. Person i's lines are the
+    // (people - 1 - i)-th pair of lines, which start at row 9.
+    assert_eq!(ops.len(), 2 * people);
+    for (i, pair) in ops.chunks(2).enumerate() {
+        let id = format!("G{i:08}");
+        let first = 9 + 2 * (people - 1 - i);
+        let lines = serde_json::json!([
+            format!("Accounts!{first}:{first}"),
+            format!("Accounts!{0}:{0}", first + 1)
+        ]);
+        assert_eq!(pair[0]["op"], "create_account", "{id}");
+        assert_eq!(pair[1]["op"], "add_role", "{id}");
+        assert_eq!(pair[1]["role"]["name"], "Cataloger", "{id}");
+        for op in pair {
+            assert_eq!(op["primary_id"], id.as_str());
+            assert_eq!(op["lines"], lines, "{id}");
+        }
+    }
+}
+
+#[test]
 fn an_account_made_for_privileged_roles_only_waits_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let file = worksheet(
