@@ -601,9 +601,12 @@ impl Outputs<'_> {
             Err(e) => Err(OutputError::write(workbook, e)),
         };
         let path = self.path("changeset.json");
-        let mut json = serde_json::to_vec_pretty(changeset).unwrap_or_default();
-        json.push(b'\n');
-        let changeset = match batch.write(&path, &json) {
+        // Written as it is made: held whole, the JSON was the largest thing in memory.
+        let json = |w: &mut dyn std::io::Write| {
+            serde_json::to_writer_pretty(&mut *w, changeset)?;
+            w.write_all(b"\n")
+        };
+        let changeset = match batch.write_with(&path, json) {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };
