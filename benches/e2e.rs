@@ -101,18 +101,60 @@ fn run_once(args: &[&str]) -> Cost {
     }
 }
 
-/// One warm-up, then the median of `RUNS` runs (by wall time), `prepare` untimed before each.
-fn measure(mut prepare: impl FnMut(), args: &[&str]) -> Cost {
-    prepare();
-    run_once(args);
-    let mut costs: Vec<Cost> = (0..RUNS)
-        .map(|_| {
-            prepare();
-            run_once(args)
-        })
-        .collect();
+/// One warm-up, then the median of `RUNS` runs (by wall time). Each run writes into a fresh
+/// folder of its own under `runs` (`prepare` fills it, untimed, and `args` names it), and
+/// nothing is deleted until the whole benchmark is over ([`Runs::finish`]).
+///
+/// Why not one folder emptied before each run: the disk is ext4 without a journal, which
+/// will not reuse an inode freed in the last few seconds, so every file created right after
+/// deleting a previous run's thousands of files costs a scan of recently freed inodes
+/// (`find_inode_bit` → `recently_deleted`). A help desk's data folder is not emptied
+/// seconds before each batch; that cost was the benchmark's, not Rolecall's.
+fn measure(
+    runs: &mut Runs,
+    name: &str,
+    mut prepare: impl FnMut(&Path),
+    args: impl Fn(&Path) -> Vec<String>,
+) -> Cost {
+    let mut one = || {
+        let dir = runs.fresh(name);
+        prepare(&dir);
+        let args = args(&dir);
+        run_once(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    one();
+    let mut costs: Vec<Cost> = (0..RUNS).map(|_| one()).collect();
     costs.sort_by_key(|c| c.wall);
     costs[costs.len() / 2]
+}
+
+/// The output folders of every run, each used once and all removed at the end.
+struct Runs {
+    root: PathBuf,
+    made: usize,
+}
+
+impl Runs {
+    /// Run folders under `tmp/runs`; what an earlier, interrupted benchmark left there is
+    /// removed now, before the warm-up runs.
+    fn new(tmp: &Path) -> Runs {
+        let root = tmp.join("runs");
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        Runs { root, made: 0 }
+    }
+
+    /// A new, empty folder named after the row.
+    fn fresh(&mut self, name: &str) -> PathBuf {
+        self.made += 1;
+        let dir = self.root.join(format!("{name}-{}", self.made));
+        fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    fn finish(self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
 }
 
 /// `n` copies of the sample form, each with its own primary ID. The ID is 7 digits in the
@@ -166,11 +208,6 @@ fn write_state_export(path: &Path, n: u32) {
     fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
 }
 
-fn fresh(dir: &Path) {
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir).unwrap();
-}
-
 fn copy_all(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
@@ -183,31 +220,36 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-fn forms(tmp: &Path) {
+/// Arguments as owned strings, for [`measure`].
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn forms(tmp: &Path, runs: &mut Runs) {
     let forms = tmp.join("forms");
     write_forms(&forms, 1_000);
-    let out = tmp.join("forms-out");
-    let cost = measure(|| fresh(&out), &["process", s(&forms), "--out", s(&out)]);
-    println!("1,000 forms, process          {}", cost.show());
-    let data = tmp.join("forms-data");
-    let inbox = data.join("inbox");
     let cost = measure(
-        || {
-            fresh(&data);
-            copy_all(&forms, &inbox);
-        },
-        &["watch", "--data", s(&data), "--once"],
+        runs,
+        "forms-out",
+        |_| {},
+        |out| owned(&["process", s(&forms), "--out", s(out)]),
+    );
+    println!("1,000 forms, process          {}", cost.show());
+    let cost = measure(
+        runs,
+        "forms-data",
+        |data| copy_all(&forms, &data.join("inbox")),
+        |data| owned(&["watch", "--data", s(data), "--once"]),
     );
     println!("1,000 forms, watch --once     {}", cost.show());
 }
 
 /// A running watcher; each form is renamed into the inbox (the drop convention) and timed
 /// until its reply is in the outbox.
-fn drop_latency(tmp: &Path) {
+fn drop_latency(tmp: &Path, runs: &mut Runs) {
     let forms = tmp.join("drop-forms");
     write_forms(&forms, 21);
-    let data = tmp.join("drop-data");
-    fresh(&data);
+    let data = runs.fresh("drop-data");
     fs::create_dir_all(data.join("inbox")).unwrap();
     let mut watcher = Command::new(exe())
         .args(["watch", "--data", s(&data)])
@@ -248,11 +290,15 @@ fn drop_latency(tmp: &Path) {
     );
 }
 
-fn worksheet(tmp: &Path, lines: u32, label: &str) {
+fn worksheet(tmp: &Path, runs: &mut Runs, lines: u32, label: &str) {
     let path = tmp.join(format!("ws-{lines}.xlsx"));
     write_worksheet(&path, lines);
-    let out = tmp.join(format!("ws-{lines}-out"));
-    let cost = measure(|| fresh(&out), &["process", s(&path), "--out", s(&out)]);
+    let cost = measure(
+        runs,
+        &format!("ws-{lines}-out"),
+        |_| {},
+        |out| owned(&["process", s(&path), "--out", s(out)]),
+    );
     println!("{label} {}", cost.show());
 }
 
@@ -274,7 +320,7 @@ fn roomy_catalog(tmp: &Path) -> PathBuf {
     dir
 }
 
-fn state(tmp: &Path) {
+fn state(tmp: &Path, runs: &mut Runs) {
     let path = tmp.join("ws-10000.xlsx");
     if !path.exists() {
         write_worksheet(&path, 10_000);
@@ -290,18 +336,23 @@ fn state(tmp: &Path) {
         .unwrap();
     assert!(status.success(), "state import failed");
     let catalog = roomy_catalog(tmp);
-    let out = tmp.join("state-out");
-    let args = [
-        "process",
-        "--catalog",
-        s(&catalog),
-        s(&path),
-        "--out",
-        s(&out),
-    ];
-    let none = measure(|| fresh(&out), &args);
-    let with_state: Vec<&str> = args.iter().copied().chain(["--db", s(&db)]).collect();
-    let with = measure(|| fresh(&out), &with_state);
+    let args = |out: &Path| {
+        owned(&[
+            "process",
+            "--catalog",
+            s(&catalog),
+            s(&path),
+            "--out",
+            s(out),
+        ])
+    };
+    let none = measure(runs, "state-out", |_| {}, args);
+    let with = measure(
+        runs,
+        "state-out",
+        |_| {},
+        |out| [args(out), owned(&["--db", s(&db)])].concat(),
+    );
     println!("10,000 lines, no state        {}", none.show());
     println!(
         "10,000 lines, 50,000 accounts {}  ({:.1} x)",
@@ -322,19 +373,21 @@ fn main() {
     let kept = std::env::var_os("ROLECALL_BENCH_DIR").map(PathBuf::from);
     let temporary = tempfile::tempdir().unwrap();
     let tmp = kept.as_deref().unwrap_or(temporary.path());
+    let mut folders = Runs::new(tmp);
     if runs("forms") {
-        forms(tmp);
+        forms(tmp, &mut folders);
     }
     if runs("drop") {
-        drop_latency(tmp);
+        drop_latency(tmp, &mut folders);
     }
     if runs("10k") {
-        worksheet(tmp, 10_000, "10,000-line worksheet        ");
+        worksheet(tmp, &mut folders, 10_000, "10,000-line worksheet        ");
     }
     if runs("100k") {
-        worksheet(tmp, 100_000, "100,000-line worksheet       ");
+        worksheet(tmp, &mut folders, 100_000, "100,000-line worksheet       ");
     }
     if runs("state") {
-        state(tmp);
+        state(tmp, &mut folders);
     }
+    folders.finish();
 }

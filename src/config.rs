@@ -37,7 +37,7 @@ pub struct Config {
     pub limits: LimitsConfig,
 }
 
-/// `[limits]`: how much of one submission is read.
+/// `[limits]`: how much of one submission is read, and by how many reader workers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -45,6 +45,54 @@ pub struct LimitsConfig {
     /// counted, and the verdict says how many were not read.
     #[serde(default, deserialize_with = "max_lines")]
     pub max_lines: Option<usize>,
+    /// Reader workers at most (default: one per core).
+    #[serde(default, deserialize_with = "reader_workers")]
+    pub reader_workers: Option<usize>,
+    /// Files a reader worker reads before a fresh one replaces it (default 100).
+    #[serde(default, deserialize_with = "reader_files")]
+    pub reader_files: Option<u32>,
+    /// MiB of input a reader worker reads before a fresh one replaces it (default 256).
+    #[serde(default, deserialize_with = "reader_mb")]
+    pub reader_mb: Option<u64>,
+}
+
+/// The most reader workers a configuration may ask for: each is a process with up to
+/// 1 GiB of address space.
+pub const MAX_READER_WORKERS: u64 = 256;
+
+/// A whole number from `low` to `high`, else an error on its line naming the key.
+fn whole_in<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+    (low, high): (u64, u64),
+    default: &str,
+) -> Result<u64, D::Error> {
+    let n = i64::deserialize(d)?;
+    match u64::try_from(n) {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
+        _ => Err(serde::de::Error::custom(format!(
+            "{key} must be a whole number from {low} to {high}, not {n}; leave it out for \
+             the default, {default}"
+        ))),
+    }
+}
+
+/// `reader_workers = N`, 1 ≤ N ≤ [`MAX_READER_WORKERS`].
+fn reader_workers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let range = (1, MAX_READER_WORKERS);
+    whole_in(d, "reader_workers", range, "one per core").map(|n| Some(n as usize))
+}
+
+/// `reader_files = N`, 1 ≤ N ≤ 1,000,000.
+fn reader_files<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let default = crate::read::isolate::pool::FILES_PER_WORKER.to_string();
+    whole_in(d, "reader_files", (1, 1_000_000), &default).map(|n| Some(n as u32))
+}
+
+/// `reader_mb = N`, 1 ≤ N ≤ 1,048,576 (1 TiB).
+fn reader_mb<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let default = (crate::read::isolate::pool::BYTES_PER_WORKER >> 20).to_string();
+    whole_in(d, "reader_mb", (1, 1 << 20), &default).map(Some)
 }
 
 /// Excel's last row: no sheet can hold more lines than this.
@@ -54,6 +102,16 @@ impl LimitsConfig {
     /// The line cap, default filled in.
     pub fn max_lines(&self) -> usize {
         self.max_lines.unwrap_or(crate::read::DEFAULT_MAX_LINES)
+    }
+
+    /// How many reader workers run and when each is replaced, defaults filled in.
+    pub fn recycling(&self) -> crate::read::isolate::pool::Recycling {
+        let d = crate::read::isolate::pool::Recycling::default();
+        crate::read::isolate::pool::Recycling {
+            workers: self.reader_workers.unwrap_or(d.workers),
+            files_per_worker: self.reader_files.unwrap_or(d.files_per_worker),
+            bytes_per_worker: self.reader_mb.map_or(d.bytes_per_worker, |mb| mb << 20),
+        }
     }
 }
 
@@ -127,7 +185,7 @@ pub struct WatchConfig {
     pub max_attempts: Option<u32>,
     /// Replies to one sender per hour, at most (default 20).
     pub replies_per_hour: Option<u32>,
-    /// Submissions processed at once (default: one per core).
+    /// Submissions processed at once (default: two per core).
     pub jobs: Option<std::num::NonZeroUsize>,
 }
 
@@ -296,5 +354,34 @@ mod tests {
             parse("[limits]\nmax_rows = 5\n").is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn the_reader_workers_and_their_recycling_are_set_within_bounds() {
+        use crate::read::isolate::pool::Recycling;
+        let parse = |text: &str| toml::from_str::<Config>(text).map(|c| c.limits.recycling());
+        assert_eq!(parse("").unwrap(), Recycling::default());
+        let set = "[limits]\nreader_workers = 3\nreader_files = 7\nreader_mb = 2\n";
+        let expected = Recycling {
+            workers: 3,
+            files_per_worker: 7,
+            bytes_per_worker: 2 * 1024 * 1024,
+        };
+        assert_eq!(parse(set).unwrap(), expected);
+        for (key, bad) in [
+            ("reader_workers", "0"),
+            ("reader_workers", "257"),
+            ("reader_files", "0"),
+            ("reader_files", "-3"),
+            ("reader_mb", "0"),
+            ("reader_mb", "1048577"),
+            ("reader_mb", "\"lots\""),
+        ] {
+            let error = parse(&format!("[limits]\n{key} = {bad}\n")).unwrap_err();
+            assert!(
+                bad.starts_with('"') || error.to_string().contains(&format!("{key} must be")),
+                "{key} = {bad}: {error}"
+            );
+        }
     }
 }

@@ -233,16 +233,22 @@ impl<'a> Processor<'a> {
     /// What only the state can add to a change set built from the diffed outcome: the name
     /// and email updates of internal accounts, the roles a Restore puts back, the state
     /// version; returns each person's roles before and after, for the result workbook.
+    /// `touched` is what the diff read of the state (read again if the diff failed).
     fn complete_against(
         &self,
         state: &crate::state::State,
+        touched: Option<crate::state::touched::Touched>,
         outcome: &mut crate::validate::Outcome,
         changeset: &mut crate::changeset::ChangeSet,
     ) -> Result<Vec<crate::report::PersonRoles>, crate::state::StateError> {
-        let updates = crate::state::diff::account_updates(state, outcome)?;
+        let mut touched = match touched {
+            Some(touched) => touched,
+            None => crate::state::touched::Touched::of_outcome(state, outcome)?,
+        };
+        let updates = crate::state::diff::account_updates(&touched, outcome);
         changeset.operations.extend(updates);
         crate::changeset::Operation::sort(&mut changeset.operations);
-        crate::state::diff::complete(state, changeset, self.catalog)
+        crate::state::diff::complete(state, &mut touched, changeset, self.catalog)
     }
 
     /// The pipeline for one submission, as named steps: hash, adopt the sender, validate,
@@ -277,13 +283,17 @@ impl<'a> Processor<'a> {
         let state = self.known_state();
         // The diff's many small reads as one read of the state (see `State::read_together`).
         let together = state.map(|(state, _)| state.read_together());
+        let mut touched = None;
         if let Some((state, options)) = &state {
-            errors.extend(diff_step(state, &mut outcome, self.catalog, options).err());
+            match diff_step(state, &mut outcome, self.catalog, options) {
+                Ok(read) => touched = Some(read),
+                Err(e) => errors.push(e),
+            }
         }
         let info = self.submission_info(&names, sha256, &outcome);
         let mut changeset = changeset::build(&outcome, info, &self.catalog.version);
         let roles = state.and_then(|(state, _)| {
-            self.complete_against(state, &mut outcome, &mut changeset)
+            self.complete_against(state, touched, &mut outcome, &mut changeset)
                 .map_err(|e| errors.push(OutputError::state(e)))
                 .ok()
         });
@@ -591,9 +601,12 @@ impl Outputs<'_> {
             Err(e) => Err(OutputError::write(workbook, e)),
         };
         let path = self.path("changeset.json");
-        let mut json = serde_json::to_vec_pretty(changeset).unwrap_or_default();
-        json.push(b'\n');
-        let changeset = match batch.write(&path, &json) {
+        // Written as it is made: held whole, the JSON was the largest thing in memory.
+        let json = |w: &mut dyn std::io::Write| {
+            serde_json::to_writer_pretty(&mut *w, changeset)?;
+            w.write_all(b"\n")
+        };
+        let changeset = match batch.write_with(&path, json) {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };
@@ -686,14 +699,19 @@ fn adopt_sender(mut document: Document, origin: Option<&Origin>) -> Document {
     document
 }
 
-/// Diffs the validated requests against the account state.
+/// Diffs the validated requests against the account state; returns what it read of the
+/// state (the accounts the requests name), for the change set's completion.
 fn diff_step(
     state: &crate::state::State,
     outcome: &mut validate::Outcome,
     catalog: &Catalog,
     options: &crate::state::diff::DiffOptions,
-) -> Result<(), OutputError> {
-    crate::state::diff::reconcile(state, outcome, catalog, options).map_err(OutputError::state)
+) -> Result<crate::state::touched::Touched, OutputError> {
+    let touched =
+        crate::state::touched::Touched::of_outcome(state, outcome).map_err(OutputError::state)?;
+    crate::state::diff::reconcile(state, &touched, outcome, catalog, options)
+        .map_err(OutputError::state)?;
+    Ok(touched)
 }
 
 /// The submission's entry of `process --json`, before any output is written.

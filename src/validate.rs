@@ -10,6 +10,7 @@ use crate::finding::Finding;
 use serde::{Deserialize, Serialize};
 
 pub mod duties;
+mod lookups;
 mod rules;
 
 pub(crate) use rules::parse_date;
@@ -206,7 +207,8 @@ pub struct Counts {
 /// The validated submission.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// The document as read (requester block, columns).
+    /// The document as read (requester block, columns); its rows have moved into `lines`
+    /// (each line owns its row, so the lines are held once).
     pub document: Document,
     /// Findings about the submission as a whole (reader findings, requester block).
     pub findings: Vec<Finding>,

@@ -828,20 +828,28 @@ fn queue_file(
     now: &jiff::Zoned,
 ) -> Result<NewMail, WatchError> {
     let mut batch = fsx::Batch::default();
-    let queued = queue_file_in(&mut batch, root, key, submission, mail, now)?;
+    let queued = queue_file_in(
+        &mut batch,
+        root,
+        key,
+        submission,
+        (mail, &mail.to_eml()),
+        now,
+    )?;
     // The row that points at this file is recorded after: the name must be on disk first.
     batch.commit();
     Ok(queued)
 }
 
 /// [`queue_file`], with the outbox folder flushed when `batch` is committed (before the row
-/// is recorded), together with the other names of the same step.
+/// is recorded), together with the other names of the same step. `eml` is `mail` as
+/// [`Mail::to_eml`] gives it, formatted once by a caller that writes it twice.
 fn queue_file_in(
     batch: &mut fsx::Batch,
     root: &Path,
     key: &str,
     submission: Option<&str>,
-    mail: &Mail,
+    (mail, eml): (&Mail, &[u8]),
     now: &jiff::Zoned,
 ) -> Result<NewMail, WatchError> {
     let file = format!(
@@ -849,12 +857,10 @@ fn queue_file_in(
         fsx::safe_name(key, Charset::AsciiWord, fsx::MAX_NAME_BYTES - 4, "mail")
     );
     let path = root.join("outbox").join(&file);
-    batch
-        .write(&path, &mail.to_eml())
-        .map_err(|source| WatchError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    batch.write(&path, eml).map_err(|source| WatchError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(NewMail {
         letter: crate::ledger::Letter {
             key: key.to_string(),

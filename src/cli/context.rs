@@ -47,6 +47,9 @@ impl Context {
         }
         let catalog_choice = CatalogChoice::new(global.catalog.as_deref(), &config);
         let data = global.data.clone().or_else(|| config.data.clone());
+        // The reader pools are process-wide: their size and recycling are set here, once,
+        // before any command reads a file.
+        crate::read::isolate::pool::configure(config.limits.recycling());
         Ok(Context {
             config,
             json: global.json,

@@ -9,7 +9,7 @@ use calamine::{Data, DataRef, ExcelDateTime};
 use serde::{Deserialize, Serialize};
 
 /// How a cell was stored: mirrors [`crate::document::ValueKind`], in a form that crosses the
-/// child-process boundary as one JSON letter.
+/// child-process boundary as one letter (`t n d b`, in JSON and in [`super::raw::wire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
     /// Text.

@@ -10,8 +10,9 @@
 //! from a pool of one per core by default ([`pool`]), started on first use and shared by
 //! every thread of this process; a caller waits for a free worker. Requests and answers are
 //! frames on the worker's stdin and stdout ([`frame`]: a version byte, a length): the
-//! request is a format byte and the file's bytes, the answer the JSON of
-//! [`super::raw::read_raw_bytes`] (or, for a PDF, [`super::form::read_form`]).
+//! request is a format byte and the file's bytes, the answer the result of
+//! [`super::raw::read_raw_bytes`] in the binary encoding of [`super::raw::wire`] (or, for a
+//! PDF, the JSON of [`super::form::read_form`]).
 //!
 //! **The sandbox.** A worker starts with an empty environment (no `ROLECALL_SMTP_PASSWORD`,
 //! nothing else the parent holds) in a scratch folder of its own, and before its first file
@@ -188,7 +189,7 @@ fn serve(memory_mb: u64, cpu_secs: u64) -> ExitCode {
     }
 }
 
-/// One request's answer: the reader's result as JSON (empty for a request no reader takes,
+/// One request's answer: the reader's result, encoded (empty for a request no reader takes,
 /// which the parent reads as damage).
 fn answer(request: &[u8]) -> Vec<u8> {
     let Some((format, bytes)) = request
@@ -197,12 +198,11 @@ fn answer(request: &[u8]) -> Vec<u8> {
     else {
         return Vec::new();
     };
-    let json = if format == Format::Pdf {
-        serde_json::to_vec(&form::read_form(bytes))
+    if format == Format::Pdf {
+        serde_json::to_vec(&form::read_form(bytes)).unwrap_or_default()
     } else {
-        serde_json::to_vec(&raw::read_raw_bytes(bytes, format))
-    };
-    json.unwrap_or_default()
+        raw::wire::encode(&raw::read_raw_bytes(bytes, format))
+    }
 }
 
 /// The worker's own CPU time, from `/proc/self/stat` kept open (Linux); elsewhere unknown,
@@ -315,17 +315,19 @@ enum Ended<T> {
     Crashed,
 }
 
-/// Sends one file to a worker of `pool` and decodes what came back.
-fn run_in_worker<T: serde::de::DeserializeOwned>(
+/// Sends one file to a worker of `pool` and decodes what came back with `decode` (`None`:
+/// not an answer of this build's reader).
+fn run_in_worker<T>(
     pool: &pool::Pool,
     format: Format,
     bytes: &[u8],
+    decode: impl FnOnce(&[u8]) -> Option<T>,
 ) -> Ended<T> {
     let mut request = Vec::with_capacity(bytes.len() + 1);
     request.push(format_code(format));
     request.extend_from_slice(bytes);
     match pool.exchange(request) {
-        Exchange::Answer(json) => serde_json::from_slice(&json).map_or(Ended::Crashed, Ended::Read),
+        Exchange::Answer(answer) => decode(&answer).map_or(Ended::Crashed, Ended::Read),
         Exchange::NotStarted(e) => Ended::NotStarted(e),
         Exchange::TimedOut => Ended::TimedOut,
         Exchange::Died { status, err } if out_of_resources(&status, &err) => Ended::OutOfResources,
@@ -372,7 +374,7 @@ impl pool::Pool {
         }
         let bytes = raw::load(path)?;
         let format_label = raw::format_label(format);
-        match run_in_worker::<Reply>(self, format, &bytes) {
+        match run_in_worker(self, format, &bytes, raw::wire::decode) {
             Ended::Read(reply) => reply,
             Ended::NotStarted(e) => Err(RawFailure {
                 kind: FailKind::Unreadable,
@@ -412,7 +414,8 @@ impl pool::Pool {
     pub fn read_form(&self, path: &Path) -> FormReply {
         let (memory_mb, timeout) = (self.settings().memory_mb, self.settings().timeout);
         let bytes = form::load(path)?;
-        match run_in_worker::<FormReply>(self, Format::Pdf, &bytes) {
+        let json = |answer: &[u8]| serde_json::from_slice::<FormReply>(answer).ok();
+        match run_in_worker(self, Format::Pdf, &bytes, json) {
             Ended::Read(reply) => reply,
             Ended::NotStarted(e) => Err(FormFailure {
                 kind: FormFailKind::Damaged,

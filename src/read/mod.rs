@@ -132,15 +132,14 @@ pub fn read_workbook(
     match reply {
         Ok(wb) => {
             // The raw cells are plain data; still, nothing here may take the run down.
-            std::panic::catch_unwind(|| worksheet::build_document(&wb, max_lines)).unwrap_or_else(
-                |_| {
+            std::panic::catch_unwind(move || worksheet::build_document(wb, max_lines))
+                .unwrap_or_else(|_| {
                     failed(
                         Rule::Unreadable,
                         "Rolecall failed while reading this workbook. The help desk has been told; \
                      please wait for their reply.",
                     )
-                },
-            )
+                })
         }
         Err(f) => failed(
             match f.kind {

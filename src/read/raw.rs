@@ -2,7 +2,8 @@
 //!
 //! This is the only code that runs calamine, and the only code the `__read-cells` reader
 //! workers run (see [`super::isolate`]). Its output, a [`RawWorkbook`] of sparse cells with
-//! their text already normalised, is small, plain and serialisable, so that header detection
+//! their text already normalised, is small, plain and crosses the pipe in a compact binary
+//! encoding ([`wire`]), so that header detection
 //! and everything after it run in the parent on data that can no longer hurt it.
 //!
 //! Guards, in the order they apply:
@@ -16,6 +17,8 @@
 //!
 //! `.xls` and `.ods` have no cell streaming in calamine 0.38, so they go through
 //! `worksheet_range`; for those, the child process's memory limit is the defence.
+
+pub mod wire;
 
 use super::cell::{self, CellText, Kind};
 use crate::document::Format;

@@ -24,9 +24,12 @@ pub const REQUESTER_SHEET: &str = "Requester";
 /// A sheet's cells by 1-based row, then 1-based column.
 type Grid<'a> = BTreeMap<u32, BTreeMap<u32, (Kind, &'a str)>>;
 
-fn grid(sheet: &RawSheet) -> Grid<'_> {
+/// The grid of a sheet's rows up to `last_row` (1-based; the header search and the
+/// requester block look at the top of a sheet only, and a grid of every cell cost more
+/// than the cells).
+fn grid(sheet: &RawSheet, last_row: u32) -> Grid<'_> {
     let mut g: Grid<'_> = BTreeMap::new();
-    for c in &sheet.cells {
+    for c in sheet.cells.iter().filter(|c| c.row() < last_row) {
         g.entry(c.row() + 1)
             .or_default()
             .insert(c.col() + 1, (c.2, c.3.as_str()));
@@ -75,9 +78,9 @@ fn find_header(g: &Grid<'_>) -> Option<Header> {
     None
 }
 
-fn value(sheet: &str, row: u32, col: u32, kind: Kind, text: &str) -> Value {
+fn value(sheet: &str, row: u32, col: u32, kind: Kind, text: String) -> Value {
     Value {
-        text: text.to_string(),
+        text,
         location: Location::cell(sheet, row, col),
         kind: ValueKind::from(kind),
     }
@@ -109,7 +112,7 @@ fn requester_block(
                     .iter()
                     .any(|f| f.aliases().contains(&normalize_header(vtext).as_str()));
                 if !next_is_label {
-                    into.insert(field, value(sheet, row, vcol, kind, vtext));
+                    into.insert(field, value(sheet, row, vcol, kind, vtext.to_string()));
                 }
             }
         }
@@ -177,8 +180,9 @@ fn line_cap_finding(sheet: &RawSheet, doc: &Document, max_lines: usize) -> Optio
 }
 
 /// Builds the document from a workbook's raw cells, reading at most `max_lines` request
-/// lines (the ones past it are counted, and the verdict says how many were not read).
-pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
+/// lines (the ones past it are counted, and the verdict says how many were not read). The
+/// cells' text moves into the document's values: the raw workbook is used up.
+pub fn build_document(mut wb: RawWorkbook, max_lines: usize) -> Document {
     let mut doc = Document::default();
     if wb.too_many_sheets {
         doc.findings.push(Finding::warning(
@@ -191,30 +195,12 @@ pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
             ),
         ));
     }
-    let grids: Vec<Grid<'_>> = wb.sheets.iter().map(grid).collect();
-    let mut headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
-    let Some(i) = request_sheet(wb, &headers) else {
-        no_header(wb, &mut doc, max_lines);
+    let Some((i, header)) = top_of_sheets(&wb, &mut doc, max_lines) else {
         return doc;
     };
-    let (sheet, g) = (&wb.sheets[i], &grids[i]);
-    let Some(header) = headers[i].take() else {
-        return doc;
-    };
-    doc.sheet = Some(sheet.name.clone());
-    doc.header_row = Some(header.row);
-    doc.columns = header.columns.clone();
-    doc.findings.extend(overflow_finding(sheet, max_lines));
-    column_findings(&header, &sheet.name, &mut doc);
-    requester_block(g, &sheet.name, 1..header.row, &mut doc.requester);
-    if let Some(j) = wb
-        .sheets
-        .iter()
-        .position(|s| s.name.trim().eq_ignore_ascii_case(REQUESTER_SHEET))
-    {
-        requester_block(&grids[j], &wb.sheets[j].name, .., &mut doc.requester);
-    }
-    request_rows(g, &header, &sheet.name, max_lines, &mut doc);
+    let cells = std::mem::take(&mut wb.sheets[i].cells);
+    let sheet = &wb.sheets[i];
+    request_rows(cells, &header, &sheet.name, max_lines, &mut doc);
     doc.unread_lines += sheet.rows_not_kept as usize;
     doc.findings
         .extend(line_cap_finding(sheet, &doc, max_lines));
@@ -222,6 +208,43 @@ pub fn build_document(wb: &RawWorkbook, max_lines: usize) -> Document {
         doc.findings.push(no_requests(sheet, header.row));
     }
     doc
+}
+
+/// What the tops of the sheets say: which sheet has the request lines (its index and
+/// header row, with the column warnings and the requester block in `doc`), or `None` when
+/// no sheet has a header row (`doc` then says why).
+fn top_of_sheets(
+    wb: &RawWorkbook,
+    doc: &mut Document,
+    max_lines: usize,
+) -> Option<(usize, Header)> {
+    let grids: Vec<Grid<'_>> = wb
+        .sheets
+        .iter()
+        .map(|s| grid(s, HEADER_SEARCH_ROWS))
+        .collect();
+    let mut headers: Vec<Option<Header>> = grids.iter().map(find_header).collect();
+    let Some(i) = request_sheet(wb, &headers) else {
+        no_header(wb, doc, max_lines);
+        return None;
+    };
+    let (sheet, g) = (&wb.sheets[i], &grids[i]);
+    let header = headers[i].take()?;
+    doc.sheet = Some(sheet.name.clone());
+    doc.header_row = Some(header.row);
+    doc.columns = header.columns.clone();
+    doc.findings.extend(overflow_finding(sheet, max_lines));
+    column_findings(&header, &sheet.name, doc);
+    requester_block(g, &sheet.name, 1..header.row, &mut doc.requester);
+    if let Some(j) = wb
+        .sheets
+        .iter()
+        .position(|s| s.name.trim().eq_ignore_ascii_case(REQUESTER_SHEET))
+    {
+        let whole = grid(&wb.sheets[j], u32::MAX);
+        requester_block(&whole, &wb.sheets[j].name, .., &mut doc.requester);
+    }
+    Some((i, header))
 }
 
 /// The sheet the request lines are on: the Accounts sheet if it has the header row, else
@@ -270,13 +293,32 @@ fn column_findings(header: &Header, sheet: &str, doc: &mut Document) {
 }
 
 /// The request lines under the header row: every non-empty row, up to the line cap (the
-/// rest are counted, not read: the verdict says how many were left out).
-fn request_rows(g: &Grid<'_>, header: &Header, sheet: &str, max_lines: usize, doc: &mut Document) {
-    for (&row, cells) in g.range(header.row + 1..) {
+/// rest are counted, not read: the verdict says how many were left out). `cells` are the
+/// sheet's, in row then column order; each one in a known column moves into its value.
+fn request_rows(
+    cells: Vec<super::raw::RawCell>,
+    header: &Header,
+    sheet: &str,
+    max_lines: usize,
+    doc: &mut Document,
+) {
+    // Field by 0-based column, so that each cell finds its field without a search.
+    let mut field_at: Vec<Option<Field>> = vec![None; MAX_COLS as usize];
+    for (&field, &col) in &header.columns {
+        if let Some(slot) = field_at.get_mut(col as usize - 1) {
+            *slot = Some(field);
+        }
+    }
+    let mut cells = cells
+        .into_iter()
+        .skip_while(|c| c.row() < header.row)
+        .peekable();
+    while let Some(first) = cells.peek() {
+        let row = first.row() + 1;
         let mut values = BTreeMap::new();
-        for (&field, &col) in &header.columns {
-            if let Some(&(kind, text)) = cells.get(&col) {
-                values.insert(field, value(sheet, row, col, kind, text));
+        while let Some(c) = cells.next_if(|c| c.row() + 1 == row) {
+            if let Some(Some(field)) = field_at.get(c.col() as usize) {
+                values.insert(*field, value(sheet, row, c.col() + 1, c.2, c.3));
             }
         }
         if values.is_empty() {
@@ -388,7 +430,7 @@ mod tests {
     /// The document of a workbook with this one sheet, at most `max_lines` lines read.
     fn read_capped(sheet: RawSheet, max_lines: usize) -> Document {
         build_document(
-            &RawWorkbook {
+            RawWorkbook {
                 sheets: vec![sheet],
                 ..Default::default()
             },

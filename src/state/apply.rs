@@ -9,6 +9,7 @@
 //! The same code previews a change set (inside a savepoint that is rolled back) for the
 //! before/after sheet and the Alma payloads.
 
+use super::touched::Holding;
 use super::{
     Account, Assignment, ParameterKnowledge, State, StateError, put_account, put_role, roles_of,
 };
@@ -313,6 +314,147 @@ pub(crate) fn apply_op(
             .or_note(&format!("{id} has none of these roles suspended")),
     };
     Ok(changed)
+}
+
+/// What [`apply_op`] does to one account, done to what the state holds for it in memory
+/// (the preview of a change set: the roles after, without writing). It must keep to
+/// `apply_op` rule for rule; a test runs both on the same operations and compares.
+pub(crate) fn apply_in_memory(h: &mut Holding, op: &Operation, tag: &str) {
+    let (inst, id) = op.account();
+    match op {
+        Operation::CreateAccount {
+            first_name,
+            last_name,
+            email,
+            account_type,
+            ..
+        } => {
+            let names = [first_name, last_name, email];
+            create_in_memory(h, new_account(inst, id, names, *account_type));
+        }
+        Operation::UpdateAccount {
+            first_name,
+            last_name,
+            email,
+            ..
+        } => {
+            if let Some(a) = &mut h.account {
+                for (field, new) in [
+                    (&mut a.first_name, first_name),
+                    (&mut a.last_name, last_name),
+                    (&mut a.email, email),
+                ] {
+                    if let Some(new) = new {
+                        field.clone_from(new);
+                    }
+                }
+            }
+        }
+        Operation::AddRole {
+            role,
+            scope,
+            parameters,
+            expiry,
+            ..
+        } => {
+            let blank = String::new();
+            let names = [&blank, &blank, &blank];
+            create_in_memory(h, new_account(inst, id, names, AccountType::Internal));
+            let want = Assignment {
+                code: role.code,
+                scope: scope.clone(),
+                parameters: sorted(parameters),
+                active: true,
+                expiry: expiry.clone(),
+                suspended_by: None,
+                parameters_known: ParameterKnowledge::Known,
+            };
+            if !h.roles.contains(&want) {
+                upsert(&mut h.roles, want);
+            }
+        }
+        Operation::RemoveRole {
+            role,
+            scope,
+            parameters,
+            ..
+        } => {
+            // Without parameters: at that scope, whatever its desks.
+            let desks = sorted(parameters);
+            h.roles.retain(|a| {
+                !(a.code == role.code
+                    && a.scope == *scope
+                    && (desks.is_empty() || a.parameters == desks))
+            });
+        }
+        Operation::RemoveAllStaffRoles { keep, .. } => {
+            h.roles.retain(|a| keep.iter().any(|k| k.code == a.code));
+            h.unmatched.clear();
+        }
+        Operation::SuspendRoles { roles, .. } => set_active_in_memory(h, roles, false, tag),
+        Operation::RestoreRoles { roles, .. } => set_active_in_memory(h, roles, true, tag),
+    }
+    h.roles.sort();
+}
+
+/// An account as `apply` creates it: the names, email and type given, active.
+fn new_account(
+    inst: &str,
+    id: &str,
+    [first, last, email]: [&String; 3],
+    account_type: AccountType,
+) -> Account {
+    Account {
+        institution: inst.into(),
+        primary_id: id.into(),
+        first_name: first.clone(),
+        last_name: last.clone(),
+        email: email.clone(),
+        account_type,
+        status: "ACTIVE".into(),
+    }
+}
+
+/// [`create_account`] and [`ensure_account`] in memory: an account the state lacks is
+/// created, with Patron (Alma gives every account Patron); one it holds stays as it is.
+fn create_in_memory(h: &mut Holding, account: Account) {
+    if h.account.is_none() {
+        let inst = account.institution.clone();
+        h.account = Some(account);
+        upsert(&mut h.roles, patron(&inst));
+    }
+}
+
+/// [`put_role`] in memory: a role with the same code, scope and parameters is the same row,
+/// and takes the new status, expiry, suspension and parameter knowledge.
+fn upsert(roles: &mut Vec<Assignment>, want: Assignment) {
+    let same_row = |a: &Assignment| {
+        a.code == want.code && a.scope == want.scope && a.parameters == want.parameters
+    };
+    match roles.iter_mut().find(|a| same_row(a)) {
+        Some(row) => {
+            row.active = want.active;
+            row.expiry = want.expiry;
+            row.suspended_by = want.suspended_by;
+            row.parameters_known = want.parameters_known;
+        }
+        None => roles.push(want),
+    }
+}
+
+/// [`set_active`] in memory.
+fn set_active_in_memory(h: &mut Holding, roles: &[RoleGrant], active: bool, tag: &str) {
+    for a in &mut h.roles {
+        let eligible = if active {
+            !a.active && a.suspended_by.is_some()
+        } else {
+            a.active
+        };
+        if eligible && roles.iter().any(|g| same_grant(a, g)) {
+            a.active = active;
+            a.suspended_by = (!active).then(|| tag.to_string());
+        }
+    }
 }
 
 /// `changed.or_note(why)`: `None` when the operation changed something, else why it did not.

@@ -17,8 +17,8 @@
 //! [`complete`] then fills what only the state knows into the change set (the roles a Restore
 //! puts back, the state version) and returns each person's roles before and after.
 
-use super::apply::preview;
-use super::{Account, Assignment, State, StateError, UnmatchedRole, roles_of, unmatched_of};
+use super::touched::{Holding, Touched};
+use super::{Account, Assignment, State, StateError, UnmatchedRole};
 use crate::catalog::Catalog;
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::finding::{Finding, Rule, Severity};
@@ -70,9 +70,12 @@ fn role_list(roles: &[Assignment], catalog: &Catalog) -> String {
     staff.join("; ")
 }
 
-/// Compares every carried-out line of `outcome` with the state (see the module doc).
+/// Compares every carried-out line of `outcome` with the state (see the module doc):
+/// `touched` holds the accounts its lines name ([`Touched::of_outcome`]), `state` the
+/// institutions' named-user counts.
 pub fn reconcile(
     state: &State,
+    touched: &Touched,
     outcome: &mut Outcome,
     catalog: &Catalog,
     options: &DiffOptions,
@@ -88,19 +91,19 @@ pub fn reconcile(
             columns: &columns,
             catalog,
         };
-        let (request, findings) = ctx.reconcile(state, request, &mut noted_exists)?;
+        let (request, findings) = ctx.reconcile(touched, request, &mut noted_exists);
         line.request = request;
         finish(line, findings);
     }
-    check_duties(state, outcome, catalog)?;
-    check_allotment(state, outcome, catalog, options)
+    check_duties(touched, outcome, catalog);
+    check_allotment(state, touched, outcome, catalog, options)
 }
 
 /// Separation of duties against what each account holds: a role to add whose partner the
 /// person holds (and this submission does not take away) needs approval, as an exception.
-fn check_duties(state: &State, outcome: &mut Outcome, catalog: &Catalog) -> Result<(), StateError> {
+fn check_duties(touched: &Touched, outcome: &mut Outcome, catalog: &Catalog) {
     if catalog.policy.separation_of_duties.is_empty() {
-        return Ok(());
+        return;
     }
     let removed = removals(outcome);
     let columns = outcome.document.columns.clone();
@@ -111,7 +114,8 @@ fn check_duties(state: &State, outcome: &mut Outcome, catalog: &Catalog) -> Resu
         };
         let key = person_key(request);
         let gone = removed.get(&key);
-        let held: Vec<u32> = roles_of(state.conn(), &key.0, request.person.primary_id.trim())?
+        let held: Vec<u32> = touched
+            .roles(&key.0, &request.person.primary_id)
             .iter()
             .filter(|r| r.active && gone.is_none_or(|g| !g.contains(&r.code)))
             .map(|r| r.code)
@@ -125,7 +129,6 @@ fn check_duties(state: &State, outcome: &mut Outcome, catalog: &Catalog) -> Resu
         crate::validate::duties::settle(&mut line.status, &found);
         line.findings.extend(found);
     }
-    Ok(())
 }
 
 /// The role codes each person's requests take away. (A Delete takes every role away and
@@ -166,39 +169,39 @@ impl LineContext<'_> {
     /// findings to add to the line.
     fn reconcile(
         &self,
-        state: &State,
+        touched: &Touched,
         mut request: Request,
         noted_exists: &mut HashSet<(String, String)>,
-    ) -> Result<(Option<Request>, Vec<Finding>), StateError> {
+    ) -> (Option<Request>, Vec<Finding>) {
         let inst = request.institution.clone();
         let id = request.person.primary_id.trim().to_string();
-        let Some(account) = state.account(&inst, &id)? else {
+        let holding = touched.holding(&inst, &id);
+        let Some(account) = &holding.account else {
             let findings = match request.action {
                 Action::Add => Vec::new(),
-                _ => vec![self.not_here(state, &inst, &id)?],
+                _ => vec![self.not_here(touched, &inst, &id)],
             };
-            return Ok((Some(request), findings));
+            return (Some(request), findings);
         };
-        let held = roles_of(state.conn(), &account.institution, &account.primary_id)?;
+        let held = &holding.roles;
         let mut findings = Vec::new();
         if account.account_type == AccountType::External {
-            findings.extend(self.external_changes(&request, &account));
+            findings.extend(self.external_changes(&request, account));
         }
         // Roles the catalog does not know by name are staff roles too.
-        let has_staff = held.iter().any(|r| r.is_staff())
-            || !unmatched_of(state.conn(), &account.institution, &account.primary_id)?.is_empty();
+        let has_staff = held.iter().any(|r| r.is_staff()) || !holding.unmatched.is_empty();
         let facts = Held {
-            roles: &held,
+            roles: held,
             has_staff,
         };
-        if let Some(stop) = self.action(&mut request, &account, &facts, noted_exists) {
+        if let Some(stop) = self.action(&mut request, account, &facts, noted_exists) {
             findings.push(stop.finding);
             if stop.nothing_to_do {
-                return Ok((None, findings));
+                return (None, findings);
             }
         }
         let asked = std::mem::take(&mut request.roles);
-        let (kept, role_findings) = self.roles(asked.clone(), &id, &held);
+        let (kept, role_findings) = self.roles(asked.clone(), &id, held);
         let all_held =
             kept.is_empty() && !asked.is_empty() && asked.iter().all(|r| r.change == Change::Add);
         findings.extend(match all_held {
@@ -210,7 +213,7 @@ impl LineContext<'_> {
             false => role_findings,
         });
         request.roles = kept;
-        Ok((Some(request), findings))
+        (Some(request), findings)
     }
 
     /// The one finding of a line whose every role to add is held already.
@@ -231,11 +234,10 @@ impl LineContext<'_> {
 
     /// Modify, Delete or Restore for an account the state does not hold here: of another
     /// institution, or unknown.
-    fn not_here(&self, state: &State, inst: &str, id: &str) -> Result<Finding, StateError> {
+    fn not_here(&self, touched: &Touched, inst: &str, id: &str) -> Finding {
         let inst_name = self.institution_name(inst);
         let id_at = self.at(Field::PrimaryId);
-        let others = state.accounts_by_id(id)?;
-        Ok(match others.first() {
+        match touched.accounts_by_id(id).first() {
             Some(other) => {
                 let other_name = self.institution_name(&other.institution);
                 Finding::error(
@@ -255,7 +257,7 @@ impl LineContext<'_> {
                 format!("{id} is not an account of {inst_name} in the account state, so it cannot be changed."),
             )
             .suggest("Check the primary ID against Alma; use Add for a new account."),
-        })
+        }
     }
 
     /// External accounts: the SIS feed owns name and email, so a different one is not
@@ -441,7 +443,17 @@ fn finish(line: &mut Line, findings: Vec<Finding>) {
 type PersonKey = (String, String);
 /// Whether a person is a named user before the requests, and the named roles (code and
 /// scope) they hold after them.
-type NamedAfter = (bool, BTreeSet<(u32, String)>);
+type NamedAfter<'a> = (bool, BTreeSet<NamedRole<'a>>);
+
+/// A named role a person holds after the requests, borrowed from the state's roles or the
+/// request (no text made per role: only whether any is left matters).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum NamedRole<'a> {
+    /// A role of the catalog: code and scope.
+    Coded(u32, &'a crate::validate::Scope),
+    /// A role known only by name (a request never names one): name and scope.
+    ByName(&'a str, &'a str),
+}
 
 fn person_key(r: &Request) -> PersonKey {
     (
@@ -452,35 +464,36 @@ fn person_key(r: &Request) -> PersonKey {
 
 /// Each person's named roles after the outcome's requests (active ones only), and the
 /// people in the order the file first names them.
-fn named_after(
-    state: &State,
-    outcome: &Outcome,
+fn named_after<'a>(
+    touched: &'a Touched,
+    outcome: &'a Outcome,
     catalog: &Catalog,
-) -> Result<(BTreeMap<PersonKey, NamedAfter>, Vec<PersonKey>), StateError> {
-    let mut people: BTreeMap<PersonKey, NamedAfter> = BTreeMap::new();
+) -> (BTreeMap<PersonKey, NamedAfter<'a>>, Vec<PersonKey>) {
+    let mut people: BTreeMap<PersonKey, NamedAfter<'a>> = BTreeMap::new();
     let mut first_seen: Vec<PersonKey> = Vec::new();
     for line in &outcome.lines {
         let Some(r) = &line.request else { continue };
         let key = person_key(r);
         if !people.contains_key(&key) {
             first_seen.push(key.clone());
-            let held = roles_of(state.conn(), &r.institution, r.person.primary_id.trim())?;
+            let holding = touched.holding(&r.institution, &r.person.primary_id);
+            let held = &holding.roles;
             // Roles known only by name count as the licence audit counts them; they have no
             // code, so they are keyed apart from every code (a request never names them).
-            let by_name: BTreeSet<(u32, String)> =
-                unmatched_of(state.conn(), &r.institution, r.person.primary_id.trim())?
-                    .iter()
-                    .filter(|u| super::licence::unmatched_is_named(u))
-                    .map(|u| (u32::MAX, format!("{}@{}", u.name, u.scope)))
-                    .collect();
+            let by_name: BTreeSet<NamedRole> = holding
+                .unmatched
+                .iter()
+                .filter(|u| super::licence::unmatched_is_named(u))
+                .map(|u| NamedRole::ByName(&u.name, &u.scope))
+                .collect();
             let before = held.iter().any(|a| a.is_named(catalog)) || !by_name.is_empty();
             // Active after the request: what is active now, and for a Restore what was
             // suspended.
-            let mut set: BTreeSet<(u32, String)> = held
+            let mut set: BTreeSet<NamedRole> = held
                 .iter()
                 .filter(|a| a.active || (r.action == Action::Restore && a.suspended_by.is_some()))
                 .filter(|a| super::named_code(catalog, a.code))
-                .map(|a| (a.code, format!("{:?}", a.scope)))
+                .map(|a| NamedRole::Coded(a.code, &a.scope))
                 .collect();
             set.extend(by_name);
             people.insert(key.clone(), (before, set));
@@ -491,7 +504,7 @@ fn named_after(
         }
         for role in &r.roles {
             let named = super::named_code(catalog, role.code);
-            let k = (role.code, format!("{:?}", role.scope));
+            let k = NamedRole::Coded(role.code, &role.scope);
             match role.change {
                 Change::Add if named => {
                     entry.1.insert(k);
@@ -503,7 +516,7 @@ fn named_after(
             }
         }
     }
-    Ok((people, first_seen))
+    (people, first_seen)
 }
 
 /// Named-user counts before and after the outcome's requests; lines that make a new named
@@ -511,11 +524,12 @@ fn named_after(
 /// first; new named users then take the headroom in file order.
 fn check_allotment(
     state: &State,
+    touched: &Touched,
     outcome: &mut Outcome,
     catalog: &Catalog,
     options: &DiffOptions,
 ) -> Result<(), StateError> {
-    let (people, first_seen) = named_after(state, outcome, catalog)?;
+    let (people, first_seen) = named_after(touched, outcome, catalog);
     let counts = super::licence::named_counts(state, catalog)?;
     // Licences this submission frees (people who lose their last named role), per institution.
     let mut freed: BTreeMap<String, i64> = BTreeMap::new();
@@ -588,7 +602,7 @@ fn over_allotment(
 /// accounts, one `update_account` per account with only the fields that change (external
 /// accounts keep the SIS's values: see `external-field-change`). Add the result to the
 /// change set before [`complete`].
-pub fn account_updates(state: &State, outcome: &mut Outcome) -> Result<Vec<Operation>, StateError> {
+pub fn account_updates(touched: &Touched, outcome: &mut Outcome) -> Vec<Operation> {
     let columns = outcome.document.columns.clone();
     let mut out: Vec<Operation> = Vec::new();
     let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -598,7 +612,7 @@ pub fn account_updates(state: &State, outcome: &mut Outcome) -> Result<Vec<Opera
             continue;
         }
         let id = r.person.primary_id.trim();
-        let Some(account) = state.account(&r.institution, id)? else {
+        let Some(account) = touched.account(&r.institution, id) else {
             continue;
         };
         if account.account_type != AccountType::Internal
@@ -655,18 +669,28 @@ pub fn account_updates(state: &State, outcome: &mut Outcome) -> Result<Vec<Opera
             });
         }
     }
-    Ok(out)
+    out
 }
 
 /// Fills in what only the state knows (the roles a Restore puts back; the state version)
 /// and returns each person's roles before and after the change set, for the result workbook.
+/// `touched` holds the accounts of the submission's lines; any other account an operation
+/// names is read into it first.
 pub fn complete(
     state: &State,
+    touched: &mut Touched,
     changeset: &mut ChangeSet,
     catalog: &Catalog,
 ) -> Result<Vec<PersonRoles>, StateError> {
     changeset.state_version = Some(state.version()?);
     changeset.state = Some(state.reference()?);
+    let people = super::accounts_touched(changeset);
+    touched.load(
+        state,
+        people
+            .iter()
+            .map(|(inst, id)| super::touched::key(inst, id)),
+    )?;
     for op in &mut changeset.operations {
         if let Operation::RestoreRoles {
             institution,
@@ -675,56 +699,42 @@ pub fn complete(
             ..
         } = op
         {
-            *roles = roles_of(state.conn(), institution, primary_id)?
-                .into_iter()
+            *roles = touched
+                .roles(institution, primary_id)
+                .iter()
                 .filter(|a| !a.active && a.suspended_by.is_some())
-                .map(|a| grant(&a, catalog))
+                .map(|a| grant(a, catalog))
                 .collect();
         }
     }
-    let people = super::accounts_touched(changeset);
-    // Each person's account and roles in words (roles known only by name included).
-    let words = |conn: &rusqlite::Connection, inst: &str, id: &str| {
-        let mut list: Vec<String> = roles_of(conn, inst, id)?
-            .iter()
-            .map(|a| a.describe(catalog))
-            .collect();
-        list.extend(
-            unmatched_of(conn, inst, id)?
-                .iter()
-                .map(UnmatchedRole::describe),
-        );
-        Ok((State::account_in(conn, inst, id)?, list))
-    };
-    let before: Vec<(Option<Account>, Vec<String>)> = people
-        .iter()
-        .map(|(inst, id)| words(state.conn(), inst, id))
-        .collect::<Result<_, StateError>>()?;
-    let tag = changeset.submission.id.clone();
-    let after: Vec<(Option<Account>, Vec<String>)> =
-        preview(state.conn(), &changeset.operations, &tag, |conn| {
-            people
-                .iter()
-                .map(|(inst, id)| words(conn, inst, id))
-                .collect()
-        })?;
+    let after = touched.after(&people, &changeset.operations, &changeset.submission.id);
     let mut out = Vec::new();
-    for (((inst, id), (acct_before, roles_before)), (acct_after, roles_after)) in
-        people.iter().zip(before).zip(after)
-    {
-        let name = acct_after
-            .or(acct_before)
+    for ((inst, id), after) in people.iter().zip(after) {
+        let before = touched.holding(inst, id);
+        let name = after
+            .account
+            .as_ref()
+            .or(before.account.as_ref())
             .map(|a| a.display_name())
             .unwrap_or_else(|| id.clone());
         out.push(PersonRoles {
             institution: inst.clone(),
             primary_id: id.clone(),
             name,
-            before: roles_before,
-            after: roles_after,
+            before: role_words(before, catalog),
+            after: role_words(&after, catalog),
         });
     }
     Ok(out)
+}
+
+/// An account's roles in words, roles known only by name after the others.
+fn role_words(h: &Holding, catalog: &Catalog) -> Vec<String> {
+    h.roles
+        .iter()
+        .map(|a| a.describe(catalog))
+        .chain(h.unmatched.iter().map(UnmatchedRole::describe))
+        .collect()
 }
 
 /// An assignment as a change-set grant.

@@ -14,6 +14,7 @@ pub mod import;
 pub mod inactive;
 pub mod licence;
 mod table;
+pub mod touched;
 
 use crate::catalog::{Catalog, PATRON_CODE};
 use crate::validate::{AccountType, Parameter, Scope};
@@ -522,6 +523,31 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
     })
 }
 
+/// A role from the first eight columns of a `state_role` query, in the order `roles_of` selects.
+pub(crate) fn role_row(r: &rusqlite::Row) -> rusqlite::Result<Assignment> {
+    let kind: String = r.get(1)?;
+    let scope: String = r.get(2)?;
+    let params: String = r.get(3)?;
+    let status: String = r.get(4)?;
+    Ok(Assignment {
+        code: r.get(0)?,
+        scope: if kind == "library" {
+            Scope::Library(scope)
+        } else {
+            Scope::Institution(scope)
+        },
+        parameters: serde_json::from_str(&params).unwrap_or_default(),
+        active: status == "ACTIVE",
+        expiry: r.get(5)?,
+        suspended_by: r.get(6)?,
+        parameters_known: if r.get::<_, bool>(7)? {
+            ParameterKnowledge::Known
+        } else {
+            ParameterKnowledge::Unknown
+        },
+    })
+}
+
 pub(crate) fn roles_of(
     conn: &Connection,
     institution: &str,
@@ -531,29 +557,7 @@ pub(crate) fn roles_of(
         "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by, params_known
          FROM state_role WHERE institution = ?1 AND primary_id = ?2",
     )?;
-    let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
-        let kind: String = r.get(1)?;
-        let scope: String = r.get(2)?;
-        let params: String = r.get(3)?;
-        let status: String = r.get(4)?;
-        Ok(Assignment {
-            code: r.get(0)?,
-            scope: if kind == "library" {
-                Scope::Library(scope)
-            } else {
-                Scope::Institution(scope)
-            },
-            parameters: serde_json::from_str(&params).unwrap_or_default(),
-            active: status == "ACTIVE",
-            expiry: r.get(5)?,
-            suspended_by: r.get(6)?,
-            parameters_known: if r.get::<_, bool>(7)? {
-                ParameterKnowledge::Known
-            } else {
-                ParameterKnowledge::Unknown
-            },
-        })
-    })?;
+    let rows = stmt.query_map(params![institution, primary_id.trim()], role_row)?;
     let mut roles: Vec<Assignment> = rows.collect::<Result<_, _>>()?;
     roles.sort();
     Ok(roles)
@@ -590,6 +594,16 @@ pub(crate) fn put_role(
     Ok(())
 }
 
+/// A role known only by name from the first four columns of a `state_role_unmatched` query.
+pub(crate) fn unmatched_row(r: &rusqlite::Row) -> rusqlite::Result<UnmatchedRole> {
+    Ok(UnmatchedRole {
+        name: r.get(0)?,
+        scope: r.get(1)?,
+        active: r.get::<_, String>(2)? == "ACTIVE",
+        expiry: r.get(3)?,
+    })
+}
+
 pub(crate) fn unmatched_of(
     conn: &Connection,
     institution: &str,
@@ -599,14 +613,7 @@ pub(crate) fn unmatched_of(
         "SELECT role_name, scope, status, expiry FROM state_role_unmatched
          WHERE institution = ?1 AND primary_id = ?2 ORDER BY role_name, scope",
     )?;
-    let rows = stmt.query_map(params![institution, primary_id.trim()], |r| {
-        Ok(UnmatchedRole {
-            name: r.get(0)?,
-            scope: r.get(1)?,
-            active: r.get::<_, String>(2)? == "ACTIVE",
-            expiry: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![institution, primary_id.trim()], unmatched_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -5,6 +5,7 @@
 //! (conflicts, duplicates, fields that only need filling once). Every rule pushes a finding
 //! and goes on; a line is rejected when it holds at least one error.
 
+use super::lookups::Lookups;
 use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
@@ -32,6 +33,8 @@ enum Authority {
 /// Shared, read-only facts for the per-line pass.
 struct Context<'a> {
     catalog: &'a Catalog,
+    /// The catalog's look-ups by text, each done once.
+    lookups: Lookups,
     today: Date,
     columns: &'a BTreeMap<Field, u32>,
     authority: Authority,
@@ -52,12 +55,15 @@ struct Draft<'a> {
     roles: Vec<(RoleRequest, Location)>,
 }
 
-pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Outcome {
+pub(super) fn validate(mut document: Document, catalog: &Catalog, today: Date) -> Outcome {
     let mut findings = document.findings.clone();
+    // The rows move into the outcome's lines: held twice, they were a third of a 100,000-line
+    // run's memory. Everything below that asks whether there are rows asks `rows`.
+    let rows = std::mem::take(&mut document.rows);
     let requester_name = document
         .requester(RequesterField::Name)
         .map(|v| v.text.clone());
-    if requester_name.is_none() && !document.rows.is_empty() {
+    if requester_name.is_none() && !rows.is_empty() {
         findings.push(
             Finding::warning(
                 Rule::RequesterMissing,
@@ -91,10 +97,11 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
             None => (None, None),
         };
     findings.extend(catalog_version_warning(&document, catalog));
-    findings.extend(no_requests_error(&document));
+    findings.extend(no_requests_error(&document, &rows));
 
     let cx = Context {
         catalog,
+        lookups: Lookups::default(),
         today,
         columns: &document.columns,
         authority,
@@ -102,7 +109,7 @@ pub(super) fn validate(document: Document, catalog: &Catalog, today: Date) -> Ou
         block_institution,
         block_institution_error,
     };
-    let lines = check_lines(&document, &cx);
+    let lines = check_lines(rows, &cx);
     let institution = block_institution
         .map(|i| i.code.clone())
         .or_else(|| common_institution(&lines));
@@ -173,8 +180,8 @@ fn catalog_version_warning(document: &Document, catalog: &Catalog) -> Option<Fin
 }
 
 /// A header row with no request lines under it.
-fn no_requests_error(document: &Document) -> Option<Finding> {
-    if !document.rows.is_empty() || document.columns.is_empty() {
+fn no_requests_error(document: &Document, rows: &[RequestRow]) -> Option<Finding> {
+    if !rows.is_empty() || document.columns.is_empty() {
         return None;
     }
     let location = match &document.sheet {
@@ -193,17 +200,30 @@ fn no_requests_error(document: &Document) -> Option<Finding> {
     )
 }
 
-/// The per-line pass, then the person pass, then each line's status and request.
-fn check_lines(document: &Document, cx: &Context) -> Vec<Line> {
-    let mut drafts: Vec<Draft> = document.rows.iter().map(|row| check_row(row, cx)).collect();
-    let people = check_people(&mut drafts, cx);
-    let rejected_with = fold_repeated_errors(&mut drafts);
-    drafts
+/// The per-line pass, then the person pass, then each line's status and request; each
+/// row moves into its line.
+fn check_lines(rows: Vec<RequestRow>, cx: &Context) -> Vec<Line> {
+    let mut drafts: Vec<Draft> = rows.iter().map(|row| check_row(row, cx)).collect();
+    // Each person's lines, grouped once for both person passes.
+    let groups: Vec<Vec<usize>> = person_groups(&drafts).into_values().collect();
+    let mut people = check_people(&mut drafts, &groups, cx);
+    let rejected_with = fold_repeated_errors(&mut drafts, &groups);
+    let verdicts: Vec<Verdict> = drafts
         .into_iter()
         .enumerate()
         .map(|(index, draft)| {
             let with = rejected_with.get(&index).cloned();
-            finish_line(draft, people.get(&index), with)
+            finish_line(draft, people.remove(&index), with)
+        })
+        .collect();
+    rows.into_iter()
+        .zip(verdicts)
+        .map(|(row, v)| Line {
+            row,
+            status: v.status,
+            findings: v.findings,
+            rejected_with: v.rejected_with,
+            request: v.request,
         })
         .collect()
 }
@@ -353,7 +373,7 @@ fn check_institution<'a>(
     let at = |field: Field| row.location_of(field, cx.columns);
     let catalog = cx.catalog;
     match row.values.get(&Field::Institution) {
-        Some(v) => match catalog.institution(&v.text) {
+        Some(v) => match cx.lookups.institution(catalog, &v.text) {
             Some(inst) => Some(inst),
             None => {
                 f.push(unknown_institution(catalog, v));
@@ -489,7 +509,7 @@ fn check_roles<'a>(
     let mut roles: Vec<&Role> = Vec::new();
     if let Some(v) = role_value {
         for text in split_roles(&v.text) {
-            match catalog.role(text) {
+            match cx.lookups.role(catalog, text) {
                 Some(role) if role.is_patron() => f.push(
                     Finding::warning(
                         Rule::PatronImplicit,
@@ -527,7 +547,7 @@ fn check_profile<'a>(
 ) -> Option<&'a crate::catalog::Profile> {
     let catalog = cx.catalog;
     profile_value.and_then(|v| {
-        let found = catalog.profile(&v.text);
+        let found = cx.lookups.profile(catalog, &v.text);
         if found.is_none() {
             let mut finding = Finding::error(
                 Rule::UnknownProfile,
@@ -909,9 +929,9 @@ fn person_groups(drafts: &[Draft]) -> BTreeMap<(String, String), Vec<usize>> {
 /// An error repeated on several lines of one person (the same finding: a form's person
 /// fields are shared by every role line) stays on the first line only; the later lines are
 /// rejected with it, pointing at the first. Returns those lines and the first line's location.
-fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
+fn fold_repeated_errors(drafts: &mut [Draft], groups: &[Vec<usize>]) -> HashMap<usize, Location> {
     let mut rejected_with = HashMap::new();
-    for indices in person_groups(drafts).values() {
+    for indices in groups {
         let first = indices[0];
         let mut said: HashSet<Finding> = HashSet::new();
         for &i in indices {
@@ -929,9 +949,13 @@ fn fold_repeated_errors(drafts: &mut [Draft]) -> HashMap<usize, Location> {
 
 /// The person pass: the lines of one person (same institution and primary ID) together.
 /// Returns, for each line with a primary ID, the person its lines describe together.
-fn check_people(drafts: &mut [Draft], cx: &Context) -> HashMap<usize, Person> {
+fn check_people(
+    drafts: &mut [Draft],
+    groups: &[Vec<usize>],
+    cx: &Context,
+) -> HashMap<usize, Person> {
     let mut facts = HashMap::new();
-    for indices in person_groups(drafts).values() {
+    for indices in groups {
         let conflicting = check_one_action(drafts, indices, cx);
         let merged = merge_person_fields(drafts, indices);
         if drafts[indices[0]].action == Some(Action::Add) && !conflicting {
@@ -1132,8 +1156,16 @@ fn person_of(drafts: &[Draft], indices: &[usize], merged: &Merged) -> Person {
     }
 }
 
+/// A line's verdict: everything of its [`Line`] but the row it is about.
+struct Verdict {
+    status: LineStatus,
+    findings: Vec<Finding>,
+    rejected_with: Option<Location>,
+    request: Option<Request>,
+}
+
 /// Status and typed request for one line.
-fn finish_line(draft: Draft, person: Option<&Person>, rejected_with: Option<Location>) -> Line {
+fn finish_line(draft: Draft, person: Option<Person>, rejected_with: Option<Location>) -> Verdict {
     let mut findings = draft.findings;
     dedup(&mut findings);
     let status = if findings.iter().any(Finding::is_error) || rejected_with.is_some() {
@@ -1146,23 +1178,31 @@ fn finish_line(draft: Draft, person: Option<&Person>, rejected_with: Option<Loca
     } else {
         LineStatus::Accepted
     };
-    let request = match (status, draft.action, draft.institution, person.cloned()) {
+    let request = match (status, draft.action, draft.institution, person) {
         (LineStatus::Rejected, ..) => None,
         (_, Some(action), Some(inst), Some(person)) => Some(Request {
             action,
             person,
             institution: inst.code.clone(),
-            roles: draft.roles.into_iter().map(|(r, _)| r).collect(),
+            roles: roles_of(draft.roles),
         }),
         _ => None,
     };
-    Line {
-        row: draft.row.clone(),
+    Verdict {
         status,
         findings,
         rejected_with,
         request,
     }
+}
+
+/// The roles of a line's request, without where each was asked, in a list of their own
+/// size: collected in place, they kept the larger list of (role, location) pairs, grown
+/// to four, which was 80 MB of a 100,000-line run.
+fn roles_of(asked: Vec<(RoleRequest, Location)>) -> Vec<RoleRequest> {
+    let mut roles = Vec::with_capacity(asked.len());
+    roles.extend(asked.into_iter().map(|(r, _)| r));
+    roles
 }
 
 fn dedup(findings: &mut Vec<Finding>) {

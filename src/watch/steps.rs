@@ -234,15 +234,14 @@ impl Steps<'_, '_> {
         // outcome recorded next points at.
         let mut batch = fsx::Batch::default();
         for mail in replies {
+            // Formatted once for both files: formatting base64-encodes the workbook.
+            let eml = mail.to_eml();
             let stem = Path::new(&placement.file_name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "submission".into());
             batch
-                .write(
-                    &placement.folder.join(format!("{stem}-reply.eml")),
-                    &mail.to_eml(),
-                )
+                .write(&placement.folder.join(format!("{stem}-reply.eml")), &eml)
                 .map_err(|source| WatchError::Io {
                     path: placement.folder.clone(),
                     source,
@@ -256,7 +255,7 @@ impl Steps<'_, '_> {
                 &self.layout.root,
                 key,
                 Some(&placement.submission_id),
-                &mail,
+                (&mail, &eml),
                 now,
             )?;
             self.wait_turn(&mail);

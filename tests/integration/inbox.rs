@@ -378,7 +378,18 @@ fn a_worksheet_by_email_is_answered_in_its_thread_once_and_archived_with_its_res
         .find(|e| e.path().join("clean-batch-result.xlsx").exists())
         .expect("the attachment's results beside its email");
     assert!(results.path().join("clean-batch-changeset.json").exists());
-    assert!(results.path().join("clean-batch-reply.eml").exists());
+    // The copy beside the results is the very message the outbox holds, byte for byte.
+    let copy = std::fs::read(results.path().join("clean-batch-reply.eml")).unwrap();
+    let sent_as_copy = std::fs::read_dir(data.path("outbox"))
+        .into_iter()
+        .flatten()
+        .chain(std::fs::read_dir(data.path("sent")).into_iter().flatten())
+        .flatten()
+        .any(|e| std::fs::read(e.path()).is_ok_and(|b| b == copy));
+    assert!(
+        sent_as_copy,
+        "the reply's copy is the message that went out"
+    );
     assert_eq!(
         std::fs::read_dir(dir.join("duplicates")).unwrap().count(),
         1,

@@ -1576,3 +1576,73 @@ fn an_account_a_push_wrote_gets_the_grace_period_too() {
         early.stderr
     );
 }
+
+/// One person on two lines (the second adds a role held already) and an Add for an account
+/// the state lacks: the Roles sheet shows each person once, with the roles of both lines
+/// after, and the new account with the Patron Alma gives it.
+#[test]
+fn one_person_on_two_lines_and_a_new_account_show_their_roles_after_once() {
+    let desk = Desk::empty();
+    std::fs::write(
+        desk.path("analytics.csv"),
+        "Primary Identifier,Last Name,Role Type,Role Status,Role Scope,Institution Code\n\
+         00455997,Okafor,Patron,Active,01FALSC_GCSU,01FALSC_GCSU\n\
+         00455997,Okafor,Cataloger,Active,01FALSC_GCSU,01FALSC_GCSU\n",
+    )
+    .unwrap();
+    let run = desk.run(&["state", "import", "analytics.csv"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let path = desk.path("two.xlsx");
+    let header = [
+        "Action",
+        "Primary ID",
+        "First name",
+        "Last name",
+        "Email",
+        "Role",
+    ];
+    crate::lifecycle::worksheet(
+        &path,
+        &header,
+        &[
+            &["Modify", "00455997", "", "Okafor", "", "Catalog Manager"],
+            &["Modify", "00455997", "", "Okafor", "", "Cataloger"],
+            &[
+                "Add",
+                "00455998",
+                "Ada",
+                "Brooks",
+                "abrooks@gcsu.example.edu",
+                "Catalog Manager",
+            ],
+        ],
+    );
+    desk.process(&path, "out");
+    let rows = sheet(&desk.path("out/two-xlsx/two-result.xlsx"), "Roles");
+    let people: Vec<&[String]> = rows
+        .iter()
+        .skip_while(|r| r[0] != "Institution")
+        .skip(1)
+        .map(Vec::as_slice)
+        .collect();
+    assert_eq!(
+        people,
+        [
+            [
+                GCSU,
+                "00455997",
+                "Okafor",
+                "Patron (200)\nCataloger (204)",
+                "Patron (200)\nCataloger (204)\nCatalog Manager (206)",
+            ],
+            [
+                GCSU,
+                "00455998",
+                "Ada Brooks",
+                "",
+                "Patron (200)\nCatalog Manager (206)",
+            ],
+        ],
+        "{rows:#?}"
+    );
+}

@@ -118,29 +118,77 @@ fn a_worksheet_over_the_line_cap_is_never_accepted_and_names_the_lines_not_read(
     );
 }
 
+/// `[limits] KEY = VALUE` makes `process` stop with `message` located on the key's line
+/// (line 4 of the configuration), before it writes anything.
+fn limit_is_refused_on_its_line(key: &str, value: &str, message: &str) {
+    let run = Test::new()
+        .config(&format!("out = \"out\"\n\n[limits]\n{key} = {value}\n"))
+        .args(&["process", "--out", "out", "."])
+        .code(2)
+        .run();
+    assert!(
+        run.stderr.contains("rolecall.toml:4") && run.stderr.contains(message),
+        "{key} = {value}: {}",
+        run.stderr
+    );
+    assert!(!run.path("out").exists(), "{value}: nothing is written");
+}
+
+#[test]
+fn a_reader_worker_count_of_zero_is_refused_on_its_line() {
+    let message = "reader_workers must be a whole number from 1 to 256";
+    limit_is_refused_on_its_line("reader_workers", "0", message);
+}
+
 #[test]
 fn a_line_cap_below_one_is_refused_on_its_line() {
     for bad in ["0", "-5", "2000000"] {
-        let run = Test::new()
-            .config(&format!("out = \"out\"\n\n[limits]\nmax_lines = {bad}\n"))
-            .args(&["process", "--out", "out", "."])
-            .code(2)
-            .run();
-        assert!(
-            run.stderr.contains("rolecall.toml:4")
-                && run
-                    .stderr
-                    .contains("max_lines must be a whole number from 1 to 1048576"),
-            "{bad}: {}",
-            run.stderr
-        );
-        assert!(!run.path("out").exists(), "{bad}: nothing is written");
+        let message = "max_lines must be a whole number from 1 to 1048576";
+        limit_is_refused_on_its_line("max_lines", bad, message);
     }
 }
 
 fn changeset(run: &Run, sub: &serde_json::Value) -> serde_json::Value {
     let text = std::fs::read_to_string(run.output(&sub["changeset"])).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_large_batch_out_of_order_becomes_one_sorted_change_set_merged_per_person() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 people from the highest ID down, each on two lines asking for Cataloger.
+    let people = 2_000;
+    let ids: Vec<String> = (0..people)
+        .rev()
+        .flat_map(|i| [format!("G{i:08}"), format!("G{i:08}")])
+        .collect();
+    let file = worksheet(dir.path(), "batch.xlsx", &cataloger_lines(&ids));
+    let run = process(dir, &file);
+    let sub = run.submission("batch.xlsx");
+    assert_eq!(sub["accepted"], 2 * people);
+    let ops = changeset(&run, &sub)["operations"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Worked out by hand: per person a create_account and an add_role, in ascending ID
+    // order, each naming both of the person's rows. Person i's lines are the
+    // (people - 1 - i)-th pair of lines, which start at row 9.
+    assert_eq!(ops.len(), 2 * people);
+    for (i, pair) in ops.chunks(2).enumerate() {
+        let id = format!("G{i:08}");
+        let first = 9 + 2 * (people - 1 - i);
+        let lines = serde_json::json!([
+            format!("Accounts!{first}:{first}"),
+            format!("Accounts!{0}:{0}", first + 1)
+        ]);
+        assert_eq!(pair[0]["op"], "create_account", "{id}");
+        assert_eq!(pair[1]["op"], "add_role", "{id}");
+        assert_eq!(pair[1]["role"]["name"], "Cataloger", "{id}");
+        for op in pair {
+            assert_eq!(op["primary_id"], id.as_str());
+            assert_eq!(op["lines"], lines, "{id}");
+        }
+    }
 }
 
 #[test]

@@ -52,17 +52,52 @@ pub struct Settings {
     pub bytes_per_worker: u64,
 }
 
-impl Settings {
+/// How many workers a pool runs and when each is replaced: `[limits] reader_workers`,
+/// `reader_files` and `reader_mb` of the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recycling {
+    /// At most this many workers at once.
+    pub workers: usize,
+    /// A worker is replaced after this many files ...
+    pub files_per_worker: u32,
+    /// ... or this many bytes of input.
+    pub bytes_per_worker: u64,
+}
+
+impl Default for Recycling {
     /// One worker per core, recycled after [`FILES_PER_WORKER`] files or
     /// [`BYTES_PER_WORKER`] bytes.
+    fn default() -> Recycling {
+        Recycling {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            files_per_worker: FILES_PER_WORKER,
+            bytes_per_worker: BYTES_PER_WORKER,
+        }
+    }
+}
+
+/// What the configuration chose, set once by the command line before any file is read.
+/// A process-wide setting rather than a field of `Isolation`, because the pools are
+/// process-wide too: every caller of one setting shares the same workers.
+static RECYCLING: OnceLock<Recycling> = OnceLock::new();
+
+/// Sets how the process-wide pools ([`shared`]) run their workers; the first call wins
+/// (the command line calls it once, from the configuration).
+pub fn configure(recycling: Recycling) {
+    let _ = RECYCLING.set(recycling);
+}
+
+impl Settings {
+    /// The configured [`Recycling`] ([`configure`]), else its default.
     pub fn new(exe: &Path, memory_mb: u64, timeout: Duration) -> Settings {
+        let r = RECYCLING.get().copied().unwrap_or_default();
         Settings {
             exe: exe.to_path_buf(),
             memory_mb,
             timeout,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            files_per_worker: FILES_PER_WORKER,
-            bytes_per_worker: BYTES_PER_WORKER,
+            workers: r.workers,
+            files_per_worker: r.files_per_worker,
+            bytes_per_worker: r.bytes_per_worker,
         }
     }
 }
