@@ -236,6 +236,24 @@ fn same_grant(a: &Assignment, g: &RoleGrant) -> bool {
     a.code == g.role.code && a.scope == g.scope && a.parameters == sorted(&g.parameters)
 }
 
+/// The active assignment an `AddRole` asks for, as the state holds it.
+fn requested(
+    code: u32,
+    scope: &Scope,
+    parameters: &[Parameter],
+    expiry: &Option<String>,
+) -> Assignment {
+    Assignment {
+        code,
+        scope: scope.clone(),
+        parameters: sorted(parameters),
+        active: true,
+        expiry: expiry.clone(),
+        suspended_by: None,
+        parameters_known: ParameterKnowledge::Known,
+    }
+}
+
 fn sorted(ps: &[Parameter]) -> Vec<Parameter> {
     let mut v = ps.to_vec();
     v.sort();
@@ -282,15 +300,7 @@ pub(crate) fn apply_op(
             expiry,
             ..
         } => {
-            let want = Assignment {
-                code: role.code,
-                scope: scope.clone(),
-                parameters: sorted(parameters),
-                active: true,
-                expiry: expiry.clone(),
-                suspended_by: None,
-                parameters_known: ParameterKnowledge::Known,
-            };
+            let want = requested(role.code, scope, parameters, expiry);
             add_role(conn, (inst, id), &want, tag)?.or_note(&format!("{id} already has it"))
         }
         Operation::RemoveRole {
@@ -360,15 +370,7 @@ pub(crate) fn apply_in_memory(h: &mut Holding, op: &Operation, tag: &str) {
             let blank = String::new();
             let names = [&blank, &blank, &blank];
             create_in_memory(h, new_account(inst, id, names, AccountType::Internal));
-            let want = Assignment {
-                code: role.code,
-                scope: scope.clone(),
-                parameters: sorted(parameters),
-                active: true,
-                expiry: expiry.clone(),
-                suspended_by: None,
-                parameters_known: ParameterKnowledge::Known,
-            };
+            let want = requested(role.code, scope, parameters, expiry);
             if !h.roles.contains(&want) {
                 upsert(&mut h.roles, want);
             }
