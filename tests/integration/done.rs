@@ -429,11 +429,15 @@ fn killed_at_random_moments_every_line_is_decided_once_pushed_once_and_told_once
     let why = format!("seed {seed}");
     assert_eq!(env.codes("00411111"), with(&["41", "21"]), "{why}");
     assert_eq!(env.codes("00422222"), with(&["209"]), "{why}");
-    assert_eq!(
-        (env.writes("00411111"), env.writes("00422222")),
-        (2, 1),
-        "{why}"
+    // 00411111's accepted line is pushed at once and its approved line after the approval:
+    // two writes, or one when the approval came before a kill let the first push happen
+    // (both then go in one PUT). Never more: nothing is written twice.
+    let first = env.writes("00411111");
+    assert!(
+        (1..=2).contains(&first),
+        "{first} writes for 00411111, {why}"
     );
+    assert_eq!(env.writes("00422222"), 1, "{why}");
     assert_eq!(env.outbox("-done").len(), 1, "{why}");
     assert_eq!(env.outbox("-reply").len(), 1, "{why}");
     let (_, queue, _) = env.run(&["queue", "--json"]);
