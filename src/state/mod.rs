@@ -461,16 +461,6 @@ impl State {
             .optional()?)
     }
 
-    /// Every account with this primary ID, whatever the institution.
-    pub fn accounts_by_id(&self, primary_id: &str) -> Result<Vec<Account>, StateError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT institution, primary_id, first_name, last_name, email, account_type, status
-             FROM state_account WHERE primary_id = ?1 ORDER BY institution",
-        )?;
-        let rows = stmt.query_map([primary_id.trim()], account_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Every account, by institution and primary ID.
     pub fn accounts(&self) -> Result<Vec<Account>, StateError> {
         let mut stmt = self.conn.prepare(
