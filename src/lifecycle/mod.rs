@@ -369,6 +369,42 @@ fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRecord> {
 /// the state it read is the state it changes.
 const WRITE: rusqlite::TransactionBehavior = rusqlite::TransactionBehavior::Immediate;
 
+/// [`Lifecycle::record`] on a connection the caller already holds (the watcher's intake
+/// worker records through its ledger's connection, to the same database file, instead of
+/// opening one per submission). The connection must not be inside a transaction.
+pub fn record_on(
+    conn: &Connection,
+    path: &Path,
+    submission_id: &str,
+    cs: &ChangeSet,
+    catalog: &Catalog,
+    now: &str,
+) -> Result<(), LifecycleError> {
+    let db = |source| LifecycleError::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    // `new_unchecked` takes `&Connection`: the callers share the connection by reference,
+    // and none of them is in a transaction here.
+    let tx = rusqlite::Transaction::new_unchecked(conn, WRITE).map_err(db)?;
+    let latest = latest_generation(&tx, submission_id).map_err(db)?;
+    if let Some(g) = latest
+        && same_operations(&tx, submission_id, g, cs).map_err(db)?
+    {
+        return Ok(());
+    }
+    let generation = latest.map_or(0, |g| g + 1);
+    let note = format!("superseded by submission {submission_id}");
+    if let Some(g) = latest {
+        supersede_generation(&tx, submission_id, g, &note, now).map_err(db)?;
+    }
+    for (index, op) in cs.operations.iter().enumerate() {
+        supersede_person(&tx, submission_id, op, &note, now).map_err(db)?;
+        insert_op(&tx, (submission_id, generation, index), op, catalog, now).map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
 /// Who changed something: the watcher and the push are actors too.
 pub const SYSTEM: &str = "rolecall";
 
@@ -416,28 +452,7 @@ impl Lifecycle {
         catalog: &Catalog,
         now: &str,
     ) -> Result<(), LifecycleError> {
-        let path = self.path.clone();
-        let db = |source| LifecycleError::Db {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction_with_behavior(WRITE).map_err(db)?;
-        let latest = latest_generation(&tx, submission_id).map_err(db)?;
-        if let Some(g) = latest
-            && same_operations(&tx, submission_id, g, cs).map_err(db)?
-        {
-            return Ok(());
-        }
-        let generation = latest.map_or(0, |g| g + 1);
-        let note = format!("superseded by submission {submission_id}");
-        if let Some(g) = latest {
-            supersede_generation(&tx, submission_id, g, &note, now).map_err(db)?;
-        }
-        for (index, op) in cs.operations.iter().enumerate() {
-            supersede_person(&tx, submission_id, op, &note, now).map_err(db)?;
-            insert_op(&tx, (submission_id, generation, index), op, catalog, now).map_err(db)?;
-        }
-        tx.commit().map_err(db)
+        record_on(&self.conn, &self.path, submission_id, cs, catalog, now)
     }
 
     /// The operations of a submission's latest generation, in change-set order, with their

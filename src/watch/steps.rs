@@ -280,8 +280,11 @@ impl Steps<'_, '_> {
             source: std::io::Error::other(e.to_string()),
         })?;
         let stamp = (self.services.now)().timestamp().to_string();
-        let mut life = crate::lifecycle::Lifecycle::open(&self.layout.root)?;
-        life.record(submission_id, &cs, self.services.catalog, &stamp)?;
+        // Through the ledger's connection (the same database file): opening a connection
+        // per submission (open, pragmas, the migrations checked) cost more than the record.
+        let db = self.layout.root.join(crate::db::FILE_NAME);
+        let catalog = self.services.catalog;
+        crate::lifecycle::record_on(self.ledger.conn(), &db, submission_id, &cs, catalog, &stamp)?;
         Ok(())
     }
 
