@@ -37,8 +37,8 @@ pub struct DbError {
 /// Opens (creating if needed) the database at `path` and brings its schema up to date.
 ///
 /// WAL journal, `synchronous = FULL` (an answer recorded is on disk before the file leaves
-/// the inbox), foreign keys on, and a busy timeout so that `rolecall status` can read while
-/// `rolecall watch` writes.
+/// the inbox), foreign keys on, and a busy handler (`busy`: a try every 100 µs for up to
+/// 10 s) so that `rolecall status` can read while `rolecall watch` writes.
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let wrap = |source| DbError {
         path: path.to_path_buf(),
@@ -62,8 +62,43 @@ pub fn open_in_memory() -> Result<Connection, DbError> {
     Ok(conn)
 }
 
+/// How long a connection waits for another one's write lock before it gives up: 10 s.
+const BUSY_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pause between two tries for a lock another connection holds: 100 µs.
+const BUSY_STEP: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// The busy handler: try again every [`BUSY_STEP`] until [`BUSY_LIMIT`] has passed.
+///
+/// SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20 ms ... between tries. The
+/// watcher's intake workers each write a few short transactions per submission (a commit
+/// holds the lock for one fsync, well under a millisecond), so with that schedule a worker
+/// that found the lock taken slept several times longer than the lock was held: about
+/// 6 ms of sleep per submission for 4 workers, one reason the watcher kept its two cores
+/// busy 1.5 times out of 2. `count` is how many times the handler was called for this wait.
+fn busy(count: i32) -> bool {
+    thread_local! {
+        /// When this thread's current wait began (the handler runs on the waiting thread).
+        static SINCE: std::cell::Cell<Option<std::time::Instant>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let now = std::time::Instant::now();
+    let since = SINCE.with(|since| match since.get() {
+        Some(start) if count > 0 => start,
+        _ => {
+            since.set(Some(now));
+            now
+        }
+    });
+    if now.duration_since(since) >= BUSY_LIMIT {
+        return false;
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_handler(Some(busy))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -141,5 +176,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(unmatched, 0);
+    }
+
+    #[test]
+    fn a_writer_waits_for_another_connections_lock_and_then_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let holder = open(&path).unwrap();
+        let waiter = open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let held = std::time::Duration::from_millis(200);
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(held);
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let start = std::time::Instant::now();
+        // Without a busy handler this fails at once with "database is locked".
+        waiter
+            .execute("INSERT INTO schema_migrations (name) VALUES ('waited')", [])
+            .unwrap();
+        assert!(start.elapsed() >= held / 2, "{:?}", start.elapsed());
+        release.join().unwrap();
     }
 }
