@@ -68,29 +68,19 @@ const BUSY_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The pause between two tries for a lock another connection holds: 100 µs.
 const BUSY_STEP: std::time::Duration = std::time::Duration::from_micros(100);
 
-/// The busy handler: try again every [`BUSY_STEP`] until [`BUSY_LIMIT`] has passed.
+/// The busy handler: try again every [`BUSY_STEP`] until [`BUSY_LIMIT`] of pauses have
+/// passed (`count` is how many times the handler was called for this wait, so the time
+/// waited is derived from it, as SQLite's own handler does).
 ///
 /// SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20 ms ... between tries. The
 /// watcher's intake workers each write a few short transactions per submission (a commit
 /// holds the lock for one fsync, well under a millisecond), so with that schedule a worker
 /// that found the lock taken slept several times longer than the lock was held: about
 /// 6 ms of sleep per submission for 4 workers, one reason the watcher kept its two cores
-/// busy 1.5 times out of 2. `count` is how many times the handler was called for this wait.
+/// busy 1.5 times out of 2.
 fn busy(count: i32) -> bool {
-    thread_local! {
-        /// When this thread's current wait began (the handler runs on the waiting thread).
-        static SINCE: std::cell::Cell<Option<std::time::Instant>> =
-            const { std::cell::Cell::new(None) };
-    }
-    let now = std::time::Instant::now();
-    let since = SINCE.with(|since| match since.get() {
-        Some(start) if count > 0 => start,
-        _ => {
-            since.set(Some(now));
-            now
-        }
-    });
-    if now.duration_since(since) >= BUSY_LIMIT {
+    let tries = u32::try_from(count).unwrap_or(0);
+    if BUSY_STEP * tries >= BUSY_LIMIT {
         return false;
     }
     std::thread::sleep(BUSY_STEP);
