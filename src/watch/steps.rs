@@ -233,6 +233,7 @@ impl Steps<'_, '_> {
         // results' folder already; it is flushed again for the copy's name, which the
         // outcome recorded next points at.
         let mut batch = fsx::Batch::default();
+        let mut queued = Vec::new();
         for mail in replies {
             // Formatted once for both files: formatting base64-encodes the workbook.
             let eml = mail.to_eml();
@@ -250,7 +251,7 @@ impl Steps<'_, '_> {
             if !queue {
                 continue;
             }
-            let mut queued = super::queue_file_in(
+            let row = super::queue_file_in(
                 &mut batch,
                 &self.layout.root,
                 key,
@@ -258,16 +259,21 @@ impl Steps<'_, '_> {
                 (&mail, &eml),
                 now,
             )?;
+            queued.push((mail, row));
+        }
+        // Flushed before the turn: the folders' flushes run beside other submissions', and
+        // only the count of replies below needs the order of a serial run.
+        batch.commit();
+        for (mail, mut row) in queued {
             self.wait_turn(&mail);
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
                 tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
                     "reply held back: too many replies to this sender in the last hour");
-                queued.held = true;
+                row.held = true;
             }
-            mails.push(queued);
+            mails.push(row);
         }
-        batch.commit();
         Ok((mails, reply_to))
     }
 
@@ -312,6 +318,14 @@ impl Steps<'_, '_> {
                 .unwrap_or_default();
             turns.declare(i, Some(key.clone()));
             turns.wait(i, &key);
+        }
+    }
+
+    /// On an intake worker, lets the submissions after this one that reply to the same
+    /// address take their turn (the worker's guard ends it too, on every other path).
+    fn end_turn(&self) {
+        if let Some((turns, i)) = self.turn {
+            turns.done(i);
         }
     }
 
@@ -831,6 +845,9 @@ impl Steps<'_, '_> {
             };
             self.ledger
                 .record_outcome(&submission.id, &done.recorded, &done.mails)?;
+            // Its replies are counted now: a later submission to the same address may take
+            // its turn while this one is filed.
+            self.end_turn();
             tracing::info!(
                 submission = %submission.id,
                 file = %name,
