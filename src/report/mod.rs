@@ -284,7 +284,7 @@ fn workbook_bytes(
     // (`deflate_quick`, static trees only) saves 220 M more but makes it 45 % larger.
     wb.set_zip_compression_level(ZIP_LEVEL);
     wb.set_properties(
-        &rust_xlsxwriter::DocProperties::new()
+        &created(rust_xlsxwriter::DocProperties::new(), changeset)
             .set_title(format!(
                 "Result of Alma staff accounts request {}",
                 changeset.submission.id
@@ -322,6 +322,19 @@ fn workbook_bytes(
     }
     lists.write(wb.add_worksheet(), styles)?;
     Ok(wb.save_to_buffer()?)
+}
+
+/// The workbook's creation time: when the submission was processed (the run's clock, so
+/// `ROLECALL_NOW` fixes it too, and two runs of one input write the same bytes), else now.
+fn created(
+    properties: rust_xlsxwriter::DocProperties,
+    changeset: &ChangeSet,
+) -> rust_xlsxwriter::DocProperties {
+    let when = changeset.submission.processed_at.parse::<jiff::Timestamp>();
+    match when.map(|t| ExcelDateTime::from_timestamp(t.as_second())) {
+        Ok(Ok(when)) => properties.set_creation_datetime(&when),
+        _ => properties,
+    }
 }
 
 /// Rows from which a list sheet is written row by row (rust_xlsxwriter's constant-memory

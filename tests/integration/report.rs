@@ -833,6 +833,18 @@ fn result() -> Book {
 }
 
 #[test]
+fn a_result_is_created_when_its_submission_was_processed() {
+    // The change set says 2025-03-01T10:00:00Z: the workbook's properties say the same,
+    // not the clock of the machine that wrote it.
+    let core = result().parts("docProps/core.xml").pop().unwrap().1;
+    for element in ["dcterms:created", "dcterms:modified"] {
+        let expected =
+            format!("<{element} xsi:type=\"dcterms:W3CDTF\">2025-03-01T10:00:00Z</{element}>");
+        assert!(core.contains(&expected), "{element} in {core}");
+    }
+}
+
+#[test]
 fn result_sheets_start_with_the_summary() {
     assert_eq!(
         result().sheet_names(),
