@@ -14,6 +14,7 @@
 mod orphans;
 mod text;
 mod walk;
+pub mod wire;
 
 pub use text::{decode_name, decode_text};
 

@@ -199,7 +199,7 @@ fn answer(request: &[u8]) -> Vec<u8> {
         return Vec::new();
     };
     if format == Format::Pdf {
-        serde_json::to_vec(&form::read_form(bytes)).unwrap_or_default()
+        form::wire::encode(&form::read_form(bytes))
     } else {
         raw::wire::encode(&raw::read_raw_bytes(bytes, format))
     }
@@ -414,8 +414,7 @@ impl pool::Pool {
     pub fn read_form(&self, path: &Path) -> FormReply {
         let (memory_mb, timeout) = (self.settings().memory_mb, self.settings().timeout);
         let bytes = form::load(path)?;
-        let json = |answer: &[u8]| serde_json::from_slice::<FormReply>(answer).ok();
-        match run_in_worker(self, Format::Pdf, &bytes, json) {
+        match run_in_worker(self, Format::Pdf, &bytes, form::wire::decode) {
             Ended::Read(reply) => reply,
             Ended::NotStarted(e) => Err(FormFailure {
                 kind: FormFailKind::Damaged,

@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 
 /// The protocol's version: the first byte of every frame. Bump it when a payload changes.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 
 /// What reading a frame can find besides a frame.
 #[derive(Debug)]
@@ -73,7 +73,7 @@ mod tests {
         write(&mut buf, b"abc").unwrap();
         write(&mut buf, b"").unwrap();
         // Worked out by hand: version, length 3 big-endian, the bytes; then an empty frame.
-        assert_eq!(buf, [2, 0, 0, 0, 3, b'a', b'b', b'c', 2, 0, 0, 0, 0]);
+        assert_eq!(buf, [3, 0, 0, 0, 3, b'a', b'b', b'c', 3, 0, 0, 0, 0]);
         let mut r = &buf[..];
         assert_eq!(read(&mut r, 10).unwrap(), b"abc");
         assert_eq!(read(&mut r, 10).unwrap(), b"");
@@ -85,10 +85,11 @@ mod tests {
         let garbled =
             |bytes: &[u8]| matches!(read(&mut &bytes[..], 10), Err(FrameError::Garbled(_)));
         assert!(garbled(b"{not json"));
-        assert!(garbled(&[2, 0, 0, 0, 11]));
-        assert!(garbled(&[2, 0, 0, 0, 3, b'a']));
-        assert!(garbled(&[2, 0, 0]));
-        // A worker of the build before the binary workbook encoding.
+        assert!(garbled(&[3, 0, 0, 0, 11]));
+        assert!(garbled(&[3, 0, 0, 0, 3, b'a']));
+        assert!(garbled(&[3, 0, 0]));
+        // Workers of the builds before the binary workbook and form encodings.
         assert!(garbled(&[1, 0, 0, 0, 0]));
+        assert!(garbled(&[2, 0, 0, 0, 0]));
     }
 }

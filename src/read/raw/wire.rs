@@ -74,23 +74,24 @@ fn kind_of(code: u8) -> Option<Kind> {
         .find(|k| kind_code(*k) == code)
 }
 
-struct Writer(Vec<u8>);
+/// The encoder's primitives, shared with the form's encoding (`read::form::wire`).
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn byte(&mut self, b: u8) {
+    pub(crate) fn byte(&mut self, b: u8) {
         self.0.push(b);
     }
 
-    fn u32(&mut self, n: u32) {
+    pub(crate) fn u32(&mut self, n: u32) {
         self.0.extend_from_slice(&n.to_be_bytes());
     }
 
     /// A count or a length: the caps on cells and file size keep every one far below 4 GiB.
-    fn len(&mut self, n: usize) {
+    pub(crate) fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
 
-    fn text(&mut self, s: &str) {
+    pub(crate) fn text(&mut self, s: &str) {
         self.len(s.len());
         self.0.extend_from_slice(s.as_bytes());
     }
@@ -131,7 +132,9 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// The decoder's primitives, shared with the form's encoding (`read::form::wire`): each
+/// returns `None` for bytes that cannot be what it reads.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 /// The fewest bytes a cell takes (row, column, kind, an empty text's length): a count
 /// larger than what is left could hold is refused before anything is allocated for it.
@@ -140,7 +143,7 @@ const MIN_CELL_BYTES: usize = 4 + 4 + 1 + 4;
 const MIN_SHEET_BYTES: usize = 4 + 1 + 4 + 1 + 4;
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&[u8]> {
         if n > self.0.len() {
             return None;
         }
@@ -149,11 +152,11 @@ impl Reader<'_> {
         Some(head)
     }
 
-    fn byte(&mut self) -> Option<u8> {
+    pub(crate) fn byte(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
 
-    fn flag(&mut self) -> Option<bool> {
+    pub(crate) fn flag(&mut self) -> Option<bool> {
         match self.byte()? {
             0 => Some(false),
             1 => Some(true),
@@ -161,18 +164,18 @@ impl Reader<'_> {
         }
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         let b = self.take(4)?;
         Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A count of items of at least `min_bytes` each, refused when they cannot fit.
-    fn count(&mut self, min_bytes: usize) -> Option<usize> {
+    pub(crate) fn count(&mut self, min_bytes: usize) -> Option<usize> {
         let n = self.u32()? as usize;
         (n <= self.0.len() / min_bytes).then_some(n)
     }
 
-    fn text(&mut self) -> Option<String> {
+    pub(crate) fn text(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         let bytes = self.take(n)?;
         String::from_utf8(bytes.to_vec()).ok()
