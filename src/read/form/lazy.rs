@@ -442,18 +442,19 @@ impl<'b> Cursor<'b> {
 
     /// White space and comments (a comment needs its line end).
     fn space(&mut self) {
-        loop {
-            let blanks = self.rest().iter().take_while(|&&c| is_white(c)).count();
-            self.pos += blanks;
-            if self.peek() != Some(b'%') {
-                return;
-            }
-            match self.rest().iter().position(|&c| c == b'\r' || c == b'\n') {
-                Some(n) => {
-                    self.pos += n;
-                    self.eol();
+        while let Some(&c) = self.buf.get(self.pos) {
+            if is_white(c) {
+                self.pos += 1;
+            } else if c == b'%' {
+                match self.rest().iter().position(|&c| c == b'\r' || c == b'\n') {
+                    Some(n) => {
+                        self.pos += n;
+                        self.eol();
+                    }
+                    None => return,
                 }
-                None => return,
+            } else {
+                return;
             }
         }
     }
