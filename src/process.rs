@@ -89,6 +89,9 @@ pub struct Placement {
     pub submission_id: String,
     /// The file name as received (an email attachment's name), for the reply and outputs.
     pub file_name: String,
+    /// The file's SHA-256 when the caller has it already (the watcher's ledger key, taken
+    /// when the file was admitted); `None`: the pipeline hashes the file itself.
+    pub sha256: Option<String>,
 }
 
 /// Runs submissions through the pipeline with one catalog, one output folder and one mail
@@ -185,7 +188,11 @@ impl<'a> Processor<'a> {
         placement: &Placement,
     ) -> Processed {
         let document = self.read(path, format);
-        self.finish(path, document, origin, Some(placement))
+        let document = match &placement.sha256 {
+            Some(sha256) => Hashed::Known(document, sha256.clone()),
+            None => Hashed::Not(document),
+        };
+        self.finish_hashed(path, document, origin, Some(placement))
     }
 
     /// The document of a file sniffed as `format`, or of one that is not a submission.

@@ -10,7 +10,10 @@
 //! - `text`: PDF text strings and names as Unicode.
 //! - `walk`: the field tree walk (names, inheritance, values) over a loaded document.
 //! - `orphans`: fields that are only on the pages (`/Fields` dropped by a viewer).
+//! - `lazy`: the same walk over objects parsed on first use, for the files whose structure
+//!   it fully understands; lopdf loads the others.
 
+mod lazy;
 mod orphans;
 mod text;
 mod walk;
@@ -208,11 +211,40 @@ impl std::error::Error for FormFailure {}
 /// as a damaged file. An allocation failure or stack overflow would still abort the
 /// process, which is why `read::isolate::read_form_file` runs this in a child process by default.
 pub fn read_form(bytes: &[u8]) -> Result<Form, FormFailure> {
-    std::panic::catch_unwind(|| read_form_unguarded(bytes))
+    std::panic::catch_unwind(|| read_form_unguarded(bytes, true))
         .unwrap_or_else(|_| Err(FormFailure::damaged()))
 }
 
-fn read_form_unguarded(bytes: &[u8]) -> Result<Form, FormFailure> {
+/// [`read_form`] with lopdf's load of the whole document always, never the lazy reader:
+/// the reference the differential test compares the lazy reader against.
+pub fn read_form_lopdf(bytes: &[u8]) -> Result<Form, FormFailure> {
+    std::panic::catch_unwind(|| read_form_unguarded(bytes, false))
+        .unwrap_or_else(|_| Err(FormFailure::damaged()))
+}
+
+/// The lazy reader alone: the form [`read_form_lopdf`] gives, read from only the objects
+/// the field walk needs, or `None` when the file is not one it fully understands (then
+/// [`read_form`] loads it with lopdf). Panics are not caught here, so that a test sees them.
+pub fn read_form_lazy(bytes: &[u8]) -> Option<Form> {
+    if !within_limits(bytes) {
+        return None;
+    }
+    lazy::read(bytes)
+}
+
+/// Small enough to read, with `%PDF-` in its first kilobyte.
+fn within_limits(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    bytes.len() as u64 <= MAX_PDF_BYTES && head.windows(5).any(|w| w == b"%PDF-")
+}
+
+fn read_form_unguarded(bytes: &[u8], try_lazy: bool) -> Result<Form, FormFailure> {
+    if try_lazy
+        && within_limits(bytes)
+        && let Some(form) = lazy::read(bytes)
+    {
+        return Ok(form);
+    }
     if bytes.len() as u64 > MAX_PDF_BYTES {
         return Err(FormFailure::too_large(&format!(
             "larger than {} MB",

@@ -268,6 +268,8 @@ fn reprocess_one(
         folder: root.join(&folder),
         submission_id: s.id.clone(),
         file_name: s.file_name.clone(),
+        // The archived copy is hashed again: it is what this run reads.
+        sha256: None,
     };
     let old_ops = operations(&root.join(&base), &s.file_name);
     let run = watcher.steps().run_pipeline_inner(

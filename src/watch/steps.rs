@@ -132,6 +132,8 @@ impl Steps<'_, '_> {
                     email::MAX_ATTACHMENT_NAME_BYTES,
                     "submission",
                 ),
+                // Hashed once, when the file was admitted.
+                sha256: Some(s.sha256.clone()),
             },
             &format!("{}-reply", s.id),
         )?;
@@ -578,6 +580,7 @@ impl Steps<'_, '_> {
                 folder: self.layout.root.join(&child_folder),
                 submission_id: child.id.clone(),
                 file_name: att.name.clone(),
+                sha256: Some(att.sha256.clone()),
             },
             &format!("{}-reply", child.id),
         )?;

@@ -1324,3 +1324,78 @@ fn a_file_written_in_place_is_read_when_its_writer_closes_it_never_half_written(
     assert_eq!(st["submissions"]["accepted"], 1, "read whole: {st:#}");
     assert_eq!(st["submissions"].as_object().unwrap().len(), 1, "{st:#}");
 }
+
+/// `sha256sum FILE`'s hash of `bytes`: the independent tool, not our hashing code.
+fn sha256sum(bytes: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let out = Command::new("sha256sum").arg(file.path()).output().unwrap();
+    assert!(out.status.success(), "sha256sum failed");
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// Every file under `dir` whose name ends with `suffix`, depth first.
+fn files_ending(dir: &std::path::Path, suffix: &str, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_ending(&p, suffix, out);
+        } else if p.to_string_lossy().ends_with(suffix) {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn the_ledger_and_the_change_set_carry_each_files_sha256_hashed_once_on_arrival() {
+    let data = Data::new(None);
+    let form = std::fs::read(repo().join("samples/forms/clean.pdf")).unwrap();
+    let sheet = sample("mistakes.xlsx");
+    data.drop_file("clean.pdf", &form);
+    data.drop_file("mistakes.xlsx", &sheet);
+    data.drop_file("with-worksheet.eml", &eml("with-worksheet"));
+    let (code, _, stderr) = data.run(&["watch", "--once"]);
+    assert_eq!(code, 0, "{stderr}");
+    let db = rusqlite::Connection::open(data.path("rolecall.db")).unwrap();
+    let ledger = |name: &str| -> String {
+        db.query_row(
+            "SELECT sha256 FROM submissions WHERE file_name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("no ledger row for {name}: {e}"))
+    };
+    let mut changesets = Vec::new();
+    files_ending(&data.path("archive"), "-changeset.json", &mut changesets);
+    let changeset_hash = |name: &str| -> String {
+        changesets
+            .iter()
+            .map(|p| serde_json::from_slice::<Json>(&std::fs::read(p).unwrap()).unwrap())
+            .find(|cs| cs["submission"]["source"] == name)
+            .unwrap_or_else(|| panic!("no change set for {name}: {changesets:?}"))["submission"]
+            ["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (name, bytes) in [("clean.pdf", &form), ("mistakes.xlsx", &sheet)] {
+        let expected = sha256sum(bytes);
+        assert_eq!(ledger(name), expected, "{name}");
+        assert_eq!(changeset_hash(name), expected, "{name}");
+    }
+    // The email's attachment, as saved in the archive.
+    let mut saved = Vec::new();
+    files_ending(&data.path("archive"), ".xlsx", &mut saved);
+    let attachment = saved
+        .iter()
+        .find(|p| p.parent().is_some_and(|d| d.ends_with("attachments")))
+        .unwrap_or_else(|| panic!("no saved attachment among {saved:?}"));
+    let name = attachment
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let expected = sha256sum(&std::fs::read(attachment).unwrap());
+    assert_eq!(ledger(&name), expected, "{name}");
+    assert_eq!(changeset_hash(&name), expected, "{name}");
+}

@@ -18,6 +18,7 @@ mod lifecycle;
 mod parallel;
 mod pdf_corpus;
 mod pdf_hostile;
+mod pdf_lazy;
 mod pdf_mutations;
 mod reader;
 mod reader_pool;

@@ -193,6 +193,8 @@ impl Run<'_> {
             folder,
             submission_id: id,
             file_name: file_name(&path),
+            // Given to `process_hashed` beside it.
+            sha256: None,
         };
         let format = match &todo {
             Todo::Read(_, format) => Ok(*format),

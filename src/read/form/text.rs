@@ -80,6 +80,14 @@ pub fn decode_text(bytes: &[u8]) -> String {
     if bytes.get(1) == Some(&0) {
         return utf16(bytes, u16::from_le_bytes);
     }
+    // Most field names and values are ASCII, which PDFDocEncoding leaves as it is (but for
+    // the undefined 0x00, 0x16, 0x7F and the accents at 0x18..=0x1F): one copy, no table.
+    if bytes
+        .iter()
+        .all(|&b| b.is_ascii() && !matches!(b, 0x00 | 0x16 | 0x18..=0x1F | 0x7F))
+    {
+        return bytes.iter().map(|&b| char::from(b)).collect();
+    }
     match bytes
         .iter()
         .map(|&b| pdfdoc_char(b))

@@ -22,6 +22,36 @@ use super::{
 use lopdf::{Dictionary, Document, Object, ObjectId};
 use std::collections::{HashMap, HashSet};
 
+/// Where the walk finds objects: a document lopdf loaded whole, or the lazy reader's
+/// objects parsed on first use (`super::lazy`). Both answer exactly as lopdf's
+/// `Document::get_object` does for the objects the walk asks for.
+pub(super) trait Objects {
+    /// The object numbered `id`, references followed; `None` when there is none. The lazy
+    /// reader's dictionaries here hold only the keys the walk reads (`lazy::kept`).
+    fn object(&self, id: ObjectId) -> Option<&Object>;
+    /// The same object with every dictionary entry, for the dictionaries whose keys the
+    /// walk lists (`/AP` and its `/N`).
+    fn object_whole(&self, id: ObjectId) -> Option<&Object> {
+        self.object(id)
+    }
+    /// The trailer dictionary (`/Root`, `/Info`).
+    fn trailer(&self) -> &Dictionary;
+    /// The document was encrypted (and decrypted with the empty user password).
+    fn was_encrypted(&self) -> bool;
+}
+
+impl Objects for Document {
+    fn object(&self, id: ObjectId) -> Option<&Object> {
+        self.get_object(id).ok()
+    }
+    fn trailer(&self) -> &Dictionary {
+        &self.trailer
+    }
+    fn was_encrypted(&self) -> bool {
+        Document::was_encrypted(self)
+    }
+}
+
 /// How many references in a row are followed (`1 0 R` pointing at `2 0 R` ...).
 const MAX_REF_HOPS: usize = 32;
 
@@ -45,20 +75,33 @@ struct Node<'a> {
 }
 
 /// Follows references; `None` for a dangling one or a chain longer than [`MAX_REF_HOPS`].
-fn resolve<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
+fn resolve<'a>(doc: &'a dyn Objects, obj: &'a Object) -> Option<&'a Object> {
     resolve_with_id(doc, obj).map(|(_, o)| o)
 }
 
 fn resolve_with_id<'a>(
-    doc: &'a Document,
+    doc: &'a dyn Objects,
+    obj: &'a Object,
+) -> Option<(Option<ObjectId>, &'a Object)> {
+    follow(doc, obj, false)
+}
+
+/// Follows references to the object, or (`whole`) to the object with every entry.
+fn follow<'a>(
+    doc: &'a dyn Objects,
     mut obj: &'a Object,
+    whole: bool,
 ) -> Option<(Option<ObjectId>, &'a Object)> {
     let mut id = None;
     for _ in 0..MAX_REF_HOPS {
         match obj {
+            Object::Reference(r) if whole => {
+                id = Some(*r);
+                obj = doc.object_whole(*r)?;
+            }
             Object::Reference(r) => {
                 id = Some(*r);
-                obj = doc.get_object(*r).ok()?;
+                obj = doc.object(*r)?;
             }
             _ => return Some((id, obj)),
         }
@@ -75,7 +118,7 @@ fn as_dict(obj: &Object) -> Option<&Dictionary> {
     }
 }
 
-fn node<'a>(doc: &'a Document, obj: &'a Object) -> Option<Node<'a>> {
+fn node<'a>(doc: &'a dyn Objects, obj: &'a Object) -> Option<Node<'a>> {
     let (id, obj) = resolve_with_id(doc, obj)?;
     let dict = as_dict(obj)?;
     let id = match id {
@@ -85,15 +128,44 @@ fn node<'a>(doc: &'a Document, obj: &'a Object) -> Option<Node<'a>> {
     Some(Node { id, dict })
 }
 
-fn get<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
-    resolve(doc, dict.get(key).ok()?)
+/// `dict.get(key)` without lopdf's error, which allocates the key's name on every miss:
+/// a short dictionary is searched in order (its keys are unique), a long one by hash.
+fn entry<'a>(dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    if dict.len() <= 8 {
+        dict.iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v)
+    } else if dict.has(key) {
+        dict.get(key).ok()
+    } else {
+        None
+    }
 }
 
-fn get_dict<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Dictionary> {
+fn has(dict: &Dictionary, key: &[u8]) -> bool {
+    entry(dict, key).is_some()
+}
+
+fn get<'a>(doc: &'a dyn Objects, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    resolve(doc, entry(dict, key)?)
+}
+
+fn get_dict<'a>(doc: &'a dyn Objects, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Dictionary> {
     get(doc, dict, key).and_then(as_dict)
 }
 
-fn get_array<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a [Object]> {
+/// [`get_dict`] with every entry of the dictionary (see [`Objects::object_whole`]).
+fn get_whole_dict<'a>(
+    doc: &'a dyn Objects,
+    dict: &'a Dictionary,
+    key: &[u8],
+) -> Option<&'a Dictionary> {
+    follow(doc, entry(dict, key)?, true)
+        .map(|(_, o)| o)
+        .and_then(as_dict)
+}
+
+fn get_array<'a>(doc: &'a dyn Objects, dict: &'a Dictionary, key: &[u8]) -> Option<&'a [Object]> {
     match get(doc, dict, key)? {
         Object::Array(a) => Some(a),
         _ => None,
@@ -101,7 +173,7 @@ fn get_array<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<
 }
 
 /// A string or name as text; anything else is `None`.
-fn text_of(doc: &Document, obj: &Object) -> Option<String> {
+fn text_of(doc: &dyn Objects, obj: &Object) -> Option<String> {
     match resolve(doc, obj)? {
         Object::String(b, _) => Some(decode_text(b)),
         Object::Name(b) => Some(decode_name(b)),
@@ -111,11 +183,11 @@ fn text_of(doc: &Document, obj: &Object) -> Option<String> {
 
 /// The node and its `/Parent` chain, nearest first. A `/Parent` cycle is cut where it
 /// closes; a chain deeper than [`MAX_DEPTH`] is refused.
-fn chain<'a>(doc: &'a Document, start: Node<'a>) -> Result<Vec<Node<'a>>, FormFailure> {
+fn chain<'a>(doc: &'a dyn Objects, start: Node<'a>) -> Result<Vec<Node<'a>>, FormFailure> {
     let mut out = vec![start];
     let mut seen = HashSet::from([start.id]);
     let mut cur = start;
-    while let Some(parent) = cur.dict.get(b"Parent").ok().and_then(|p| node(doc, p)) {
+    while let Some(parent) = entry(cur.dict, b"Parent").and_then(|p| node(doc, p)) {
         if !seen.insert(parent.id) {
             break;
         }
@@ -136,18 +208,16 @@ fn too_deep() -> FormFailure {
 
 /// pypdf's dictionary key for a field: `/TM` wins, else the parents' key, `.`, and `/T`
 /// (empty when absent). Only used to decide which dictionaries are "the same field".
-fn pypdf_key(doc: &Document, chain: &[Node]) -> String {
+fn pypdf_key(doc: &dyn Objects, chain: &[Node]) -> String {
     let mut parts: Vec<String> = Vec::new();
     for n in chain {
-        if let Some(tm) = n.dict.get(b"TM").ok().and_then(|o| text_of(doc, o)) {
+        if let Some(tm) = entry(n.dict, b"TM").and_then(|o| text_of(doc, o)) {
             parts.push(tm);
             break;
         }
         // pypdf stops at a node without /Parent; `chain` stops there too, or at a cycle.
         parts.push(
-            n.dict
-                .get(b"T")
-                .ok()
+            entry(n.dict, b"T")
                 .and_then(|o| text_of(doc, o))
                 .unwrap_or_default(),
         );
@@ -157,22 +227,22 @@ fn pypdf_key(doc: &Document, chain: &[Node]) -> String {
 }
 
 /// The full name: the `/T` of every node in the chain that has one, root first.
-fn full_name(doc: &Document, chain: &[Node]) -> String {
+fn full_name(doc: &dyn Objects, chain: &[Node]) -> String {
     let mut parts: Vec<String> = chain
         .iter()
-        .filter_map(|n| n.dict.get(b"T").ok().and_then(|o| text_of(doc, o)))
+        .filter_map(|n| entry(n.dict, b"T").and_then(|o| text_of(doc, o)))
         .collect();
     parts.reverse();
     parts.join(".")
 }
 
 /// The nearest value of an inheritable key (`/FT`, `/Ff`, `/Opt`) along the chain.
-fn inherited<'a>(doc: &'a Document, chain: &[Node<'a>], key: &[u8]) -> Option<&'a Object> {
+fn inherited<'a>(doc: &'a dyn Objects, chain: &[Node<'a>], key: &[u8]) -> Option<&'a Object> {
     chain.iter().find_map(|n| get(doc, n.dict, key))
 }
 
 /// A node whose kids are all fields (have `/T`) groups fields and is not one itself.
-fn is_container(doc: &Document, dict: &Dictionary) -> bool {
+fn is_container(doc: &dyn Objects, dict: &Dictionary) -> bool {
     let Some(kids) = get_array(doc, dict, b"Kids") else {
         return false;
     };
@@ -180,7 +250,7 @@ fn is_container(doc: &Document, dict: &Dictionary) -> bool {
         .iter()
         .filter_map(|k| resolve(doc, k).and_then(as_dict))
         .peekable();
-    dicts.peek().is_some() && dicts.all(|k| k.has(b"T"))
+    dicts.peek().is_some() && dicts.all(|k| has(k, b"T"))
 }
 
 fn kind_of(ft: Option<&[u8]>, ff: i64) -> Option<FieldKind> {
@@ -205,7 +275,7 @@ fn number(obj: &Object) -> Option<i64> {
 }
 
 /// One scalar as text, the way a viewer would print it.
-fn scalar(doc: &Document, obj: &Object) -> Result<Option<String>, FormFailure> {
+fn scalar(doc: &dyn Objects, obj: &Object) -> Result<Option<String>, FormFailure> {
     let Some(obj) = resolve(doc, obj) else {
         return Ok(None);
     };
@@ -242,8 +312,8 @@ fn stream_text(s: &lopdf::Stream) -> Result<Option<String>, FormFailure> {
     }))
 }
 
-fn value_of(doc: &Document, dict: &Dictionary) -> Result<Option<FieldValue>, FormFailure> {
-    let Some(v) = dict.get(b"V").ok() else {
+fn value_of(doc: &dyn Objects, dict: &Dictionary) -> Result<Option<FieldValue>, FormFailure> {
+    let Some(v) = entry(dict, b"V") else {
         return Ok(None);
     };
     match resolve(doc, v) {
@@ -262,23 +332,25 @@ fn value_of(doc: &Document, dict: &Dictionary) -> Result<Option<FieldValue>, For
 
 /// A button's widgets: the field itself when it is its own widget, and its kids without
 /// `/T`.
-fn widgets<'a>(doc: &'a Document, dict: &'a Dictionary) -> Vec<&'a Dictionary> {
+fn widgets<'a>(doc: &'a dyn Objects, dict: &'a Dictionary) -> Vec<&'a Dictionary> {
     let mut widgets = vec![dict];
     if let Some(kids) = get_array(doc, dict, b"Kids") {
         widgets.extend(
             kids.iter()
                 .filter_map(|k| resolve(doc, k).and_then(as_dict))
-                .filter(|k| !k.has(b"T")),
+                .filter(|k| !has(k, b"T")),
         );
     }
     widgets
 }
 
 /// The on-state names of a button's [`widgets`], in order, without `Off`.
-fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
+fn on_states(doc: &dyn Objects, dict: &Dictionary) -> Vec<String> {
     let mut states: Vec<String> = Vec::new();
     for w in widgets(doc, dict) {
-        let Some(normal) = get_dict(doc, w, b"AP").and_then(|ap| get_dict(doc, ap, b"N")) else {
+        let Some(normal) =
+            get_whole_dict(doc, w, b"AP").and_then(|ap| get_whole_dict(doc, ap, b"N"))
+        else {
             continue;
         };
         for (k, _) in normal.iter() {
@@ -292,17 +364,17 @@ fn on_states(doc: &Document, dict: &Dictionary) -> Vec<String> {
 }
 
 /// The on-state a button's widgets show (`/AS`), if one shows anything but `Off`.
-fn shown_state(doc: &Document, dict: &Dictionary) -> Option<String> {
+fn shown_state(doc: &dyn Objects, dict: &Dictionary) -> Option<String> {
     widgets(doc, dict)
         .into_iter()
-        .find_map(|w| match w.get(b"AS").ok()? {
+        .find_map(|w| match entry(w, b"AS")? {
             Object::Name(name) => Some(decode_name(name)).filter(|s| s != "Off"),
             _ => None,
         })
 }
 
 /// `/Opt` as (export value, display text) pairs.
-fn options(doc: &Document, opt: Option<&Object>) -> Vec<(String, String)> {
+fn options(doc: &dyn Objects, opt: Option<&Object>) -> Vec<(String, String)> {
     let Some(Object::Array(items)) = opt else {
         return Vec::new();
     };
@@ -323,23 +395,20 @@ fn options(doc: &Document, opt: Option<&Object>) -> Vec<(String, String)> {
 }
 
 /// Reads every terminal field of a loaded, decrypted document.
-pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
-    let root = doc
-        .trailer
-        .get(b"Root")
-        .ok()
+pub(super) fn read_fields(doc: &dyn Objects) -> Result<Form, FormFailure> {
+    let root = entry(doc.trailer(), b"Root")
         .and_then(|r| resolve(doc, r))
         .and_then(as_dict);
     let Some(root) = root else {
         return Err(FormFailure::damaged());
     };
-    let producer = get_dict(doc, &doc.trailer, b"Info")
-        .and_then(|info| info.get(b"Producer").ok())
+    let producer = get_dict(doc, doc.trailer(), b"Info")
+        .and_then(|info| entry(info, b"Producer"))
         .and_then(|p| text_of(doc, p));
     let Some(acro) = get_dict(doc, root, b"AcroForm") else {
         return Err(FormFailure::no_fields());
     };
-    let has_xfa = acro.has(b"XFA");
+    let has_xfa = has(acro, b"XFA");
     let top = get_array(doc, acro, b"Fields").unwrap_or(&[]);
     let (order, chains) = walk_tree(doc, top)?;
     let mut fields = Vec::new();
@@ -375,7 +444,7 @@ pub(super) fn read_fields(doc: &Document) -> Result<Form, FormFailure> {
 /// counts against MAX_NODES, so one huge /Kids array cannot fill memory either.
 #[allow(clippy::type_complexity)]
 fn walk_tree<'a>(
-    doc: &'a Document,
+    doc: &'a dyn Objects,
     top: &'a [Object],
 ) -> Result<(Vec<Node<'a>>, Vec<Vec<Node<'a>>>), FormFailure> {
     let too_many = || FormFailure::too_large(&format!("more than {MAX_NODES} form field entries"));
@@ -402,7 +471,7 @@ fn walk_tree<'a>(
         if depth > MAX_DEPTH {
             return Err(too_deep());
         }
-        if !n.dict.has(b"T") && !n.dict.has(b"TM") {
+        if !has(n.dict, b"T") && !has(n.dict, b"TM") {
             continue;
         }
         let chain = chain(doc, n)?;
@@ -431,7 +500,7 @@ fn walk_tree<'a>(
 
 /// One terminal field: its kind from the inherited `/FT` and `/Ff`, its value, and for
 /// buttons their on-states and (when a tool set only the widgets' `/AS`) what they show.
-fn terminal_field(doc: &Document, n: &Node, chain: &[Node]) -> Result<FormField, FormFailure> {
+fn terminal_field(doc: &dyn Objects, n: &Node, chain: &[Node]) -> Result<FormField, FormFailure> {
     let ft = match inherited(doc, chain, b"FT") {
         Some(Object::Name(ft)) => Some(ft.as_slice()),
         _ => None,
