@@ -5,7 +5,7 @@ use super::style::Styles;
 use super::{fit_row, owned, text};
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
-use rust_xlsxwriter::{Note, Worksheet, XlsxError};
+use rust_xlsxwriter::{Format, Note, Worksheet, XlsxError};
 
 /// Name of the sheet.
 pub const CHANGES_SHEET: &str = "Change set";
@@ -209,6 +209,16 @@ fn grant_cells(
         lines.join(", "),
         details.into(),
     ]
+}
+
+/// Every format [`write`] names, in the order it first names each: the sheet's line, the
+/// headings, then its rows' (see `accounts::body_formats` for why the order matters).
+pub fn formats<'a>(changeset: &ChangeSet, styles: &'a Styles) -> [&'a Format; 3] {
+    let rows = match changeset.operations.is_empty() {
+        true => &styles.para,
+        false => &styles.wrap,
+    };
+    [&styles.subtitle, &styles.header, rows]
 }
 
 /// Writes the sheet.
