@@ -447,7 +447,7 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
     let header = r0(HEADER_ROW);
     for field in Field::ALL {
         let col = cols.of(field);
-        text(ws, header, col, field.header(), &styles.header)?;
+        plain(ws, header, col, field.header())?;
         let hint_dv = DataValidation::new()
             .allow_any_value()
             .set_input_title(field.header())?
@@ -455,18 +455,15 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
         ws.add_data_validation(header, col, header, col, &hint_dv)?;
     }
     if cols.with_status {
-        text(ws, header, Columns::STATUS, STATUS_HEADER, &styles.header)?;
-        text(
-            ws,
-            header,
-            Columns::MESSAGES,
-            MESSAGES_HEADER,
-            &styles.header,
-        )?;
+        plain(ws, header, Columns::STATUS, STATUS_HEADER)?;
+        plain(ws, header, Columns::MESSAGES, MESSAGES_HEADER)?;
     }
     if cols.with_done {
-        text(ws, header, cols.done(), DONE_HEADER, &styles.header)?;
+        plain(ws, header, cols.done(), DONE_HEADER)?;
     }
+    // The headings are side by side: one format for the row (a format is hashed on every
+    // call that names one), once the row is started.
+    ws.set_range_format(header, 0, header, cols.last(), &styles.header)?;
     ws.set_row_height(header, 32)?;
     Ok(())
 }
