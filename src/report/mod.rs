@@ -142,22 +142,31 @@ pub(crate) fn fit_row(
     row: RowNum,
     cells: &[(&str, f64)],
 ) -> Result<(), XlsxError> {
-    let lines = cells
+    let lines = row_lines(cells);
+    if lines > 1 {
+        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
+    }
+    Ok(())
+}
+
+/// The lines the tallest of `cells` wraps to (at least 1), for [`fit_row`].
+fn row_lines(cells: &[(&str, f64)]) -> usize {
+    cells
         .iter()
         .map(|(text, width)| {
             // Proportional text runs a little narrower than the width's "0" digits.
             let per_line = (width * 1.1).max(1.0) as usize;
+            // Most cells are one short line: no more bytes than a line holds characters.
+            if text.len() <= per_line && !text.contains('\n') {
+                return 1;
+            }
             text.lines()
                 .map(|l| l.chars().count().div_ceil(per_line).max(1))
                 .sum::<usize>()
         })
         .max()
         .unwrap_or(1)
-        .max(1);
-    if lines > 1 {
-        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
-    }
-    Ok(())
+        .max(1)
 }
 
 /// Print layout of a list sheet (Accounts, Problems, Change set): landscape, one page wide
@@ -804,6 +813,19 @@ mod tests {
         let one = bytes(&outcome, &changeset, &catalog, false);
         let two = bytes(&outcome, &changeset, &catalog, true);
         assert!(one == two, "the files differ");
+    }
+
+    #[test]
+    fn a_row_is_as_tall_as_its_most_wrapped_cell() {
+        // A width of 10 holds 11 characters a line.
+        assert_eq!(row_lines(&[("", 10.0)]), 1);
+        assert_eq!(row_lines(&[("abcdefghijk", 10.0)]), 1);
+        assert_eq!(row_lines(&[("abcdefghijkl", 10.0)]), 2);
+        // Characters, not bytes: 11 "é" are 22 bytes on one line.
+        assert_eq!(row_lines(&[("ééééééééééé", 10.0)]), 1);
+        // Each line of a cell counts, an empty one too; the tallest cell wins.
+        assert_eq!(row_lines(&[("a\nb", 10.0), ("abc", 10.0)]), 2);
+        assert_eq!(row_lines(&[("a\n\nabcdefghijkl", 10.0)]), 4);
     }
 
     #[test]
