@@ -260,23 +260,72 @@ pub fn write(
     styles: &Styles,
     content: &Content,
 ) -> Result<(), XlsxError> {
+    write_head(ws, catalog, lists, styles, content)?;
+    write_body(ws, lists, styles, content)
+}
+
+/// Rows of the sheet below its header: where the lines end, where the grid of formatted
+/// blank rows ends, and where the drop-downs and the filter end.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    cols: Columns,
+    /// 1-based last row of the drop-downs and the filter.
+    last_row: u32,
+    /// 1-based last formatted row.
+    grid_row: u32,
+}
+
+impl Grid {
+    fn of(content: &Content) -> Grid {
+        let cols = Columns {
+            with_status: content.with_status,
+            with_done: content.with_done,
+        };
+        let last_line = content.rows.iter().map(|r| r.row).max().unwrap_or(0);
+        let last_row = last_line.max(FIRST_DATA_ROW + BLANK_ROWS - 1);
+        let grid_row = match content.with_status {
+            true => (last_line.max(HEADER_ROW) + RESULT_BLANK_ROWS).min(last_row),
+            false => last_row,
+        };
+        Grid {
+            cols,
+            last_row,
+            grid_row,
+        }
+    }
+}
+
+/// The sheet down to its header row: name, column formats, the requester block and its
+/// drop-downs, the headings. [`write_body`] writes the rest.
+pub fn write_head(
+    ws: &mut Worksheet,
+    catalog: &Catalog,
+    lists: &Lists,
+    styles: &Styles,
+    content: &Content,
+) -> Result<(), XlsxError> {
     ws.set_name(ACCOUNTS_SHEET)?;
     ws.set_default_note_author("Rolecall");
-    let cols = Columns {
-        with_status: content.with_status,
-        with_done: content.with_done,
-    };
+    let cols = Grid::of(content).cols;
     column_formats(ws, styles, cols)?;
     requester_block(ws, catalog, styles, content)?;
     requester_validations(ws, catalog, lists)?;
-    header_row(ws, styles, cols)?;
+    header_row(ws, styles, cols)
+}
 
-    let last_line = content.rows.iter().map(|r| r.row).max().unwrap_or(0);
-    let last_row = last_line.max(FIRST_DATA_ROW + BLANK_ROWS - 1);
-    let grid_row = match content.with_status {
-        true => (last_line.max(HEADER_ROW) + RESULT_BLANK_ROWS).min(last_row),
-        false => last_row,
-    };
+/// The sheet below its header row (after [`write_head`]): the data rows, their drop-downs,
+/// the frozen header, the filter and the print layout.
+pub fn write_body(
+    ws: &mut Worksheet,
+    lists: &Lists,
+    styles: &Styles,
+    content: &Content,
+) -> Result<(), XlsxError> {
+    let Grid {
+        cols,
+        last_row,
+        grid_row,
+    } = Grid::of(content);
     data_rows(ws, styles, content, cols, grid_row)?;
     data_validations(ws, lists, cols, r0(FIRST_DATA_ROW), r0(last_row))?;
 
@@ -292,6 +341,39 @@ pub fn write(
     };
     ws.set_print_area(0, 0, r0(print_to), cols.last())?;
     Ok(())
+}
+
+/// Every format [`write_body`] gives a cell, once each, in the order it first names them:
+/// a streamed sheet gives each format its index in the workbook's table at its first use,
+/// so registering these in this order first gives every format the index the body's own
+/// writes would have given it.
+pub fn body_formats<'a>(styles: &'a Styles, content: &Content) -> Vec<&'a Format> {
+    let Grid { cols, grid_row, .. } = Grid::of(content);
+    let blank = row_formats(styles, cols, |_| None, None);
+    // Formats by address: a handful, each looked up once per row.
+    let mut order: Vec<&'a Format> = Vec::new();
+    let mut add = |format: &'a Format| {
+        if !order.iter().any(|seen| std::ptr::eq(*seen, format)) {
+            order.push(format);
+        }
+    };
+    for step in steps(content, grid_row) {
+        match step {
+            Step::Blank(..) => {
+                if !content.streamed {
+                    // An in-memory block is started with its last cell (`blank_rows`).
+                    blank.last().into_iter().for_each(|(_, f)| add(f));
+                }
+                blank.iter().for_each(|(_, f)| add(f));
+            }
+            Step::Line(data) => {
+                for (_, format) in line_formats(styles, cols, data) {
+                    add(format);
+                }
+            }
+        }
+    }
+    order
 }
 
 /// Column widths and whole-column formats: cells beyond the formatted rows still keep IDs
@@ -365,7 +447,7 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
     let header = r0(HEADER_ROW);
     for field in Field::ALL {
         let col = cols.of(field);
-        text(ws, header, col, field.header(), &styles.header)?;
+        plain(ws, header, col, field.header())?;
         let hint_dv = DataValidation::new()
             .allow_any_value()
             .set_input_title(field.header())?
@@ -373,18 +455,15 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
         ws.add_data_validation(header, col, header, col, &hint_dv)?;
     }
     if cols.with_status {
-        text(ws, header, Columns::STATUS, STATUS_HEADER, &styles.header)?;
-        text(
-            ws,
-            header,
-            Columns::MESSAGES,
-            MESSAGES_HEADER,
-            &styles.header,
-        )?;
+        plain(ws, header, Columns::STATUS, STATUS_HEADER)?;
+        plain(ws, header, Columns::MESSAGES, MESSAGES_HEADER)?;
     }
     if cols.with_done {
-        text(ws, header, cols.done(), DONE_HEADER, &styles.header)?;
+        plain(ws, header, cols.done(), DONE_HEADER)?;
     }
+    // The headings are side by side: one format for the row (a format is hashed on every
+    // call that names one), once the row is started.
+    ws.set_range_format(header, 0, header, cols.last(), &styles.header)?;
     ws.set_row_height(header, 32)?;
     Ok(())
 }
@@ -403,17 +482,49 @@ fn data_rows(
     last_row: u32,
 ) -> Result<(), XlsxError> {
     let blank = row_formats(styles, cols, |_| None, None);
+    for step in steps(content, last_row) {
+        match step {
+            Step::Blank(first, last) => blank_rows(ws, &blank, first, last, content.streamed)?,
+            Step::Line(data) => data_row(ws, styles, cols, data)?,
+        }
+    }
+    Ok(())
+}
+
+/// One step of the data rows, top to bottom.
+enum Step<'a> {
+    /// Blank rows `first..=last` (1-based, never empty).
+    Blank(u32, u32),
+    /// A line's row.
+    Line(&'a DataRow),
+}
+
+/// The data rows in the order they are written, down to `last_row`: each line's row, and
+/// the blank rows between, before and after them.
+fn steps(content: &Content, last_row: u32) -> Vec<Step<'_>> {
+    let mut steps = Vec::new();
     let mut next = FIRST_DATA_ROW;
     for data in &content.rows {
         // Rows are increasing; one that is not (or above the first data row) has no place.
         if data.row < next {
             continue;
         }
-        blank_rows(ws, &blank, next, data.row - 1, content.streamed)?;
-        data_row(ws, styles, cols, data)?;
+        if next < data.row {
+            steps.push(Step::Blank(next, data.row - 1));
+        }
+        steps.push(Step::Line(data));
         next = data.row + 1;
     }
-    blank_rows(ws, &blank, next, last_row, content.streamed)
+    if next <= last_row {
+        steps.push(Step::Blank(next, last_row));
+    }
+    steps
+}
+
+/// The formats of a line's row, in column order.
+fn line_formats<'a>(styles: &'a Styles, cols: Columns, data: &DataRow) -> Vec<(u16, &'a Format)> {
+    let mark = |field| data.marks.get(&field).map(|m| m.severity);
+    row_formats(styles, cols, mark, data.status)
 }
 
 /// Each column's format on a data row, in column order: Status (of `status`), Messages,
@@ -525,8 +636,7 @@ fn data_row(
     if cols.with_done {
         started |= plain(ws, row, cols.done(), &data.done)?;
     }
-    let mark = |field| data.marks.get(&field).map(|m| m.severity);
-    let formats = row_formats(styles, cols, mark, data.status);
+    let formats = line_formats(styles, cols, data);
     if !started && let Some((col, format)) = formats.first() {
         ws.write_blank(row, *col, format)?;
     }

@@ -2,10 +2,10 @@
 //! JSON. The JSON file stays the reference; this sheet is a view of it.
 
 use super::style::Styles;
-use super::{fit_row, owned, text};
+use super::{fit_row, owned, plain, text};
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
-use rust_xlsxwriter::{Note, Worksheet, XlsxError};
+use rust_xlsxwriter::{Format, Note, Worksheet, XlsxError};
 
 /// Name of the sheet.
 pub const CHANGES_SHEET: &str = "Change set";
@@ -211,6 +211,16 @@ fn grant_cells(
     ]
 }
 
+/// Every format [`write`] names, in the order it first names each: the sheet's line, the
+/// headings, then its rows' (see `accounts::body_formats` for why the order matters).
+pub fn formats<'a>(changeset: &ChangeSet, styles: &'a Styles) -> [&'a Format; 3] {
+    let rows = match changeset.operations.is_empty() {
+        true => &styles.para,
+        false => &styles.wrap,
+    };
+    [&styles.subtitle, &styles.header, rows]
+}
+
 /// Writes the sheet.
 pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Result<(), XlsxError> {
     ws.set_name(CHANGES_SHEET)?;
@@ -220,9 +230,11 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
     );
     text(ws, 0, 0, &about, &styles.subtitle)?;
     for (col, (heading, width)) in HEADERS.iter().enumerate() {
-        text(ws, HEADER, col as u16, heading, &styles.header)?;
+        plain(ws, HEADER, col as u16, heading)?;
         ws.set_column_width(col as u16, *width)?;
     }
+    // One format for the headings, once the row is started.
+    ws.set_range_format(HEADER, 0, HEADER, HEADERS.len() as u16 - 1, &styles.header)?;
     ws.set_row_height(HEADER, 30)?;
     ws.insert_note(
         HEADER,

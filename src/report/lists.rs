@@ -3,8 +3,8 @@
 //! Excel limits a list typed into a data validation to 255 characters, which a consortium's
 //! role names alone exceed, so the drop-downs point at ranges of this sheet instead.
 
+use super::plain;
 use super::style::Styles;
-use super::{plain, text};
 use crate::catalog::Catalog;
 use crate::layout::{Field, LISTS_SHEET};
 use crate::location::column_letters;
@@ -93,9 +93,16 @@ impl Lists {
     /// Writes the sheet: the field's heading in row 1, values under it. The caller hides it.
     pub fn write(&self, ws: &mut Worksheet, styles: &Styles) -> Result<(), XlsxError> {
         ws.set_name(LISTS_SHEET)?;
-        for (index, (field, values)) in self.columns.iter().enumerate() {
+        // The headings first, with one format for the row: a format is hashed on every
+        // call that names one.
+        for (index, (field, _)) in self.columns.iter().enumerate() {
+            plain(ws, 0, index as u16, field.header())?;
+        }
+        if let Some(last) = self.columns.len().checked_sub(1) {
+            ws.set_range_format(0, 0, 0, last as u16, &styles.header)?;
+        }
+        for (index, (_, values)) in self.columns.iter().enumerate() {
             let col = index as u16;
-            text(ws, 0, col, field.header(), &styles.header)?;
             ws.set_column_width(col, 30)?;
             for (i, value) in values.iter().enumerate() {
                 plain(ws, 1 + i as u32, col, value)?;

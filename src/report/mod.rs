@@ -142,22 +142,31 @@ pub(crate) fn fit_row(
     row: RowNum,
     cells: &[(&str, f64)],
 ) -> Result<(), XlsxError> {
-    let lines = cells
+    let lines = row_lines(cells);
+    if lines > 1 {
+        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
+    }
+    Ok(())
+}
+
+/// The lines the tallest of `cells` wraps to (at least 1), for [`fit_row`].
+fn row_lines(cells: &[(&str, f64)]) -> usize {
+    cells
         .iter()
         .map(|(text, width)| {
             // Proportional text runs a little narrower than the width's "0" digits.
             let per_line = (width * 1.1).max(1.0) as usize;
+            // Most cells are one short line: no more bytes than a line holds characters.
+            if text.len() <= per_line && !text.contains('\n') {
+                return 1;
+            }
             text.lines()
                 .map(|l| l.chars().count().div_ceil(per_line).max(1))
                 .sum::<usize>()
         })
         .max()
         .unwrap_or(1)
-        .max(1);
-    if lines > 1 {
-        ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
-    }
-    Ok(())
+        .max(1)
 }
 
 /// Print layout of a list sheet (Accounts, Problems, Change set): landscape, one page wide
@@ -276,7 +285,43 @@ fn workbook_bytes(
     kit: &Kit,
     done: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<Vec<u8>, ReportError> {
-    let Kit { styles, lists } = kit;
+    let mut wb = new_workbook(changeset, catalog);
+    let content = result_content(outcome, catalog, done);
+    let book = Book {
+        outcome,
+        changeset,
+        catalog,
+        kit,
+        content: &content,
+    };
+    // A long Accounts sheet and the Change set are written on two threads.
+    book.write(&mut wb, roles, content.streamed)?;
+    Ok(wb.save_to_buffer()?)
+}
+
+/// The Accounts sheet of a result, with the Done column when `done` is given.
+fn result_content(
+    outcome: &Outcome,
+    catalog: &Catalog,
+    done: Option<&std::collections::BTreeMap<String, String>>,
+) -> Content {
+    let mut content = accounts_content(outcome, catalog);
+    if let Some(done) = done {
+        content.with_done = true;
+        for (row, line) in content.rows.iter_mut().zip(&outcome.lines) {
+            row.done = done
+                .get(&line.row.location.to_string())
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    let last_row = content.rows.last().map_or(0, |r| r.row as usize);
+    content.streamed = streams(last_row);
+    content
+}
+
+/// A workbook with the result's properties and deflate level.
+fn new_workbook(changeset: &ChangeSet, catalog: &Catalog) -> Workbook {
     let mut wb = Workbook::new();
     // Deflate level 2: zlib-rs's greedy matcher (`deflate_fast`, dynamic trees). Level 3
     // (its `deflate_medium`) took 800 M of the 3.5 G instructions of a 10,000-line
@@ -293,35 +338,96 @@ fn workbook_bytes(
             .set_custom_property("rolecall_catalog_version", catalog.version.as_str())
             .set_custom_property("rolecall_submission", changeset.submission.id.as_str()),
     );
-    summary::write(wb.add_worksheet(), outcome, changeset, catalog, styles)?;
-    let mut content = accounts_content(outcome, catalog);
-    if let Some(done) = done {
-        content.with_done = true;
-        for (row, line) in content.rows.iter_mut().zip(&outcome.lines) {
-            row.done = done
-                .get(&line.row.location.to_string())
-                .cloned()
-                .unwrap_or_default();
+    wb
+}
+
+/// Where each sheet of a result workbook is, by index.
+const SUMMARY: usize = 0;
+const ACCOUNTS: usize = 1;
+const PROBLEMS: usize = 2;
+const CHANGES: usize = 3;
+
+/// What a result workbook's sheets are written from.
+struct Book<'a> {
+    outcome: &'a Outcome,
+    changeset: &'a ChangeSet,
+    catalog: &'a Catalog,
+    kit: &'a Kit,
+    content: &'a Content,
+}
+
+impl Book<'_> {
+    /// Adds every sheet in its place, then writes them: the body of the Accounts sheet and
+    /// the Change set on two threads when `two_threads`, else one after the other. Either
+    /// way the file is the same, byte for byte.
+    fn write(
+        &self,
+        wb: &mut Workbook,
+        roles: Option<&[PersonRoles]>,
+        two_threads: bool,
+    ) -> Result<(), XlsxError> {
+        let Kit { styles, lists } = self.kit;
+        let (content, changeset) = (self.content, self.changeset);
+        let ops = changeset.operations.len();
+        wb.add_worksheet();
+        let last_row = content.rows.last().map_or(0, |r| r.row as usize);
+        list_sheet(wb, last_row)?;
+        list_sheet(wb, self.outcome.all_findings().count())?;
+        list_sheet(wb, ops)?;
+        if let Some(people) = roles {
+            list_sheet(wb, people.len())?;
         }
+        let ws = wb.worksheet_from_index(SUMMARY)?;
+        summary::write(ws, self.outcome, changeset, self.catalog, styles)?;
+        let ws = wb.worksheet_from_index(ACCOUNTS)?;
+        accounts::write_head(ws, self.catalog, lists, styles, content)?;
+        // A streamed sheet gives each format its index in the workbook's table when it
+        // first names it, so two streamed sheets written at once would number their
+        // formats in whichever order the threads ran. Registered first, in the order one
+        // thread would name them, every format keeps the index it has when the sheets are
+        // written one after the other (`Workbook::register_format` is there for this).
+        if !two_threads {
+            accounts::write_body(ws, lists, styles, content)?;
+        } else if content.streamed {
+            for format in accounts::body_formats(styles, content) {
+                wb.register_format(format);
+            }
+        }
+        let ws = wb.worksheet_from_index(PROBLEMS)?;
+        problems::write(ws, self.outcome, self.catalog, styles)?;
+        if !two_threads {
+            changes::write(wb.worksheet_from_index(CHANGES)?, changeset, styles)?;
+        } else {
+            if content.streamed && streams(ops) {
+                for format in changes::formats(changeset, styles) {
+                    wb.register_format(format);
+                }
+            }
+            self.bodies(wb)?;
+        }
+        if let Some(people) = roles {
+            roles::write(wb.worksheet_from_index(CHANGES + 1)?, people, styles)?;
+        }
+        lists.write(wb.add_worksheet(), styles)
     }
-    let last_row = content.rows.last().map_or(0, |r| r.row as usize);
-    content.streamed = streams(last_row);
-    accounts::write(
-        list_sheet(&mut wb, last_row)?,
-        catalog,
-        lists,
-        styles,
-        &content,
-    )?;
-    let findings = outcome.all_findings().count();
-    problems::write(list_sheet(&mut wb, findings)?, outcome, catalog, styles)?;
-    let ops = changeset.operations.len();
-    changes::write(list_sheet(&mut wb, ops)?, changeset, styles)?;
-    if let Some(people) = roles {
-        roles::write(list_sheet(&mut wb, people.len())?, people, styles)?;
+
+    /// The body of the Accounts sheet and the Change set sheet, on two threads.
+    fn bodies(&self, wb: &mut Workbook) -> Result<(), XlsxError> {
+        let Kit { styles, lists } = self.kit;
+        let (content, changeset) = (self.content, self.changeset);
+        let (head, tail) = wb.worksheets_mut().split_at_mut(CHANGES);
+        let (Some(accounts), Some(changes)) = (head.get_mut(ACCOUNTS), tail.first_mut()) else {
+            return Err(XlsxError::UnknownWorksheetNameOrIndex(CHANGES.to_string()));
+        };
+        std::thread::scope(|scope| {
+            let body = scope.spawn(|| accounts::write_body(accounts, lists, styles, content));
+            let written = changes::write(changes, changeset, styles);
+            match body.join() {
+                Ok(body) => body.and(written),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     }
-    lists.write(wb.add_worksheet(), styles)?;
-    Ok(wb.save_to_buffer()?)
 }
 
 /// The workbook's creation time: when the submission was processed (the run's clock, so
@@ -585,6 +691,155 @@ fn mark_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::document::{RequestRow, Value};
+
+    /// A worksheet of `lines` lines for the bundled catalog, on rows 9 and down with a
+    /// blank row after every 100th: profiles with a desk, two roles in a cell, an expiry
+    /// date; every 7th line names a role the catalog does not have, every 11th has no
+    /// email, every 13th an expiry in the past.
+    fn long_document(lines: u32) -> Document {
+        let sheet = "Accounts".to_string();
+        let at = |row, field: Field| Location::Cell {
+            sheet: sheet.clone(),
+            row,
+            col: field.template_col(),
+        };
+        let value = |row, field, text: &str, kind| Value {
+            text: text.into(),
+            location: at(row, field),
+            kind,
+        };
+        let mut document = Document {
+            sheet: Some(sheet.clone()),
+            header_row: Some(HEADER_ROW),
+            columns: Field::ALL.iter().map(|f| (*f, f.template_col())).collect(),
+            ..Document::default()
+        };
+        for (field, text) in [
+            (RequesterField::Name, "Dana Whitfield"),
+            (RequesterField::Email, "dwhitfield@gcsu.example.edu"),
+            (RequesterField::Institution, "01FALSC_GCSU"),
+        ] {
+            let location = Location::Cell {
+                sheet: sheet.clone(),
+                row: field.template_row(),
+                col: 2,
+            };
+            let kind = ValueKind::Text;
+            let text = text.into();
+            document.requester.insert(
+                field,
+                Value {
+                    text,
+                    location,
+                    kind,
+                },
+            );
+        }
+        for i in 0..lines {
+            let row = FIRST_DATA_ROW + i + i / 100;
+            let text = ValueKind::Text;
+            let mut values = vec![
+                (Field::Action, "Add".to_string(), text),
+                (Field::PrimaryId, format!("{:08}", 1_000_000 + i), text),
+                (Field::LastName, "Alvarez".into(), text),
+                (Field::FirstName, "Sam".into(), text),
+            ];
+            if i % 11 != 0 {
+                values.push((Field::Email, format!("s{i}@gcsu.example.edu"), text));
+            }
+            let role = match i % 7 {
+                0 => "Chief Wizard",
+                _ => "Cataloger; Physical Inventory Operator",
+            };
+            match i % 3 {
+                0 => values.extend([
+                    (Field::Profile, "Circulation Student Worker".into(), text),
+                    (Field::Library, "MAIN".into(), text),
+                    (Field::Unit, "DEFAULT_CIRC_DESK".into(), text),
+                ]),
+                _ => values.extend([
+                    (Field::Role, role.into(), text),
+                    (Field::Library, "LAW".into(), text),
+                ]),
+            }
+            let expiry = if i % 13 == 0 {
+                "2020-01-31"
+            } else {
+                "2027-06-30"
+            };
+            values.push((Field::Expiry, expiry.into(), ValueKind::Date));
+            document.rows.push(RequestRow {
+                location: Location::Row {
+                    sheet: sheet.clone(),
+                    row,
+                },
+                values: values
+                    .into_iter()
+                    .map(|(f, t, kind)| (f, value(row, f, &t, kind)))
+                    .collect(),
+            });
+        }
+        document
+    }
+
+    /// The result workbook of `outcome`, its sheets written on one thread or two.
+    fn bytes(outcome: &Outcome, changeset: &ChangeSet, catalog: &Catalog, two: bool) -> Vec<u8> {
+        let kit = Kit::new(catalog);
+        let mut wb = new_workbook(changeset, catalog);
+        // The file's creation time is the clock's: the same in both.
+        let created = ExcelDateTime::from_ymd(2026, 11, 24).unwrap();
+        let properties = rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created);
+        wb.set_properties(&properties);
+        let content = result_content(outcome, catalog, None);
+        let book = Book {
+            outcome,
+            changeset,
+            catalog,
+            kit: &kit,
+            content: &content,
+        };
+        book.write(&mut wb, None, two).unwrap();
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_long_result_is_the_same_file_on_two_threads_as_on_one() {
+        let catalog = crate::catalog::bundled();
+        let today = jiff::civil::date(2026, 11, 24);
+        let outcome = crate::validate::validate(long_document(2_500), &catalog, today);
+        let counts = outcome.counts();
+        // Every kind of line, so that every format of a data row is used.
+        assert!(counts.accepted > 0 && counts.rejected > 0, "{counts:?}");
+        let info = crate::changeset::SubmissionInfo {
+            id: "20261124-0123456789".into(),
+            source: "long.xlsx".into(),
+            sha256: String::new(),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        };
+        let changeset = crate::changeset::build(&outcome, info, &catalog.version);
+        // Both long sheets are streamed, each numbering formats as it first names them.
+        assert!(streams(changeset.operations.len()) && streams(outcome.lines.len()));
+        let one = bytes(&outcome, &changeset, &catalog, false);
+        let two = bytes(&outcome, &changeset, &catalog, true);
+        assert!(one == two, "the files differ");
+    }
+
+    #[test]
+    fn a_row_is_as_tall_as_its_most_wrapped_cell() {
+        // A width of 10 holds 11 characters a line.
+        assert_eq!(row_lines(&[("", 10.0)]), 1);
+        assert_eq!(row_lines(&[("abcdefghijk", 10.0)]), 1);
+        assert_eq!(row_lines(&[("abcdefghijkl", 10.0)]), 2);
+        // Characters, not bytes: 11 "é" are 22 bytes on one line.
+        assert_eq!(row_lines(&[("ééééééééééé", 10.0)]), 1);
+        // Each line of a cell counts, an empty one too; the tallest cell wins.
+        assert_eq!(row_lines(&[("a\nb", 10.0), ("abc", 10.0)]), 2);
+        assert_eq!(row_lines(&[("a\n\nabcdefghijkl", 10.0)]), 4);
+    }
 
     #[test]
     fn the_rows_kept_follow_the_lines_read() {

@@ -23,9 +23,11 @@ pub fn write(
     // The location's text is the stable reference (`form field person.first_name`); the
     // form's own label follows it on a second line. Wide enough for both, and wrapped.
     for (col, (heading, width)) in HEADERS.iter().zip([10, 26, 34, 60, 40]).enumerate() {
-        text(ws, 0, col as u16, heading, &styles.header)?;
+        plain(ws, 0, col as u16, heading)?;
         ws.set_column_width(col as u16, width)?;
     }
+    // One format for the headings, once the row is started.
+    ws.set_range_format(0, 0, 0, HEADERS.len() as u16 - 1, &styles.header)?;
     let mut row = 0;
     for finding in outcome.all_findings() {
         row += 1;

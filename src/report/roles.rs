@@ -2,7 +2,7 @@
 //! when the submission was diffed against the account state. Written only then.
 
 use super::style::Styles;
-use super::{fit_row, text};
+use super::{fit_row, plain, text};
 use rust_xlsxwriter::{Worksheet, XlsxError};
 
 /// Name of the sheet.
@@ -42,9 +42,11 @@ pub fn write(ws: &mut Worksheet, people: &[PersonRoles], styles: &Styles) -> Res
         &styles.subtitle,
     )?;
     for (c, (h, w)) in HEADERS.iter().enumerate() {
-        text(ws, 2, c as u16, h, &styles.header)?;
+        plain(ws, 2, c as u16, h)?;
         ws.set_column_width(c as u16, *w)?;
     }
+    // One format for the headings, once the row is started.
+    ws.set_range_format(2, 0, 2, HEADERS.len() as u16 - 1, &styles.header)?;
     let mut row = 2;
     for p in people {
         row += 1;

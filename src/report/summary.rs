@@ -1,7 +1,7 @@
 //! The `Summary` sheet: the verdict in words, what to do next, and where it all came from.
 
 use super::style::Styles;
-use super::{fit_row, text};
+use super::{fit_row, plain, text};
 use crate::catalog::Catalog;
 use crate::changeset::ChangeSet;
 use crate::document::Format;
@@ -99,11 +99,15 @@ pub fn write(
     )?;
     let mut row = 3;
     for (label, value) in facts(outcome, changeset, catalog) {
-        text(ws, row, 0, label, &styles.label)?;
-        text(ws, row, 1, &value, &styles.para)?;
+        plain(ws, row, 0, label)?;
+        plain(ws, row, 1, &value)?;
         fit_row(ws, row, &[(&value, 90.0)])?;
         row += 1;
     }
+    // One format per column of the facts (an empty value is a formatted blank): a format
+    // is hashed on every call that names one.
+    ws.set_range_format(3, 0, row - 1, 0, &styles.label)?;
+    ws.set_range_format(3, 1, row - 1, 1, &styles.para)?;
     row = counts(ws, outcome, styles, row + 1)?;
     row += 1;
     text(ws, row, 0, "Questions", &styles.label)?;
@@ -194,6 +198,7 @@ fn counts(
     styles: &Styles,
     mut row: u32,
 ) -> Result<u32, XlsxError> {
+    let first = row;
     let counts = outcome.counts();
     let of = |severity: Severity| {
         outcome
@@ -217,10 +222,12 @@ fn counts(
     // Lines not read are rare and alarming: the row is there only when there are some.
     .filter(|(label, n)| *n > 0 || *label != "Lines not read")
     {
-        text(ws, row, 0, label, &styles.label)?;
-        ws.write_number_with_format(row, 1, n as f64, &number)?;
+        plain(ws, row, 0, label)?;
+        ws.write_number(row, 1, n as f64)?;
         row += 1;
     }
+    ws.set_range_format(first, 0, row - 1, 0, &styles.label)?;
+    ws.set_range_format(first, 1, row - 1, 1, &number)?;
     Ok(row)
 }
 
