@@ -530,7 +530,6 @@ fn check_allotment(
     options: &DiffOptions,
 ) -> Result<(), StateError> {
     let (people, first_seen) = named_after(touched, outcome, catalog);
-    let counts = super::licence::named_counts(state, catalog)?;
     // Licences this submission frees (people who lose their last named role), per institution.
     let mut freed: BTreeMap<String, i64> = BTreeMap::new();
     for ((inst, _), (before, after)) in &people {
@@ -550,6 +549,14 @@ fn check_allotment(
             position.insert(key.clone(), *n);
         }
     }
+    // The counts now of the institutions that gain a named user, the only ones read.
+    let gaining: BTreeSet<&str> = position.keys().map(|(inst, _)| inst.as_str()).collect();
+    let codes: BTreeSet<&str> = gaining
+        .into_iter()
+        .filter_map(|text| catalog.institution(text))
+        .map(|i| i.code.as_str())
+        .collect();
+    let counts = super::licence::named_counts_of(state, catalog, codes)?;
     for line in &mut outcome.lines {
         let Some(r) = &line.request else { continue };
         let Some(nth) = position.get(&person_key(r)).copied() else {

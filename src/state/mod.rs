@@ -2,7 +2,7 @@
 //! status and expiry; logins), kept in the embedded database ([`crate::db`]) so that a
 //! request becomes a diff against it (`docs/state.md`).
 //!
-//! This module owns the `state_*` tables (migrations `state-1`, `state-2`) and the plain queries on
+//! This module owns the `state_*` tables (migrations `state-1` to `state-3`) and the plain queries on
 //! them; the sub-modules are the commands built on it: [`import`] (Alma exports in),
 //! [`diff`] (requests against the state), [`apply`] (recording a change set carried out in
 //! Alma), [`licence`] and [`inactive`] (the audits) and [`alma`] (Alma Users API payloads).
@@ -108,6 +108,13 @@ CREATE TABLE state_role_unmatched (
     FOREIGN KEY (institution, primary_id)
         REFERENCES state_account (institution, primary_id) ON DELETE CASCADE
 );
+";
+
+/// Migration `state-3`: the active roles of an institution by code, so that the licence
+/// check reads only the holders of a named role ([`licence::named_counts_of`]) instead of
+/// every role of the state. It holds the primary ID, so that query reads the index alone.
+pub const SCHEMA_3: &str = "
+CREATE INDEX state_role_by_code ON state_role (institution, status, role_code, primary_id);
 ";
 
 /// Why the state could not be read or changed.
