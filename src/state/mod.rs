@@ -230,23 +230,29 @@ impl Assignment {
 
     /// In words: "Circulation Desk Operator (32) at MAIN, desk DEFAULT_CIRC_DESK".
     pub fn describe(&self, catalog: &Catalog) -> String {
-        let mut text = format!("{} ({})", role_name(catalog, self.code), self.code);
-        text.push_str(&scope_words(&self.scope));
+        use std::fmt::Write as _;
+        // Written into one text (a `String` takes every `write!`): the Roles sheet
+        // describes each role of each person twice, before and after.
+        let role = catalog.role_by_code(self.code);
+        let mut text = String::new();
+        let _ = match role {
+            Some(r) => write!(text, "{} ({})", r.name, self.code),
+            None => write!(text, "Role {0} ({0})", self.code),
+        };
+        if let Scope::Library(l) = &self.scope {
+            let _ = write!(text, " at {l}");
+        }
         for p in &self.parameters {
-            text.push_str(&format!(", {} {}", short_kind(p), p.value));
+            let _ = write!(text, ", {} {}", short_kind(p), p.value);
             if !matches!(&self.scope, Scope::Library(l) if *l == p.scope) {
-                text.push_str(&format!(" ({})", p.scope));
+                let _ = write!(text, " ({})", p.scope);
             }
         }
-        if self.parameters_unknown()
-            && catalog
-                .role_by_code(self.code)
-                .is_none_or(|r| r.parameter.is_some())
-        {
+        if self.parameters_unknown() && role.is_none_or(|r| r.parameter.is_some()) {
             text.push_str(", parameters not in the export");
         }
         if let Some(e) = &self.expiry {
-            text.push_str(&format!(", until {e}"));
+            let _ = write!(text, ", until {e}");
         }
         if !self.active {
             text.push_str(if self.suspended_by.is_some() {

@@ -130,7 +130,7 @@ impl Touched {
             let sql = format!(
                 "SELECT institution, primary_id, first_name, last_name, email, account_type, status
                  FROM state_account WHERE primary_id IN ({})",
-                placeholders(chunk.len(), 1)
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             for account in stmt.query_map(params_from_iter(chunk), account_row)? {
@@ -150,13 +150,21 @@ impl Touched {
 
     /// The roles (and the roles known only by name) of these accounts of one institution.
     fn load_roles(&mut self, state: &State, inst: &str, ids: &[&str]) -> Result<(), StateError> {
+        // Roles known only by name are rare: an institution without any is not asked for
+        // them account by account.
+        let any_unmatched: bool = state
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM state_role_unmatched WHERE institution = ?1)",
+            )?
+            .query_row([inst], |r| r.get(0))?;
         for chunk in ids.chunks(CHUNK) {
             let args = || std::iter::once(&inst).chain(chunk);
             let sql = format!(
                 "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by,
                         params_known, primary_id
-                 FROM state_role WHERE institution = ?1 AND primary_id IN ({})",
-                placeholders(chunk.len(), 2)
+                 FROM state_role WHERE institution = ? AND primary_id IN ({})",
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args()), |r| {
@@ -166,10 +174,13 @@ impl Touched {
                 let (id, role) = row?;
                 self.entry(inst, &id).roles.push(role);
             }
+            if !any_unmatched {
+                continue;
+            }
             let sql = format!(
                 "SELECT role_name, scope, status, expiry, primary_id FROM state_role_unmatched
-                 WHERE institution = ?1 AND primary_id IN ({})",
-                placeholders(chunk.len(), 2)
+                 WHERE institution = ? AND primary_id IN ({})",
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args()), |r| {
@@ -256,12 +267,9 @@ impl Touched {
     }
 }
 
-/// `?2, ?3, ...`: `n` numbered placeholders from `first`.
-fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `?, ?, ...`: `n` placeholders (numbered by SQLite in order, after any before them).
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 #[cfg(test)]
