@@ -102,25 +102,36 @@ pub fn reconcile(
         line.request = request;
         finish(line, findings);
     }
-    check_duties(touched, outcome, catalog);
-    check_allotment(state, touched, outcome, catalog, options)
+    // Each line's person, once for the checks below (they take no request away but a
+    // refused one's, and look at a line only while it has its request).
+    let keys: Vec<Option<PersonKey>> = outcome
+        .lines
+        .iter()
+        .map(|l| l.request.as_ref().map(person_key))
+        .collect();
+    check_duties(touched, outcome, catalog, &keys);
+    check_allotment(state, touched, outcome, catalog, options, &keys)
 }
 
 /// Separation of duties against what each account holds: a role to add whose partner the
 /// person holds (and this submission does not take away) needs approval, as an exception.
-fn check_duties(touched: &Touched, outcome: &mut Outcome, catalog: &Catalog) {
+fn check_duties(
+    touched: &Touched,
+    outcome: &mut Outcome,
+    catalog: &Catalog,
+    keys: &[Option<PersonKey>],
+) {
     if catalog.policy.separation_of_duties.is_empty() {
         return;
     }
-    let removed = removals(outcome);
+    let removed = removals(outcome, keys);
     let columns = outcome.document.columns.clone();
-    for line in &mut outcome.lines {
+    for (line, key) in outcome.lines.iter_mut().zip(keys) {
         let location = at(line, &columns, Field::Role);
-        let Some(request) = line.request.as_mut() else {
+        let (Some(request), Some(key)) = (line.request.as_mut(), key) else {
             continue;
         };
-        let key = person_key(request);
-        let gone = removed.get(&key);
+        let gone = removed.get(key);
         let held: Vec<u32> = touched
             .roles(&key.0, &request.person.primary_id)
             .iter()
@@ -140,10 +151,16 @@ fn check_duties(touched: &Touched, outcome: &mut Outcome, catalog: &Catalog) {
 
 /// The role codes each person's requests take away. (A Delete takes every role away and
 /// adds none, so it has nothing to check.)
-fn removals(outcome: &Outcome) -> HashMap<PersonKey, Vec<u32>> {
-    let mut out: HashMap<PersonKey, Vec<u32>> = HashMap::new();
-    for r in outcome.lines.iter().filter_map(|l| l.request.as_ref()) {
-        let entry = out.entry(person_key(r)).or_default();
+fn removals<'k>(
+    outcome: &Outcome,
+    keys: &'k [Option<PersonKey>],
+) -> HashMap<&'k PersonKey, Vec<u32>> {
+    let mut out: HashMap<&PersonKey, Vec<u32>> = HashMap::new();
+    for (line, key) in outcome.lines.iter().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
+            continue;
+        };
+        let entry = out.entry(key).or_default();
         entry.extend(
             r.roles
                 .iter()
@@ -491,18 +508,20 @@ fn person_key(r: &Request) -> PersonKey {
 
 /// Each person's named roles after the outcome's requests (active ones only), and the
 /// people in the order the file first names them.
-fn named_after<'a>(
+fn named_after<'a, 'k>(
     touched: &'a Touched,
     outcome: &'a Outcome,
     catalog: &Catalog,
-) -> (HashMap<PersonKey, NamedAfter<'a>>, Vec<PersonKey>) {
-    let mut people: HashMap<PersonKey, NamedAfter<'a>> = HashMap::new();
-    let mut first_seen: Vec<PersonKey> = Vec::new();
-    for line in &outcome.lines {
-        let Some(r) = &line.request else { continue };
-        let key = person_key(r);
-        if !people.contains_key(&key) {
-            first_seen.push(key.clone());
+    keys: &'k [Option<PersonKey>],
+) -> (HashMap<&'k PersonKey, NamedAfter<'a>>, Vec<&'k PersonKey>) {
+    let mut people: HashMap<&PersonKey, NamedAfter<'a>> = HashMap::new();
+    let mut first_seen: Vec<&PersonKey> = Vec::new();
+    for (line, key) in outcome.lines.iter().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
+            continue;
+        };
+        if !people.contains_key(key) {
+            first_seen.push(key);
             let holding = touched.holding(&r.institution, &r.person.primary_id);
             let held = &holding.roles;
             // Roles known only by name count as the licence audit counts them; they have no
@@ -523,9 +542,9 @@ fn named_after<'a>(
                 .map(|a| NamedRole::Coded(a.code, &a.scope))
                 .collect();
             set.extend(by_name);
-            people.insert(key.clone(), (before, set));
+            people.insert(key, (before, set));
         }
-        let entry = people.get_mut(&key).expect("inserted above");
+        let entry = people.get_mut(key).expect("inserted above");
         if r.action == Action::Delete {
             entry.1.clear();
         }
@@ -555,8 +574,9 @@ fn check_allotment(
     outcome: &mut Outcome,
     catalog: &Catalog,
     options: &DiffOptions,
+    keys: &[Option<PersonKey>],
 ) -> Result<(), StateError> {
-    let (people, first_seen) = named_after(touched, outcome, catalog);
+    let (people, first_seen) = named_after(touched, outcome, catalog, keys);
     // Licences this submission frees (people who lose their last named role), per institution.
     let mut freed: BTreeMap<String, i64> = BTreeMap::new();
     for ((inst, _), (before, after)) in &people {
@@ -566,16 +586,17 @@ fn check_allotment(
     }
     // New named users take the headroom in the order they appear in the file: the first
     // ones that fit go through, the rest are refused (not all of them for one too many).
-    let mut position: HashMap<PersonKey, i64> = HashMap::new();
-    let mut taken: BTreeMap<String, i64> = BTreeMap::new();
-    for key in &first_seen {
+    let mut position: HashMap<&PersonKey, i64> = HashMap::new();
+    let mut taken: BTreeMap<&str, i64> = BTreeMap::new();
+    for key in first_seen {
         let (before, after) = &people[key];
         if !*before && !after.is_empty() {
-            let n = taken.entry(key.0.clone()).or_default();
+            let n = taken.entry(&key.0).or_default();
             *n += 1;
-            position.insert(key.clone(), *n);
+            position.insert(key, *n);
         }
     }
+    drop(people);
     // The counts now of the institutions that gain a named user, the only ones read.
     let gaining: BTreeSet<&str> = position.keys().map(|(inst, _)| inst.as_str()).collect();
     let codes: BTreeSet<&str> = gaining
@@ -586,9 +607,11 @@ fn check_allotment(
     let counts = super::licence::named_counts_of(state, catalog, codes)?;
     // Each institution's text looked up in the catalog once, not once per line.
     let mut institutions: HashMap<String, Option<&crate::catalog::Institution>> = HashMap::new();
-    for line in &mut outcome.lines {
-        let Some(r) = &line.request else { continue };
-        let Some(nth) = position.get(&person_key(r)).copied() else {
+    for (line, key) in outcome.lines.iter_mut().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
+            continue;
+        };
+        let Some(nth) = position.get(key).copied() else {
             continue;
         };
         let found = match institutions.get(&r.institution) {
@@ -727,12 +750,12 @@ pub fn complete(
     changeset.state_version = Some(state.version()?);
     changeset.state = Some(state.reference()?);
     let people = super::accounts_touched(changeset);
-    touched.load(
-        state,
-        people
-            .iter()
-            .map(|(inst, id)| super::touched::key(inst, id)),
-    )?;
+    let unread: Vec<super::touched::Key> = people
+        .iter()
+        .filter(|(inst, id)| !touched.has(inst, id))
+        .map(|(inst, id)| super::touched::key(inst, id))
+        .collect();
+    touched.load(state, unread)?;
     for op in &mut changeset.operations {
         if let Operation::RestoreRoles {
             institution,

@@ -248,22 +248,35 @@ impl Touched {
 
     /// The accounts `people` as they would be after `ops` (tagged with the submission
     /// `tag`, as `apply` tags them): what `apply` would leave, computed without writing.
+    ///
+    /// Only the accounts of `people` are worked out (an operation on any other would be
+    /// computed and dropped). A person named twice under one key (IDs that differ in
+    /// surrounding spaces) gets the result the first time and nothing the second, as a map
+    /// from key to result emptied in order gave.
     pub fn after(&self, people: &[(String, String)], ops: &[Operation], tag: &str) -> Vec<Holding> {
-        let mut after: HashMap<Key, Holding> = people
-            .iter()
-            .map(|(inst, id)| (key(inst, id), self.holding(inst, id).clone()))
-            .collect();
+        let mut index: HashMap<(&str, Cow<'_, str>), usize> = HashMap::new();
+        let mut after: Vec<Holding> = Vec::with_capacity(people.len());
+        for (n, (inst, id)) in people.iter().enumerate() {
+            match index.entry((inst.as_str(), folded(id))) {
+                std::collections::hash_map::Entry::Occupied(_) => after.push(Holding::default()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(n);
+                    after.push(self.holding(inst, id).clone());
+                }
+            }
+        }
         for op in ops {
             let (inst, id) = op.account();
-            let h = after
-                .entry(key(inst, id))
-                .or_insert_with(|| self.holding(inst, id).clone());
-            super::apply::apply_in_memory(h, op, tag);
+            if let Some(&n) = index.get(&(inst, folded(id))) {
+                super::apply::apply_in_memory(&mut after[n], op, tag);
+            }
         }
-        people
-            .iter()
-            .map(|(inst, id)| after.remove(&key(inst, id)).unwrap_or_default())
-            .collect()
+        after
+    }
+
+    /// True when the account has been read (held or known not to be).
+    pub fn has(&self, institution: &str, primary_id: &str) -> bool {
+        self.get(institution, primary_id).is_some()
     }
 }
 
