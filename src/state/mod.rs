@@ -509,15 +509,29 @@ impl State {
     }
 }
 
+/// Whether text column `i` of the row is `want`, read without copying it.
+fn text_is(r: &rusqlite::Row, i: usize, want: &str) -> rusqlite::Result<bool> {
+    Ok(text_of(r, i)? == want)
+}
+
+/// Text column `i` of the row, borrowed (a column of another type is an error, as reading
+/// it into a `String` gives).
+fn text_of<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<&'r str> {
+    let value = r.get_ref(i)?;
+    value
+        .as_str()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(i, String::new(), value.data_type()))
+}
+
 fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
-    let kind: String = r.get(5)?;
+    let external = text_is(r, 5, "EXTERNAL")?;
     Ok(Account {
         institution: r.get(0)?,
         primary_id: r.get(1)?,
         first_name: r.get(2)?,
         last_name: r.get(3)?,
         email: r.get(4)?,
-        account_type: if kind == "EXTERNAL" {
+        account_type: if external {
             AccountType::External
         } else {
             AccountType::Internal
@@ -528,19 +542,22 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
 
 /// A role from the first eight columns of a `state_role` query, in the order `roles_of` selects.
 pub(crate) fn role_row(r: &rusqlite::Row) -> rusqlite::Result<Assignment> {
-    let kind: String = r.get(1)?;
+    let library = text_is(r, 1, "library")?;
     let scope: String = r.get(2)?;
-    let params: String = r.get(3)?;
-    let status: String = r.get(4)?;
+    // Most roles have no parameters: "[]" is the empty list without parsing it.
+    let parameters = match text_of(r, 3)? {
+        "[]" => Vec::new(),
+        params => serde_json::from_str(params).unwrap_or_default(),
+    };
     Ok(Assignment {
         code: r.get(0)?,
-        scope: if kind == "library" {
+        scope: if library {
             Scope::Library(scope)
         } else {
             Scope::Institution(scope)
         },
-        parameters: serde_json::from_str(&params).unwrap_or_default(),
-        active: status == "ACTIVE",
+        parameters,
+        active: text_is(r, 4, "ACTIVE")?,
         expiry: r.get(5)?,
         suspended_by: r.get(6)?,
         parameters_known: if r.get::<_, bool>(7)? {

@@ -52,6 +52,14 @@ pub struct Holding {
     pub unmatched: Vec<UnmatchedRole>,
 }
 
+/// [`folded`] of an ID read from the state, reusing its text when it is folded already.
+fn folded_owned(id: String) -> String {
+    match folded(&id) {
+        Cow::Borrowed(same) if same.len() == id.len() => id,
+        other => other.into_owned(),
+    }
+}
+
 /// The accounts a submission touches, as the state holds them (see the module doc).
 #[derive(Debug, Default)]
 pub struct Touched {
@@ -158,6 +166,7 @@ impl Touched {
                 "SELECT EXISTS (SELECT 1 FROM state_role_unmatched WHERE institution = ?1)",
             )?
             .query_row([inst], |r| r.get(0))?;
+        let held = self.held.entry(inst.to_string()).or_default();
         for chunk in ids.chunks(CHUNK) {
             let args = || std::iter::once(&inst).chain(chunk);
             let sql = format!(
@@ -172,7 +181,7 @@ impl Touched {
             })?;
             for row in rows {
                 let (id, role) = row?;
-                self.entry(inst, &id).roles.push(role);
+                held.entry(folded_owned(id)).or_default().roles.push(role);
             }
             if !any_unmatched {
                 continue;
@@ -188,11 +197,14 @@ impl Touched {
             })?;
             for row in rows {
                 let (id, role) = row?;
-                self.entry(inst, &id).unmatched.push(role);
+                held.entry(folded_owned(id))
+                    .or_default()
+                    .unmatched
+                    .push(role);
             }
         }
         for id in ids {
-            let h = self.entry(inst, id);
+            let h = held.entry(folded(id).into_owned()).or_default();
             h.roles.sort();
             // As `unmatched_of` orders them: by name, then scope (both BINARY).
             h.unmatched
