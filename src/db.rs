@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("alma-1", crate::alma::journal::SCHEMA),
     ("ledger-2", crate::ledger::SCHEMA_2),
     ("lifecycle-1", crate::lifecycle::SCHEMA),
+    ("state-3", crate::state::SCHEMA_3),
 ];
 
 /// The database could not be opened or migrated.

@@ -53,9 +53,18 @@ pub fn write(ws: &mut Worksheet, people: &[PersonRoles], styles: &Styles) -> Res
         let before = p.before.join("\n");
         let after = p.after.join("\n");
         let cells = [&p.institution, &p.primary_id, &p.name, &before, &after];
+        // The cells unformatted, then the row's one format over them: rust_xlsxwriter
+        // hashes a cell's format to find its index, once per cell otherwise. An empty text
+        // is a formatted blank either way; a row with no text is started with one, since a
+        // range on a row not started would be dropped in constant-memory mode.
+        let mut started = false;
         for (c, v) in cells.iter().enumerate() {
-            text(ws, row, c as u16, v, &styles.wrap)?;
+            started |= plain(ws, row, c as u16, v)?;
         }
+        if !started {
+            ws.write_blank(row, 0, &styles.wrap)?;
+        }
+        ws.set_range_format(row, 0, row, HEADERS.len() as u16 - 1, &styles.wrap)?;
         fit_row(ws, row, &[(&before, 55.0), (&after, 55.0)])?;
     }
     ws.set_freeze_panes(3, 0)?;

@@ -340,7 +340,7 @@ pub(crate) fn apply_in_memory(h: &mut Holding, op: &Operation, tag: &str) {
             ..
         } => {
             let names = [first_name, last_name, email];
-            create_in_memory(h, new_account(inst, id, names, *account_type));
+            create_in_memory(h, || new_account(inst, id, names, *account_type));
         }
         Operation::UpdateAccount {
             first_name,
@@ -369,7 +369,7 @@ pub(crate) fn apply_in_memory(h: &mut Holding, op: &Operation, tag: &str) {
         } => {
             let blank = String::new();
             let names = [&blank, &blank, &blank];
-            create_in_memory(h, new_account(inst, id, names, AccountType::Internal));
+            create_in_memory(h, || new_account(inst, id, names, AccountType::Internal));
             let want = requested(role.code, scope, parameters, expiry);
             if !h.roles.contains(&want) {
                 upsert(&mut h.roles, want);
@@ -419,8 +419,9 @@ fn new_account(
 
 /// [`create_account`] and [`ensure_account`] in memory: an account the state lacks is
 /// created, with Patron (Alma gives every account Patron); one it holds stays as it is.
-fn create_in_memory(h: &mut Holding, account: Account) {
+fn create_in_memory(h: &mut Holding, account: impl FnOnce() -> Account) {
     if h.account.is_none() {
+        let account = account();
         let inst = account.institution.clone();
         h.account = Some(account);
         upsert(&mut h.roles, patron(&inst));

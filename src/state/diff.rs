@@ -26,8 +26,9 @@ use crate::layout::Field;
 use crate::location::Location;
 use crate::report::PersonRoles;
 use crate::validate::{
-    AccountType, Action, Change, Line, LineStatus, Outcome, Request, RoleRequest,
+    AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Request, RoleRequest,
 };
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Settings of the diff.
@@ -54,11 +55,17 @@ fn at(line: &Line, columns: &BTreeMap<Field, u32>, field: Field) -> Location {
         .unwrap_or_else(|| line.row.location_of(field, columns))
 }
 
+/// The same words, whatever the ASCII case and the spacing: what comparing the texts with
+/// their runs of whitespace made single spaces gives, word by word without making them.
 fn same(a: &str, b: &str) -> bool {
-    a.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .eq_ignore_ascii_case(&b.split_whitespace().collect::<Vec<_>>().join(" "))
+    let (mut a, mut b) = (a.split_whitespace(), b.split_whitespace());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+    }
 }
 
 fn role_list(roles: &[Assignment], catalog: &Catalog) -> String {
@@ -95,25 +102,36 @@ pub fn reconcile(
         line.request = request;
         finish(line, findings);
     }
-    check_duties(touched, outcome, catalog);
-    check_allotment(state, touched, outcome, catalog, options)
+    // Each line's person, once for the checks below (they take no request away but a
+    // refused one's, and look at a line only while it has its request).
+    let keys: Vec<Option<PersonKey>> = outcome
+        .lines
+        .iter()
+        .map(|l| l.request.as_ref().map(person_key))
+        .collect();
+    check_duties(touched, outcome, catalog, &keys);
+    check_allotment(state, touched, outcome, catalog, options, &keys)
 }
 
 /// Separation of duties against what each account holds: a role to add whose partner the
 /// person holds (and this submission does not take away) needs approval, as an exception.
-fn check_duties(touched: &Touched, outcome: &mut Outcome, catalog: &Catalog) {
+fn check_duties(
+    touched: &Touched,
+    outcome: &mut Outcome,
+    catalog: &Catalog,
+    keys: &[Option<PersonKey>],
+) {
     if catalog.policy.separation_of_duties.is_empty() {
         return;
     }
-    let removed = removals(outcome);
+    let removed = removals(outcome, keys);
     let columns = outcome.document.columns.clone();
-    for line in &mut outcome.lines {
+    for (line, key) in outcome.lines.iter_mut().zip(keys) {
         let location = at(line, &columns, Field::Role);
-        let Some(request) = line.request.as_mut() else {
+        let (Some(request), Some(key)) = (line.request.as_mut(), key) else {
             continue;
         };
-        let key = person_key(request);
-        let gone = removed.get(&key);
+        let gone = removed.get(key);
         let held: Vec<u32> = touched
             .roles(&key.0, &request.person.primary_id)
             .iter()
@@ -133,10 +151,16 @@ fn check_duties(touched: &Touched, outcome: &mut Outcome, catalog: &Catalog) {
 
 /// The role codes each person's requests take away. (A Delete takes every role away and
 /// adds none, so it has nothing to check.)
-fn removals(outcome: &Outcome) -> HashMap<PersonKey, Vec<u32>> {
-    let mut out: HashMap<PersonKey, Vec<u32>> = HashMap::new();
-    for r in outcome.lines.iter().filter_map(|l| l.request.as_ref()) {
-        let entry = out.entry(person_key(r)).or_default();
+fn removals<'k>(
+    outcome: &Outcome,
+    keys: &'k [Option<PersonKey>],
+) -> HashMap<&'k PersonKey, Vec<u32>> {
+    let mut out: HashMap<&PersonKey, Vec<u32>> = HashMap::new();
+    for (line, key) in outcome.lines.iter().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
+            continue;
+        };
+        let entry = out.entry(key).or_default();
         entry.extend(
             r.roles
                 .iter()
@@ -201,15 +225,17 @@ impl LineContext<'_> {
             }
         }
         let asked = std::mem::take(&mut request.roles);
-        let (kept, role_findings) = self.roles(asked.clone(), &id, held);
-        let all_held =
-            kept.is_empty() && !asked.is_empty() && asked.iter().all(|r| r.change == Change::Add);
+        let (kept, dropped, role_findings) = self.roles(asked, &id, held);
+        // With none kept, every role asked was dropped, in its order.
+        let all_held = kept.is_empty()
+            && !dropped.is_empty()
+            && dropped.iter().all(|r| r.change == Change::Add);
         findings.extend(match all_held {
             // Every role the line adds is held already: most often a result workbook sent
             // back after its lines were carried out. Said once, on the line. (A removal of
             // a role not held keeps its own warning, which lists the roles held: it is as
             // often a mistaken role as one already removed.)
-            true => vec![self.already_done(&asked, &id)],
+            true => vec![self.already_done(&dropped, &id)],
             false => role_findings,
         });
         request.roles = kept;
@@ -310,7 +336,7 @@ impl LineContext<'_> {
         noted_exists: &mut HashSet<(String, String)>,
     ) -> Option<ActionNote> {
         let id = request.person.primary_id.trim().to_string();
-        let inst_name = self.institution_name(&request.institution);
+        let inst_name = || self.institution_name(&request.institution);
         let (has_staff, held) = (held.has_staff, held.roles);
         match request.action {
             Action::Add => {
@@ -323,8 +349,9 @@ impl LineContext<'_> {
                         Rule::AccountExists,
                         self.at(Field::Action),
                         format!(
-                            "{id} ({}) already has an account at {inst_name} with staff roles ({}); this Add is carried out as a Modify: only the roles it lacks are added.",
+                            "{id} ({}) already has an account at {} with staff roles ({}); this Add is carried out as a Modify: only the roles it lacks are added.",
                             account.display_name(),
+                            inst_name(),
                             role_list(held, self.catalog)
                         ),
                     )
@@ -337,8 +364,9 @@ impl LineContext<'_> {
                     Rule::RoleNotHeld,
                     self.at(Field::Action),
                     format!(
-                        "{id} ({}) has no staff roles at {inst_name}: nothing to remove.",
-                        account.display_name()
+                        "{id} ({}) has no staff roles at {}: nothing to remove.",
+                        account.display_name(),
+                        inst_name()
                     ),
                 ),
                 nothing_to_do: true,
@@ -361,59 +389,75 @@ impl LineContext<'_> {
         }
     }
 
-    /// The roles left to add or remove: one already held (active, same desks) is not added
-    /// again, one not held is not removed; each dropped role is a warning.
+    /// The roles left to add or remove, and the ones dropped (in their order): one already
+    /// held (active, same desks) is not added again, one not held is not removed; each
+    /// dropped role is a warning.
     fn roles(
         &self,
         roles: Vec<RoleRequest>,
         id: &str,
         held: &[Assignment],
-    ) -> (Vec<RoleRequest>, Vec<Finding>) {
-        let role_at = self.at(Field::Role);
+    ) -> (Vec<RoleRequest>, Vec<RoleRequest>, Vec<Finding>) {
         let mut kept = Vec::new();
+        let mut dropped = Vec::new();
         let mut findings = Vec::new();
         for role in roles {
-            let mut params = role.parameters.clone();
-            params.sort();
-            let mut matching = held
-                .iter()
-                .filter(|a| a.code == role.code && a.scope == role.scope);
-            let where_ = super::scope_words(&role.scope);
-            let finding = match role.change {
-                Change::Add if matching.any(|a| a.active && a.parameters == params) => {
-                    Finding::warning(
-                        Rule::AlreadyHasRole,
-                        role_at.clone(),
-                        format!("{id} already has {}{where_}: nothing to add.", role.name),
-                    )
+            match self.dropped_role(&role, id, held) {
+                Some(finding) => {
+                    findings.push(finding);
+                    dropped.push(role);
                 }
-                Change::Remove
-                    if !matching.any(|a| {
-                        params.is_empty() || a.parameters_unknown() || a.parameters == params
-                    }) =>
-                {
+                None => kept.push(role),
+            }
+        }
+        (kept, dropped, findings)
+    }
+
+    /// Why a role is not added or removed (already held, or not held), if it is not.
+    fn dropped_role(&self, role: &RoleRequest, id: &str, held: &[Assignment]) -> Option<Finding> {
+        let params: Cow<[Parameter]> = if role.parameters.is_sorted() {
+            Cow::Borrowed(&role.parameters)
+        } else {
+            let mut sorted = role.parameters.clone();
+            sorted.sort();
+            Cow::Owned(sorted)
+        };
+        let mut matching = held
+            .iter()
+            .filter(|a| a.code == role.code && a.scope == role.scope);
+        let where_ = || super::scope_words(&role.scope);
+        match role.change {
+            Change::Add if matching.any(|a| a.active && a.parameters[..] == params[..]) => {
+                Some(Finding::warning(
+                    Rule::AlreadyHasRole,
+                    self.at(Field::Role),
+                    format!("{id} already has {}{}: nothing to add.", role.name, where_()),
+                ))
+            }
+            Change::Remove
+                if !matching.any(|a| {
+                    params.is_empty() || a.parameters_unknown() || a.parameters[..] == params[..]
+                }) =>
+            {
+                Some(
                     Finding::warning(
                         Rule::RoleNotHeld,
-                        role_at.clone(),
+                        self.at(Field::Role),
                         format!(
-                            "{id} does not have {}{where_}, so there is nothing to remove. Roles held: {}.",
+                            "{id} does not have {}{}, so there is nothing to remove. Roles held: {}.",
                             role.name,
+                            where_(),
                             match role_list(held, self.catalog) {
                                 s if s.is_empty() => "none but Patron".to_string(),
                                 s => s,
                             }
                         ),
                     )
-                    .suggest("Check the role and library.")
-                }
-                _ => {
-                    kept.push(role);
-                    continue;
-                }
-            };
-            findings.push(finding);
+                    .suggest("Check the role and library."),
+                )
+            }
+            _ => None,
         }
-        (kept, findings)
     }
 }
 
@@ -464,18 +508,20 @@ fn person_key(r: &Request) -> PersonKey {
 
 /// Each person's named roles after the outcome's requests (active ones only), and the
 /// people in the order the file first names them.
-fn named_after<'a>(
+fn named_after<'a, 'k>(
     touched: &'a Touched,
     outcome: &'a Outcome,
     catalog: &Catalog,
-) -> (BTreeMap<PersonKey, NamedAfter<'a>>, Vec<PersonKey>) {
-    let mut people: BTreeMap<PersonKey, NamedAfter<'a>> = BTreeMap::new();
-    let mut first_seen: Vec<PersonKey> = Vec::new();
-    for line in &outcome.lines {
-        let Some(r) = &line.request else { continue };
-        let key = person_key(r);
-        if !people.contains_key(&key) {
-            first_seen.push(key.clone());
+    keys: &'k [Option<PersonKey>],
+) -> (HashMap<&'k PersonKey, NamedAfter<'a>>, Vec<&'k PersonKey>) {
+    let mut people: HashMap<&PersonKey, NamedAfter<'a>> = HashMap::new();
+    let mut first_seen: Vec<&PersonKey> = Vec::new();
+    for (line, key) in outcome.lines.iter().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
+            continue;
+        };
+        if !people.contains_key(key) {
+            first_seen.push(key);
             let holding = touched.holding(&r.institution, &r.person.primary_id);
             let held = &holding.roles;
             // Roles known only by name count as the licence audit counts them; they have no
@@ -496,9 +542,9 @@ fn named_after<'a>(
                 .map(|a| NamedRole::Coded(a.code, &a.scope))
                 .collect();
             set.extend(by_name);
-            people.insert(key.clone(), (before, set));
+            people.insert(key, (before, set));
         }
-        let entry = people.get_mut(&key).expect("inserted above");
+        let entry = people.get_mut(key).expect("inserted above");
         if r.action == Action::Delete {
             entry.1.clear();
         }
@@ -528,9 +574,9 @@ fn check_allotment(
     outcome: &mut Outcome,
     catalog: &Catalog,
     options: &DiffOptions,
+    keys: &[Option<PersonKey>],
 ) -> Result<(), StateError> {
-    let (people, first_seen) = named_after(touched, outcome, catalog);
-    let counts = super::licence::named_counts(state, catalog)?;
+    let (people, first_seen) = named_after(touched, outcome, catalog, keys);
     // Licences this submission frees (people who lose their last named role), per institution.
     let mut freed: BTreeMap<String, i64> = BTreeMap::new();
     for ((inst, _), (before, after)) in &people {
@@ -540,22 +586,41 @@ fn check_allotment(
     }
     // New named users take the headroom in the order they appear in the file: the first
     // ones that fit go through, the rest are refused (not all of them for one too many).
-    let mut position: HashMap<PersonKey, i64> = HashMap::new();
-    let mut taken: BTreeMap<String, i64> = BTreeMap::new();
-    for key in &first_seen {
+    let mut position: HashMap<&PersonKey, i64> = HashMap::new();
+    let mut taken: BTreeMap<&str, i64> = BTreeMap::new();
+    for key in first_seen {
         let (before, after) = &people[key];
         if !*before && !after.is_empty() {
-            let n = taken.entry(key.0.clone()).or_default();
+            let n = taken.entry(&key.0).or_default();
             *n += 1;
-            position.insert(key.clone(), *n);
+            position.insert(key, *n);
         }
     }
-    for line in &mut outcome.lines {
-        let Some(r) = &line.request else { continue };
-        let Some(nth) = position.get(&person_key(r)).copied() else {
+    drop(people);
+    // The counts now of the institutions that gain a named user, the only ones read.
+    let gaining: BTreeSet<&str> = position.keys().map(|(inst, _)| inst.as_str()).collect();
+    let codes: BTreeSet<&str> = gaining
+        .into_iter()
+        .filter_map(|text| catalog.institution(text))
+        .map(|i| i.code.as_str())
+        .collect();
+    let counts = super::licence::named_counts_of(state, catalog, codes)?;
+    // Each institution's text looked up in the catalog once, not once per line.
+    let mut institutions: HashMap<String, Option<&crate::catalog::Institution>> = HashMap::new();
+    for (line, key) in outcome.lines.iter_mut().zip(keys) {
+        let (Some(r), Some(key)) = (&line.request, key) else {
             continue;
         };
-        let Some(inst) = catalog.institution(&r.institution) else {
+        let Some(nth) = position.get(key).copied() else {
+            continue;
+        };
+        let found = match institutions.get(&r.institution) {
+            Some(found) => *found,
+            None => *institutions
+                .entry(r.institution.clone())
+                .or_insert_with(|| catalog.institution(&r.institution)),
+        };
+        let Some(inst) = found else {
             continue;
         };
         let now = counts.get(&inst.code).copied().unwrap_or(0);
@@ -685,12 +750,12 @@ pub fn complete(
     changeset.state_version = Some(state.version()?);
     changeset.state = Some(state.reference()?);
     let people = super::accounts_touched(changeset);
-    touched.load(
-        state,
-        people
-            .iter()
-            .map(|(inst, id)| super::touched::key(inst, id)),
-    )?;
+    let unread: Vec<super::touched::Key> = people
+        .iter()
+        .filter(|(inst, id)| !touched.has(inst, id))
+        .map(|(inst, id)| super::touched::key(inst, id))
+        .collect();
+    touched.load(state, unread)?;
     for op in &mut changeset.operations {
         if let Operation::RestoreRoles {
             institution,
@@ -747,5 +812,35 @@ pub fn grant(a: &Assignment, catalog: &Catalog) -> RoleGrant {
         scope: a.scope.clone(),
         parameters: a.parameters.clone(),
         expiry: a.expiry.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn the_same_words_whatever_the_ascii_case_and_the_spacing() {
+        // By hand: spacing and ASCII case do not matter; words, their order and non-ASCII
+        // case do.
+        let cases = [
+            ("Sam  Alvarez", " sam alvarez\t", true),
+            ("SAM@GCSU.edu", "sam@gcsu.EDU", true),
+            ("", "   ", true),
+            ("Ann Lee", "AnnLee", false),
+            ("ab c", "a bc", false),
+            ("Ann", "Ann Lee", false),
+            ("Lee Ann", "Ann Lee", false),
+            ("Émile", "émile", false),
+        ];
+        // The rule as it was written: runs of whitespace made one space, then compared.
+        let joined = |a: &str, b: &str| {
+            let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+            words(a).eq_ignore_ascii_case(&words(b))
+        };
+        for (a, b, want) in cases {
+            assert_eq!(same(a, b), want, "{a:?} / {b:?}");
+            assert_eq!(joined(a, b), want, "{a:?} / {b:?}");
+        }
     }
 }

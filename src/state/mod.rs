@@ -2,7 +2,7 @@
 //! status and expiry; logins), kept in the embedded database ([`crate::db`]) so that a
 //! request becomes a diff against it (`docs/state.md`).
 //!
-//! This module owns the `state_*` tables (migrations `state-1`, `state-2`) and the plain queries on
+//! This module owns the `state_*` tables (migrations `state-1` to `state-3`) and the plain queries on
 //! them; the sub-modules are the commands built on it: [`import`] (Alma exports in),
 //! [`diff`] (requests against the state), [`apply`] (recording a change set carried out in
 //! Alma), [`licence`] and [`inactive`] (the audits) and [`alma`] (Alma Users API payloads).
@@ -108,6 +108,13 @@ CREATE TABLE state_role_unmatched (
     FOREIGN KEY (institution, primary_id)
         REFERENCES state_account (institution, primary_id) ON DELETE CASCADE
 );
+";
+
+/// Migration `state-3`: the active roles of an institution by code, so that the licence
+/// check reads only the holders of a named role ([`licence::named_counts_of`]) instead of
+/// every role of the state. It holds the primary ID, so that query reads the index alone.
+pub const SCHEMA_3: &str = "
+CREATE INDEX state_role_by_code ON state_role (institution, status, role_code, primary_id);
 ";
 
 /// Why the state could not be read or changed.
@@ -223,23 +230,29 @@ impl Assignment {
 
     /// In words: "Circulation Desk Operator (32) at MAIN, desk DEFAULT_CIRC_DESK".
     pub fn describe(&self, catalog: &Catalog) -> String {
-        let mut text = format!("{} ({})", role_name(catalog, self.code), self.code);
-        text.push_str(&scope_words(&self.scope));
+        use std::fmt::Write as _;
+        // Written into one text (a `String` takes every `write!`): the Roles sheet
+        // describes each role of each person twice, before and after.
+        let role = catalog.role_by_code(self.code);
+        let mut text = String::new();
+        let _ = match role {
+            Some(r) => write!(text, "{} ({})", r.name, self.code),
+            None => write!(text, "Role {0} ({0})", self.code),
+        };
+        if let Scope::Library(l) = &self.scope {
+            let _ = write!(text, " at {l}");
+        }
         for p in &self.parameters {
-            text.push_str(&format!(", {} {}", short_kind(p), p.value));
+            let _ = write!(text, ", {} {}", short_kind(p), p.value);
             if !matches!(&self.scope, Scope::Library(l) if *l == p.scope) {
-                text.push_str(&format!(" ({})", p.scope));
+                let _ = write!(text, " ({})", p.scope);
             }
         }
-        if self.parameters_unknown()
-            && catalog
-                .role_by_code(self.code)
-                .is_none_or(|r| r.parameter.is_some())
-        {
+        if self.parameters_unknown() && role.is_none_or(|r| r.parameter.is_some()) {
             text.push_str(", parameters not in the export");
         }
         if let Some(e) = &self.expiry {
-            text.push_str(&format!(", until {e}"));
+            let _ = write!(text, ", until {e}");
         }
         if !self.active {
             text.push_str(if self.suspended_by.is_some() {
@@ -496,15 +509,29 @@ impl State {
     }
 }
 
+/// Whether text column `i` of the row is `want`, read without copying it.
+fn text_is(r: &rusqlite::Row, i: usize, want: &str) -> rusqlite::Result<bool> {
+    Ok(text_of(r, i)? == want)
+}
+
+/// Text column `i` of the row, borrowed (a column of another type is an error, as reading
+/// it into a `String` gives).
+fn text_of<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<&'r str> {
+    let value = r.get_ref(i)?;
+    value
+        .as_str()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(i, String::new(), value.data_type()))
+}
+
 fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
-    let kind: String = r.get(5)?;
+    let external = text_is(r, 5, "EXTERNAL")?;
     Ok(Account {
         institution: r.get(0)?,
         primary_id: r.get(1)?,
         first_name: r.get(2)?,
         last_name: r.get(3)?,
         email: r.get(4)?,
-        account_type: if kind == "EXTERNAL" {
+        account_type: if external {
             AccountType::External
         } else {
             AccountType::Internal
@@ -515,19 +542,22 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
 
 /// A role from the first eight columns of a `state_role` query, in the order `roles_of` selects.
 pub(crate) fn role_row(r: &rusqlite::Row) -> rusqlite::Result<Assignment> {
-    let kind: String = r.get(1)?;
+    let library = text_is(r, 1, "library")?;
     let scope: String = r.get(2)?;
-    let params: String = r.get(3)?;
-    let status: String = r.get(4)?;
+    // Most roles have no parameters: "[]" is the empty list without parsing it.
+    let parameters = match text_of(r, 3)? {
+        "[]" => Vec::new(),
+        params => serde_json::from_str(params).unwrap_or_default(),
+    };
     Ok(Assignment {
         code: r.get(0)?,
-        scope: if kind == "library" {
+        scope: if library {
             Scope::Library(scope)
         } else {
             Scope::Institution(scope)
         },
-        parameters: serde_json::from_str(&params).unwrap_or_default(),
-        active: status == "ACTIVE",
+        parameters,
+        active: text_is(r, 4, "ACTIVE")?,
         expiry: r.get(5)?,
         suspended_by: r.get(6)?,
         parameters_known: if r.get::<_, bool>(7)? {

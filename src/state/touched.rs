@@ -52,6 +52,14 @@ pub struct Holding {
     pub unmatched: Vec<UnmatchedRole>,
 }
 
+/// [`folded`] of an ID read from the state, reusing its text when it is folded already.
+fn folded_owned(id: String) -> String {
+    match folded(&id) {
+        Cow::Borrowed(same) if same.len() == id.len() => id,
+        other => other.into_owned(),
+    }
+}
+
 /// The accounts a submission touches, as the state holds them (see the module doc).
 #[derive(Debug, Default)]
 pub struct Touched {
@@ -130,7 +138,7 @@ impl Touched {
             let sql = format!(
                 "SELECT institution, primary_id, first_name, last_name, email, account_type, status
                  FROM state_account WHERE primary_id IN ({})",
-                placeholders(chunk.len(), 1)
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             for account in stmt.query_map(params_from_iter(chunk), account_row)? {
@@ -150,13 +158,22 @@ impl Touched {
 
     /// The roles (and the roles known only by name) of these accounts of one institution.
     fn load_roles(&mut self, state: &State, inst: &str, ids: &[&str]) -> Result<(), StateError> {
+        // Roles known only by name are rare: an institution without any is not asked for
+        // them account by account.
+        let any_unmatched: bool = state
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM state_role_unmatched WHERE institution = ?1)",
+            )?
+            .query_row([inst], |r| r.get(0))?;
+        let held = self.held.entry(inst.to_string()).or_default();
         for chunk in ids.chunks(CHUNK) {
             let args = || std::iter::once(&inst).chain(chunk);
             let sql = format!(
                 "SELECT role_code, scope_kind, scope, parameters, status, expiry, suspended_by,
                         params_known, primary_id
-                 FROM state_role WHERE institution = ?1 AND primary_id IN ({})",
-                placeholders(chunk.len(), 2)
+                 FROM state_role WHERE institution = ? AND primary_id IN ({})",
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args()), |r| {
@@ -164,12 +181,15 @@ impl Touched {
             })?;
             for row in rows {
                 let (id, role) = row?;
-                self.entry(inst, &id).roles.push(role);
+                held.entry(folded_owned(id)).or_default().roles.push(role);
+            }
+            if !any_unmatched {
+                continue;
             }
             let sql = format!(
                 "SELECT role_name, scope, status, expiry, primary_id FROM state_role_unmatched
-                 WHERE institution = ?1 AND primary_id IN ({})",
-                placeholders(chunk.len(), 2)
+                 WHERE institution = ? AND primary_id IN ({})",
+                placeholders(chunk.len())
             );
             let mut stmt = state.conn().prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args()), |r| {
@@ -177,11 +197,14 @@ impl Touched {
             })?;
             for row in rows {
                 let (id, role) = row?;
-                self.entry(inst, &id).unmatched.push(role);
+                held.entry(folded_owned(id))
+                    .or_default()
+                    .unmatched
+                    .push(role);
             }
         }
         for id in ids {
-            let h = self.entry(inst, id);
+            let h = held.entry(folded(id).into_owned()).or_default();
             h.roles.sort();
             // As `unmatched_of` orders them: by name, then scope (both BINARY).
             h.unmatched
@@ -237,31 +260,41 @@ impl Touched {
 
     /// The accounts `people` as they would be after `ops` (tagged with the submission
     /// `tag`, as `apply` tags them): what `apply` would leave, computed without writing.
+    ///
+    /// Only the accounts of `people` are worked out (an operation on any other would be
+    /// computed and dropped). A person named twice under one key (IDs that differ in
+    /// surrounding spaces) gets the result the first time and nothing the second, as a map
+    /// from key to result emptied in order gave.
     pub fn after(&self, people: &[(String, String)], ops: &[Operation], tag: &str) -> Vec<Holding> {
-        let mut after: HashMap<Key, Holding> = people
-            .iter()
-            .map(|(inst, id)| (key(inst, id), self.holding(inst, id).clone()))
-            .collect();
+        let mut index: HashMap<(&str, Cow<'_, str>), usize> = HashMap::new();
+        let mut after: Vec<Holding> = Vec::with_capacity(people.len());
+        for (n, (inst, id)) in people.iter().enumerate() {
+            match index.entry((inst.as_str(), folded(id))) {
+                std::collections::hash_map::Entry::Occupied(_) => after.push(Holding::default()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(n);
+                    after.push(self.holding(inst, id).clone());
+                }
+            }
+        }
         for op in ops {
             let (inst, id) = op.account();
-            let h = after
-                .entry(key(inst, id))
-                .or_insert_with(|| self.holding(inst, id).clone());
-            super::apply::apply_in_memory(h, op, tag);
+            if let Some(&n) = index.get(&(inst, folded(id))) {
+                super::apply::apply_in_memory(&mut after[n], op, tag);
+            }
         }
-        people
-            .iter()
-            .map(|(inst, id)| after.remove(&key(inst, id)).unwrap_or_default())
-            .collect()
+        after
+    }
+
+    /// True when the account has been read (held or known not to be).
+    pub fn has(&self, institution: &str, primary_id: &str) -> bool {
+        self.get(institution, primary_id).is_some()
     }
 }
 
-/// `?2, ?3, ...`: `n` numbered placeholders from `first`.
-fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `?, ?, ...`: `n` placeholders (numbered by SQLite in order, after any before them).
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 #[cfg(test)]
