@@ -313,6 +313,8 @@ fn workbook_bytes(
         styles,
         &content,
     )?;
+    // Written: the other sheets and the saving need none of it.
+    drop(content);
     let findings = outcome.all_findings().count();
     problems::write(list_sheet(&mut wb, findings)?, outcome, catalog, styles)?;
     let ops = changeset.operations.len();
@@ -451,7 +453,7 @@ fn plan_rows(outcome: &Outcome) -> Vec<u32> {
 
 /// A value as it goes back into the sheet: dates as dates, everything else as text (so a
 /// numeric primary ID stays `00123`-safe text from now on).
-fn cell_value(value: &crate::document::Value) -> CellValue {
+fn cell_value(value: &crate::document::Value) -> CellValue<'_> {
     if value.kind == ValueKind::Date
         && let Ok(date) = value.text.parse::<jiff::civil::Date>()
         && let (Ok(y), Ok(m), Ok(d)) = (
@@ -463,7 +465,7 @@ fn cell_value(value: &crate::document::Value) -> CellValue {
     {
         return CellValue::Date(dt);
     }
-    CellValue::Text(value.text.clone())
+    CellValue::Text(&value.text)
 }
 
 /// One line of the Messages column.
@@ -475,7 +477,7 @@ fn message_line(finding: &Finding) -> String {
 }
 
 /// The Accounts sheet of the result: the lines as received, marked.
-fn accounts_content(outcome: &Outcome, catalog: &Catalog) -> Content {
+fn accounts_content<'a>(outcome: &'a Outcome, catalog: &Catalog) -> Content<'a> {
     let document = &outcome.document;
     let rows = plan_rows(outcome);
     let mut data: Vec<DataRow> = outcome
