@@ -771,7 +771,6 @@ mod tests {
     //! The steps that need no reader, catalog or transport, each on its own.
 
     use super::*;
-    use std::collections::BTreeMap;
 
     fn value(text: &str, location: Location) -> Value {
         Value {
@@ -790,7 +789,7 @@ mod tests {
         );
         document.rows.push(crate::document::RequestRow {
             location: Location::File,
-            values: BTreeMap::new(),
+            values: crate::document::Values::new(),
         });
         document
     }

@@ -370,7 +370,7 @@ fn requester_spot(finding: &Finding, document: &Document) -> Option<RequesterFie
     }
     // An empty requester cell of Rolecall's own layout (nothing was read there).
     if let Location::Cell { sheet, row, col: 2 } = &finding.location
-        && document.sheet.as_deref() == Some(sheet.as_str())
+        && document.sheet.as_deref() == Some(&**sheet)
         && let Some(field) = RequesterField::ALL
             .into_iter()
             .find(|f| f.template_row() == *row)

@@ -186,7 +186,7 @@ fn no_requests_error(document: &Document, rows: &[RequestRow]) -> Option<Finding
     }
     let location = match &document.sheet {
         Some(sheet) => Location::Sheet {
-            sheet: sheet.clone(),
+            sheet: sheet.as_str().into(),
         },
         None => Location::File,
     };
