@@ -31,13 +31,134 @@ pub struct Value {
     pub kind: ValueKind,
 }
 
+/// The non-empty values of one request line, by field: each field once, in field order.
+///
+/// A sorted list of its own size rather than a `BTreeMap`: a map's node (room for eleven
+/// values) per row was the largest part of a 100,000-line document. It answers as the map
+/// did (`get`, `insert`, `iter` in field order, `values[&field]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Values(Vec<(Field, Value)>);
+
+impl Values {
+    /// No values.
+    pub fn new() -> Self {
+        Values(Vec::new())
+    }
+
+    fn find(&self, field: &Field) -> Result<usize, usize> {
+        self.0.binary_search_by(|(f, _)| f.cmp(field))
+    }
+
+    /// The value of a field, if it is filled.
+    pub fn get(&self, field: &Field) -> Option<&Value> {
+        self.find(field).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The value of a field, to change it.
+    pub fn get_mut(&mut self, field: &Field) -> Option<&mut Value> {
+        self.find(field).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Whether a field is filled.
+    pub fn contains_key(&self, field: &Field) -> bool {
+        self.find(field).is_ok()
+    }
+
+    /// Sets a field's value; returns the one it replaces.
+    pub fn insert(&mut self, field: Field, value: Value) -> Option<Value> {
+        match self.find(&field) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (field, value));
+                None
+            }
+        }
+    }
+
+    /// Each filled field and its value, in field order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Field, &Value)> {
+        self.0.iter().map(|(f, v)| (f, v))
+    }
+
+    /// Each filled field and its value, to change the values.
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&Field, &mut Value)> {
+        self.0.iter_mut().map(|(f, v)| (&*f, v))
+    }
+
+    /// The filled fields, in field order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Field> {
+        self.0.iter().map(|(f, _)| f)
+    }
+
+    /// The values, in field order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// How many fields are filled.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no field is filled.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Gives back the room a list grown value by value has left over.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
+impl FromIterator<(Field, Value)> for Values {
+    fn from_iter<I: IntoIterator<Item = (Field, Value)>>(iter: I) -> Self {
+        let mut values = Values::new();
+        for (field, value) in iter {
+            values.insert(field, value);
+        }
+        values
+    }
+}
+
+impl From<BTreeMap<Field, Value>> for Values {
+    fn from(map: BTreeMap<Field, Value>) -> Self {
+        Values(map.into_iter().collect())
+    }
+}
+
+impl std::ops::Index<&Field> for Values {
+    type Output = Value;
+
+    /// The value of a filled field; panics when it is empty (tests and callers that have
+    /// just checked).
+    fn index(&self, field: &Field) -> &Value {
+        match self.get(field) {
+            Some(v) => v,
+            None => panic!("no value for {field:?}"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Values {
+    type Item = (&'a Field, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (Field, Value)>,
+        fn(&'a (Field, Value)) -> (&'a Field, &'a Value),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(f, v)| (f, v))
+    }
+}
+
 /// One request line: a row of the Accounts sheet, or the person block of a PDF form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRow {
     /// The row as a whole (`Accounts!9:9`, or the form).
     pub location: Location,
     /// Non-empty values by field.
-    pub values: BTreeMap<Field, Value>,
+    pub values: Values,
 }
 
 impl RequestRow {
@@ -52,7 +173,7 @@ impl RequestRow {
             return v.location.clone();
         }
         match (&self.location, columns.get(&field)) {
-            (Location::Row { sheet, row }, Some(col)) => Location::cell(sheet, *row, *col),
+            (Location::Row { sheet, row }, Some(col)) => Location::cell_in(sheet, *row, *col),
             (Location::FormField { name }, _) => crate::layout::form::field_for(field, name)
                 .map_or_else(
                     || self.location.clone(),

@@ -232,6 +232,7 @@ fn build(dir: PathBuf, version: String, parsed: Parsed) -> Catalog {
             help_desk_name: String::new(),
             help_desk_email: String::new(),
             generic_patterns: Vec::new(),
+            generic_any: None,
             allow_list: Vec::new(),
             inactivity_days: 90,
             inactivity_grace_days: super::raw::default_grace_days(),
@@ -336,15 +337,17 @@ fn coordinator(Item { value: c, .. }: Item<RawCoordinator>) -> Coordinator {
 }
 
 fn policy(Item { value: p, .. }: Item<RawPolicy>) -> Policy {
+    // The checks compiled every pattern already; none fails here.
+    let generic_patterns: Vec<regex::Regex> = p
+        .generic_patterns
+        .iter()
+        .filter_map(|s| compile_pattern(s.get_ref()).ok())
+        .collect();
     Policy {
         help_desk_name: text(p.help_desk_name),
         help_desk_email: text(p.help_desk_email),
-        // The checks compiled every pattern already; none fails here.
-        generic_patterns: p
-            .generic_patterns
-            .iter()
-            .filter_map(|s| compile_pattern(s.get_ref()).ok())
-            .collect(),
+        generic_any: super::any_of(&generic_patterns),
+        generic_patterns,
         allow_list: p.allow_list.into_iter().map(text).collect(),
         inactivity_days: p.inactivity_days.into_inner(),
         inactivity_grace_days: p.inactivity_grace_days,

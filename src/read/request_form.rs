@@ -14,7 +14,7 @@
 
 use super::form::{FieldKind, FieldValue, Form, FormField};
 use crate::catalog::Catalog;
-use crate::document::{Document, RequestRow, Value, ValueKind};
+use crate::document::{Document, RequestRow, Value, ValueKind, Values};
 use crate::finding::{Finding, Rule};
 use crate::layout::form::{self as names, RolePart};
 use crate::layout::{Field, RequesterField};
@@ -152,8 +152,8 @@ fn requester(fields: &Fields) -> BTreeMap<RequesterField, Value> {
 }
 
 /// The person's fields, shared by every line of the form.
-fn person(fields: &Fields) -> BTreeMap<Field, Value> {
-    let mut person = BTreeMap::new();
+fn person(fields: &Fields) -> Values {
+    let mut person = Values::new();
     for (name, field) in names::PERSON_COLUMNS {
         if let Some(v) = fields.value(name) {
             person.insert(field, v);
@@ -167,7 +167,7 @@ fn person(fields: &Fields) -> BTreeMap<Field, Value> {
 
 /// One ticked role's line: the person's fields, the role as the catalog names it, the
 /// change, and the role's own library and desk; located at the ticked box.
-fn role_row(role: TickedRole, person: &BTreeMap<Field, Value>, catalog: &Catalog) -> RequestRow {
+fn role_row(role: TickedRole, person: &Values, catalog: &Catalog) -> RequestRow {
     let mut values = person.clone();
     let role_text = match catalog.role_by_code(role.code) {
         Some(r) => format!("{} ({})", r.name, r.code),
@@ -194,7 +194,7 @@ fn role_row(role: TickedRole, person: &BTreeMap<Field, Value>, catalog: &Catalog
 }
 
 /// The chosen role profile's line, with its library and desk (export values: codes).
-fn profile_row(fields: &Fields, person: &BTreeMap<Field, Value>) -> Option<RequestRow> {
+fn profile_row(fields: &Fields, person: &Values) -> Option<RequestRow> {
     let mut profile = fields.value(names::PROFILE)?;
     profile.text = fields.export_value(names::PROFILE, &profile.text);
     let mut values = person.clone();

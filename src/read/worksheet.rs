@@ -6,7 +6,7 @@
 
 use super::cell::Kind;
 use super::raw::{MAX_CELLS, MAX_COLS, RawSheet, RawWorkbook};
-use crate::document::{Document, RequestRow, Value, ValueKind};
+use crate::document::{Document, RequestRow, Value, ValueKind, Values};
 use crate::finding::{Finding, Rule};
 use crate::layout::{
     ACCOUNTS_SHEET, DONE_HEADER, Field, HEADER_SEARCH_ROWS, MESSAGES_HEADER, RequesterField,
@@ -14,6 +14,7 @@ use crate::layout::{
 };
 use crate::location::{Location, column_letters};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Most request lines read from one sheet unless `[limits] max_lines` says otherwise: a
 /// 100,000-line worksheet goes through within the memory goal of `docs/benchmarks.md`.
@@ -78,10 +79,10 @@ fn find_header(g: &Grid<'_>) -> Option<Header> {
     None
 }
 
-fn value(sheet: &str, row: u32, col: u32, kind: Kind, text: String) -> Value {
+fn value(sheet: &Arc<str>, row: u32, col: u32, kind: Kind, text: String) -> Value {
     Value {
         text,
-        location: Location::cell(sheet, row, col),
+        location: Location::cell_in(sheet, row, col),
         kind: ValueKind::from(kind),
     }
 }
@@ -112,7 +113,15 @@ fn requester_block(
                     .iter()
                     .any(|f| f.aliases().contains(&normalize_header(vtext).as_str()));
                 if !next_is_label {
-                    into.insert(field, value(sheet, row, vcol, kind, vtext.to_string()));
+                    let at = Location::cell(sheet, row, vcol);
+                    into.insert(
+                        field,
+                        Value {
+                            text: vtext.to_string(),
+                            location: at,
+                            kind: ValueKind::from(kind),
+                        },
+                    );
                 }
             }
         }
@@ -129,7 +138,7 @@ fn overflow_finding(sheet: &RawSheet, max_lines: usize) -> Option<Finding> {
     Some(Finding::error(
         Rule::TooLarge,
         Location::Sheet {
-            sheet: sheet.name.clone(),
+            sheet: sheet.name.as_str().into(),
         },
         format!(
             "This sheet holds more than Rolecall reads (at most {} request \
@@ -166,7 +175,7 @@ fn line_cap_finding(sheet: &RawSheet, doc: &Document, max_lines: usize) -> Optio
     Some(Finding::error(
         Rule::TooLarge,
         Location::Sheet {
-            sheet: sheet.name.clone(),
+            sheet: sheet.name.as_str().into(),
         },
         format!(
             "This sheet has more than {n} request lines; only the first {n} were read (up to \
@@ -302,6 +311,8 @@ fn request_rows(
     max_lines: usize,
     doc: &mut Document,
 ) {
+    // One copy of the sheet's name, shared by every location on it.
+    let sheet: Arc<str> = sheet.into();
     // Field by 0-based column, so that each cell finds its field without a search.
     let mut field_at: Vec<Option<Field>> = vec![None; MAX_COLS as usize];
     for (&field, &col) in &header.columns {
@@ -315,12 +326,13 @@ fn request_rows(
         .peekable();
     while let Some(first) = cells.peek() {
         let row = first.row() + 1;
-        let mut values = BTreeMap::new();
+        let mut values = Values::new();
         while let Some(c) = cells.next_if(|c| c.row() + 1 == row) {
             if let Some(Some(field)) = field_at.get(c.col() as usize) {
-                values.insert(*field, value(sheet, row, c.col() + 1, c.2, c.3));
+                values.insert(*field, value(&sheet, row, c.col() + 1, c.2, c.3));
             }
         }
+        values.shrink_to_fit();
         if values.is_empty() {
             continue;
         }
@@ -330,7 +342,7 @@ fn request_rows(
         }
         doc.rows.push(RequestRow {
             location: Location::Row {
-                sheet: sheet.to_string(),
+                sheet: Arc::clone(&sheet),
                 row,
             },
             values,
@@ -343,7 +355,7 @@ fn no_requests(sheet: &RawSheet, header_row: u32) -> Finding {
     Finding::error(
         Rule::NoRequests,
         Location::Sheet {
-            sheet: sheet.name.clone(),
+            sheet: sheet.name.as_str().into(),
         },
         format!(
             "The sheet {} has its header row (row {header_row}) but no request lines under it. \

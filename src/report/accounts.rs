@@ -80,20 +80,22 @@ fn capitalised(s: &str) -> String {
 
 /// A cell value to write.
 #[derive(Clone)]
-pub enum CellValue {
-    /// Text, written as text whatever it looks like (never a formula, never a number).
-    Text(String),
+pub enum CellValue<'a> {
+    /// Text, written as text whatever it looks like (never a formula, never a number),
+    /// borrowed from the line it came from.
+    Text(&'a str),
     /// A real date cell.
     Date(ExcelDateTime),
 }
 
 /// One data row of the sheet.
 #[derive(Clone, Default)]
-pub struct DataRow {
+pub struct DataRow<'a> {
     /// 1-based sheet row.
     pub row: u32,
-    /// Values by field.
-    pub cells: BTreeMap<Field, CellValue>,
+    /// Values by field, each field once (a list of its own size: a map per row was most of
+    /// the result workbook's memory at 100,000 lines).
+    pub cells: Vec<(Field, CellValue<'a>)>,
     /// Cells at fault.
     pub marks: BTreeMap<Field, Mark>,
     /// Status (result workbook only).
@@ -106,13 +108,13 @@ pub struct DataRow {
 
 /// What goes into the sheet beyond the fixed layout.
 #[derive(Clone, Default)]
-pub struct Content {
+pub struct Content<'a> {
     /// Requester block values.
     pub requester: BTreeMap<RequesterField, String>,
     /// Requester block cells at fault.
     pub requester_marks: BTreeMap<RequesterField, Mark>,
     /// Data rows, by increasing row.
-    pub rows: Vec<DataRow>,
+    pub rows: Vec<DataRow<'a>>,
     /// Adds the Status and Messages columns (result workbook).
     pub with_status: bool,
     /// Adds the Done column after the request's fields (the "done" email's workbook).
@@ -258,7 +260,7 @@ pub fn write(
     catalog: &Catalog,
     lists: &Lists,
     styles: &Styles,
-    content: &Content,
+    content: &Content<'_>,
 ) -> Result<(), XlsxError> {
     write_head(ws, catalog, lists, styles, content)?;
     write_body(ws, lists, styles, content)
@@ -496,12 +498,12 @@ enum Step<'a> {
     /// Blank rows `first..=last` (1-based, never empty).
     Blank(u32, u32),
     /// A line's row.
-    Line(&'a DataRow),
+    Line(&'a DataRow<'a>),
 }
 
 /// The data rows in the order they are written, down to `last_row`: each line's row, and
 /// the blank rows between, before and after them.
-fn steps(content: &Content, last_row: u32) -> Vec<Step<'_>> {
+fn steps<'a>(content: &'a Content<'a>, last_row: u32) -> Vec<Step<'a>> {
     let mut steps = Vec::new();
     let mut next = FIRST_DATA_ROW;
     for data in &content.rows {
@@ -621,7 +623,7 @@ fn data_row(
     }
     for field in Field::ALL {
         let col = cols.of(field);
-        match data.cells.get(&field) {
+        match data.cells.iter().find(|(f, _)| *f == field).map(|(_, v)| v) {
             Some(CellValue::Text(t)) => started |= plain(ws, row, col, t)?,
             Some(CellValue::Date(d)) => {
                 ws.write_datetime(row, col, d)?;

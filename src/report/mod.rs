@@ -296,15 +296,17 @@ fn workbook_bytes(
     };
     // A long Accounts sheet and the Change set are written on two threads.
     book.write(&mut wb, roles, content.streamed)?;
+    // Written: saving needs none of it.
+    drop(content);
     Ok(wb.save_to_buffer()?)
 }
 
 /// The Accounts sheet of a result, with the Done column when `done` is given.
-fn result_content(
-    outcome: &Outcome,
+fn result_content<'a>(
+    outcome: &'a Outcome,
     catalog: &Catalog,
     done: Option<&std::collections::BTreeMap<String, String>>,
-) -> Content {
+) -> Content<'a> {
     let mut content = accounts_content(outcome, catalog);
     if let Some(done) = done {
         content.with_done = true;
@@ -353,7 +355,7 @@ struct Book<'a> {
     changeset: &'a ChangeSet,
     catalog: &'a Catalog,
     kit: &'a Kit,
-    content: &'a Content,
+    content: &'a Content<'a>,
 }
 
 impl Book<'_> {
@@ -487,7 +489,7 @@ fn requester_spot(finding: &Finding, document: &Document) -> Option<RequesterFie
     }
     // An empty requester cell of Rolecall's own layout (nothing was read there).
     if let Location::Cell { sheet, row, col: 2 } = &finding.location
-        && document.sheet.as_deref() == Some(sheet.as_str())
+        && document.sheet.as_deref() == Some(&**sheet)
         && let Some(field) = RequesterField::ALL
             .into_iter()
             .find(|f| f.template_row() == *row)
@@ -570,7 +572,7 @@ fn plan_rows(outcome: &Outcome) -> Vec<u32> {
 
 /// A value as it goes back into the sheet: dates as dates, everything else as text (so a
 /// numeric primary ID stays `00123`-safe text from now on).
-fn cell_value(value: &crate::document::Value) -> CellValue {
+fn cell_value(value: &crate::document::Value) -> CellValue<'_> {
     if value.kind == ValueKind::Date
         && let Ok(date) = value.text.parse::<jiff::civil::Date>()
         && let (Ok(y), Ok(m), Ok(d)) = (
@@ -582,7 +584,7 @@ fn cell_value(value: &crate::document::Value) -> CellValue {
     {
         return CellValue::Date(dt);
     }
-    CellValue::Text(value.text.clone())
+    CellValue::Text(&value.text)
 }
 
 /// One line of the Messages column.
@@ -594,7 +596,7 @@ fn message_line(finding: &Finding) -> String {
 }
 
 /// The Accounts sheet of the result: the lines as received, marked.
-fn accounts_content(outcome: &Outcome, catalog: &Catalog) -> Content {
+fn accounts_content<'a>(outcome: &'a Outcome, catalog: &Catalog) -> Content<'a> {
     let document = &outcome.document;
     let rows = plan_rows(outcome);
     let mut data: Vec<DataRow> = outcome
@@ -699,7 +701,7 @@ mod tests {
     /// date; every 7th line names a role the catalog does not have, every 11th has no
     /// email, every 13th an expiry in the past.
     fn long_document(lines: u32) -> Document {
-        let sheet = "Accounts".to_string();
+        let sheet: std::sync::Arc<str> = "Accounts".into();
         let at = |row, field: Field| Location::Cell {
             sheet: sheet.clone(),
             row,
@@ -711,7 +713,7 @@ mod tests {
             kind,
         };
         let mut document = Document {
-            sheet: Some(sheet.clone()),
+            sheet: Some(sheet.to_string()),
             header_row: Some(HEADER_ROW),
             columns: Field::ALL.iter().map(|f| (*f, f.template_col())).collect(),
             ..Document::default()

@@ -19,6 +19,7 @@ use crate::intake::sender::answerable;
 use crate::layout::{Field, RequesterField};
 use crate::location::Location;
 use jiff::civil::Date;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use validator::ValidateEmail;
 
@@ -186,7 +187,7 @@ fn no_requests_error(document: &Document, rows: &[RequestRow]) -> Option<Finding
     }
     let location = match &document.sheet {
         Some(sheet) => Location::Sheet {
-            sheet: sheet.clone(),
+            sheet: sheet.as_str().into(),
         },
         None => Location::File,
     };
@@ -1224,28 +1225,31 @@ fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
     if id.is_some_and(|v| allowed(&v.text)) || email.is_some_and(|v| allowed(&v.text)) {
         return;
     }
+    // Texts borrowed from the row, and a location copied only for a finding.
     let full_name = match (
         row.values.get(&Field::FirstName),
         row.values.get(&Field::LastName),
     ) {
         (Some(first), Some(last)) => Some((
-            format!("{} {}", first.text, last.text),
-            last.location.clone(),
+            Cow::Owned(format!("{} {}", first.text, last.text)),
+            &last.location,
         )),
-        (Some(only), None) | (None, Some(only)) => Some((only.text.clone(), only.location.clone())),
+        (Some(only), None) | (None, Some(only)) => {
+            Some((Cow::Borrowed(&*only.text), &only.location))
+        }
         (None, None) => None,
     };
     let candidates = [
-        id.map(|v| (v.text.clone(), v.location.clone(), "primary ID")),
-        email.map(|v| (v.text.clone(), v.location.clone(), "email")),
+        id.map(|v| (Cow::Borrowed(&*v.text), &v.location, "primary ID")),
+        email.map(|v| (Cow::Borrowed(&*v.text), &v.location, "email")),
         full_name.map(|(t, l)| (t, l, "name")),
     ];
     for (text, location, what) in candidates.into_iter().flatten() {
-        if policy.generic_patterns.iter().any(|p| p.is_match(&text)) {
+        if policy.looks_generic(&text) {
             f.push(
                 Finding::error(
                     Rule::GenericAccount,
-                    location,
+                    location.clone(),
                     format!("The {what} \"{text}\" looks like a generic or shared account. Every staff member, student workers included, needs a personal account."),
                 )
                 .suggest("Request an account for each person with their own ID, name and email."),
@@ -1279,7 +1283,7 @@ fn check_primary_id(
         );
     }
     // A generic ID (`circdesk1`) gets the generic-account error, which says what to do.
-    let generic = policy.generic_patterns.iter().any(|p| p.is_match(id));
+    let generic = policy.looks_generic(id);
     if let Some(inst) = institution
         && !inst.primary_id.fits(id)
         && !generic

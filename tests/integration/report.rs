@@ -137,6 +137,7 @@ fn catalog() -> Catalog {
             help_desk_name: "FLVC Help Desk".into(),
             help_desk_email: "help@flvc.org".into(),
             generic_patterns: vec![Regex::new("(?i)circdesk").unwrap()],
+            generic_any: None,
             allow_list: vec![],
             inactivity_days: 90,
             inactivity_grace_days: 30,

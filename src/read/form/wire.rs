@@ -100,7 +100,11 @@ fn form_into(out: &mut Writer, form: &Form) {
 
 fn field_into(out: &mut Writer, field: &FormField) {
     out.text(&field.name);
-    out.byte(field.kind.map_or(0, |k| code_of(&FIELD_KINDS, k).saturating_add(1)));
+    out.byte(
+        field
+            .kind
+            .map_or(0, |k| code_of(&FIELD_KINDS, k).saturating_add(1)),
+    );
     match &field.value {
         None => out.byte(0),
         Some(FieldValue::Text(text)) => {
