@@ -741,37 +741,7 @@ mod tests {
         }
         for i in 0..lines {
             let row = FIRST_DATA_ROW + i + i / 100;
-            let text = ValueKind::Text;
-            let mut values = vec![
-                (Field::Action, "Add".to_string(), text),
-                (Field::PrimaryId, format!("{:08}", 1_000_000 + i), text),
-                (Field::LastName, "Alvarez".into(), text),
-                (Field::FirstName, "Sam".into(), text),
-            ];
-            if i % 11 != 0 {
-                values.push((Field::Email, format!("s{i}@gcsu.example.edu"), text));
-            }
-            let role = match i % 7 {
-                0 => "Chief Wizard",
-                _ => "Cataloger; Physical Inventory Operator",
-            };
-            match i % 3 {
-                0 => values.extend([
-                    (Field::Profile, "Circulation Student Worker".into(), text),
-                    (Field::Library, "MAIN".into(), text),
-                    (Field::Unit, "DEFAULT_CIRC_DESK".into(), text),
-                ]),
-                _ => values.extend([
-                    (Field::Role, role.into(), text),
-                    (Field::Library, "LAW".into(), text),
-                ]),
-            }
-            let expiry = if i % 13 == 0 {
-                "2020-01-31"
-            } else {
-                "2027-06-30"
-            };
-            values.push((Field::Expiry, expiry.into(), ValueKind::Date));
+            let values = long_line(i);
             document.rows.push(RequestRow {
                 location: Location::Row {
                     sheet: sheet.clone(),
@@ -784,6 +754,42 @@ mod tests {
             });
         }
         document
+    }
+
+    /// The values of line `i` of [`long_document`].
+    fn long_line(i: u32) -> Vec<(Field, String, ValueKind)> {
+        let text = ValueKind::Text;
+        let mut values = vec![
+            (Field::Action, "Add".to_string(), text),
+            (Field::PrimaryId, format!("{:08}", 1_000_000 + i), text),
+            (Field::LastName, "Alvarez".into(), text),
+            (Field::FirstName, "Sam".into(), text),
+        ];
+        if !i.is_multiple_of(11) {
+            values.push((Field::Email, format!("s{i}@gcsu.example.edu"), text));
+        }
+        let role = match i % 7 {
+            0 => "Chief Wizard",
+            _ => "Cataloger; Physical Inventory Operator",
+        };
+        match i % 3 {
+            0 => values.extend([
+                (Field::Profile, "Circulation Student Worker".into(), text),
+                (Field::Library, "MAIN".into(), text),
+                (Field::Unit, "DEFAULT_CIRC_DESK".into(), text),
+            ]),
+            _ => values.extend([
+                (Field::Role, role.into(), text),
+                (Field::Library, "LAW".into(), text),
+            ]),
+        }
+        let expiry = if i.is_multiple_of(13) {
+            "2020-01-31"
+        } else {
+            "2027-06-30"
+        };
+        values.push((Field::Expiry, expiry.into(), ValueKind::Date));
+        values
     }
 
     /// The result workbook of `outcome`, its sheets written on one thread or two.

@@ -4,6 +4,8 @@
 //! in), whenever the lazy reader answers, its form must be exactly the one lopdf's path
 //! gives; when it declines, `read_form` falls back to lopdf, so declining is never wrong.
 
+// xorshift64*, fixed seed: a failure reproduces.
+use crate::pdf_mutations::Rng;
 use rolecall::read::form::{read_form_lazy, read_form_lopdf};
 use std::path::{Path, PathBuf};
 
@@ -30,21 +32,6 @@ fn every_pdf() -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// xorshift64*, fixed seed: a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Where the lazy reader looks: mutations land next to these, not in stream data.

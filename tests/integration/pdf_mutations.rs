@@ -18,17 +18,18 @@ thread_local! {
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// xorshift64*: small, fixed-seed, good enough to pick positions and bytes.
-struct Rng(u64);
+/// xorshift64*: small, fixed-seed, good enough to pick positions and bytes (`pdf_lazy`
+/// mutates with it too).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
