@@ -296,7 +296,9 @@ fn workbook_bytes(
     };
     // A long Accounts sheet and the Change set are written on two threads.
     book.write(&mut wb, roles, content.streamed)?;
-    // Written: saving needs none of it.
+    // Written: saving needs none of it (some 20 MB at 100,000 lines). Where it is freed
+    // moves glibc's mmap threshold for the rest of a run, and with it a run of forms' CPU
+    // and peak memory: `docs/benchmarks.md`, "Latest figures: the fourth round".
     drop(content);
     Ok(wb.save_to_buffer()?)
 }
