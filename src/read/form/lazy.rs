@@ -281,27 +281,31 @@ impl Lazy<'_> {
     }
 }
 
-impl Objects for Lazy<'_> {
-    fn object(&self, id: ObjectId) -> Option<&Object> {
+impl Lazy<'_> {
+    /// Object `id` from `cache` (`cells` or `whole`), parsed with `keep` on first use.
+    fn cached<'c>(
+        &self,
+        cache: &'c [OnceCell<Option<Object>>],
+        id: ObjectId,
+        keep: Keep,
+    ) -> Option<&'c Object> {
         // Every object lopdf loads here has generation 0 (`Lazy::new`), and there is no
         // object stream to bring in numbers the table does not list.
         if id.1 != 0 {
             return None;
         }
         let i = self.ids.binary_search(&id.0).ok()?;
-        self.cells[i]
-            .get_or_init(|| self.parse(i, Keep::Read))
-            .as_ref()
+        cache[i].get_or_init(|| self.parse(i, keep)).as_ref()
+    }
+}
+
+impl Objects for Lazy<'_> {
+    fn object(&self, id: ObjectId) -> Option<&Object> {
+        self.cached(&self.cells, id, Keep::Read)
     }
 
     fn object_whole(&self, id: ObjectId) -> Option<&Object> {
-        if id.1 != 0 {
-            return None;
-        }
-        let i = self.ids.binary_search(&id.0).ok()?;
-        self.whole[i]
-            .get_or_init(|| self.parse(i, Keep::All))
-            .as_ref()
+        self.cached(&self.whole, id, Keep::All)
     }
 
     fn trailer(&self) -> &Dictionary {
