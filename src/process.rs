@@ -18,6 +18,7 @@ use crate::layout::RequesterField;
 use crate::location::Location;
 use crate::read::{self, Isolation};
 use crate::report;
+use crate::state::touched::Touched;
 use crate::validate::{self, SubmissionStatus};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -244,13 +245,13 @@ impl<'a> Processor<'a> {
     fn complete_against(
         &self,
         state: &crate::state::State,
-        touched: Option<crate::state::touched::Touched>,
+        touched: Option<Touched>,
         outcome: &mut crate::validate::Outcome,
         changeset: &mut crate::changeset::ChangeSet,
     ) -> Result<Vec<crate::report::PersonRoles>, crate::state::StateError> {
         let mut touched = match touched {
             Some(touched) => touched,
-            None => crate::state::touched::Touched::of_outcome(state, outcome)?,
+            None => Touched::of_outcome(state, outcome)?,
         };
         let updates = crate::state::diff::account_updates(&touched, outcome);
         changeset.operations.extend(updates);
@@ -285,14 +286,15 @@ impl<'a> Processor<'a> {
         };
         let names = self.names(path, placement, &sha256);
         let document = adopt_sender(document, origin);
-        let mut outcome = validate::validate(document, self.catalog, self.now.date());
-        let mut errors = Vec::new();
         let state = self.known_state();
         // The diff's many small reads as one read of the state (see `State::read_together`).
         let together = state.map(|(state, _)| state.read_together());
+        let (mut outcome, ahead) =
+            validate_step(document, self.catalog, self.now.date(), state.map(|s| s.0));
+        let mut errors = Vec::new();
         let mut touched = None;
         if let Some((state, options)) = &state {
-            match diff_step(state, &mut outcome, self.catalog, options) {
+            match diff_step(state, ahead, &mut outcome, self.catalog, options) {
                 Ok(read) => touched = Some(read),
                 Err(e) => errors.push(e),
             }
@@ -711,16 +713,53 @@ fn adopt_sender(mut document: Document, origin: Option<&Origin>) -> Document {
     document
 }
 
+/// Documents from which the accounts are read from the state while the lines are
+/// validated (a thread started costs more than it saves on a form's one line).
+const READ_AHEAD_ROWS: usize = 100;
+
+/// Validates the document. With an account state and a long document, this thread reads
+/// the accounts its primary IDs name ([`Touched::read_ahead`]) while another validates: a
+/// state's connection stays on the thread that opened it, and the two take about as long.
+/// A read that fails is left to the diff, which reads everything again and reports it.
+fn validate_step(
+    document: Document,
+    catalog: &Catalog,
+    today: jiff::civil::Date,
+    state: Option<&crate::state::State>,
+) -> (validate::Outcome, Option<Touched>) {
+    let Some(state) = state.filter(|_| document.rows.len() >= READ_AHEAD_ROWS) else {
+        return (validate::validate(document, catalog, today), None);
+    };
+    let ids: Vec<String> = document
+        .rows
+        .iter()
+        .filter_map(|r| r.text(crate::layout::Field::PrimaryId))
+        .map(str::to_string)
+        .collect();
+    std::thread::scope(|scope| {
+        let validated = scope.spawn(move || validate::validate(document, catalog, today));
+        let ahead = Touched::read_ahead(state, ids.iter().map(String::as_str)).ok();
+        match validated.join() {
+            Ok(outcome) => (outcome, ahead),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// Diffs the validated requests against the account state; returns what it read of the
-/// state (the accounts the requests name), for the change set's completion.
+/// state (the accounts the requests name, beside what was read `ahead`), for the change
+/// set's completion.
 fn diff_step(
     state: &crate::state::State,
+    ahead: Option<Touched>,
     outcome: &mut validate::Outcome,
     catalog: &Catalog,
     options: &crate::state::diff::DiffOptions,
-) -> Result<crate::state::touched::Touched, OutputError> {
-    let touched =
-        crate::state::touched::Touched::of_outcome(state, outcome).map_err(OutputError::state)?;
+) -> Result<Touched, OutputError> {
+    let touched = ahead
+        .unwrap_or_default()
+        .and_outcome(state, outcome)
+        .map_err(OutputError::state)?;
     crate::state::diff::reconcile(state, &touched, outcome, catalog, options)
         .map_err(OutputError::state)?;
     Ok(touched)

@@ -83,13 +83,51 @@ impl Touched {
         state: &State,
         outcome: &crate::validate::Outcome,
     ) -> Result<Touched, StateError> {
-        let mut touched = Touched::default();
+        Touched::default().and_outcome(state, outcome)
+    }
+
+    /// What was read already (by [`Touched::read_ahead`]) and the accounts of the requests
+    /// of `outcome` that it did not read.
+    pub fn and_outcome(
+        mut self,
+        state: &State,
+        outcome: &crate::validate::Outcome,
+    ) -> Result<Touched, StateError> {
         let keys = outcome
             .lines
             .iter()
             .filter_map(|l| l.request.as_ref())
             .map(|r| key(&r.institution, &r.person.primary_id));
-        touched.load(state, keys)?;
+        self.load(state, keys)?;
+        Ok(self)
+    }
+
+    /// Reads, before validation has said which institution each line is of, every account
+    /// with one of these primary IDs (as a document's cells give them), with its roles
+    /// under its own institution. [`Touched::and_outcome`] then reads only what this did
+    /// not (an account not in the state, one asked for under another institution), by the
+    /// same queries. Every account [`Touched::of_outcome`] would hold is then held as it
+    /// holds it, read sooner, while the lines are validated on another thread; the accounts
+    /// of lines that validation refused are held too, and never asked for.
+    pub fn read_ahead<'i>(
+        state: &State,
+        ids: impl IntoIterator<Item = &'i str>,
+    ) -> Result<Touched, StateError> {
+        let mut touched = Touched::default();
+        let ids: BTreeSet<Cow<'i, str>> = ids
+            .into_iter()
+            .map(folded)
+            .filter(|id| !id.is_empty())
+            .collect();
+        touched.load_accounts(state, &ids.iter().map(AsRef::as_ref).collect())?;
+        // The accounts found, each under its own institution: `load` reads their roles
+        // (and finds the accounts read, so it asks for none again).
+        let found: Vec<Key> = touched
+            .by_id
+            .iter()
+            .flat_map(|(id, all)| all.iter().map(|a| (a.institution.clone(), id.clone())))
+            .collect();
+        touched.load(state, found)?;
         Ok(touched)
     }
 
@@ -583,6 +621,43 @@ mod tests {
         assert!(ann.roles[0].expiry.is_none());
         let ghost = &memory[people.iter().position(|p| p.1 == "ghost06").unwrap()];
         assert_eq!(ghost.roles.len(), 2, "Patron and 204: {ghost:?}");
+    }
+
+    #[test]
+    fn what_was_read_ahead_and_then_loaded_is_what_the_state_holds() {
+        let state = state();
+        // As a document's cells give them, before validation: any case, spaces, blanks,
+        // an ID the state lacks, one of another institution, and one twice.
+        let cells = [
+            "ANN01", " bob02 ", "", "Cy03", "dee04", "zed09", "ann01", "eve07",
+        ];
+        let mut touched = Touched::read_ahead(&state, cells).unwrap();
+        // Read ahead under their own institutions: Ann's roles, Dee's under B.
+        assert_eq!(touched.roles("A", "ann01").len(), 4);
+        assert_eq!(touched.roles("B", "DEE04").len(), 2);
+        // Then the lines as validation left them, one asking for Dee under A and one a
+        // person the cells did not name.
+        let keys = [
+            ("A", "Ann01"),
+            ("A", "bob02"),
+            ("A", "cy03"),
+            ("A", "dee04"),
+        ];
+        let keys = keys.into_iter().chain([("A", "zed09"), ("A", "fay05")]);
+        let keys: Vec<(&str, &str)> = keys.chain([("A", "eve07"), ("B", "dee04")]).collect();
+        touched
+            .load(&state, keys.iter().map(|(i, p)| key(i, p)))
+            .unwrap();
+        for (inst, id) in &keys {
+            assert_eq!(
+                touched.holding(inst, id),
+                &held_in(state.conn(), inst, id),
+                "{inst}/{id}"
+            );
+        }
+        assert!(touched.account("A", "dee04").is_none());
+        assert_eq!(touched.accounts_by_id("DEE04")[0].institution, "B");
+        assert_eq!(touched.unmatched("A", "eve07").len(), 1);
     }
 
     #[test]

@@ -282,6 +282,110 @@ fn the_samples_against_the_generated_state_show_each_diff_case() {
 }
 
 #[test]
+fn a_long_batch_read_against_the_state_beside_validation_shows_the_same_diff_cases() {
+    // From 100 lines the state is read while the lines are validated, by the cells'
+    // primary IDs: the sample's lines, then 110 new people like Brooks (a new account).
+    let desk = Desk::imported();
+    let rows = sheet(&sample("clean-batch.xlsx"), "Accounts");
+    let header = rows.iter().position(|r| r[0] == "Action").unwrap();
+    // lifecycle::worksheet puts the headings where the sample has them: same cells.
+    assert_eq!(header, 7, "{rows:?}");
+    // Written back as text: a date cell (read as its serial number) as the date.
+    let expiry = rows[header]
+        .iter()
+        .position(|h| h.contains("xpir"))
+        .unwrap();
+    let day = |serial: &str| match serial.parse::<i64>() {
+        Ok(n) => jiff::civil::date(1899, 12, 30)
+            .checked_add(jiff::Span::new().days(n))
+            .unwrap()
+            .to_string(),
+        Err(_) => serial.to_string(),
+    };
+    let lines: Vec<Vec<String>> = rows[header + 1..]
+        .iter()
+        .filter(|r| r.iter().any(|c| !c.is_empty()))
+        .map(|r| {
+            let mut r = r.clone();
+            r[expiry] = day(&r[expiry]);
+            r
+        })
+        .collect();
+    let brooks = lines
+        .iter()
+        .find(|r| r.contains(&"00455120".into()))
+        .unwrap();
+    let mut padded = lines.clone();
+    for n in 0..110 {
+        let id = format!("{:08}", 991_000 + n);
+        padded.push(
+            brooks
+                .iter()
+                .map(|c| match c.as_str() {
+                    "00455120" => id.clone(),
+                    c if c.contains('@') => format!("p{id}@gcsu.example.edu"),
+                    c => c.to_string(),
+                })
+                .collect(),
+        );
+    }
+    let cells: Vec<Vec<&str>> = padded
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    let cells: Vec<&[&str]> = cells.iter().map(Vec::as_slice).collect();
+    let headings: Vec<&str> = rows[header].iter().map(String::as_str).collect();
+    let path = desk.path("long.xlsx");
+    crate::lifecycle::worksheet(&path, &headings, &cells);
+    let cs = desk.process(&path, "out");
+    let created: Vec<String> = ops(&cs)
+        .into_iter()
+        .filter(|(op, _)| op == "create_account")
+        .map(|(_, id)| id)
+        .collect();
+    // Brooks, then the new people in file order while Gulf Coast's allotment has room;
+    // each one past it is refused (the sample catalog allots 150 named users).
+    let padded_ids: Vec<String> = (0..110).map(|n| format!("{:08}", 991_000 + n)).collect();
+    assert_eq!(created[0], "00455120");
+    let room = created.len() - 1;
+    assert!(room > 0 && room < 110, "{created:?}");
+    assert_eq!(created[1..], padded_ids[..room]);
+    let result = desk.path("out/long-xlsx/long-result.xlsx");
+    let refused = problems(&result)
+        .into_iter()
+        .filter(|(rule, _, _)| rule == "over-allotment")
+        .count();
+    assert_eq!(refused, 110 - room);
+    has_problem(&result, "account-exists", "carried out as a Modify");
+    has_problem(
+        &result,
+        "already-has-role",
+        "00467001 already has License Manager",
+    );
+    has_problem(
+        &result,
+        "role-not-held",
+        "00301122 does not have Circulation Desk Operator at HEALTH",
+    );
+    has_problem(
+        &result,
+        "other-institution-account",
+        "00276543 is an account of Palmetto Ridge University",
+    );
+    has_problem(
+        &result,
+        "external-field-change",
+        "is not changed to \"Erik\"",
+    );
+    let roles = sheet(&result, "Roles");
+    let nguyen = roles.iter().find(|r| r[1] == "00398811").unwrap();
+    assert_eq!(
+        nguyen[3],
+        "Patron (200)\nPhysical Inventory Operator (210) at MAIN"
+    );
+}
+
+#[test]
 fn applying_then_processing_again_gives_an_empty_change_set() {
     let desk = Desk::imported();
     desk.process(&sample("clean-batch.xlsx"), "first");
