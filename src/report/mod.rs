@@ -407,7 +407,14 @@ impl Book<'_> {
                     wb.register_format(format);
                 }
             }
-            self.bodies(wb)?;
+            if roles.is_some_and(|people| streams(people.len())) {
+                for format in roles::formats(styles) {
+                    wb.register_format(format);
+                }
+            }
+            return self
+                .bodies(wb, roles)
+                .and_then(|()| lists.write(wb.add_worksheet(), styles));
         }
         if let Some(people) = roles {
             roles::write(wb.worksheet_from_index(CHANGES + 1)?, people, styles)?;
@@ -415,21 +422,30 @@ impl Book<'_> {
         lists.write(wb.add_worksheet(), styles)
     }
 
-    /// The body of the Accounts sheet and the Change set sheet, on two threads.
-    fn bodies(&self, wb: &mut Workbook) -> Result<(), XlsxError> {
+    /// The body of the Accounts sheet, the Change set sheet and the Roles sheet (when
+    /// there is one), each on its own thread: the Roles sheet, as long as the others
+    /// with a state, would otherwise follow them.
+    fn bodies(&self, wb: &mut Workbook, roles: Option<&[PersonRoles]>) -> Result<(), XlsxError> {
         let Kit { styles, lists } = self.kit;
         let (content, changeset) = (self.content, self.changeset);
         let (head, tail) = wb.worksheets_mut().split_at_mut(CHANGES);
-        let (Some(accounts), Some(changes)) = (head.get_mut(ACCOUNTS), tail.first_mut()) else {
+        let (Some(accounts), Some((changes, rest))) =
+            (head.get_mut(ACCOUNTS), tail.split_first_mut())
+        else {
             return Err(XlsxError::UnknownWorksheetNameOrIndex(CHANGES.to_string()));
         };
+        let people = roles.zip(rest.first_mut());
         std::thread::scope(|scope| {
             let body = scope.spawn(|| accounts::write_body(accounts, lists, styles, content));
-            let written = changes::write(changes, changeset, styles);
-            match body.join() {
-                Ok(body) => body.and(written),
-                Err(panic) => std::panic::resume_unwind(panic),
+            let roles = people.map(|(people, ws)| scope.spawn(|| roles::write(ws, people, styles)));
+            let mut written = changes::write(changes, changeset, styles);
+            for thread in std::iter::once(body).chain(roles) {
+                match thread.join() {
+                    Ok(sheet) => written = written.and(sheet),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
+            written
         })
     }
 }
@@ -795,7 +811,12 @@ mod tests {
     }
 
     /// The result workbook of `outcome`, its sheets written on one thread or two.
-    fn bytes(outcome: &Outcome, changeset: &ChangeSet, catalog: &Catalog, two: bool) -> Vec<u8> {
+    fn bytes(
+        (outcome, changeset): (&Outcome, &ChangeSet),
+        catalog: &Catalog,
+        roles: Option<&[PersonRoles]>,
+        two: bool,
+    ) -> Vec<u8> {
         let kit = Kit::new(catalog);
         let mut wb = new_workbook(changeset, catalog);
         // The file's creation time is the clock's: the same in both.
@@ -810,7 +831,7 @@ mod tests {
             kit: &kit,
             content: &content,
         };
-        book.write(&mut wb, None, two).unwrap();
+        book.write(&mut wb, roles, two).unwrap();
         wb.save_to_buffer().unwrap()
     }
 
@@ -833,9 +854,36 @@ mod tests {
         let changeset = crate::changeset::build(&outcome, info, &catalog.version);
         // Both long sheets are streamed, each numbering formats as it first names them.
         assert!(streams(changeset.operations.len()) && streams(outcome.lines.len()));
-        let one = bytes(&outcome, &changeset, &catalog, false);
-        let two = bytes(&outcome, &changeset, &catalog, true);
+        let one = bytes((&outcome, &changeset), &catalog, None, false);
+        let two = bytes((&outcome, &changeset), &catalog, None, true);
         assert!(one == two, "the files differ");
+        // With a state, the Roles sheet too: streamed, on a third thread.
+        let people = people_roles(2_500);
+        assert!(streams(people.len()));
+        let one = bytes((&outcome, &changeset), &catalog, Some(&people), false);
+        let two = bytes((&outcome, &changeset), &catalog, Some(&people), true);
+        assert!(one == two, "the files with a Roles sheet differ");
+        assert!(one.len() > bytes((&outcome, &changeset), &catalog, None, true).len());
+        // An empty change set names no wrapped format before the Roles sheet does.
+        let mut nothing = changeset.clone();
+        nothing.operations.clear();
+        let one = bytes((&outcome, &nothing), &catalog, Some(&people), false);
+        let two = bytes((&outcome, &nothing), &catalog, Some(&people), true);
+        assert!(one == two, "the files with an empty change set differ");
+    }
+
+    /// `n` people's roles before and after, some with none on one side.
+    fn people_roles(n: usize) -> Vec<PersonRoles> {
+        let role = |i: usize| format!("Cataloger (204) at MAIN, until 2027-0{}-30", 1 + i % 9);
+        (0..n)
+            .map(|i| PersonRoles {
+                institution: "01FALSC_GCSU".into(),
+                primary_id: format!("gc{i:05}"),
+                name: format!("Person {i}"),
+                before: (0..i % 3).map(role).collect(),
+                after: (0..1 + i % 2).map(role).collect(),
+            })
+            .collect()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::style::Styles;
 use super::{fit_row, plain, text};
-use rust_xlsxwriter::{Worksheet, XlsxError};
+use rust_xlsxwriter::{Format, Worksheet, XlsxError};
 
 /// Name of the sheet.
 pub const ROLES_SHEET: &str = "Roles";
@@ -30,6 +30,12 @@ const HEADERS: [(&str, f64); 5] = [
     ("Roles before", 55.0),
     ("Roles after", 55.0),
 ];
+
+/// Every format the sheet names, in the order it first names them (see
+/// `Workbook::register_format` in `report::Book::write`).
+pub fn formats(styles: &Styles) -> [&Format; 3] {
+    [&styles.subtitle, &styles.header, &styles.wrap]
+}
 
 /// Writes the sheet.
 pub fn write(ws: &mut Worksheet, people: &[PersonRoles], styles: &Styles) -> Result<(), XlsxError> {
