@@ -289,14 +289,7 @@ pub fn build(outcome: &Outcome, submission: SubmissionInfo, catalog_version: &st
         };
         line_operations(request, &line.row.location.to_string(), &mut operations);
     }
-    Operation::sort(&mut operations);
-    operations.dedup_by(|later, kept| {
-        let equal = later.sort_key() == kept.sort_key();
-        if equal {
-            kept.merge(later);
-        }
-        equal
-    });
+    Operation::sort_merging(&mut operations);
     ChangeSet {
         schema: SCHEMA.to_string(),
         submission,
@@ -388,6 +381,24 @@ fn line_operations(request: &crate::validate::Request, source: &str, ops: &mut V
     }
 }
 
+/// Reorders `items` so that position `i` holds what was at `order[i]`, by swaps along each
+/// cycle of the permutation: no second list of operations (56 MB at 100,000 lines).
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    const PLACED: usize = usize::MAX;
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != PLACED {
+            let from = order[at];
+            order[at] = PLACED;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 /// True when every role a line adds waits for approval (a line whose only role is
 /// privileged): an account created for it must wait too.
 fn waits_for_approval(request: &crate::validate::Request) -> bool {
@@ -415,7 +426,7 @@ pub fn describe_update(
 }
 
 /// `text` in lower case (as `str::to_lowercase`), copied only when that changes it.
-fn lowercase(text: &str) -> Cow<'_, str> {
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
     let unchanged = |c: char| {
         let mut lower = c.to_lowercase();
         lower.next() == Some(c) && lower.next().is_none()
@@ -483,7 +494,41 @@ impl Operation {
     /// Sorts operations into the documented order.
     /// Stable: equal operations keep their order.
     pub fn sort(operations: &mut [Operation]) {
-        operations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let (order, _) = Self::sorted_order(operations);
+        permute(operations, order);
+    }
+
+    /// Sorts operations into the documented order and merges each run of equal ones into
+    /// its first (the lines of the later ones listed on it), in one pass over keys made
+    /// once: a key made per comparison lower-cased the ID some 40 times per operation at
+    /// 100,000 lines, and the merge made two more per operation.
+    fn sort_merging(operations: &mut Vec<Operation>) {
+        let (order, same) = Self::sorted_order(operations);
+        permute(operations, order);
+        let mut kept = 0;
+        // `same` is false at the first position: `kept` is at least 1 before any merge.
+        for (read, same) in same.into_iter().enumerate() {
+            if same {
+                let (before, from) = operations.split_at_mut(read);
+                before[kept - 1].merge(&from[0]);
+            } else {
+                operations.swap(kept, read);
+                kept += 1;
+            }
+        }
+        operations.truncate(kept);
+    }
+
+    /// Where each operation goes in the documented order (position → index, stable), and
+    /// for each position whether its operation equals the one before (the same key).
+    fn sorted_order(operations: &[Operation]) -> (Vec<usize>, Vec<bool>) {
+        let keys: Vec<OpKey<'_>> = operations.iter().map(Operation::sort_key).collect();
+        let mut order: Vec<usize> = (0..operations.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let same = (0..order.len())
+            .map(|i| i > 0 && keys[order[i]] == keys[order[i - 1]])
+            .collect();
+        (order, same)
     }
 
     /// Merges an equal operation from a later line: its lines are listed, and an account
@@ -570,5 +615,22 @@ impl Operation {
             } => (5, role.code, Some(scope), parameters),
         };
         (inst, lowercase(id), rank, code, scope, params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn a_permutation_puts_each_item_where_the_order_says() {
+        // Position 0 takes what was at 2, 1 what was at 0, 2 what was at 1 (one cycle),
+        // 3 stays, 4 and 5 trade places.
+        let mut items = vec!['a', 'b', 'c', 'd', 'e', 'f'];
+        permute(&mut items, vec![2, 0, 1, 3, 5, 4]);
+        assert_eq!(items, vec!['c', 'a', 'b', 'd', 'f', 'e']);
+        let mut none: Vec<char> = Vec::new();
+        permute(&mut none, Vec::new());
+        assert!(none.is_empty());
     }
 }

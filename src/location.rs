@@ -81,23 +81,54 @@ impl Location {
 
 /// Column letters for a 1-based column number: 1 → `A`, 27 → `AA`.
 pub fn column_letters(col: u32) -> String {
-    let mut n = col.max(1);
-    let mut out = Vec::new();
-    while n > 0 {
-        let rem = ((n - 1) % 26) as u8;
-        out.push(b'A' + rem);
-        n = (n - 1) / 26;
+    Letters::of(col).as_str().to_string()
+}
+
+/// A column's letters, made without allocating: a location is written for every finding,
+/// change set line and cell note, and two small strings made and dropped per location
+/// (the letters, the sheet's name) were most of its cost.
+struct Letters {
+    /// Right-aligned: `u32::MAX` is 7 letters.
+    bytes: [u8; 7],
+    start: usize,
+}
+
+impl Letters {
+    fn of(col: u32) -> Self {
+        let mut n = col.max(1);
+        let mut bytes = [b'A'; 7];
+        let mut start = bytes.len();
+        while n > 0 {
+            start -= 1;
+            bytes[start] = b'A' + ((n - 1) % 26) as u8;
+            n = (n - 1) / 26;
+        }
+        Letters { bytes, start }
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+
+    fn as_str(&self) -> &str {
+        // Only ASCII capitals are ever written.
+        std::str::from_utf8(&self.bytes[self.start..]).unwrap_or_default()
+    }
 }
 
 /// A sheet name as Excel writes it in a reference: quoted when it is not a plain word.
-fn sheet_ref(sheet: &str) -> String {
-    if sheet.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        sheet.to_string()
-    } else {
-        format!("'{}'", sheet.replace('\'', "''"))
+struct SheetRef<'a>(&'a str);
+
+impl fmt::Display for SheetRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sheet = self.0;
+        if sheet.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return f.write_str(sheet);
+        }
+        f.write_str("'")?;
+        for (i, part) in sheet.split('\'').enumerate() {
+            if i > 0 {
+                f.write_str("''")?;
+            }
+            f.write_str(part)?;
+        }
+        f.write_str("'")
     }
 }
 
@@ -106,10 +137,11 @@ impl fmt::Display for Location {
         match self {
             Location::File => f.write_str("whole file"),
             Location::Cell { sheet, row, col } => {
-                write!(f, "{}!{}{}", sheet_ref(sheet), column_letters(*col), row)
+                let letters = Letters::of(*col);
+                write!(f, "{}!{}{}", SheetRef(sheet), letters.as_str(), row)
             }
-            Location::Row { sheet, row } => write!(f, "{}!{row}:{row}", sheet_ref(sheet)),
-            Location::Sheet { sheet } => write!(f, "sheet {}", sheet_ref(sheet)),
+            Location::Row { sheet, row } => write!(f, "{}!{row}:{row}", SheetRef(sheet)),
+            Location::Sheet { sheet } => write!(f, "sheet {}", SheetRef(sheet)),
             Location::FormField { name } => write!(f, "form field {name}"),
             Location::Line { file, line } => write!(f, "{file}:{line}"),
         }
@@ -132,6 +164,11 @@ mod tests {
         assert_eq!(column_letters(26), "Z");
         assert_eq!(column_letters(27), "AA");
         assert_eq!(column_letters(16384), "XFD");
+        // 26 + 26^2 + ... + 26^6 = 321,272,406 is the last six-letter column.
+        assert_eq!(column_letters(321_272_406), "ZZZZZZ");
+        assert_eq!(column_letters(321_272_407), "AAAAAAA");
+        assert_eq!(column_letters(u32::MAX).len(), 7);
+        assert_eq!(column_letters(0), "A");
     }
 
     #[test]
@@ -141,5 +178,15 @@ mod tests {
             Location::cell("My Sheet", 1, 1).to_string(),
             "'My Sheet'!A1"
         );
+        // Excel doubles a quote inside a quoted sheet name.
+        assert_eq!(
+            Location::cell("Bob's 'list'", 12, 28).to_string(),
+            "'Bob''s ''list'''!AB12"
+        );
+        let row = Location::Row {
+            sheet: "Accounts".into(),
+            row: 9,
+        };
+        assert_eq!(row.to_string(), "Accounts!9:9");
     }
 }

@@ -616,9 +616,15 @@ impl Outputs<'_> {
         };
         let path = self.path("changeset.json");
         // Written as it is made: held whole, the JSON was the largest thing in memory.
+        // Through a buffer of a known type: serde_json's pretty printer makes some six
+        // writes per value (quotes, key, indent), and each went through `dyn Write`'s
+        // vtable to the file's buffer.
         let json = |w: &mut dyn std::io::Write| {
-            serde_json::to_writer_pretty(&mut *w, changeset)?;
-            w.write_all(b"\n")
+            use std::io::Write as _;
+            let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, w);
+            serde_json::to_writer_pretty(&mut buffered, changeset)?;
+            buffered.write_all(b"\n")?;
+            buffered.flush()
         };
         let changeset = match batch.write_with(&path, json) {
             Ok(()) => Ok(path),

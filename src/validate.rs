@@ -246,23 +246,17 @@ impl Outcome {
         let mut people: Vec<(String, Vec<String>)> = Vec::new();
         // Where each person is in `people`: a linear search made 100,000 lines take minutes.
         let mut index: std::collections::HashMap<String, usize> = Default::default();
+        // Each line's person in words, made in one buffer and copied only for a new person.
+        let mut who = String::new();
         for request in self.lines.iter().filter_map(|l| l.request.as_ref()) {
-            let p = &request.person;
-            let name = [p.first_name.as_deref(), p.last_name.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let who = match name.is_empty() {
-                true => format!("{}, {}", p.primary_id, action_word(request.action)),
-                false => format!("{name} ({}), {}", p.primary_id, action_word(request.action)),
-            };
+            who.clear();
+            person_words(request, &mut who);
             let roles = request.roles.iter().map(role_words);
-            match index.get(&who) {
+            match index.get(who.as_str()) {
                 Some(&i) => people[i].1.extend(roles),
                 None => {
                     index.insert(who.clone(), people.len());
-                    people.push((who, roles.collect()));
+                    people.push((who.clone(), roles.collect()));
                 }
             }
         }
@@ -330,17 +324,89 @@ fn role_words(role: &RoleRequest) -> String {
         Change::Add => "",
         Change::Remove => "remove ",
     };
-    let mut place: Vec<&str> = Vec::new();
-    if let Scope::Library(code) = &role.scope {
-        place.push(code);
-    }
-    place.extend(role.parameters.iter().map(|p| p.value.as_str()));
-    let mut words = format!("{verb}{}", role.name);
-    if !place.is_empty() {
-        words.push_str(&format!(" ({})", place.join(", ")));
+    let mut words = String::with_capacity(verb.len() + role.name.len() + 24);
+    words.push_str(verb);
+    words.push_str(&role.name);
+    let library = match &role.scope {
+        Scope::Library(code) => Some(code.as_str()),
+        _ => None,
+    };
+    let mut place = library
+        .into_iter()
+        .chain(role.parameters.iter().map(|p| p.value.as_str()));
+    if let Some(first) = place.next() {
+        words.push_str(" (");
+        words.push_str(first);
+        for more in place {
+            words.push_str(", ");
+            words.push_str(more);
+        }
+        words.push(')');
     }
     if role.needs_approval {
         words.push_str(", waits for approval");
     }
     words
+}
+
+/// A request's person and action in words, pushed onto `out`: `Sofia Alvarez (00412345),
+/// Add`, or without a name `00412345, Add`.
+fn person_words(request: &Request, out: &mut String) {
+    let p = &request.person;
+    let start = out.len();
+    let names = [p.first_name.as_deref(), p.last_name.as_deref()];
+    for (i, name) in names.into_iter().flatten().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(name);
+    }
+    // The names joined by a space, as `join(" ")` would: an empty join is no name.
+    if out.len() == start {
+        out.push_str(&p.primary_id);
+    } else {
+        out.push_str(" (");
+        out.push_str(&p.primary_id);
+        out.push(')');
+    }
+    out.push_str(", ");
+    out.push_str(action_word(request.action));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(first: Option<&str>, last: Option<&str>, action: Action) -> String {
+        let request = Request {
+            action,
+            person: Person {
+                primary_id: "00412345".into(),
+                first_name: first.map(String::from),
+                last_name: last.map(String::from),
+                email: None,
+                account_type: AccountType::Internal,
+            },
+            institution: "01FALSC_GCSU".into(),
+            roles: Vec::new(),
+        };
+        let mut out = String::new();
+        person_words(&request, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_person_is_named_as_the_reply_lists_them() {
+        let both = words(Some("Sofia"), Some("Alvarez"), Action::Add);
+        assert_eq!(both, "Sofia Alvarez (00412345), Add");
+        assert_eq!(
+            words(None, Some("Alvarez"), Action::Modify),
+            "Alvarez (00412345), Modify"
+        );
+        // No name, or only an empty one: the ID alone.
+        assert_eq!(words(None, None, Action::Add), "00412345, Add");
+        assert_eq!(words(Some(""), None, Action::Add), "00412345, Add");
+        // Two empty names still join to a space, as `join(" ")` does.
+        assert_eq!(words(Some(""), Some(""), Action::Add), "  (00412345), Add");
+    }
 }

@@ -10,9 +10,7 @@ use super::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Person, Request,
     RoleRequest, Scope,
 };
-use crate::catalog::{
-    Catalog, EntryScope, Institution, Library, ParameterKind, Policy, Role, ScopeKind,
-};
+use crate::catalog::{Catalog, EntryScope, Institution, Library, ParameterKind, Role, ScopeKind};
 use crate::document::{Document, RequestRow, Value, ValueKind};
 use crate::finding::{Finding, Rule, Severity};
 use crate::intake::sender::answerable;
@@ -20,6 +18,7 @@ use crate::layout::{Field, RequesterField};
 use crate::location::Location;
 use jiff::civil::Date;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use validator::ValidateEmail;
 
@@ -206,7 +205,7 @@ fn no_requests_error(document: &Document, rows: &[RequestRow]) -> Option<Finding
 fn check_lines(rows: Vec<RequestRow>, cx: &Context) -> Vec<Line> {
     let mut drafts: Vec<Draft> = rows.iter().map(|row| check_row(row, cx)).collect();
     // Each person's lines, grouped once for both person passes.
-    let groups: Vec<Vec<usize>> = person_groups(&drafts).into_values().collect();
+    let groups = person_groups(&drafts);
     let mut people = check_people(&mut drafts, &groups, cx);
     let rejected_with = fold_repeated_errors(&mut drafts, &groups);
     let verdicts: Vec<Verdict> = drafts
@@ -214,7 +213,7 @@ fn check_lines(rows: Vec<RequestRow>, cx: &Context) -> Vec<Line> {
         .enumerate()
         .map(|(index, draft)| {
             let with = rejected_with.get(&index).cloned();
-            finish_line(draft, people.remove(&index), with)
+            finish_line(draft, people[index].take(), with)
         })
         .collect();
     rows.into_iter()
@@ -246,8 +245,13 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
     let account_type = check_account_type(row, &mut f);
     check_email(row, &mut f);
     let institution = check_institution(row, cx, &mut f);
-    if let Some(v) = row.values.get(&Field::PrimaryId) {
-        f.extend(check_primary_id(v, institution, &cx.catalog.policy));
+    // Whether the ID looks generic, searched once: both the ID's check and the
+    // generic-account check ask.
+    let id = row.values.get(&Field::PrimaryId);
+    let generic_id = id.map(|v| cx.catalog.policy.looks_generic(&v.text));
+    if let Some(v) = id {
+        let generic = generic_id == Some(true);
+        f.extend(check_primary_id(v, institution, generic));
     }
     check_authority(cx, institution, &mut f);
     let library = check_library(row, cx, institution, &mut f);
@@ -272,7 +276,7 @@ fn check_row<'a>(row: &'a RequestRow, cx: &Context<'a>) -> Draft<'a> {
 
     // Generic or shared accounts (not for Delete: removing one is welcome).
     if matches!(action, Some(Action::Add | Action::Modify)) {
-        check_generic(row, cx, &mut f);
+        check_generic(row, cx, generic_id, &mut f);
     }
 
     Draft {
@@ -915,13 +919,24 @@ fn unknown_unit(v: &Value, key: &str, kind: ParameterKind, library: &Library) ->
     }
 }
 
-/// The lines of each person (same institution and primary ID), in file order.
-fn person_groups(drafts: &[Draft]) -> BTreeMap<(String, String), Vec<usize>> {
-    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+/// The lines of each person (same institution and primary ID), in file order; the people
+/// in the order of their first line. Each person's lines are checked on their own, so the
+/// order of the people changes no finding. The keys borrow the lines' text (an ID is
+/// copied only when it has capitals): a map of owned keys made two strings per line.
+fn person_groups(drafts: &[Draft]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<(&str, Cow<'_, str>), usize> = HashMap::new();
     for (i, d) in drafts.iter().enumerate() {
         if let Some(id) = &d.primary_id {
-            let inst = d.institution.map(|i| i.code.clone()).unwrap_or_default();
-            groups.entry((inst, id.to_lowercase())).or_default().push(i);
+            let inst = d.institution.map_or("", |i| i.code.as_str());
+            let key = (inst, crate::changeset::lowercase(id));
+            match index.entry(key) {
+                Entry::Occupied(group) => groups[*group.get()].push(i),
+                Entry::Vacant(slot) => {
+                    slot.insert(groups.len());
+                    groups.push(vec![i]);
+                }
+            }
         }
     }
     groups
@@ -949,13 +964,10 @@ fn fold_repeated_errors(drafts: &mut [Draft], groups: &[Vec<usize>]) -> HashMap<
 }
 
 /// The person pass: the lines of one person (same institution and primary ID) together.
-/// Returns, for each line with a primary ID, the person its lines describe together.
-fn check_people(
-    drafts: &mut [Draft],
-    groups: &[Vec<usize>],
-    cx: &Context,
-) -> HashMap<usize, Person> {
-    let mut facts = HashMap::new();
+/// Returns, for each line with a primary ID, the person its lines describe together (by
+/// line index).
+fn check_people(drafts: &mut [Draft], groups: &[Vec<usize>], cx: &Context) -> Vec<Option<Person>> {
+    let mut facts = vec![None; drafts.len()];
     for indices in groups {
         let conflicting = check_one_action(drafts, indices, cx);
         let merged = merge_person_fields(drafts, indices);
@@ -965,8 +977,12 @@ fn check_people(
         check_repeated_roles(drafts, indices);
         check_duties(drafts, indices, cx);
         let person = person_of(drafts, indices, &merged);
-        for &i in indices {
-            facts.insert(i, person.clone());
+        // Each line but the last gets a copy; the last takes the person itself.
+        if let Some((&last, others)) = indices.split_last() {
+            for &i in others {
+                facts[i] = Some(person.clone());
+            }
+            facts[last] = Some(person);
         }
     }
     facts
@@ -1207,12 +1223,18 @@ fn roles_of(asked: Vec<(RoleRequest, Location)>) -> Vec<RoleRequest> {
 }
 
 fn dedup(findings: &mut Vec<Finding>) {
+    // Most lines have no finding, or one: nothing to compare, no set to make.
+    if findings.len() < 2 {
+        return;
+    }
     let mut seen = HashSet::new();
     findings.retain(|f| seen.insert((f.rule, f.location.clone(), f.message.clone())));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity == Severity::Error));
 }
 
-fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
+/// A generic or shared account among the line's ID (`generic_id`: whether it looks generic,
+/// already searched), email and name.
+fn check_generic(row: &RequestRow, cx: &Context, generic_id: Option<bool>, f: &mut Vec<Finding>) {
     let policy = &cx.catalog.policy;
     let allowed = |text: &str| {
         policy
@@ -1240,12 +1262,19 @@ fn check_generic(row: &RequestRow, cx: &Context, f: &mut Vec<Finding>) {
         (None, None) => None,
     };
     let candidates = [
-        id.map(|v| (Cow::Borrowed(&*v.text), &v.location, "primary ID")),
-        email.map(|v| (Cow::Borrowed(&*v.text), &v.location, "email")),
-        full_name.map(|(t, l)| (t, l, "name")),
+        id.map(|v| {
+            (
+                Cow::Borrowed(&*v.text),
+                &v.location,
+                "primary ID",
+                generic_id,
+            )
+        }),
+        email.map(|v| (Cow::Borrowed(&*v.text), &v.location, "email", None)),
+        full_name.map(|(t, l)| (t, l, "name", None)),
     ];
-    for (text, location, what) in candidates.into_iter().flatten() {
-        if policy.looks_generic(&text) {
+    for (text, location, what, known) in candidates.into_iter().flatten() {
+        if known.unwrap_or_else(|| policy.looks_generic(&text)) {
             f.push(
                 Finding::error(
                     Rule::GenericAccount,
@@ -1264,10 +1293,11 @@ const MAX_ID_CHARS: usize = 255;
 
 /// A primary ID's characters, then its form for the institution: an ID that does not fit is
 /// an error (never a new account); a number that fits may still have lost zeros (a warning).
+/// `generic`: the ID looks like a generic account's (the policy's patterns).
 fn check_primary_id(
     v: &Value,
     institution: Option<&Institution>,
-    policy: &Policy,
+    generic: bool,
 ) -> Option<Finding> {
     let id = v.text.as_str();
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
@@ -1283,7 +1313,6 @@ fn check_primary_id(
         );
     }
     // A generic ID (`circdesk1`) gets the generic-account error, which says what to do.
-    let generic = policy.looks_generic(id);
     if let Some(inst) = institution
         && !inst.primary_id.fits(id)
         && !generic
