@@ -28,8 +28,9 @@ use crate::report::PersonRoles;
 use crate::validate::{
     AccountType, Action, Change, Line, LineStatus, Outcome, Parameter, Request, RoleRequest,
 };
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Settings of the diff.
 #[derive(Debug, Clone, Copy)]

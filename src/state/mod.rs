@@ -343,7 +343,7 @@ impl UnmatchedRole {
 /// NOCASE`). Seen accounts are kept in a set: a linear search made a 10,000-line change set
 /// cost 10,000 × 10,000 comparisons.
 pub(crate) fn accounts_touched(cs: &crate::changeset::ChangeSet) -> Vec<(String, String)> {
-    let mut seen: std::collections::HashSet<(&str, String)> = std::collections::HashSet::new();
+    let mut seen: foldhash::HashSet<(&str, String)> = foldhash::HashSetExt::new();
     let mut people: Vec<(String, String)> = Vec::new();
     for op in &cs.operations {
         let (i, p) = op.account();

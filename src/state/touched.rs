@@ -12,9 +12,10 @@ use super::{
     Account, Assignment, State, StateError, UnmatchedRole, account_row, role_row, unmatched_row,
 };
 use crate::changeset::Operation;
+use foldhash::{HashMap, HashMapExt};
 use rusqlite::params_from_iter;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How many primary IDs one query names. SQLite allows 32,766 parameters (999 before
 /// 3.32); a few hundred keeps each statement small and the cached ones few.
