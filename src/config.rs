@@ -185,7 +185,7 @@ pub struct WatchConfig {
     pub max_attempts: Option<u32>,
     /// Replies to one sender per hour, at most (default 20).
     pub replies_per_hour: Option<u32>,
-    /// Submissions processed at once (default: four per core).
+    /// Submissions processed at once (default: two per core).
     pub jobs: Option<std::num::NonZeroUsize>,
 }
 

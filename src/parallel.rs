@@ -9,18 +9,28 @@
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex, mpsc};
 
-/// How many submissions run at once when nothing says otherwise: four per core.
+/// How many submissions run at once when nothing says otherwise: two per core.
 ///
-/// Most of each submission's time is waiting, not computing: for its reader worker (a
+/// Part of each submission's time is waiting, not computing: for its reader worker (a
 /// separate process, one per core, so the parsing itself stays bounded by the cores) and
-/// above all for the disk (each output's fsync, six per submission of `process`). With one
-/// thread per core a core idles through every such wait. Two per core cut the wall time of
-/// 1,000 forms by a third for the same CPU time, and still left the two cores busy only
-/// 1.1 x the wall time on this machine's disk; four per core took 12 to 42 % more off it
-/// (docs/benchmarks.md, branch `forms`, round 5). A thread holds one submission, so
-/// memory grows with the jobs only when several large worksheets are in one run.
+/// for the disk (each output's fsync). With one thread per core a core idles through every
+/// such wait; with two, the other submission computes meanwhile. On 1,000 forms on a 2-core
+/// machine this cut the wall time by a third for the same CPU time (docs/benchmarks.md).
 pub fn default_jobs() -> usize {
-    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How many submissions `process` runs at once when `--jobs` is not given: four per core.
+///
+/// Each `process` submission also waits on six fsyncs (its two outputs, its folder, the
+/// outbox file and folder): at two per core (`default_jobs`) the two cores were busy only
+/// 1.1 x the wall time of 1,000 forms on this machine's disk (1.5 x on /dev/shm). Four per core took 12 to 42 % off the wall time for the same CPU time
+/// (docs/benchmarks.md, branch `forms`, round 5). A thread holds one submission, so memory
+/// grows with the jobs only when several large worksheets are in one run. The watcher
+/// keeps `default_jobs`: its intake workers each hold database connections and write the
+/// ledger, and four per core was measured for it on two runs only.
+pub fn process_jobs() -> usize {
+    2 * default_jobs()
 }
 
 /// Runs `work` on every item, on up to `jobs` threads, and calls `done` on the calling
