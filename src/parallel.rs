@@ -20,6 +20,19 @@ pub fn default_jobs() -> usize {
     2 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How many submissions `process` runs at once when `--jobs` is not given: four per core.
+///
+/// Each `process` submission also waits on six fsyncs (its two outputs, its folder, the
+/// outbox file and folder): at two per core (`default_jobs`) the two cores were busy only
+/// 1.1 x the wall time of 1,000 forms on this machine's disk (1.5 x on /dev/shm). Four per core took 12 to 42 % off the wall time for the same CPU time
+/// (docs/benchmarks.md, branch `forms`, round 5). A thread holds one submission, so memory
+/// grows with the jobs only when several large worksheets are in one run. The watcher
+/// keeps `default_jobs`: its intake workers each hold database connections and write the
+/// ledger, and four per core was measured for it on two runs only.
+pub fn process_jobs() -> usize {
+    2 * default_jobs()
+}
+
 /// Runs `work` on every item, on up to `jobs` threads, and calls `done` on the calling
 /// thread with each result in input order, as soon as it and all before it are done.
 /// `init` makes what each thread keeps for itself (a database connection), once per thread.

@@ -149,7 +149,7 @@ pub struct ProcessArgs {
     #[arg(short, long, value_name = "DIR", alias = "output")]
     pub out: Option<PathBuf>,
 
-    /// Submissions processed at once [default: two per core]; the outputs are the same
+    /// Submissions processed at once [default: four per core]; the outputs are the same
     /// whatever the number
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -47,8 +47,11 @@ pub enum ReportError {
     },
 }
 
-/// The deflate level of every part of a result workbook (see `workbook_bytes`).
+/// The deflate level of every part of a long result workbook (see `new_workbook`).
 const ZIP_LEVEL: u8 = 2;
+/// The deflate level of every part of a short one (no list sheet streamed; see
+/// `zip_level`).
+const SHORT_ZIP_LEVEL: u8 = 1;
 /// Excel's limit on the characters of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
 /// Excel's last row.
@@ -285,8 +288,8 @@ fn workbook_bytes(
     kit: &Kit,
     done: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<Vec<u8>, ReportError> {
-    let mut wb = new_workbook(changeset, catalog);
     let content = result_content(outcome, catalog, done);
+    let mut wb = new_workbook(changeset, catalog, zip_level(outcome, changeset, &content));
     let book = Book {
         outcome,
         changeset,
@@ -324,14 +327,28 @@ fn result_content<'a>(
     content
 }
 
-/// A workbook with the result's properties and deflate level.
-fn new_workbook(changeset: &ChangeSet, catalog: &Catalog) -> Workbook {
+/// The deflate level of a result: [`SHORT_ZIP_LEVEL`] when none of its list sheets is
+/// long enough to be streamed, else [`ZIP_LEVEL`].
+///
+/// Level 2 is zlib-rs's greedy matcher (`deflate_fast`, dynamic trees). Level 3 (its
+/// `deflate_medium`) took 800 M of the 3.5 G instructions of a 10,000-line `process`,
+/// level 2 takes 430 M for a file 10 % larger (1.94 to 2.13 MB); level 1 (`deflate_quick`,
+/// static trees only) saves 220 M more but makes it 45 % larger. A short result is 21 zip
+/// parts of 0.4 to 19 KB each, and building two Huffman trees per part was a quarter of
+/// its deflate time: level 1 makes the bench form's result 19.8 KB -> 23.6 KB and its
+/// `process` 13 % fewer instructions (docs/benchmarks.md, branch `forms`, round 5).
+fn zip_level(outcome: &Outcome, changeset: &ChangeSet, content: &Content) -> u8 {
+    let last_row = content.rows.last().map_or(0, |r| r.row as usize);
+    let long = streams(last_row)
+        || streams(outcome.all_findings().count())
+        || streams(changeset.operations.len());
+    if long { ZIP_LEVEL } else { SHORT_ZIP_LEVEL }
+}
+
+/// A workbook with the result's properties and deflate `level`.
+fn new_workbook(changeset: &ChangeSet, catalog: &Catalog, level: u8) -> Workbook {
     let mut wb = Workbook::new();
-    // Deflate level 2: zlib-rs's greedy matcher (`deflate_fast`, dynamic trees). Level 3
-    // (its `deflate_medium`) took 800 M of the 3.5 G instructions of a 10,000-line
-    // `process`, level 2 takes 430 M for a file 10 % larger (1.94 to 2.13 MB); level 1
-    // (`deflate_quick`, static trees only) saves 220 M more but makes it 45 % larger.
-    wb.set_zip_compression_level(ZIP_LEVEL);
+    wb.set_zip_compression_level(level);
     wb.set_properties(
         &created(rust_xlsxwriter::DocProperties::new(), changeset)
             .set_title(format!(
@@ -818,7 +835,7 @@ mod tests {
         two: bool,
     ) -> Vec<u8> {
         let kit = Kit::new(catalog);
-        let mut wb = new_workbook(changeset, catalog);
+        let mut wb = new_workbook(changeset, catalog, ZIP_LEVEL);
         // The file's creation time is the clock's: the same in both.
         let created = ExcelDateTime::from_ymd(2026, 11, 24).unwrap();
         let properties = rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created);

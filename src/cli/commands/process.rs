@@ -93,7 +93,7 @@ pub fn run(ctx: &Context, args: ProcessArgs) -> Result<ProcessReport, CliError> 
     for line in skipped_lines(&skipped) {
         live.line(&line);
     }
-    let jobs = args.jobs.map_or_else(parallel::default_jobs, usize::from);
+    let jobs = args.jobs.map_or_else(parallel::process_jobs, usize::from);
     let run = Run {
         catalog,
         out: &out,
