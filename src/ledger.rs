@@ -515,25 +515,24 @@ impl Ledger {
     /// Records an outcome and queues its mail in one transaction: after a crash either both
     /// are there or neither is.
     pub fn record_outcome(&mut self, id: &str, rec: &Recorded, mails: &[NewMail]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for m in mails {
-            insert_mail(&tx, m)?;
-        }
-        tx.execute(
-            "UPDATE submissions SET state = CASE WHEN state = 'filed' THEN 'filed' ELSE 'processed' END,
-                 status = ?2, outcome = ?3, original = ?4, folder = ?5, reply_to = ?6, processed_at = ?7
-             WHERE id = ?1",
-            params![
-                id,
-                rec.status,
-                rec.outcome,
-                rec.original,
-                rec.folder,
-                rec.reply_to,
-                rec.processed_at
-            ],
-        )?;
-        tx.commit()
+        self.record_outcome_with(id, (rec, mails), |_| Ok(()))
+    }
+
+    /// [`Ledger::record_outcome`], with what `also` writes in the same transaction (the
+    /// watcher's lifecycle records): one commit, one flush of the database, for all.
+    /// IMMEDIATE: `also` may read before it writes.
+    pub fn record_outcome_with<E: From<rusqlite::Error>>(
+        &mut self,
+        id: &str,
+        (rec, mails): (&Recorded, &[NewMail]),
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        also(&tx)?;
+        record_outcome_in(&tx, id, (rec, mails))?;
+        Ok(tx.commit()?)
     }
 
     /// Marks a submission done: its file has left the inbox.
@@ -803,6 +802,32 @@ impl Ledger {
         self.conn.execute(sql, params)?;
         Ok(())
     }
+}
+
+/// The outcome's row and its mail rows, inside the caller's transaction.
+fn record_outcome_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    (rec, mails): (&Recorded, &[NewMail]),
+) -> Result<()> {
+    for m in mails {
+        insert_mail(tx, m)?;
+    }
+    tx.execute(
+        "UPDATE submissions SET state = CASE WHEN state = 'filed' THEN 'filed' ELSE 'processed' END,
+             status = ?2, outcome = ?3, original = ?4, folder = ?5, reply_to = ?6, processed_at = ?7
+         WHERE id = ?1",
+        params![
+            id,
+            rec.status,
+            rec.outcome,
+            rec.original,
+            rec.folder,
+            rec.reply_to,
+            rec.processed_at
+        ],
+    )?;
+    Ok(())
 }
 
 fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {
