@@ -496,6 +496,7 @@ impl Ledger {
 
     /// Records a submission as received; a no-op when its hash is already there.
     pub fn insert_received(&self, s: &NewSubmission<'_>) -> Result<()> {
+        let _one = crate::db::one_writer();
         self.conn.execute(
             "INSERT OR IGNORE INTO submissions (id, sha256, kind, parent, file_name, received_at, state, origin)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7)",
@@ -527,6 +528,7 @@ impl Ledger {
         (rec, mails): (&Recorded, &[NewMail]),
         also: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        let _one = crate::db::one_writer();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -537,6 +539,7 @@ impl Ledger {
 
     /// Marks a submission done: its file has left the inbox.
     pub fn mark_filed(&self, id: &str) -> Result<()> {
+        let _one = crate::db::one_writer();
         self.conn
             .execute("UPDATE submissions SET state = 'filed' WHERE id = ?1", [id])?;
         Ok(())
