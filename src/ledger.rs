@@ -537,11 +537,22 @@ impl Ledger {
         Ok(tx.commit()?)
     }
 
-    /// Marks a submission done: its file has left the inbox.
+    /// Marks a submission done: its file has left the inbox (the move made durable
+    /// before this is called).
+    ///
+    /// The mark needs no flush of its own (`synchronous = NORMAL` for this commit): lost
+    /// to a power cut, it leaves a row `processed` whose file is gone from the inbox, which
+    /// the next run marks filed again (`Watcher::resume`; an attachment's, when its email
+    /// is taken again). And any later commit that is flushed (the next submission's, the
+    /// push journal's row before it calls Alma) carries it, the WAL being written in order.
     pub fn mark_filed(&self, id: &str) -> Result<()> {
         let _one = crate::db::one_writer();
-        self.conn
-            .execute("UPDATE submissions SET state = 'filed' WHERE id = ?1", [id])?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let marked = self
+            .conn
+            .execute("UPDATE submissions SET state = 'filed' WHERE id = ?1", [id]);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        marked?;
         Ok(())
     }
 
