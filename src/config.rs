@@ -35,6 +35,20 @@ pub struct Config {
     /// Limits on what one submission may hold.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// How outputs are made durable.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// `[output]`: how outputs are made durable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// `flush = "submission"` (the default: on Linux, one flush of the file system for a
+    /// submission's files, another for their names) or `"file"` (each file and folder
+    /// flushed on its own), see [`crate::fsx::Flush`].
+    #[serde(default)]
+    pub flush: crate::fsx::Flush,
 }
 
 /// `[limits]`: how much of one submission is read, and by how many reader workers.
@@ -383,5 +397,55 @@ mod tests {
                 "{key} = {bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn outputs_are_flushed_per_submission_unless_the_file_says_per_file() {
+        use crate::fsx::Flush;
+        let parse = |text: &str| toml::from_str::<Config>(text).map(|c| c.output.flush);
+        assert_eq!(parse("").unwrap(), Flush::Submission);
+        assert_eq!(
+            parse(
+                "[output]
+"
+            )
+            .unwrap(),
+            Flush::Submission
+        );
+        assert_eq!(
+            parse(
+                "[output]
+flush = \"file\"
+"
+            )
+            .unwrap(),
+            Flush::File
+        );
+        assert_eq!(
+            parse(
+                "[output]
+flush = \"submission\"
+"
+            )
+            .unwrap(),
+            Flush::Submission
+        );
+        // A word it does not know is an error on its line, not a default.
+        assert!(
+            parse(
+                "[output]
+flush = \"never\"
+"
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "[output]
+fsync = \"file\"
+"
+            )
+            .is_err()
+        );
     }
 }

@@ -496,6 +496,7 @@ impl Ledger {
 
     /// Records a submission as received; a no-op when its hash is already there.
     pub fn insert_received(&self, s: &NewSubmission<'_>) -> Result<()> {
+        let _one = crate::db::one_writer();
         self.conn.execute(
             "INSERT OR IGNORE INTO submissions (id, sha256, kind, parent, file_name, received_at, state, origin)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received', ?7)",
@@ -515,31 +516,43 @@ impl Ledger {
     /// Records an outcome and queues its mail in one transaction: after a crash either both
     /// are there or neither is.
     pub fn record_outcome(&mut self, id: &str, rec: &Recorded, mails: &[NewMail]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for m in mails {
-            insert_mail(&tx, m)?;
-        }
-        tx.execute(
-            "UPDATE submissions SET state = CASE WHEN state = 'filed' THEN 'filed' ELSE 'processed' END,
-                 status = ?2, outcome = ?3, original = ?4, folder = ?5, reply_to = ?6, processed_at = ?7
-             WHERE id = ?1",
-            params![
-                id,
-                rec.status,
-                rec.outcome,
-                rec.original,
-                rec.folder,
-                rec.reply_to,
-                rec.processed_at
-            ],
-        )?;
-        tx.commit()
+        self.record_outcome_with(id, (rec, mails), |_| Ok(()))
     }
 
-    /// Marks a submission done: its file has left the inbox.
+    /// [`Ledger::record_outcome`], with what `also` writes in the same transaction (the
+    /// watcher's lifecycle records): one commit, one flush of the database, for all.
+    /// IMMEDIATE: `also` may read before it writes.
+    pub fn record_outcome_with<E: From<rusqlite::Error>>(
+        &mut self,
+        id: &str,
+        (rec, mails): (&Recorded, &[NewMail]),
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let _one = crate::db::one_writer();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        also(&tx)?;
+        record_outcome_in(&tx, id, (rec, mails))?;
+        Ok(tx.commit()?)
+    }
+
+    /// Marks a submission done: its file has left the inbox (the move made durable
+    /// before this is called).
+    ///
+    /// The mark needs no flush of its own (`synchronous = NORMAL` for this commit): lost
+    /// to a power cut, it leaves a row `processed` whose file is gone from the inbox, which
+    /// the next run marks filed again (`Watcher::resume`; an attachment's, when its email
+    /// is taken again). And any later commit that is flushed (the next submission's, the
+    /// push journal's row before it calls Alma) carries it, the WAL being written in order.
     pub fn mark_filed(&self, id: &str) -> Result<()> {
-        self.conn
-            .execute("UPDATE submissions SET state = 'filed' WHERE id = ?1", [id])?;
+        let _one = crate::db::one_writer();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let marked = self
+            .conn
+            .execute("UPDATE submissions SET state = 'filed' WHERE id = ?1", [id]);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        marked?;
         Ok(())
     }
 
@@ -803,6 +816,32 @@ impl Ledger {
         self.conn.execute(sql, params)?;
         Ok(())
     }
+}
+
+/// The outcome's row and its mail rows, inside the caller's transaction.
+fn record_outcome_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    (rec, mails): (&Recorded, &[NewMail]),
+) -> Result<()> {
+    for m in mails {
+        insert_mail(tx, m)?;
+    }
+    tx.execute(
+        "UPDATE submissions SET state = CASE WHEN state = 'filed' THEN 'filed' ELSE 'processed' END,
+             status = ?2, outcome = ?3, original = ?4, folder = ?5, reply_to = ?6, processed_at = ?7
+         WHERE id = ?1",
+        params![
+            id,
+            rec.status,
+            rec.outcome,
+            rec.original,
+            rec.folder,
+            rec.reply_to,
+            rec.processed_at
+        ],
+    )?;
+    Ok(())
 }
 
 fn insert_mail(tx: &rusqlite::Transaction<'_>, m: &NewMail) -> Result<()> {

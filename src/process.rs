@@ -9,10 +9,10 @@ use crate::changeset::{self, SubmissionInfo};
 use crate::deliver::{self, Delivery, Envelope, Mail, MailContext, Transport};
 use crate::document::{Document, Format, Value, ValueKind};
 use crate::finding::{Finding, Rule};
-use crate::fsx::hash_file;
 /// Results are written durably (the folder is flushed after the rename: a power cut never
 /// leaves half a file, nor loses a renamed one); the watcher records an outcome only after.
 pub use crate::fsx::write_durably as write_atomically;
+use crate::fsx::{Batch, hash_file};
 use crate::intake;
 use crate::layout::RequesterField;
 use crate::location::Location;
@@ -47,6 +47,10 @@ pub struct Processed {
     pub workbook: Option<PathBuf>,
     /// The change set, once written.
     pub changeset: Option<PathBuf>,
+    /// The change set itself, for a caller that records it (the watcher's lifecycle):
+    /// kept only when [`Processor::keeping_changeset`] asks, instead of read back.
+    #[serde(skip)]
+    pub changeset_kept: Option<Arc<changeset::ChangeSet>>,
     /// Emails written to the outbox (or copies of those sent by SMTP).
     pub emails: Vec<PathBuf>,
     /// The account state the change set was diffed against (file and version), or `null`.
@@ -112,6 +116,8 @@ pub struct Processor<'a> {
     /// The result workbook's parts that are the same for every submission of the catalog:
     /// built on first use, or shared by [`Processor::with_kit`].
     kit: std::sync::OnceLock<Arc<report::Kit>>,
+    /// Keep the change set in [`Processed::changeset_kept`].
+    keep_changeset: bool,
 }
 
 impl<'a> Processor<'a> {
@@ -136,7 +142,15 @@ impl<'a> Processor<'a> {
             state: None,
             max_lines: read::DEFAULT_MAX_LINES,
             kit: std::sync::OnceLock::new(),
+            keep_changeset: false,
         }
+    }
+
+    /// Keeps each change set in [`Processed::changeset_kept`] besides writing it: for the
+    /// watcher, which records its operations in the lifecycle.
+    pub fn keeping_changeset(mut self) -> Self {
+        self.keep_changeset = true;
+        self
     }
 
     /// Shares the result workbook's fixed parts, built once from the same catalog, with
@@ -175,25 +189,26 @@ impl<'a> Processor<'a> {
     /// Processes one file already recognised as `format`.
     pub fn process(&mut self, path: &Path, format: Format) -> Processed {
         let document = self.read(path, Ok(format));
-        self.finish(path, document, None, None)
+        self.finish(path, document)
     }
 
     /// Processes one file for the watcher: `format` is what sniffing said (or why the file
     /// is not a submission), `origin` the email that brought it, `placement` where the
-    /// outputs go.
-    pub fn process_as(
+    /// outputs go. The outputs are written into `batch`, which the caller commits (with
+    /// the files of its own it adds) before it records anything that refers to them.
+    pub fn process_in(
         &mut self,
         path: &Path,
-        format: Result<Format, &str>,
-        origin: Option<&Origin>,
+        (format, origin): (Result<Format, &str>, Option<&Origin>),
         placement: &Placement,
+        batch: &mut Batch,
     ) -> Processed {
         let document = self.read(path, format);
         let document = match &placement.sha256 {
             Some(sha256) => Hashed::Known(document, sha256.clone()),
             None => Hashed::Not(document),
         };
-        self.finish_hashed(path, document, origin, Some(placement))
+        self.finish_hashed(path, document, (origin, Some(placement)), batch)
     }
 
     /// The document of a file sniffed as `format`, or of one that is not a submission.
@@ -221,13 +236,13 @@ impl<'a> Processor<'a> {
             Some(sha256) => Hashed::Known(document, sha256),
             None => Hashed::Not(document),
         };
-        self.finish_hashed(path, document, None, Some(placement))
+        self.finish_durably(path, document, Some(placement))
     }
 
     /// Answers a file that was sent as a submission (it is named like a workbook or form)
     /// but is not one: the sender still gets a result and an email saying why.
     pub fn process_unrecognised(&mut self, path: &Path, reason: &str) -> Processed {
-        self.finish(path, unrecognised(reason), None, None)
+        self.finish(path, unrecognised(reason))
     }
 
     /// The account state to diff against, if there is one that knows something: a state
@@ -262,23 +277,34 @@ impl<'a> Processor<'a> {
     /// The pipeline for one submission, as named steps: hash, adopt the sender, validate,
     /// diff against the state, build the change set, write the outputs, compose and send.
     /// Each step's failure is reported on this submission only.
-    fn finish(
-        &mut self,
-        path: &Path,
-        document: Document,
-        origin: Option<&Origin>,
-        placement: Option<&Placement>,
-    ) -> Processed {
-        self.finish_hashed(path, Hashed::Not(document), origin, placement)
+    fn finish(&mut self, path: &Path, document: Document) -> Processed {
+        self.finish_durably(path, Hashed::Not(document), None)
     }
 
-    /// [`Self::finish`], the hash perhaps already known.
+    /// [`Self::finish_hashed`], its outputs made durable before it returns: the
+    /// submission's one flush (`[output] flush`), after its last output is written and
+    /// before it is reported.
+    fn finish_durably(
+        &mut self,
+        path: &Path,
+        document: Hashed,
+        placement: Option<&Placement>,
+    ) -> Processed {
+        let mut batch = Batch::default();
+        let mut processed = self.finish_hashed(path, document, (None, placement), &mut batch);
+        if let Err(e) = batch.commit() {
+            processed.errors.push(OutputError::Flush(Arc::new(e)));
+        }
+        processed
+    }
+
+    /// [`Self::finish`], the hash perhaps already known, the outputs written into `batch`.
     fn finish_hashed(
         &mut self,
         path: &Path,
         document: Hashed,
-        origin: Option<&Origin>,
-        placement: Option<&Placement>,
+        (origin, placement): (Option<&Origin>, Option<&Placement>),
+        batch: &mut Batch,
     ) -> Processed {
         let (document, sha256) = match document {
             Hashed::Known(document, sha256) => (document, sha256),
@@ -315,10 +341,19 @@ impl<'a> Processor<'a> {
             stem: names.stem(),
         };
         let kit = self.kit();
-        let written = outputs.write(&outcome, &changeset, self.catalog, &kit, roles.as_deref());
-        // Written: what is left to do (the reply) needs neither; at 100,000 lines the change
-        // set alone is some 120 MB.
-        drop((changeset, roles));
+        let written = outputs.write(
+            (&outcome, &changeset, roles.as_deref()),
+            (self.catalog, &kit),
+            batch,
+        );
+        if self.keep_changeset {
+            processed.changeset_kept = Some(Arc::new(changeset));
+        } else {
+            // Written: what is left to do (the reply) does not need it; at 100,000 lines
+            // the change set alone is some 120 MB.
+            drop(changeset);
+        }
+        drop(roles);
         let workbook = match written {
             Ok(written) => processed.take(written),
             Err(e) => {
@@ -331,7 +366,7 @@ impl<'a> Processor<'a> {
         drop(outcome);
         match deliver::compose(&context, &envelope, workbook, self.now.timestamp())
             .map_err(|e| OutputError::Compose(Arc::new(e)))
-            .and_then(|mail| self.send_step(&mail, &outputs))
+            .and_then(|mail| self.send_step(&mail, &outputs, batch))
         {
             Ok(email) => processed.emails.push(email),
             Err(e) => processed.errors.push(e),
@@ -445,12 +480,25 @@ impl<'a> Processor<'a> {
 
     /// Sends the reply; returns the `.eml` written to the outbox, or for a message sent by
     /// SMTP the copy kept beside the results, so the help desk can see what went out.
-    fn send_step(&self, mail: &Mail, outputs: &Outputs<'_>) -> Result<PathBuf, OutputError> {
-        match self.transport.send(mail) {
+    /// A message that leaves (SMTP) leaves only once the outputs it names are on disk; one
+    /// written to the outbox is one more file of `batch`.
+    fn send_step(
+        &self,
+        mail: &Mail,
+        outputs: &Outputs<'_>,
+        batch: &mut Batch,
+    ) -> Result<PathBuf, OutputError> {
+        if self.transport.hands_over() {
+            std::mem::take(batch)
+                .commit()
+                .map_err(|e| OutputError::Flush(Arc::new(e)))?;
+        }
+        match self.transport.send_in(mail, batch) {
             Ok(Delivery::Written(path)) => Ok(path),
             Ok(Delivery::Sent { .. }) => {
                 let copy = outputs.path("reply.eml");
-                write_atomically(&copy, &mail.to_eml())
+                batch
+                    .write(&copy, &mail.to_eml())
                     .map_err(|e| OutputError::KeepCopy(Arc::new(e)))?;
                 Ok(copy)
             }
@@ -541,6 +589,9 @@ pub enum OutputError {
     /// The reply went out, but its copy beside the results could not be written.
     #[error("sent, but cannot keep a copy: {0}")]
     KeepCopy(Arc<std::io::Error>),
+    /// The outputs were written but could not be made durable (the flush failed).
+    #[error("{0}")]
+    Flush(Arc<crate::fsx::FlushError>),
 }
 
 impl OutputError {
@@ -586,21 +637,19 @@ impl Outputs<'_> {
         format!("{}-result.xlsx", self.stem)
     }
 
-    /// Writes the result workbook and the change set. Without a folder or a workbook there
-    /// is nothing to send (`Err`); a file that cannot be written is reported, and the reply
-    /// still goes.
+    /// Writes the result workbook and the change set into `batch` (durable once the caller
+    /// commits it). Without a folder or a workbook there is nothing to send (`Err`); a file
+    /// that cannot be written is reported, and the reply still goes.
     fn write(
         &self,
-        outcome: &validate::Outcome,
-        changeset: &changeset::ChangeSet,
-        catalog: &Catalog,
-        kit: &report::Kit,
-        roles: Option<&[report::PersonRoles]>,
+        (outcome, changeset, roles): (
+            &validate::Outcome,
+            &changeset::ChangeSet,
+            Option<&[report::PersonRoles]>,
+        ),
+        (catalog, kit): (&Catalog, &report::Kit),
+        batch: &mut Batch,
     ) -> Result<Written, OutputError> {
-        // Both files are flushed as they are written, and the folder once for the two names
-        // (its parent too, when the folder is new): the watcher records the outcome only
-        // after this returns.
-        let mut batch = crate::fsx::Batch::default();
         batch
             .create_dir(self.folder)
             .map_err(|e| OutputError::Folder {
@@ -630,7 +679,6 @@ impl Outputs<'_> {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };
-        batch.commit();
         Ok(Written {
             workbook_bytes: bytes,
             workbook,
@@ -790,6 +838,7 @@ fn processed(
         not_read: counts.not_read,
         workbook: None,
         changeset: None,
+        changeset_kept: None,
         emails: Vec::new(),
         state: None,
         errors,
@@ -912,11 +961,9 @@ mod tests {
         let catalog = crate::catalog::bundled();
         let err = outputs
             .write(
-                &outcome,
-                &changeset,
-                &catalog,
-                &report::Kit::new(&catalog),
-                None,
+                (&outcome, &changeset, None),
+                (&catalog, &report::Kit::new(&catalog)),
+                &mut Batch::default(),
             )
             .err()
             .expect("no folder, no outputs");

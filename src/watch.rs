@@ -837,7 +837,10 @@ fn queue_file(
         now,
     )?;
     // The row that points at this file is recorded after: the name must be on disk first.
-    batch.commit();
+    batch.commit().map_err(|e| WatchError::Io {
+        path: root.join("outbox"),
+        source: e.into_io(),
+    })?;
     Ok(queued)
 }
 

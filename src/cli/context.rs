@@ -50,6 +50,8 @@ impl Context {
         // The reader pools are process-wide: their size and recycling are set here, once,
         // before any command reads a file.
         crate::read::isolate::pool::configure(config.limits.recycling());
+        // So is how outputs are flushed (`[output] flush`): every write follows it.
+        crate::fsx::set_flush(config.output.flush);
         Ok(Context {
             config,
             json: global.json,

@@ -31,6 +31,27 @@ use std::path::PathBuf;
 pub trait Transport {
     /// Delivers one message.
     fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError>;
+
+    /// True when [`Transport::send`] hands the message to someone else (a mail server):
+    /// everything it refers to must be on disk before. False for a transport that only
+    /// writes the message as one more file of the submission's outputs
+    /// ([`Transport::send_in`]).
+    fn hands_over(&self) -> bool {
+        true
+    }
+
+    /// Delivers one message as one of the outputs of `batch`, which the caller commits: a
+    /// transport that writes a file writes it there and gives it its name only once the
+    /// batch is settled (so the submission's files are flushed together). By default
+    /// [`Transport::send`].
+    fn send_in(
+        &self,
+        mail: &Mail,
+        batch: &mut crate::fsx::Batch,
+    ) -> Result<Delivery, DeliverError> {
+        let _ = batch;
+        self.send(mail)
+    }
 }
 
 /// What became of a delivered message.

@@ -2,11 +2,13 @@
 //! server is configured.
 //!
 //! A file appears whole or not at all: the message is written to a hidden temporary file in
-//! the same folder, flushed to disk, then hard-linked to its final name. Linking fails when
+//! the same folder, flushed to disk (with the rest of its submission's outputs, see
+//! [`crate::fsx::Batch`]), then hard-linked to its final name. Linking fails when
 //! the name is taken, so an existing message is never overwritten, even by a second run at
 //! the same moment; the next free name (`-2`, `-3`, ...) is used instead.
 
 use super::{DeliverError, Delivery, Mail, Transport};
+use crate::fsx::Batch;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -40,8 +42,13 @@ impl OutboxFolder {
         move |source| DeliverError::Outbox { path, source }
     }
 
-    /// Writes `bytes` to a new hidden file in the folder and flushes it to disk.
-    fn write_temp(&self, stem: &str, bytes: &[u8]) -> Result<PathBuf, DeliverError> {
+    /// Writes `bytes` to a new hidden file in the folder, flushed as `batch` flushes.
+    fn write_temp(
+        &self,
+        stem: &str,
+        bytes: &[u8],
+        batch: &mut Batch,
+    ) -> Result<PathBuf, DeliverError> {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = self
             .dir
@@ -52,7 +59,7 @@ impl OutboxFolder {
                 .create_new(true)
                 .open(&tmp)?;
             file.write_all(bytes)?;
-            file.sync_all()
+            batch.written(file, &tmp)
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -96,11 +103,31 @@ impl OutboxFolder {
 
 impl Transport for OutboxFolder {
     fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
-        fs::create_dir_all(&self.dir).map_err(self.io_error(&self.dir))?;
-        let tmp = self.write_temp(mail.file_stem(), &mail.to_eml())?;
+        let mut batch = Batch::default();
+        let delivered = self.send_in(mail, &mut batch)?;
+        batch
+            .commit()
+            .map_err(|e| self.io_error(&self.dir)(e.into_io()))?;
+        Ok(delivered)
+    }
+
+    /// Only a file in a folder: nothing leaves before the caller's batch is committed.
+    fn hands_over(&self) -> bool {
+        false
+    }
+
+    fn send_in(&self, mail: &Mail, batch: &mut Batch) -> Result<Delivery, DeliverError> {
+        batch
+            .create_dir(&self.dir)
+            .map_err(self.io_error(&self.dir))?;
+        let tmp = self.write_temp(mail.file_stem(), &mail.to_eml(), batch)?;
+        // Its content (and that of the batch's other files) on disk before it has a name.
+        batch
+            .settle()
+            .map_err(|e| self.io_error(&tmp)(e.into_io()))?;
         let published = self.publish(&tmp, mail.file_stem());
-        // The new name survives a power cut only once the folder is on disk too.
-        crate::fsx::sync_dir(&self.dir);
+        // The new name survives a power cut once the caller commits the batch.
+        batch.named(&self.dir);
         // After a hard link the temporary name is a second name for the same file; after a
         // rename it is gone already. Either way nothing is lost by removing it.
         let _ = fs::remove_file(&tmp);

@@ -387,22 +387,39 @@ pub fn record_on(
     // `new_unchecked` takes `&Connection`: the callers share the connection by reference,
     // and none of them is in a transaction here.
     let tx = rusqlite::Transaction::new_unchecked(conn, WRITE).map_err(db)?;
-    let latest = latest_generation(&tx, submission_id).map_err(db)?;
+    record_in(&tx, path, submission_id, (cs, catalog, now))?;
+    tx.commit().map_err(db)
+}
+
+/// [`record_on`] inside a write transaction the caller holds and commits: the watcher
+/// records a change set's operations in the transaction that records its outcome, so
+/// that one commit (one flush of the database) holds both.
+pub fn record_in(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    submission_id: &str,
+    (cs, catalog, now): (&ChangeSet, &Catalog, &str),
+) -> Result<(), LifecycleError> {
+    let db = |source| LifecycleError::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    let latest = latest_generation(tx, submission_id).map_err(db)?;
     if let Some(g) = latest
-        && same_operations(&tx, submission_id, g, cs).map_err(db)?
+        && same_operations(tx, submission_id, g, cs).map_err(db)?
     {
         return Ok(());
     }
     let generation = latest.map_or(0, |g| g + 1);
     let note = format!("superseded by submission {submission_id}");
     if let Some(g) = latest {
-        supersede_generation(&tx, submission_id, g, &note, now).map_err(db)?;
+        supersede_generation(tx, submission_id, g, &note, now).map_err(db)?;
     }
     for (index, op) in cs.operations.iter().enumerate() {
-        supersede_person(&tx, submission_id, op, &note, now).map_err(db)?;
-        insert_op(&tx, (submission_id, generation, index), op, catalog, now).map_err(db)?;
+        supersede_person(tx, submission_id, op, &note, now).map_err(db)?;
+        insert_op(tx, (submission_id, generation, index), op, catalog, now).map_err(db)?;
     }
-    tx.commit().map_err(db)
+    Ok(())
 }
 
 /// Who changed something: the watcher and the push are actors too.

@@ -17,6 +17,11 @@ impl Transport for Capture {
             mail.file_stem()
         ))))
     }
+
+    /// Nothing leaves: the watcher writes the reply with the results, in one batch.
+    fn hands_over(&self) -> bool {
+        false
+    }
 }
 
 /// An attachment saved in the archive that may be a submission.
@@ -68,10 +73,15 @@ pub(super) enum Admit {
     Process(Submission),
 }
 
+/// A reply written to the outbox, and the mail row to record for it.
+type Queued = (Mail, NewMail);
+
 /// What one submission came to, before it is recorded.
 pub(super) struct Finished {
     pub(super) recorded: Recorded,
     pub(super) mails: Vec<NewMail>,
+    /// The change set whose operations go into the lifecycle with the outcome.
+    pub(super) changeset: Option<Arc<crate::changeset::ChangeSet>>,
 }
 
 impl Steps<'_, '_> {
@@ -98,6 +108,7 @@ impl Steps<'_, '_> {
                 ..Recorded::default()
             },
             mails: Vec::new(),
+            changeset: None,
         })
     }
 
@@ -117,7 +128,7 @@ impl Steps<'_, '_> {
                 now.timestamp().to_string(),
             );
         }
-        let (result, mails, reply_to) = self.run_pipeline(
+        let (mut result, mails, reply_to) = self.run_pipeline(
             path,
             format.as_ref().map(|f| *f).map_err(String::as_str),
             None,
@@ -152,6 +163,7 @@ impl Steps<'_, '_> {
                 processed_at: now.timestamp().to_string(),
             },
             mails,
+            changeset: result.changeset.take(),
         })
     }
 
@@ -189,11 +201,15 @@ impl Steps<'_, '_> {
             now.clone(),
         )
         .with_max_lines(self.services.max_lines)
-        .with_kit(std::sync::Arc::clone(&self.services.kit));
+        .with_kit(std::sync::Arc::clone(&self.services.kit))
+        .keeping_changeset();
         if let Some((state, options)) = self.services.state {
             processor = processor.with_state(state, options);
         }
-        let processed = processor.process_as(path, format, origin, placement);
+        // The results, the reply's copy and its outbox file flushed together, once, before
+        // anything that points at them is recorded.
+        let mut batch = fsx::Batch::default();
+        let mut processed = processor.process_in(path, (format, origin), placement, &mut batch);
         if let Some(e) = processed.errors.first() {
             // Our own output could not be written (disk full, permissions): not the
             // sender's fault; leave the file in the inbox and try again later.
@@ -202,39 +218,33 @@ impl Steps<'_, '_> {
                 source: std::io::Error::other(e.clone()),
             });
         }
-        if queue && let Some(cs) = &processed.changeset {
-            self.record_lifecycle(&placement.submission_id, cs)?;
-        }
-        let reason = first_error_message(&processed);
+        let replies = capture.0.into_inner();
+        let (queued, reply_to) =
+            self.keep_replies(replies, placement, (key, &now, queue), batch)?;
+        let mails = self.take_turns(queued, &placement.submission_id)?;
         let result = PipelineResult {
             status: processed.status,
             accepted: processed.accepted,
             needs_approval: processed.needs_approval,
             rejected: processed.rejected,
-            reason,
+            reason: first_error_message(&processed),
+            // Recorded with the outcome; only what is queued is in the lifecycle.
+            changeset: processed.changeset_kept.take().filter(|_| queue),
         };
-        let (mails, reply_to) =
-            self.keep_replies(capture.0.into_inner(), placement, key, &now, queue)?;
         Ok((result, mails, reply_to))
     }
 
-    /// Writes each captured reply beside the results and, with `queue`, into the outbox;
-    /// returns the mail rows to record and the last reply's recipients.
+    /// Writes each captured reply beside the results and, with `queue`, into the outbox,
+    /// all in `batch` with the results, and commits it; returns the mail rows to record
+    /// (with their mail) and the last reply's recipients.
     fn keep_replies(
         &self,
         replies: Vec<Mail>,
         placement: &Placement,
-        key: &str,
-        now: &jiff::Zoned,
-        queue: bool,
-    ) -> Result<(Vec<NewMail>, Option<String>), WatchError> {
-        let mut mails = Vec::new();
+        (key, now, queue): (&str, &jiff::Zoned, bool),
+        mut batch: fsx::Batch,
+    ) -> Result<(Vec<Queued>, Option<String>), WatchError> {
         let mut reply_to = None;
-        // The reply's copy beside the results and its file in the outbox: each file flushed
-        // as it is written, the two folders once at the end. The processor has flushed the
-        // results' folder already; it is flushed again for the copy's name, which the
-        // outcome recorded next points at.
-        let mut batch = fsx::Batch::default();
         let mut queued = Vec::new();
         for mail in replies {
             // Formatted once for both files: formatting base64-encodes the workbook.
@@ -263,37 +273,57 @@ impl Steps<'_, '_> {
             )?;
             queued.push((mail, row));
         }
-        // Flushed before the turn: the folders' flushes run beside other submissions', and
-        // only the count of replies below needs the order of a serial run.
-        batch.commit();
+        // Flushed before the turn: the flushes run beside other submissions', and only the
+        // count of replies ([`Self::take_turns`]) needs the order of a serial run.
+        batch.commit().map_err(|e| WatchError::Io {
+            path: placement.folder.clone(),
+            source: e.into_io(),
+        })?;
+        Ok((queued, reply_to))
+    }
+
+    /// Counts each queued reply against its sender's hourly limit, in its turn (the order
+    /// of a serial run); one past the limit is held.
+    fn take_turns(
+        &self,
+        queued: Vec<Queued>,
+        submission: &str,
+    ) -> Result<Vec<NewMail>, WatchError> {
+        let mut mails = Vec::with_capacity(queued.len());
         for (mail, mut row) in queued {
             self.wait_turn(&mail);
             if self.rate_limited(&mail)? {
                 // Not dropped: held in the outbox for a person to release (`outbox retry`).
-                tracing::warn!(submission = %placement.submission_id, to = %mail.to().join(", "),
+                tracing::warn!(submission = %submission, to = %mail.to().join(", "),
                     "reply held back: too many replies to this sender in the last hour");
                 row.held = true;
             }
             mails.push(row);
         }
-        Ok((mails, reply_to))
+        Ok(mails)
     }
 
-    /// The change set's operations into the lifecycle, before the ledger records the
-    /// outcome: recording is idempotent, so a run killed in between records nothing twice
-    /// when the submission is processed again; a reprocess supersedes what still waits.
-    fn record_lifecycle(&self, submission_id: &str, changeset: &Path) -> Result<(), WatchError> {
-        let cs = crate::changeset::read(changeset).map_err(|e| WatchError::Io {
-            path: changeset.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+    /// Records an outcome and its mail and, when the pipeline made a change set to queue,
+    /// its operations in the lifecycle, all in one transaction (one flush of the database):
+    /// after a crash either all are there or none is, and the submission is processed
+    /// again; a reprocess supersedes what still waits. The change set is the processor's,
+    /// as written to the change set file (not read back).
+    pub(super) fn record(
+        &mut self,
+        id: &str,
+        (recorded, mails): (&Recorded, &[NewMail]),
+        changeset: Option<&crate::changeset::ChangeSet>,
+    ) -> Result<(), WatchError> {
         let stamp = (self.services.now)().timestamp().to_string();
-        // Through the ledger's connection (the same database file): opening a connection
-        // per submission (open, pragmas, the migrations checked) cost more than the record.
         let db = self.layout.root.join(crate::db::FILE_NAME);
         let catalog = self.services.catalog;
-        crate::lifecycle::record_on(self.ledger.conn(), &db, submission_id, &cs, catalog, &stamp)?;
-        Ok(())
+        self.ledger
+            .record_outcome_with(id, (recorded, mails), |tx| {
+                if let Some(cs) = changeset {
+                    crate::lifecycle::record_in(tx, &db, id, (cs, catalog, &stamp))?;
+                }
+                Ok::<(), WatchError>(())
+            })
     }
 
     /// Writes a message into `outbox/<key>.eml` and returns the row to record with the
@@ -400,6 +430,7 @@ impl Steps<'_, '_> {
                     ..Recorded::default()
                 },
                 mails: Vec::new(),
+                changeset: None,
             });
         }
         // First every attachment is saved and sorted out, so that each reply can also say
@@ -442,6 +473,7 @@ impl Steps<'_, '_> {
                 processed_at: stamp,
             },
             mails,
+            changeset: None,
         })
     }
 
@@ -475,9 +507,10 @@ impl Steps<'_, '_> {
         let mut notes = message.notes.clone();
         let mut saved = Vec::new();
         let mut used = std::collections::HashSet::new();
-        // Each attachment flushed as it is written, the folder once when all are there:
-        // the attachments' rows, which point at these files, are recorded after.
+        // The attachments flushed together (`fsx::Batch`) when all are there, and looked
+        // at by name only then: their rows, which point at these files, are recorded after.
         let mut batch = fsx::Batch::default();
+        let mut written = Vec::with_capacity(message.attachments.len());
         for (i, att) in message.attachments.iter().enumerate() {
             let mut name = att.name.clone();
             if !used.insert(name.to_lowercase()) {
@@ -491,6 +524,13 @@ impl Steps<'_, '_> {
                     path: path.clone(),
                     source,
                 })?;
+            written.push((name, path, att));
+        }
+        batch.commit().map_err(|e| WatchError::Io {
+            path: attach_dir.clone(),
+            source: e.into_io(),
+        })?;
+        for (name, path, att) in written {
             let format = intake::sniff(&path).map_err(|r| r.to_string());
             if let Err(reason) = &format
                 && !has_extension(&path, SUBMISSION_EXTENSIONS)
@@ -507,7 +547,6 @@ impl Steps<'_, '_> {
                 format,
             });
         }
-        batch.commit();
         Ok((saved, notes))
     }
 
@@ -572,7 +611,7 @@ impl Steps<'_, '_> {
         stamp: &str,
     ) -> Result<(), WatchError> {
         let child_folder = format!("{folder}/{}", child.id);
-        let (result, child_mails, reply_to) = self.run_pipeline(
+        let (mut result, child_mails, reply_to) = self.run_pipeline(
             &att.path,
             att.format.as_ref().map(|f| *f).map_err(String::as_str),
             Some(origin),
@@ -591,18 +630,16 @@ impl Steps<'_, '_> {
         } else {
             format!("{folder}/attachments/{}", att.name)
         };
-        self.ledger.record_outcome(
-            &child.id,
-            &Recorded {
-                status: Some(result.status.into()),
-                outcome: serde_json::to_string(&result).unwrap_or_default(),
-                original: Some(kept),
-                folder: Some(child_folder),
-                reply_to,
-                processed_at: stamp.to_string(),
-            },
-            &child_mails,
-        )?;
+        let changeset = result.changeset.take();
+        let recorded = Recorded {
+            status: Some(result.status.into()),
+            outcome: serde_json::to_string(&result).unwrap_or_default(),
+            original: Some(kept),
+            folder: Some(child_folder),
+            reply_to,
+            processed_at: stamp.to_string(),
+        };
+        self.record(&child.id, (&recorded, &child_mails), changeset.as_deref())?;
         tracing::info!(submission = %child.id, email = %s.id, file = %att.name,
             status = %Status::from(result.status), "processed");
         Ok(())
@@ -846,8 +883,8 @@ impl Steps<'_, '_> {
                 Kind::Email => self.email(submission, path)?,
                 _ => self.file(submission, path)?,
             };
-            self.ledger
-                .record_outcome(&submission.id, &done.recorded, &done.mails)?;
+            let changeset = done.changeset.as_deref();
+            self.record(&submission.id, (&done.recorded, &done.mails), changeset)?;
             // Its replies are counted now: a later submission to the same address may take
             // its turn while this one is filed.
             self.end_turn();
@@ -896,6 +933,10 @@ pub(super) struct PipelineResult {
     /// Why it could not be read, for the quarantine reason file.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) reason: String,
+    /// The change set to record in the lifecycle with the outcome (not in the ledger's
+    /// outcome words).
+    #[serde(skip)]
+    pub(super) changeset: Option<Arc<crate::changeset::ChangeSet>>,
 }
 
 /// Why an unreadable submission could not be read, for the quarantine reason file.

@@ -8,7 +8,7 @@ use crate::cli::error::CliError;
 use crate::cli::report::{Exit, Progress, Report, count, to_json};
 use crate::deliver::{DeliverError, Delivery, Mail, Transport};
 use crate::document::Format;
-use crate::fsx::hash_file;
+use crate::fsx::{Batch, hash_file};
 use crate::intake::{self, SUBMISSION_EXTENSIONS};
 use crate::parallel::{self, TurnGuard, Turns};
 use crate::process::{FolderNames, Placement, Processed, Processor};
@@ -216,6 +216,18 @@ impl Transport for InTurn<'_> {
     fn send(&self, mail: &Mail) -> Result<Delivery, DeliverError> {
         self.turns.wait(self.index, &self.key);
         let sent = self.inner.send(mail);
+        self.turns.done(self.index);
+        sent
+    }
+
+    fn hands_over(&self) -> bool {
+        self.inner.hands_over()
+    }
+
+    /// In its turn too: an outbox file takes its name (the order-dependent part) in there.
+    fn send_in(&self, mail: &Mail, batch: &mut Batch) -> Result<Delivery, DeliverError> {
+        self.turns.wait(self.index, &self.key);
+        let sent = self.inner.send_in(mail, batch);
         self.turns.done(self.index);
         sent
     }
