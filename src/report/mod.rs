@@ -296,14 +296,11 @@ fn workbook_bytes(
         changeset,
         catalog,
         kit,
-        content: &content,
     };
-    // A long Accounts sheet and the Change set are written on two threads.
-    book.write(&mut wb, roles, content.streamed)?;
-    // Written: saving needs none of it (some 20 MB at 100,000 lines). Where it is freed
-    // moves glibc's mmap threshold for the rest of a run, and with it a run of forms' CPU
-    // and peak memory: `docs/benchmarks.md`, "Latest figures: the fourth round".
-    drop(content);
+    // A long Accounts sheet and the Change set are written on two threads. The content
+    // is freed once written (`Book::write`).
+    let two_threads = content.streamed;
+    book.write(&mut wb, roles, content, two_threads)?;
     Ok(wb.save_to_buffer()?)
 }
 
@@ -361,21 +358,27 @@ struct Book<'a> {
     changeset: &'a ChangeSet,
     catalog: &'a Catalog,
     kit: &'a Kit,
-    content: &'a Content<'a>,
 }
 
 impl Book<'_> {
     /// Adds every sheet in its place, then writes them: the body of the Accounts sheet and
     /// the Change set on two threads when `two_threads`, else one after the other. Either
     /// way the file is the same, byte for byte.
+    ///
+    /// The Accounts content is freed as soon as its sheet is written (some 47 MB at
+    /// 100,000 lines): on one thread after all the sheets, just before saving, as before
+    /// (where it is freed moves glibc's mmap threshold for the rest of a run, and with it
+    /// a run of forms' CPU and peak memory: `docs/benchmarks.md`, "Latest figures: the
+    /// fourth round"); on two, by the Accounts thread once its body is written.
     fn write(
         &self,
         wb: &mut Workbook,
         roles: Option<&[PersonRoles]>,
+        content: Content<'_>,
         two_threads: bool,
     ) -> Result<(), XlsxError> {
         let Kit { styles, lists } = self.kit;
-        let (content, changeset) = (self.content, self.changeset);
+        let changeset = self.changeset;
         let ops = changeset.operations.len();
         wb.add_worksheet();
         let last_row = content.rows.last().map_or(0, |r| r.row as usize);
@@ -388,16 +391,16 @@ impl Book<'_> {
         let ws = wb.worksheet_from_index(SUMMARY)?;
         summary::write(ws, self.outcome, changeset, self.catalog, styles)?;
         let ws = wb.worksheet_from_index(ACCOUNTS)?;
-        accounts::write_head(ws, self.catalog, lists, styles, content)?;
+        accounts::write_head(ws, self.catalog, lists, styles, &content)?;
         // A streamed sheet gives each format its index in the workbook's table when it
         // first names it, so two streamed sheets written at once would number their
         // formats in whichever order the threads ran. Registered first, in the order one
         // thread would name them, every format keeps the index it has when the sheets are
         // written one after the other (`Workbook::register_format` is there for this).
         if !two_threads {
-            accounts::write_body(ws, lists, styles, content)?;
+            accounts::write_body(ws, lists, styles, &content)?;
         } else if content.streamed {
-            for format in accounts::body_formats(styles, content) {
+            for format in accounts::body_formats(styles, &content) {
                 wb.register_format(format);
             }
         }
@@ -411,21 +414,30 @@ impl Book<'_> {
                     wb.register_format(format);
                 }
             }
-            self.bodies(wb)?;
+            self.bodies(wb, content)?;
+            return self.tail(wb, roles);
         }
+        self.tail(wb, roles)?;
+        drop(content);
+        Ok(())
+    }
+
+    /// The sheets after the Change set: Roles (with a state), then Lists.
+    fn tail(&self, wb: &mut Workbook, roles: Option<&[PersonRoles]>) -> Result<(), XlsxError> {
+        let styles = &self.kit.styles;
         if let Some(people) = roles {
             roles::write(wb.worksheet_from_index(CHANGES + 1)?, people, styles)?;
         }
-        lists.write(wb.add_worksheet(), styles)
+        self.kit.lists.write(wb.add_worksheet(), styles)
     }
 
     /// The body of the Accounts sheet and the Change set sheet, on two threads. Writing the
     /// Change set costs more than the Accounts body (at 10,000 lines 890 M instructions
     /// against 550 M), so the Accounts thread also makes the Change set's rows (their texts
     /// and heights, `changes::Row`) and sends them to the other a chunk at a time.
-    fn bodies(&self, wb: &mut Workbook) -> Result<(), XlsxError> {
+    fn bodies(&self, wb: &mut Workbook, content: Content<'_>) -> Result<(), XlsxError> {
         let Kit { styles, lists } = self.kit;
-        let (content, changeset) = (self.content, self.changeset);
+        let changeset = self.changeset;
         let (head, tail) = wb.worksheets_mut().split_at_mut(CHANGES);
         let (Some(accounts), Some(changes)) = (head.get_mut(ACCOUNTS), tail.first_mut()) else {
             return Err(XlsxError::UnknownWorksheetNameOrIndex(CHANGES.to_string()));
@@ -433,8 +445,12 @@ impl Book<'_> {
         let ops = &changeset.operations[..];
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(ROW_CHUNKS_AHEAD);
-            let body = accounts::Body::new(styles, content);
-            let body = scope.spawn(move || accounts_and_rows(accounts, lists, body, ops, sender));
+            let body = scope.spawn(move || {
+                let body = accounts::Body::new(styles, &content);
+                let written = accounts_and_rows(accounts, lists, body, ops, sender);
+                drop(content);
+                written
+            });
             let rows = Received::new(receiver, ops);
             // Returning drops the receiver, which stops the other thread's rows.
             let written = changes::write_rows(changes, changeset, styles, rows);
@@ -448,9 +464,9 @@ impl Book<'_> {
 
 /// Operations in one chunk of the Change set's rows sent from the Accounts thread, and the
 /// chunks that may wait to be written: enough that the Change set never waits, few enough
-/// that the rows waiting stay small beside the sheet (some 2,000 rows of 11 short texts).
-const ROW_CHUNK: usize = 256;
-const ROW_CHUNKS_AHEAD: usize = 8;
+/// that the rows waiting stay small beside the sheet (some 500 rows of 11 short texts).
+const ROW_CHUNK: usize = 128;
+const ROW_CHUNKS_AHEAD: usize = 4;
 /// Accounts steps (a line's row, or a run of blank rows) written between two tries at
 /// sending a chunk when the Change set's thread is behind.
 const ACCOUNTS_STEPS: usize = 32;
@@ -912,9 +928,8 @@ mod tests {
             changeset,
             catalog,
             kit: &kit,
-            content: &content,
         };
-        book.write(&mut wb, None, two).unwrap();
+        book.write(&mut wb, None, content, two).unwrap();
         wb.save_to_buffer().unwrap()
     }
 
