@@ -605,20 +605,34 @@ impl Outputs<'_> {
                 path: self.folder.to_path_buf(),
                 source: Arc::new(e),
             })?;
-        let bytes = report::result_bytes_with_kit(outcome, changeset, catalog, roles, kit)
-            .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
-        let workbook = self.folder.join(self.workbook_name());
-        let workbook = match batch.write(&workbook, &bytes) {
-            Ok(()) => Ok(workbook),
-            Err(e) => Err(OutputError::write(workbook, e)),
-        };
         let path = self.path("changeset.json");
         // Written as it is made: held whole, the JSON was the largest thing in memory.
         let json = |w: &mut dyn std::io::Write| {
             serde_json::to_writer_pretty(&mut *w, changeset)?;
             w.write_all(b"\n")
         };
-        let changeset = match batch.write_with(&path, json) {
+        // The change set's JSON needs nothing from the workbook: a long result's is written
+        // on the other core while the workbook is saved (`result_bytes_with_kit_beside`).
+        let write_json = || batch.write_with(&path, json);
+        let saved = report::result_bytes_with_kit_beside(
+            outcome, changeset, catalog, roles, kit, write_json,
+        );
+        let (bytes, json_written) = match saved {
+            Ok(saved) => saved,
+            Err((e, written)) => {
+                // A workbook that cannot be built leaves no change set beside it.
+                if let Some(Ok(())) = written {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Err(OutputError::Workbook(Arc::new(e)));
+            }
+        };
+        let workbook = self.folder.join(self.workbook_name());
+        let workbook = match batch.write(&workbook, &bytes) {
+            Ok(()) => Ok(workbook),
+            Err(e) => Err(OutputError::write(workbook, e)),
+        };
+        let changeset = match json_written {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };
