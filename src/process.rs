@@ -656,13 +656,6 @@ impl Outputs<'_> {
                 path: self.folder.to_path_buf(),
                 source: Arc::new(e),
             })?;
-        let bytes = report::result_bytes_with_kit(outcome, changeset, catalog, roles, kit)
-            .map_err(|e| OutputError::Workbook(Arc::new(e)))?;
-        let workbook = self.folder.join(self.workbook_name());
-        let workbook = match batch.write(&workbook, &bytes) {
-            Ok(()) => Ok(workbook),
-            Err(e) => Err(OutputError::write(workbook, e)),
-        };
         let path = self.path("changeset.json");
         // Written as it is made: held whole, the JSON was the largest thing in memory.
         // Through a buffer of a known type: serde_json's pretty printer makes some six
@@ -675,7 +668,28 @@ impl Outputs<'_> {
             buffered.write_all(b"\n")?;
             buffered.flush()
         };
-        let changeset = match batch.write_with(&path, json) {
+        // The change set's JSON needs nothing from the workbook: a long result's is written
+        // on the other core while the workbook is saved (`result_bytes_with_kit_beside`).
+        let write_json = || batch.write_with(&path, json);
+        let saved = report::result_bytes_with_kit_beside(
+            outcome, changeset, catalog, roles, kit, write_json,
+        );
+        let (bytes, json_written) = match saved {
+            Ok(saved) => saved,
+            Err((e, written)) => {
+                // A workbook that cannot be built leaves no change set beside it.
+                if let Some(Ok(())) = written {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Err(OutputError::Workbook(Arc::new(e)));
+            }
+        };
+        let workbook = self.folder.join(self.workbook_name());
+        let workbook = match batch.write(&workbook, &bytes) {
+            Ok(()) => Ok(workbook),
+            Err(e) => Err(OutputError::write(workbook, e)),
+        };
+        let changeset = match json_written {
             Ok(()) => Ok(path),
             Err(e) => Err(OutputError::write(path, e)),
         };

@@ -323,26 +323,72 @@ pub fn write_body(
     styles: &Styles,
     content: &Content,
 ) -> Result<(), XlsxError> {
-    let Grid {
-        cols,
-        last_row,
-        grid_row,
-    } = Grid::of(content);
-    data_rows(ws, styles, content, cols, grid_row)?;
-    data_validations(ws, lists, cols, r0(FIRST_DATA_ROW), r0(last_row))?;
+    Body::new(styles, content).finish(ws, lists)
+}
 
-    let header = r0(HEADER_ROW);
-    ws.set_freeze_panes(header + 1, 0)?;
-    ws.autofilter(header, 0, r0(last_row), cols.last())?;
-    super::print_as_list(ws, header)?;
-    // A result prints its lines only; a blank form prints its whole grid.
-    let print_to = if content.with_status {
-        content.rows.last().map_or(HEADER_ROW, |r| r.row)
-    } else {
-        last_row
-    };
-    ws.set_print_area(0, 0, r0(print_to), cols.last())?;
-    Ok(())
+/// [`write_body`] a few rows at a time, so that the thread writing it can do other work in
+/// between (`Book::bodies` makes the Change set's rows there).
+///
+/// Every cell of the form area gets a format, so the grid is visible. Values are written
+/// without a format, and then each run of cells sharing one is formatted with one
+/// `set_range_format`: rust_xlsxwriter hashes a format on every call to find its index, and
+/// formatting cell by cell hashed 3,400 formats for the blank rows of a one-line result,
+/// most of the cost of its workbook.
+pub struct Body<'a> {
+    styles: &'a Styles,
+    content: &'a Content<'a>,
+    grid: Grid,
+    /// The formats of a blank row, made once.
+    blank: Vec<(u16, &'a Format)>,
+    /// The rows still to write.
+    steps: std::vec::IntoIter<Step<'a>>,
+}
+
+impl<'a> Body<'a> {
+    /// The body of the sheet of `content`, nothing written yet.
+    pub fn new(styles: &'a Styles, content: &'a Content<'a>) -> Body<'a> {
+        let grid = Grid::of(content);
+        Body {
+            styles,
+            content,
+            grid,
+            blank: row_formats(styles, grid.cols, |_| None, None),
+            steps: steps(content, grid.grid_row).into_iter(),
+        }
+    }
+
+    /// Writes the rows of the next `count` steps (a line's row, or a run of blank rows);
+    /// true while rows are left.
+    pub fn write_rows(&mut self, ws: &mut Worksheet, count: usize) -> Result<bool, XlsxError> {
+        let streamed = self.content.streamed;
+        for step in self.steps.by_ref().take(count) {
+            match step {
+                Step::Blank(first, last) => blank_rows(ws, &self.blank, first, last, streamed)?,
+                Step::Line(data) => data_row(ws, self.styles, self.grid.cols, data)?,
+            }
+        }
+        Ok(self.steps.len() > 0)
+    }
+
+    /// Writes the rows left, then the drop-downs, the frozen header, the filter and the
+    /// print layout.
+    pub fn finish(mut self, ws: &mut Worksheet, lists: &Lists) -> Result<(), XlsxError> {
+        self.write_rows(ws, usize::MAX)?;
+        let Grid { cols, last_row, .. } = self.grid;
+        data_validations(ws, lists, cols, r0(FIRST_DATA_ROW), r0(last_row))?;
+        let header = r0(HEADER_ROW);
+        ws.set_freeze_panes(header + 1, 0)?;
+        ws.autofilter(header, 0, r0(last_row), cols.last())?;
+        super::print_as_list(ws, header)?;
+        // A result prints its lines only; a blank form prints its whole grid.
+        let print_to = if self.content.with_status {
+            self.content.rows.last().map_or(HEADER_ROW, |r| r.row)
+        } else {
+            last_row
+        };
+        ws.set_print_area(0, 0, r0(print_to), cols.last())?;
+        Ok(())
+    }
 }
 
 /// Every format [`write_body`] gives a cell, once each, in the order it first names them:
@@ -467,29 +513,6 @@ fn header_row(ws: &mut Worksheet, styles: &Styles, cols: Columns) -> Result<(), 
     // call that names one), once the row is started.
     ws.set_range_format(header, 0, header, cols.last(), &styles.header)?;
     ws.set_row_height(header, 32)?;
-    Ok(())
-}
-
-/// Data rows: every cell of the form area gets a format, so the grid is visible.
-///
-/// Values are written without a format, and then each run of cells sharing one is
-/// formatted with one `set_range_format`: rust_xlsxwriter hashes a format on every call to
-/// find its index, and formatting cell by cell hashed 3,400 formats for the blank rows of a
-/// one-line result, most of the cost of its workbook.
-fn data_rows(
-    ws: &mut Worksheet,
-    styles: &Styles,
-    content: &Content,
-    cols: Columns,
-    last_row: u32,
-) -> Result<(), XlsxError> {
-    let blank = row_formats(styles, cols, |_| None, None);
-    for step in steps(content, last_row) {
-        match step {
-            Step::Blank(first, last) => blank_rows(ws, &blank, first, last, content.streamed)?,
-            Step::Line(data) => data_row(ws, styles, cols, data)?,
-        }
-    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! JSON. The JSON file stays the reference; this sheet is a view of it.
 
 use super::style::Styles;
-use super::{fit_row, owned, plain, text};
+use super::{owned, plain, row_lines, text};
 use crate::changeset::{ChangeSet, Operation, RoleGrant, RoleRef};
 use crate::validate::{AccountType, Parameter, Scope};
 use rust_xlsxwriter::{Format, Note, Worksheet, XlsxError};
@@ -221,8 +221,75 @@ pub fn formats<'a>(changeset: &ChangeSet, styles: &'a Styles) -> [&'a Format; 3]
     [&styles.subtitle, &styles.header, rows]
 }
 
-/// Writes the sheet.
+/// One operation's row, ready to be written: its cells, and the lines its tallest cell
+/// wraps to. Made apart from the writing so that another thread can make them
+/// (`Book::bodies`): the writing is most of the sheet's cost, and cannot be shared.
+#[derive(Debug, PartialEq)]
+pub struct Row {
+    cells: [String; 11],
+    lines: usize,
+}
+
+impl Row {
+    /// The row of `op`.
+    pub fn of(op: &Operation) -> Row {
+        let cells = cells(op);
+        let widths =
+            std::array::from_fn::<_, 11, _>(|i| (cells[i].as_str(), f64::from(HEADERS[i].1)));
+        let lines = row_lines(&widths);
+        Row { cells, lines }
+    }
+}
+
+/// Writes the sheet, each operation's row made here.
 pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Result<(), XlsxError> {
+    write_rows(
+        ws,
+        changeset,
+        styles,
+        changeset.operations.iter().map(Row::of),
+    )
+}
+
+/// Writes the sheet from `rows`, one for each of the change set's operations in order.
+pub fn write_rows(
+    ws: &mut Worksheet,
+    changeset: &ChangeSet,
+    styles: &Styles,
+    rows: impl Iterator<Item = Row>,
+) -> Result<(), XlsxError> {
+    write_head(ws, changeset, styles)?;
+    let mut row = HEADER;
+    let last_col = HEADERS.len() as u16 - 1;
+    for Row { cells, lines } in rows.take(changeset.operations.len()) {
+        row += 1;
+        super::fit_lines(ws, row, lines)?;
+        for (col, value) in cells.into_iter().enumerate() {
+            owned(ws, row, col as u16, value)?;
+        }
+        // One format for the whole row: a format is hashed on every call that names one.
+        // The Operation cell is never empty, so the row is started (a streamed sheet
+        // formats only its current row).
+        ws.set_range_format(row, 0, row, last_col, &styles.wrap)?;
+    }
+    if changeset.operations.is_empty() {
+        row += 1;
+        text(
+            ws,
+            row,
+            0,
+            "No operations: no line can be carried out.",
+            &styles.para,
+        )?;
+    }
+    super::print_as_list(ws, HEADER)?;
+    ws.set_freeze_panes(HEADER + 1, 0)?;
+    ws.autofilter(HEADER, 0, row, HEADERS.len() as u16 - 1)?;
+    Ok(())
+}
+
+/// The sheet's name, its line, the headings and their note.
+fn write_head(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Result<(), XlsxError> {
     ws.set_name(CHANGES_SHEET)?;
     let about = format!(
         "Change set {} · schema {} · catalog version {}",
@@ -247,33 +314,5 @@ pub fn write(ws: &mut Worksheet, changeset: &ChangeSet, styles: &Styles) -> Resu
         .set_author("Rolecall")
         .set_width(300),
     )?;
-    let mut row = HEADER;
-    let last_col = HEADERS.len() as u16 - 1;
-    for op in &changeset.operations {
-        row += 1;
-        let values = cells(op);
-        let widths = std::array::from_fn::<_, 11, _>(|i| (values[i].as_str(), HEADERS[i].1));
-        fit_row(ws, row, &widths.map(|(v, w)| (v, f64::from(w))))?;
-        for (col, value) in values.into_iter().enumerate() {
-            owned(ws, row, col as u16, value)?;
-        }
-        // One format for the whole row: a format is hashed on every call that names one.
-        // The Operation cell is never empty, so the row is started (a streamed sheet
-        // formats only its current row).
-        ws.set_range_format(row, 0, row, last_col, &styles.wrap)?;
-    }
-    if changeset.operations.is_empty() {
-        row += 1;
-        text(
-            ws,
-            row,
-            0,
-            "No operations: no line can be carried out.",
-            &styles.para,
-        )?;
-    }
-    super::print_as_list(ws, HEADER)?;
-    ws.set_freeze_panes(HEADER + 1, 0)?;
-    ws.autofilter(HEADER, 0, row, HEADERS.len() as u16 - 1)?;
     Ok(())
 }

@@ -145,7 +145,11 @@ pub(crate) fn fit_row(
     row: RowNum,
     cells: &[(&str, f64)],
 ) -> Result<(), XlsxError> {
-    let lines = row_lines(cells);
+    fit_lines(ws, row, row_lines(cells))
+}
+
+/// [`fit_row`] for a row whose tallest cell wraps to `lines` lines.
+fn fit_lines(ws: &mut Worksheet, row: RowNum, lines: usize) -> Result<(), XlsxError> {
     if lines > 1 {
         ws.set_row_height(row, 15.0 * lines.min(400) as f64)?;
     }
@@ -280,6 +284,41 @@ pub fn done_bytes(
     workbook_bytes(outcome, changeset, catalog, None, &kit, Some(done))
 }
 
+/// [`result_bytes_with_kit`], with `beside` run on a second thread while a long result's
+/// workbook is saved: rust_xlsxwriter deflates every part in turn on one thread (454 M
+/// instructions at 10,000 lines, a fifth of a `process` run), with the other core idle.
+/// A short result is saved first and `beside` runs after, on this thread, as two calls
+/// would. `beside` runs only once every sheet is written: an error comes with what
+/// `beside` gave if it ran (the sheets were written, but saving them failed).
+pub fn result_bytes_with_kit_beside<R: Send>(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    roles: Option<&[PersonRoles]>,
+    kit: &Kit,
+    beside: impl FnOnce() -> R + Send,
+) -> Result<(Vec<u8>, R), (ReportError, Option<R>)> {
+    let (wb, long) =
+        written(outcome, changeset, catalog, roles, kit, None).map_err(|e| (e, None))?;
+    let (bytes, other) = if long {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(beside);
+            let bytes = save_bytes(wb);
+            match other.join() {
+                Ok(other) => (bytes, other),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    } else {
+        let bytes = save_bytes(wb);
+        (bytes, beside())
+    };
+    match bytes {
+        Ok(bytes) => Ok((bytes, other)),
+        Err(e) => Err((e, Some(other))),
+    }
+}
+
 fn workbook_bytes(
     outcome: &Outcome,
     changeset: &ChangeSet,
@@ -288,6 +327,24 @@ fn workbook_bytes(
     kit: &Kit,
     done: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<Vec<u8>, ReportError> {
+    let (wb, _) = written(outcome, changeset, catalog, roles, kit, done)?;
+    save_bytes(wb)
+}
+
+fn save_bytes(mut wb: Workbook) -> Result<Vec<u8>, ReportError> {
+    Ok(wb.save_to_buffer()?)
+}
+
+/// The workbook with every sheet written, not yet saved, and whether the result is long
+/// (its Accounts sheet streamed, and written on two threads).
+fn written(
+    outcome: &Outcome,
+    changeset: &ChangeSet,
+    catalog: &Catalog,
+    roles: Option<&[PersonRoles]>,
+    kit: &Kit,
+    done: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<(Workbook, bool), ReportError> {
     let content = result_content(outcome, catalog, done);
     let mut wb = new_workbook(changeset, catalog, zip_level(outcome, changeset, &content));
     let book = Book {
@@ -295,15 +352,12 @@ fn workbook_bytes(
         changeset,
         catalog,
         kit,
-        content: &content,
     };
-    // A long Accounts sheet and the Change set are written on two threads.
-    book.write(&mut wb, roles, content.streamed)?;
-    // Written: saving needs none of it (some 20 MB at 100,000 lines). Where it is freed
-    // moves glibc's mmap threshold for the rest of a run, and with it a run of forms' CPU
-    // and peak memory: `docs/benchmarks.md`, "Latest figures: the fourth round".
-    drop(content);
-    Ok(wb.save_to_buffer()?)
+    // A long Accounts sheet and the Change set are written on two threads (and a Roles
+    // sheet on a third). The content is freed once written (`Book::write`).
+    let two_threads = content.streamed;
+    book.write(&mut wb, roles, content, two_threads)?;
+    Ok((wb, two_threads))
 }
 
 /// The Accounts sheet of a result, with the Done column when `done` is given.
@@ -374,21 +428,27 @@ struct Book<'a> {
     changeset: &'a ChangeSet,
     catalog: &'a Catalog,
     kit: &'a Kit,
-    content: &'a Content<'a>,
 }
 
 impl Book<'_> {
     /// Adds every sheet in its place, then writes them: the body of the Accounts sheet and
     /// the Change set on two threads when `two_threads`, else one after the other. Either
     /// way the file is the same, byte for byte.
+    ///
+    /// The Accounts content is freed as soon as its sheet is written (some 47 MB at
+    /// 100,000 lines): on one thread after all the sheets, just before saving, as before
+    /// (where it is freed moves glibc's mmap threshold for the rest of a run, and with it
+    /// a run of forms' CPU and peak memory: `docs/benchmarks.md`, "Latest figures: the
+    /// fourth round"); on two, by the Accounts thread once its body is written.
     fn write(
         &self,
         wb: &mut Workbook,
         roles: Option<&[PersonRoles]>,
+        content: Content<'_>,
         two_threads: bool,
     ) -> Result<(), XlsxError> {
         let Kit { styles, lists } = self.kit;
-        let (content, changeset) = (self.content, self.changeset);
+        let changeset = self.changeset;
         let ops = changeset.operations.len();
         wb.add_worksheet();
         let last_row = content.rows.last().map_or(0, |r| r.row as usize);
@@ -401,16 +461,16 @@ impl Book<'_> {
         let ws = wb.worksheet_from_index(SUMMARY)?;
         summary::write(ws, self.outcome, changeset, self.catalog, styles)?;
         let ws = wb.worksheet_from_index(ACCOUNTS)?;
-        accounts::write_head(ws, self.catalog, lists, styles, content)?;
+        accounts::write_head(ws, self.catalog, lists, styles, &content)?;
         // A streamed sheet gives each format its index in the workbook's table when it
         // first names it, so two streamed sheets written at once would number their
         // formats in whichever order the threads ran. Registered first, in the order one
         // thread would name them, every format keeps the index it has when the sheets are
         // written one after the other (`Workbook::register_format` is there for this).
         if !two_threads {
-            accounts::write_body(ws, lists, styles, content)?;
+            accounts::write_body(ws, lists, styles, &content)?;
         } else if content.streamed {
-            for format in accounts::body_formats(styles, content) {
+            for format in accounts::body_formats(styles, &content) {
                 wb.register_format(format);
             }
         }
@@ -429,22 +489,37 @@ impl Book<'_> {
                     wb.register_format(format);
                 }
             }
-            return self
-                .bodies(wb, roles)
-                .and_then(|()| lists.write(wb.add_worksheet(), styles));
+            self.bodies(wb, content, roles)?;
+            return self.kit.lists.write(wb.add_worksheet(), styles);
         }
+        self.tail(wb, roles)?;
+        drop(content);
+        Ok(())
+    }
+
+    /// The sheets after the Change set: Roles (with a state), then Lists.
+    fn tail(&self, wb: &mut Workbook, roles: Option<&[PersonRoles]>) -> Result<(), XlsxError> {
+        let styles = &self.kit.styles;
         if let Some(people) = roles {
             roles::write(wb.worksheet_from_index(CHANGES + 1)?, people, styles)?;
         }
-        lists.write(wb.add_worksheet(), styles)
+        self.kit.lists.write(wb.add_worksheet(), styles)
     }
 
-    /// The body of the Accounts sheet, the Change set sheet and the Roles sheet (when
-    /// there is one), each on its own thread: the Roles sheet, as long as the others
-    /// with a state, would otherwise follow them.
-    fn bodies(&self, wb: &mut Workbook, roles: Option<&[PersonRoles]>) -> Result<(), XlsxError> {
+    /// The body of the Accounts sheet and the Change set sheet, on two threads, and the
+    /// Roles sheet (with a state) on a third. Writing the Change set costs more than the
+    /// Accounts body (at 10,000 lines 890 M instructions against 550 M), so the Accounts
+    /// thread also makes the Change set's rows (their texts and heights, `changes::Row`)
+    /// and sends them to the other a chunk at a time. The Roles sheet, as long as the
+    /// others with a state, would otherwise follow them.
+    fn bodies(
+        &self,
+        wb: &mut Workbook,
+        content: Content<'_>,
+        roles: Option<&[PersonRoles]>,
+    ) -> Result<(), XlsxError> {
         let Kit { styles, lists } = self.kit;
-        let (content, changeset) = (self.content, self.changeset);
+        let changeset = self.changeset;
         let (head, tail) = wb.worksheets_mut().split_at_mut(CHANGES);
         let (Some(accounts), Some((changes, rest))) =
             (head.get_mut(ACCOUNTS), tail.split_first_mut())
@@ -452,10 +527,19 @@ impl Book<'_> {
             return Err(XlsxError::UnknownWorksheetNameOrIndex(CHANGES.to_string()));
         };
         let people = roles.zip(rest.first_mut());
+        let ops = &changeset.operations[..];
         std::thread::scope(|scope| {
-            let body = scope.spawn(|| accounts::write_body(accounts, lists, styles, content));
+            let (sender, receiver) = std::sync::mpsc::sync_channel(ROW_CHUNKS_AHEAD);
+            let body = scope.spawn(move || {
+                let body = accounts::Body::new(styles, &content);
+                let written = accounts_and_rows(accounts, lists, body, ops, sender);
+                drop(content);
+                written
+            });
             let roles = people.map(|(people, ws)| scope.spawn(|| roles::write(ws, people, styles)));
-            let mut written = changes::write(changes, changeset, styles);
+            let rows = Received::new(receiver, ops);
+            // Returning drops the receiver, which stops the other thread's rows.
+            let mut written = changes::write_rows(changes, changeset, styles, rows);
             for thread in std::iter::once(body).chain(roles) {
                 match thread.join() {
                     Ok(sheet) => written = written.and(sheet),
@@ -464,6 +548,98 @@ impl Book<'_> {
             }
             written
         })
+    }
+}
+
+/// Operations in one chunk of the Change set's rows sent from the Accounts thread, and the
+/// chunks that may wait to be written: enough that the Change set never waits, few enough
+/// that the rows waiting stay small beside the sheet (some 500 rows of 11 short texts).
+const ROW_CHUNK: usize = 128;
+const ROW_CHUNKS_AHEAD: usize = 4;
+/// Accounts steps (a line's row, or a run of blank rows) written between two tries at
+/// sending a chunk when the Change set's thread is behind.
+const ACCOUNTS_STEPS: usize = 32;
+
+/// On the Accounts thread: the Change set's rows made in order and sent, and the Accounts
+/// body written whenever the other thread has enough rows waiting. An error in the body
+/// stops the rows (the other thread makes its own from there); the other thread gone stops
+/// them too, and the body is finished alone.
+fn accounts_and_rows(
+    ws: &mut Worksheet,
+    lists: &Lists,
+    mut body: accounts::Body,
+    ops: &[crate::changeset::Operation],
+    sender: std::sync::mpsc::SyncSender<Vec<changes::Row>>,
+) -> Result<(), XlsxError> {
+    use std::sync::mpsc::TrySendError;
+    let mut rows_left = true;
+    'chunks: for chunk in ops.chunks(ROW_CHUNK) {
+        let mut rows: Vec<changes::Row> = chunk.iter().map(changes::Row::of).collect();
+        loop {
+            match sender.try_send(rows) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => break 'chunks,
+                Err(TrySendError::Full(back)) if rows_left => {
+                    rows = back;
+                    rows_left = body.write_rows(ws, ACCOUNTS_STEPS)?;
+                }
+                Err(TrySendError::Full(back)) => match sender.send(back) {
+                    Ok(()) => break,
+                    Err(_) => break 'chunks,
+                },
+            }
+        }
+    }
+    drop(sender);
+    body.finish(ws, lists)
+}
+
+/// The Change set's rows as the Accounts thread sends them, in order; once it sends no
+/// more (every row sent, or it stopped), the rest are made here.
+struct Received<'a> {
+    receiver: std::sync::mpsc::Receiver<Vec<changes::Row>>,
+    chunk: std::vec::IntoIter<changes::Row>,
+    ops: &'a [crate::changeset::Operation],
+    /// Rows given so far.
+    given: usize,
+    /// The sender is gone.
+    alone: bool,
+}
+
+impl<'a> Received<'a> {
+    fn new(
+        receiver: std::sync::mpsc::Receiver<Vec<changes::Row>>,
+        ops: &'a [crate::changeset::Operation],
+    ) -> Received<'a> {
+        Received {
+            receiver,
+            chunk: Vec::new().into_iter(),
+            ops,
+            given: 0,
+            alone: false,
+        }
+    }
+}
+
+impl Iterator for Received<'_> {
+    type Item = changes::Row;
+
+    fn next(&mut self) -> Option<changes::Row> {
+        loop {
+            if let Some(row) = self.chunk.next() {
+                self.given += 1;
+                return Some(row);
+            }
+            if self.alone {
+                let op = self.ops.get(self.given)?;
+                self.given += 1;
+                return Some(changes::Row::of(op));
+            }
+            match self.receiver.recv() {
+                Ok(chunk) => self.chunk = chunk.into_iter(),
+                Err(_) => self.alone = true,
+            }
+        }
     }
 }
 
@@ -846,9 +1022,8 @@ mod tests {
             changeset,
             catalog,
             kit: &kit,
-            content: &content,
         };
-        book.write(&mut wb, roles, two).unwrap();
+        book.write(&mut wb, roles, content, two).unwrap();
         wb.save_to_buffer().unwrap()
     }
 
@@ -901,6 +1076,63 @@ mod tests {
                 after: (0..1 + i % 2).map(role).collect(),
             })
             .collect()
+    }
+
+    #[test]
+    fn the_change_sets_rows_are_all_given_in_order_when_the_other_thread_stops_early() {
+        let catalog = crate::catalog::bundled();
+        let today = jiff::civil::date(2026, 11, 24);
+        let outcome = crate::validate::validate(long_document(40), &catalog, today);
+        let info = crate::changeset::SubmissionInfo {
+            id: "20261124-0123456789".into(),
+            source: "long.xlsx".into(),
+            sha256: String::new(),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        };
+        let ops = crate::changeset::build(&outcome, info, &catalog.version).operations;
+        assert!(ops.len() > 10, "{}", ops.len());
+        // The Accounts thread sent two chunks, then stopped (an error in its body).
+        let (sender, receiver) = std::sync::mpsc::sync_channel(ROW_CHUNKS_AHEAD);
+        sender
+            .send(ops[..3].iter().map(changes::Row::of).collect())
+            .unwrap();
+        sender
+            .send(ops[3..5].iter().map(changes::Row::of).collect())
+            .unwrap();
+        drop(sender);
+        let given: Vec<changes::Row> = Received::new(receiver, &ops).collect();
+        let expected: Vec<changes::Row> = ops.iter().map(changes::Row::of).collect();
+        assert_eq!(given.len(), ops.len());
+        assert!(given == expected, "a row differs or is out of order");
+    }
+
+    #[test]
+    fn a_long_result_saved_beside_other_work_is_the_same_file() {
+        let catalog = crate::catalog::bundled();
+        let today = jiff::civil::date(2026, 11, 24);
+        let outcome = crate::validate::validate(long_document(2_500), &catalog, today);
+        let info = crate::changeset::SubmissionInfo {
+            id: "20261124-0123456789".into(),
+            source: "long.xlsx".into(),
+            sha256: String::new(),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        };
+        let changeset = crate::changeset::build(&outcome, info, &catalog.version);
+        let kit = Kit::new(&catalog);
+        let alone = result_bytes_with_kit(&outcome, &changeset, &catalog, None, &kit).unwrap();
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let beside = || ran.store(true, std::sync::atomic::Ordering::SeqCst);
+        let saved =
+            result_bytes_with_kit_beside(&outcome, &changeset, &catalog, None, &kit, beside);
+        let Ok((bytes, ())) = saved else {
+            panic!("the workbook was not saved");
+        };
+        assert!(ran.into_inner(), "the other work did not run");
+        assert!(bytes == alone, "the files differ");
     }
 
     #[test]
