@@ -22,10 +22,12 @@ pub fn default_jobs() -> usize {
 
 /// How many submissions `process` runs at once when `--jobs` is not given: four per core.
 ///
-/// Each `process` submission also waits on six fsyncs (its two outputs, its folder, the
-/// outbox file and folder): at two per core (`default_jobs`) the two cores were busy only
-/// 1.1 x the wall time of 1,000 forms on this machine's disk (1.5 x on /dev/shm). Four per core took 12 to 42 % off the wall time for the same CPU time
-/// (docs/benchmarks.md, branch `forms`, round 5). A thread holds one submission, so memory
+/// Each `process` submission also waits on the disk: six fsyncs when this was measured
+/// (its two outputs, its folder, the outbox file and folder), two `syncfs` since
+/// (`[output] flush`, `fsx`). With six, at two per core (`default_jobs`) the two cores
+/// were busy only 1.1 x the wall time of 1,000 forms on this machine's disk (1.5 x on
+/// /dev/shm), and four per core took 12 to 42 % off the wall time for the same CPU time
+/// (docs/benchmarks.md, branch `forms`, round 5; the merged round's figures there too). A thread holds one submission, so memory
 /// grows with the jobs only when several large worksheets are in one run. The watcher
 /// keeps `default_jobs`: its intake workers each hold database connections and write the
 /// ledger, and four per core was measured for it on two runs only.
