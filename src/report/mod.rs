@@ -1035,14 +1035,7 @@ mod tests {
         let counts = outcome.counts();
         // Every kind of line, so that every format of a data row is used.
         assert!(counts.accepted > 0 && counts.rejected > 0, "{counts:?}");
-        let info = crate::changeset::SubmissionInfo {
-            id: "20261124-0123456789".into(),
-            source: "long.xlsx".into(),
-            sha256: String::new(),
-            processed_at: "2026-11-24T15:00:00Z".into(),
-            requester_name: None,
-            requester_email: None,
-        };
+        let info = long_info();
         let changeset = crate::changeset::build(&outcome, info, &catalog.version);
         // Both long sheets are streamed, each numbering formats as it first names them.
         assert!(streams(changeset.operations.len()) && streams(outcome.lines.len()));
@@ -1064,6 +1057,18 @@ mod tests {
         assert!(one == two, "the files with an empty change set differ");
     }
 
+    /// The provenance of the long test documents' change sets.
+    fn long_info() -> crate::changeset::SubmissionInfo {
+        crate::changeset::SubmissionInfo {
+            id: "20261124-0123456789".into(),
+            source: "long.xlsx".into(),
+            sha256: String::new(),
+            processed_at: "2026-11-24T15:00:00Z".into(),
+            requester_name: None,
+            requester_email: None,
+        }
+    }
+
     /// `n` people's roles before and after, some with none on one side.
     fn people_roles(n: usize) -> Vec<PersonRoles> {
         let role = |i: usize| format!("Cataloger (204) at MAIN, until 2027-0{}-30", 1 + i % 9);
@@ -1083,14 +1088,7 @@ mod tests {
         let catalog = crate::catalog::bundled();
         let today = jiff::civil::date(2026, 11, 24);
         let outcome = crate::validate::validate(long_document(40), &catalog, today);
-        let info = crate::changeset::SubmissionInfo {
-            id: "20261124-0123456789".into(),
-            source: "long.xlsx".into(),
-            sha256: String::new(),
-            processed_at: "2026-11-24T15:00:00Z".into(),
-            requester_name: None,
-            requester_email: None,
-        };
+        let info = long_info();
         let ops = crate::changeset::build(&outcome, info, &catalog.version).operations;
         assert!(ops.len() > 10, "{}", ops.len());
         // The Accounts thread sent two chunks, then stopped (an error in its body).
@@ -1113,14 +1111,7 @@ mod tests {
         let catalog = crate::catalog::bundled();
         let today = jiff::civil::date(2026, 11, 24);
         let outcome = crate::validate::validate(long_document(2_500), &catalog, today);
-        let info = crate::changeset::SubmissionInfo {
-            id: "20261124-0123456789".into(),
-            source: "long.xlsx".into(),
-            sha256: String::new(),
-            processed_at: "2026-11-24T15:00:00Z".into(),
-            requester_name: None,
-            requester_email: None,
-        };
+        let info = long_info();
         let changeset = crate::changeset::build(&outcome, info, &catalog.version);
         let kit = Kit::new(&catalog);
         let alone = result_bytes_with_kit(&outcome, &changeset, &catalog, None, &kit).unwrap();
