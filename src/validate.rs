@@ -241,10 +241,12 @@ impl Outcome {
 
     /// The people and roles that will be carried out, one line per person in file order:
     /// `Sofia Alvarez (00412345), Add: Circulation Desk Operator (MAIN, DEFAULT_CIRC_DESK)`;
-    /// roles waiting for approval say so.
-    pub fn accepted_people(&self) -> Vec<String> {
+    /// roles waiting for approval say so. Only the first `listed` people are put in words;
+    /// the second value is how many people there are in all.
+    pub fn accepted_people(&self, listed: usize) -> (Vec<String>, usize) {
         let mut people: Vec<(String, Vec<String>)> = Vec::new();
-        // Where each person is in `people`: a linear search made 100,000 lines take minutes.
+        // Where each person is in file order: a linear search made 100,000 lines take
+        // minutes.
         let mut index: std::collections::HashMap<String, usize> = Default::default();
         // Each line's person in words, made in one buffer and copied only for a new person.
         let mut who = String::new();
@@ -253,20 +255,25 @@ impl Outcome {
             person_words(request, &mut who);
             let roles = request.roles.iter().map(role_words);
             match index.get(who.as_str()) {
-                Some(&i) => people[i].1.extend(roles),
+                Some(&i) if i < listed => people[i].1.extend(roles),
+                Some(_) => {}
                 None => {
-                    index.insert(who.clone(), people.len());
-                    people.push((who.clone(), roles.collect()));
+                    let i = index.len();
+                    index.insert(who.clone(), i);
+                    if i < listed {
+                        people.push((who.clone(), roles.collect()));
+                    }
                 }
             }
         }
-        people
+        let listed = people
             .into_iter()
             .map(|(who, roles)| match roles.is_empty() {
                 true => who,
                 false => format!("{who}: {}", roles.join("; ")),
             })
-            .collect()
+            .collect();
+        (listed, index.len())
     }
 
     /// Every finding, submission-level first, then by line; a finding repeated on several

@@ -23,7 +23,7 @@ const LISTED_PROBLEMS: usize = 10;
 /// How many accepted people the reply names; the rest are counted ("... and 9,900 more"):
 /// the workbook lists every line, and a 100,000-line batch is no email to read (nor to
 /// encode: lettre's line-ending pass over such a body cost more than the whole workbook).
-const LISTED_ACCEPTED: usize = 100;
+pub const LISTED_ACCEPTED: usize = 100;
 
 const TEXT_TEMPLATE: &str = super::templates::REPLY_TEXT;
 const HTML_TEMPLATE: &str = super::templates::REPLY_HTML;
@@ -58,8 +58,12 @@ pub struct MailContext {
     /// Where each problem is, in the requester's words (a form field by its printed label),
     /// by the location's text; a location not here is shown as it is.
     pub places: std::collections::BTreeMap<String, String>,
-    /// The people and roles accepted (or waiting for approval), one line each.
+    /// The people and roles accepted (or waiting for approval), one line each: all of
+    /// them, or the first [`LISTED_ACCEPTED`] or more, the others counted in
+    /// `accepted_unlisted`.
     pub accepted: Vec<String>,
+    /// How many more people were accepted than `accepted` names.
+    pub accepted_unlisted: usize,
 }
 
 /// Who the email is from and to, and what it answers.
@@ -335,6 +339,7 @@ pub fn compose_notice(
         notes: Vec::new(),
         places: Default::default(),
         accepted: Vec::new(),
+        accepted_unlisted: 0,
     };
     let (to, cc) = recipients(&ctx, envelope)?;
     let file_stem = file_stem(&notice.key);
@@ -636,7 +641,7 @@ fn view(ctx: &MailContext) -> View<'_> {
         workbook_name: &ctx.workbook_name,
         notes: &ctx.notes,
         accepted: &ctx.accepted[..ctx.accepted.len().min(LISTED_ACCEPTED)],
-        accepted_more: ctx.accepted.len().saturating_sub(LISTED_ACCEPTED),
+        accepted_more: ctx.accepted.len().saturating_sub(LISTED_ACCEPTED) + ctx.accepted_unlisted,
     }
 }
 

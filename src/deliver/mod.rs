@@ -18,7 +18,8 @@ mod templates;
 pub use audit_notice::{AuditNotice, compose_audit_notice};
 pub use done::{DoneContext, PersonDone, compose_done, re_subject};
 pub use mail::{
-    Envelope, Mail, MailContext, Notice, compose, compose_notice, render_html, render_text,
+    Envelope, LISTED_ACCEPTED, Mail, MailContext, Notice, compose, compose_notice, render_html,
+    render_text,
 };
 pub use outbox::OutboxFolder;
 pub use queue::{RawTransport, RefusedRecipient, RetryPolicy};

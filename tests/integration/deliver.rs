@@ -57,6 +57,7 @@ fn context() -> MailContext {
         notes: vec![],
         places: Default::default(),
         accepted: vec![],
+        accepted_unlisted: 0,
     }
 }
 
