@@ -109,27 +109,68 @@ pub fn one_writer() -> std::sync::MutexGuard<'static, ()> {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_handler(Some(busy))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    wal(conn)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
 
+/// Puts the database in WAL mode, which it keeps once set. Setting it takes an exclusive
+/// lock, and SQLite answers "database is locked" at once, without its busy handler, while
+/// another connection opens the same new database: tried again every millisecond, up to
+/// [`BUSY_LIMIT`]. A database in WAL mode already is only read.
+fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_LIMIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Applies the migrations not applied yet, each in a transaction that takes the write lock
+/// when it begins (`BEGIN IMMEDIATE`). A deferred one reads first and writes after; when
+/// another process (the watcher and `rolecall status` starting together on a new data
+/// folder) wrote in between, SQLite answers "database is locked" at once rather than call
+/// the busy handler, since waiting could not make the stale read current. A database
+/// already up to date is only read.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             name TEXT PRIMARY KEY,
-             applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-         );",
-    )?;
-    for (name, sql) in MIGRATIONS {
-        let tx = conn.transaction()?;
-        let done: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE name = ?1)",
-            [name],
+    let pending = |conn: &Connection, name: &str| -> rusqlite::Result<bool> {
+        let table: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')",
+            [],
             |r| r.get(0),
         )?;
-        if !done {
+        Ok(!table
+            || !conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )?)
+    };
+    for (name, sql) in MIGRATIONS {
+        if !pending(conn, name)? {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 name TEXT PRIMARY KEY,
+                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+             );",
+        )?;
+        // Another process may have applied it while this one waited for the lock.
+        if pending(&tx, name)? {
             tx.execute_batch(sql)?;
             tx.execute("INSERT INTO schema_migrations (name) VALUES (?1)", [name])?;
         }
@@ -141,6 +182,32 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_opening_a_new_database_at_once_all_open_it() {
+        // The watcher and `rolecall status` (or a second worker) opening a database that
+        // does not exist yet, at the same moment: every one of them opens it.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(FILE_NAME);
+            let start = std::sync::Barrier::new(4);
+            let failures: Vec<String> = std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            open(&path).err().map(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                opened
+                    .into_iter()
+                    .filter_map(|t| t.join().unwrap())
+                    .collect()
+            });
+            assert!(failures.is_empty(), "round {round}: {failures:?}");
+        }
+    }
 
     #[test]
     fn opening_twice_applies_each_migration_once() {
