@@ -50,7 +50,7 @@ pub enum ReportError {
 /// The deflate level of every part of a long result workbook (see `new_workbook`).
 const ZIP_LEVEL: u8 = 2;
 /// The deflate level of every part of a short one (no list sheet streamed; see
-/// `zip_level`).
+/// `Book::zip_level`).
 const SHORT_ZIP_LEVEL: u8 = 1;
 /// Excel's limit on the characters of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
@@ -346,13 +346,8 @@ fn written(
     done: Option<&std::collections::BTreeMap<String, String>>,
 ) -> Result<(Workbook, bool), ReportError> {
     let content = result_content(outcome, catalog, done);
-    let mut wb = new_workbook(changeset, catalog, zip_level(outcome, changeset, &content));
-    let book = Book {
-        outcome,
-        changeset,
-        catalog,
-        kit,
-    };
+    let book = Book::new(outcome, changeset, catalog, kit);
+    let mut wb = new_workbook(changeset, catalog, book.zip_level(&content));
     // A long Accounts sheet and the Change set are written on two threads (and a Roles
     // sheet on a third). The content is freed once written (`Book::write`).
     let two_threads = content.streamed;
@@ -379,24 +374,6 @@ fn result_content<'a>(
     let last_row = content.rows.last().map_or(0, |r| r.row as usize);
     content.streamed = streams(last_row);
     content
-}
-
-/// The deflate level of a result: [`SHORT_ZIP_LEVEL`] when none of its list sheets is
-/// long enough to be streamed, else [`ZIP_LEVEL`].
-///
-/// Level 2 is zlib-rs's greedy matcher (`deflate_fast`, dynamic trees). Level 3 (its
-/// `deflate_medium`) took 800 M of the 3.5 G instructions of a 10,000-line `process`,
-/// level 2 takes 430 M for a file 10 % larger (1.94 to 2.13 MB); level 1 (`deflate_quick`,
-/// static trees only) saves 220 M more but makes it 45 % larger. A short result is 21 zip
-/// parts of 0.4 to 19 KB each, and building two Huffman trees per part was a quarter of
-/// its deflate time: level 1 makes the bench form's result 19.8 KB -> 23.6 KB and its
-/// `process` 13 % fewer instructions (docs/benchmarks.md, branch `forms`, round 5).
-fn zip_level(outcome: &Outcome, changeset: &ChangeSet, content: &Content) -> u8 {
-    let last_row = content.rows.last().map_or(0, |r| r.row as usize);
-    let long = streams(last_row)
-        || streams(outcome.all_findings().count())
-        || streams(changeset.operations.len());
-    if long { ZIP_LEVEL } else { SHORT_ZIP_LEVEL }
 }
 
 /// A workbook with the result's properties and deflate `level`.
@@ -428,9 +405,43 @@ struct Book<'a> {
     changeset: &'a ChangeSet,
     catalog: &'a Catalog,
     kit: &'a Kit,
+    /// The Problems sheet's rows: every finding, each once.
+    problems: usize,
 }
 
-impl Book<'_> {
+impl<'a> Book<'a> {
+    fn new(
+        outcome: &'a Outcome,
+        changeset: &'a ChangeSet,
+        catalog: &'a Catalog,
+        kit: &'a Kit,
+    ) -> Self {
+        Book {
+            outcome,
+            changeset,
+            catalog,
+            kit,
+            problems: outcome.all_findings().count(),
+        }
+    }
+
+    /// The deflate level of this result: [`SHORT_ZIP_LEVEL`] when none of its list sheets
+    /// is long enough to be streamed, else [`ZIP_LEVEL`].
+    ///
+    /// Level 2 is zlib-rs's greedy matcher (`deflate_fast`, dynamic trees). Level 3 (its
+    /// `deflate_medium`) took 800 M of the 3.5 G instructions of a 10,000-line `process`,
+    /// level 2 takes 430 M for a file 10 % larger (1.94 to 2.13 MB); level 1
+    /// (`deflate_quick`, static trees only) saves 220 M more but makes it 45 % larger. A
+    /// short result is 21 zip parts of 0.4 to 19 KB each, and building two Huffman trees per
+    /// part was a quarter of its deflate time: level 1 makes the bench form's result
+    /// 19.8 KB -> 23.6 KB and its `process` 13 % fewer instructions (docs/benchmarks.md,
+    /// branch `forms`, round 5).
+    fn zip_level(&self, content: &Content) -> u8 {
+        let long =
+            content.streamed || streams(self.problems) || streams(self.changeset.operations.len());
+        if long { ZIP_LEVEL } else { SHORT_ZIP_LEVEL }
+    }
+
     /// Adds every sheet in its place, then writes them: the body of the Accounts sheet and
     /// the Change set on two threads when `two_threads`, else one after the other. Either
     /// way the file is the same, byte for byte.
@@ -453,7 +464,7 @@ impl Book<'_> {
         wb.add_worksheet();
         let last_row = content.rows.last().map_or(0, |r| r.row as usize);
         list_sheet(wb, last_row)?;
-        list_sheet(wb, self.outcome.all_findings().count())?;
+        list_sheet(wb, self.problems)?;
         list_sheet(wb, ops)?;
         if let Some(people) = roles {
             list_sheet(wb, people.len())?;
@@ -1017,12 +1028,7 @@ mod tests {
         let properties = rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created);
         wb.set_properties(&properties);
         let content = result_content(outcome, catalog, None);
-        let book = Book {
-            outcome,
-            changeset,
-            catalog,
-            kit: &kit,
-        };
+        let book = Book::new(outcome, changeset, catalog, &kit);
         book.write(&mut wb, roles, content, two).unwrap();
         wb.save_to_buffer().unwrap()
     }
