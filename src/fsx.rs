@@ -281,6 +281,24 @@ impl Batch {
         self.stage(file, tmp.to_path_buf(), None)
     }
 
+    /// Takes back what this batch wrote to `path`: a file not named yet (flushed together)
+    /// is removed under its temporary name and never takes `path`; one named already
+    /// ([`Flush::File`]) is removed.
+    pub fn discard(&mut self, path: &Path) {
+        match self
+            .staged
+            .iter()
+            .position(|s| s.dest.as_deref() == Some(path))
+        {
+            Some(i) => {
+                let _ = std::fs::remove_file(&self.staged.remove(i).tmp);
+            }
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
     /// A name the caller made in `dir` (a link to a settled [`Batch::written`] file): the
     /// folder is flushed at commit.
     pub fn named(&mut self, dir: &Path) {
@@ -694,6 +712,20 @@ mod tests {
         drop(batch);
         // The folder was made (it is empty); what was written is gone.
         assert!(names(&a).is_empty() || !cfg!(target_os = "linux"));
+    }
+
+    #[test]
+    fn a_file_taken_back_from_a_batch_is_not_there_after_commit() {
+        for flush in [Flush::Submission, Flush::File] {
+            let dir = tempfile::tempdir().unwrap();
+            let a = dir.path().join("a");
+            let mut batch = Batch::new(flush);
+            batch.write(&a.join("result.xlsx"), b"wb").unwrap();
+            batch.write(&a.join("changeset.json"), b"{}").unwrap();
+            batch.discard(&a.join("changeset.json"));
+            batch.commit().unwrap();
+            assert_eq!(names(&a), ["result.xlsx"], "{flush:?}");
+        }
     }
 
     #[test]

@@ -683,9 +683,10 @@ impl Outputs<'_> {
         let (bytes, json_written) = match saved {
             Ok(saved) => saved,
             Err((e, written)) => {
-                // A workbook that cannot be built leaves no change set beside it.
+                // A workbook that cannot be built leaves no change set beside it (the
+                // JSON may wait in `batch` for its name, or have it already).
                 if let Some(Ok(())) = written {
-                    let _ = std::fs::remove_file(&path);
+                    batch.discard(&path);
                 }
                 return Err(OutputError::Workbook(Arc::new(e)));
             }
